@@ -1,0 +1,108 @@
+//! The one error type of the API, rendered in Label Studio's shape:
+//! `{"id", "status_code", "version", "detail", "exc_info", "validation_errors"?}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::labeling::LabelingError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with messages per field.
+    #[error("validation error")]
+    Validation(Map<String, Value>),
+    /// 400 with only a message.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A 400 naming one field.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let mut errors = Map::new();
+        errors.insert(field.to_string(), json!([message.into()]));
+        ApiError::Validation(errors)
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::NotFound("Not found.".into())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<LabelingError> for ApiError {
+    fn from(error: LabelingError) -> Self {
+        match error {
+            LabelingError::NotFound(what) => ApiError::NotFound(format!("{what} not found.")),
+            LabelingError::Invalid { field, message } => ApiError::field(&field, message),
+            LabelingError::Database(e) => ApiError::Internal(e.into()),
+            LabelingError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail, validation_errors) = match self {
+            ApiError::Validation(errors) => (
+                StatusCode::BAD_REQUEST,
+                "Validation error".to_string(),
+                Some(errors),
+            ),
+            ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail, None),
+            ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail, None),
+            ApiError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, detail.to_string(), None),
+            ApiError::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than the limit of {limit} bytes (LABELHOOK_MAX_BODY_BYTES)."),
+                None,
+            ),
+            ApiError::MethodNotAllowed(detail) => (StatusCode::METHOD_NOT_ALLOWED, detail, None),
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error; the server log has the details.".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut body = json!({
+            "id": uuid::Uuid::new_v4().to_string(),
+            "status_code": status.as_u16(),
+            "version": crate::VERSION,
+            "detail": detail,
+            "exc_info": null,
+        });
+        if let (Some(errors), Some(object)) = (validation_errors, body.as_object_mut()) {
+            object.insert("validation_errors".into(), Value::Object(errors));
+        }
+        let mut response = axum::Json(body).into_response();
+        *response.status_mut() = status;
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Token"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,31 @@
+//! Unauthenticated routes: `/health` and `/api/version`.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiResult;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/version", get(version))
+}
+
+/// `{"status": "UP"}` once the database answers.
+async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(state.db.reader())
+        .await?;
+    Ok(Json(json!({ "status": "UP" })))
+}
+
+async fn version() -> Json<Value> {
+    Json(json!({
+        "release": crate::VERSION,
+        "label-studio-os-package": { "version": crate::LABEL_STUDIO_VERSION },
+        "labelhook": { "version": crate::VERSION },
+    }))
+}

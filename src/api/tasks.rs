@@ -1,0 +1,140 @@
+//! `/api/tasks/...`: tasks one at a time, and the project task list in Label Studio's shape.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Id, LsJson, LsQuery, as_object};
+use super::pagination::PageQuery;
+use crate::labeling::tasks::{self, NewTask};
+use crate::labeling::{Actor, projects};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/tasks", get(list).post(create))
+        .route("/api/tasks/{id}", get(read).patch(update).put(update).delete(remove))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    project: Option<String>,
+    fields: Option<String>,
+}
+
+/// `GET /api/tasks/?project=ID`: `{total, total_annotations, total_predictions, tasks}`.
+async fn list(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    LsQuery(query): LsQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = query.page.page(100)?;
+    let project_id = query
+        .project
+        .as_deref()
+        .ok_or_else(|| ApiError::field("project", "This query parameter is required: ?project=<id>."))?
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ApiError::field("project", "A valid integer is required."))?;
+    let mut conn = state.db.reader().acquire().await?;
+    let project = projects::get(&mut conn, &actor, project_id).await?;
+    let (found, total) = tasks::list(&mut conn, project_id, page.offset(), page.size).await?;
+    let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
+    let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
+    let full = query.fields.as_deref() == Some("all");
+    let items: Vec<Value> = found
+        .iter()
+        .map(|t| {
+            t.api_list_item(
+                annotations.get(&t.id).map_or(&[][..], Vec::as_slice),
+                predictions.get(&t.id).map_or(&[][..], Vec::as_slice),
+                full,
+            )
+        })
+        .collect();
+    Ok(Json(json!({
+        "total_annotations": project.stats.total_annotations_number,
+        "total_predictions": project.stats.total_predictions_number,
+        "total": total,
+        "tasks": items,
+    })))
+}
+
+/// `POST /api/tasks/`: `{project, data, meta?, annotations?, predictions?}`; one
+/// TASKS_CREATED.
+async fn create(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    LsJson(input): LsJson<Value>,
+) -> ApiResult<impl IntoResponse> {
+    let mut input = as_object(input)?;
+    let project_id = match input.remove("project") {
+        None | Some(Value::Null) => return Err(ApiError::field("project", "This field is required.")),
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| ApiError::field("project", "Incorrect type. Expected pk value."))?,
+    };
+    if !input.contains_key("data") {
+        return Err(ApiError::field("data", "This field is required."));
+    }
+    let item = NewTask::from_item(Value::Object(input), "task").map_err(|e| match e {
+        crate::labeling::LabelingError::Invalid { field, message } => {
+            ApiError::field(field.trim_start_matches("task.").trim_start_matches("task"), message)
+        }
+        other => other.into(),
+    })?;
+    let mut tx = state.db.begin().await?;
+    let project = projects::get(&mut tx, &actor, project_id)
+        .await
+        .map_err(|_| ApiError::field("project", format!("Invalid pk \"{project_id}\" - object does not exist.")))?;
+    let created = tasks::create_many(&mut tx, &actor, &state.labeling, &project, vec![item]).await?;
+    state.db.commit(tx).await?;
+    let task = created.tasks.first().ok_or_else(|| anyhow::anyhow!("task was not created"))?;
+    Ok((StatusCode::CREATED, Json(task.api())))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let mut conn = state.db.reader().acquire().await?;
+    let task = tasks::get(&mut conn, &actor, id).await?;
+    let (annotations, predictions) = tasks::children(&mut conn, &[id]).await?;
+    Ok(Json(task.api_detail(
+        annotations.get(&id).map_or(&[][..], Vec::as_slice),
+        predictions.get(&id).map_or(&[][..], Vec::as_slice),
+    )))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+    LsJson(input): LsJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input = as_object(input)?;
+    let mut tx = state.db.begin().await?;
+    let task = tasks::update(&mut tx, &actor, id, &input).await?;
+    state.db.commit(tx).await?;
+    Ok(Json(task.api()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.db.begin().await?;
+    let task = tasks::get(&mut tx, &actor, id).await?;
+    tasks::delete_many(&mut tx, &state.labeling, task.project_id, &[id]).await?;
+    state.db.commit(tx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

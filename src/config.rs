@@ -1,0 +1,114 @@
+//! Settings: one struct, filled from flags or environment variables.
+//!
+//! Label Studio's variable names are honoured where they exist (`WEBHOOK_TIMEOUT`,
+//! `WEBHOOK_BATCH_SIZE`, `WEBHOOK_MAX_CONSECUTIVE_FAILURES`, `SSRF_PROTECTION_ENABLED`,
+//! `LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS`), so an existing deployment's environment
+//! carries over.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port (the chosen one is printed).
+    #[arg(long, env = "LABELHOOK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Database: `sqlite://path` (created if missing) or `postgres://...`.
+    #[arg(long = "db", env = "DATABASE_URL", default_value = "sqlite://labelhook.db")]
+    pub database_url: String,
+
+    /// API token of the admin user created on first start. Without it a random token is
+    /// generated and printed once.
+    #[arg(long, env = "LABELHOOK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Email of the admin user created on first start.
+    #[arg(long, env = "LABELHOOK_ADMIN_EMAIL", default_value = "admin@example.com")]
+    pub admin_email: String,
+
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "LABELHOOK_MAX_BODY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// Seconds one delivery attempt may take before it counts as a timeout.
+    #[arg(long, env = "WEBHOOK_TIMEOUT", default_value_t = 10.0)]
+    pub webhook_timeout: f64,
+
+    /// Objects per bulk event (TASKS_CREATED, ANNOTATIONS_CREATED, ...); larger batches are
+    /// cut into several events.
+    #[arg(long, env = "WEBHOOK_BATCH_SIZE", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_batch_size: u32,
+
+    /// Failed attempts in a row after which a webhook is switched off (0: never).
+    #[arg(long, env = "WEBHOOK_MAX_CONSECUTIVE_FAILURES", default_value_t = 50)]
+    pub webhook_max_consecutive_failures: u32,
+
+    /// Whether webhooks without a project (organization-level) may be created.
+    #[arg(
+        long,
+        env = "LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub allow_organization_webhooks: bool,
+
+    /// Pause between attempts of one delivery: the first retry waits the first value, and
+    /// so on; after the last one the delivery is marked failed. Jitter of ±20% is added.
+    #[arg(
+        long,
+        env = "LABELHOOK_RETRY_SCHEDULE",
+        default_value = "5s,5m,30m,2h,5h,10h,14h,20h,24h",
+        value_parser = parse_schedule
+    )]
+    pub retry_schedule: RetrySchedule,
+
+    /// Deliveries in flight at once, over all webhooks.
+    #[arg(long, env = "LABELHOOK_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+
+    /// Deliveries in flight at once to one webhook, so one slow receiver cannot take every
+    /// slot.
+    #[arg(long, env = "LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 32)]
+    pub max_in_flight_per_webhook: usize,
+}
+
+impl WebhookSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.webhook_timeout.clamp(0.001, 3600.0))
+    }
+}
+
+/// The waits between attempts of one delivery.
+#[derive(Debug, Clone)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+fn parse_schedule(text: &str) -> Result<RetrySchedule, String> {
+    let mut waits = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let wait = humantime::parse_duration(part)
+            .map_err(|e| format!("`{part}` is not a duration like 5s, 5m or 2h: {e}"))?;
+        waits.push(wait);
+    }
+    Ok(RetrySchedule(waits))
+}
+
+/// Reads a boolean environment variable the way Label Studio does (`true`, `1`, `yes`).
+pub fn env_flag(names: &[&str]) -> Option<bool> {
+    names.iter().find_map(|name| {
+        std::env::var(name).ok().map(|value| {
+            matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+    })
+}

@@ -1,0 +1,135 @@
+//! Taking due deliveries from the outbox.
+//!
+//! Claiming a delivery moves its `next_attempt_at` to the end of a lease: the row drops out
+//! of the due set at once, and if this process dies before recording an outcome the row
+//! becomes due again when the lease ends, for any process to take. So a crash at any
+//! instant leaves every delivery resumable, and no separate lease sweep is needed.
+//!
+//! The claim reads at most a few batches of the due index, however large the backlog.
+
+use sqlx::Row;
+
+use crate::store::{Backend, Db, time};
+
+/// A delivery ready to send, with what sending needs.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub delivery_id: i64,
+    pub message_id: String,
+    pub webhook_id: i64,
+    pub attempts: i64,
+    pub action: String,
+    pub sequence: i64,
+    pub body: Vec<u8>,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// Signing secrets: the current one, plus the previous one during a rotation.
+    pub secrets: Vec<String>,
+}
+
+/// Claims up to `limit` due deliveries, at most `per_webhook` of any one webhook and none
+/// of the webhooks in `skip` (those already have all their slots in use).
+pub async fn claim(
+    db: &Db,
+    limit: usize,
+    per_webhook: usize,
+    skip: &[i64],
+    lease: std::time::Duration,
+) -> sqlx::Result<Vec<Job>> {
+    if limit == 0 {
+        return Ok(vec![]);
+    }
+    let now = time::now();
+    let lease_end = now + lease.as_micros() as i64;
+    let skip_clause = if skip.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " AND webhook_id NOT IN ({})",
+            skip.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        )
+    };
+    // PostgreSQL: rows another process holds are skipped, not waited for.
+    let lock = match db.backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let scan = limit * 4;
+    let sql = format!(
+        "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, updated_at = $2 WHERE id IN ( \
+           SELECT id FROM ( \
+             SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn \
+             FROM ( \
+               SELECT id, webhook_id, next_attempt_at FROM deliveries \
+               WHERE status = 'pending' AND next_attempt_at <= $2{skip_clause} \
+               ORDER BY next_attempt_at, id LIMIT {scan}{lock} \
+             ) due \
+           ) ranked WHERE rn <= {per_webhook} ORDER BY next_attempt_at, id LIMIT {limit} \
+         ) RETURNING id"
+    );
+    let mut tx = db.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(&sql)
+        .bind(lease_end)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(vec![]);
+    }
+    let id_list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!(
+        "SELECT d.id, d.message_id, d.webhook_id, d.send_payload, d.attempts, e.action, e.sequence, \
+         e.payload, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at \
+         FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE d.id IN ({id_list}) ORDER BY d.next_attempt_at, d.id"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let action: String = row.try_get("action")?;
+        let body = if row.try_get::<i64, _>("send_payload")? != 0 {
+            row.try_get::<String, _>("payload")?.into_bytes()
+        } else {
+            serde_json::json!({ "action": action }).to_string().into_bytes()
+        };
+        let headers: String = row.try_get("headers")?;
+        let headers: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&headers).unwrap_or_default();
+        let mut secrets = vec![row.try_get::<String, _>("secret")?];
+        let previous: Option<String> = row.try_get("previous_secret")?;
+        let expires: Option<i64> = row.try_get("previous_secret_expires_at")?;
+        if let (Some(previous), Some(expires)) = (previous, expires)
+            && expires > now
+        {
+            secrets.push(previous);
+        }
+        jobs.push(Job {
+            delivery_id: row.try_get("id")?,
+            message_id: row.try_get("message_id")?,
+            webhook_id: row.try_get("webhook_id")?,
+            attempts: row.try_get("attempts")?,
+            action,
+            sequence: row.try_get("sequence")?,
+            body,
+            url: row.try_get("url")?,
+            headers: headers
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                .collect(),
+            secrets,
+        });
+    }
+    Ok(jobs)
+}
+
+/// When the next pending delivery falls due, if any.
+pub async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT next_attempt_at FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at, id LIMIT 1",
+    )
+    .fetch_optional(db.reader())
+    .await
+}

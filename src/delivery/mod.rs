@@ -1,0 +1,219 @@
+//! The dispatcher: takes due deliveries from the outbox, sends them concurrently, records
+//! every attempt, schedules retries.
+//!
+//! ```text
+//! commit ──wake──▶ claim (lease) ──▶ send tasks (≤ max_in_flight, ≤ per-webhook cap)
+//!                     ▲                          │ outcomes
+//!                     └──── slots freed ◀─── recorder (batched writes)
+//! ```
+//!
+//! It never runs in a request: handlers only commit outbox rows and wake it.
+
+pub mod claim;
+pub mod record;
+pub mod send;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::config::WebhookSettings;
+use crate::store::{Db, time};
+use claim::Job;
+use send::Attempt;
+
+/// Deliveries claimed per round.
+const CLAIM_BATCH: usize = 512;
+/// Outcomes written per transaction at most.
+const RECORD_BATCH: usize = 1024;
+/// Even with no wake-up, look for due work this often (a safety net, not the path).
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts the dispatcher on the runtime; it runs until the process ends.
+pub fn spawn(db: Db, settings: WebhookSettings) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let dispatcher = Dispatcher::new(db, settings);
+        dispatcher.run().await;
+    })
+}
+
+struct Dispatcher {
+    db: Db,
+    settings: Arc<WebhookSettings>,
+    client: reqwest::Client,
+    /// Sends under way per webhook.
+    in_flight: HashMap<i64, usize>,
+    total_in_flight: usize,
+    /// Claimed jobs waiting for a slot of their webhook.
+    waiting: HashMap<i64, VecDeque<Job>>,
+}
+
+impl Dispatcher {
+    fn new(db: Db, settings: WebhookSettings) -> Dispatcher {
+        Dispatcher {
+            db,
+            settings: Arc::new(settings),
+            client: send::client(),
+            in_flight: HashMap::new(),
+            total_in_flight: 0,
+            waiting: HashMap::new(),
+        }
+    }
+
+    /// How long a claim holds a delivery: long enough for every waiting job of a webhook to
+    /// be sent after the ones before it, then some.
+    fn lease(&self) -> Duration {
+        self.settings.timeout() * 2 + Duration::from_secs(30)
+    }
+
+    async fn run(mut self) {
+        let (outcome_tx, outcome_rx) = mpsc::unbounded_channel::<Attempt>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<i64>();
+        tokio::spawn(recorder(
+            self.db.clone(),
+            self.settings.clone(),
+            outcome_rx,
+            done_tx,
+        ));
+        loop {
+            let claimed = match self.claim_round(&outcome_tx).await {
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::error!(error = %error, "claiming deliveries failed; retrying shortly");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    0
+                }
+            };
+            // A full round suggests more is due: go again at once.
+            if claimed == CLAIM_BATCH {
+                self.reap(&mut done_rx, &outcome_tx);
+                continue;
+            }
+            let wait = match claim::next_due(&self.db).await {
+                Ok(Some(at)) => {
+                    Duration::from_micros((at - time::now()).max(0) as u64).min(POLL_INTERVAL)
+                }
+                _ => POLL_INTERVAL,
+            };
+            tokio::select! {
+                _ = self.db.committed() => {}
+                Some(webhook_id) = done_rx.recv() => self.finished(webhook_id, &outcome_tx),
+                _ = tokio::time::sleep(wait) => {}
+            }
+            self.reap(&mut done_rx, &outcome_tx);
+        }
+    }
+
+    /// Takes every completion already reported.
+    fn reap(&mut self, done_rx: &mut mpsc::UnboundedReceiver<i64>, outcome_tx: &mpsc::UnboundedSender<Attempt>) {
+        while let Ok(webhook_id) = done_rx.try_recv() {
+            self.finished(webhook_id, outcome_tx);
+        }
+    }
+
+    /// A send to `webhook_id` is over: free its slot, start its next waiting job.
+    fn finished(&mut self, webhook_id: i64, outcome_tx: &mpsc::UnboundedSender<Attempt>) {
+        self.total_in_flight = self.total_in_flight.saturating_sub(1);
+        if let Some(count) = self.in_flight.get_mut(&webhook_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.in_flight.remove(&webhook_id);
+            }
+        }
+        let next = self.waiting.get_mut(&webhook_id).and_then(VecDeque::pop_front);
+        if self.waiting.get(&webhook_id).is_some_and(VecDeque::is_empty) {
+            self.waiting.remove(&webhook_id);
+        }
+        if let Some(job) = next {
+            self.start(job, outcome_tx);
+        }
+    }
+
+    /// Claims what the free slots allow and starts sending. Returns how many were claimed.
+    async fn claim_round(&mut self, outcome_tx: &mpsc::UnboundedSender<Attempt>) -> sqlx::Result<usize> {
+        let waiting: usize = self.waiting.values().map(VecDeque::len).sum();
+        let free = self
+            .settings
+            .max_in_flight
+            .saturating_sub(self.total_in_flight + waiting);
+        if free == 0 {
+            return Ok(0);
+        }
+        let per_webhook = self.settings.max_in_flight_per_webhook.max(1);
+        let busy: Vec<i64> = self
+            .in_flight
+            .iter()
+            .filter(|(id, n)| **n + self.waiting.get(id).map_or(0, VecDeque::len) >= per_webhook)
+            .map(|(id, _)| *id)
+            .collect();
+        let limit = free.min(CLAIM_BATCH);
+        let jobs = claim::claim(&self.db, limit, per_webhook, &busy, self.lease()).await?;
+        let claimed = jobs.len();
+        for job in jobs {
+            if self.in_flight.get(&job.webhook_id).copied().unwrap_or(0) < per_webhook {
+                self.start(job, outcome_tx);
+            } else {
+                self.waiting.entry(job.webhook_id).or_default().push_back(job);
+            }
+        }
+        Ok(claimed)
+    }
+
+    fn start(&mut self, job: Job, outcome_tx: &mpsc::UnboundedSender<Attempt>) {
+        *self.in_flight.entry(job.webhook_id).or_insert(0) += 1;
+        self.total_in_flight += 1;
+        let client = self.client.clone();
+        let timeout = self.settings.timeout();
+        let outcome_tx = outcome_tx.clone();
+        tokio::spawn(async move {
+            let attempt = send::attempt(&client, job, timeout).await;
+            let _ = outcome_tx.send(attempt);
+        });
+    }
+}
+
+/// Writes outcomes in batches; each written outcome frees its webhook's slot.
+async fn recorder(
+    db: Db,
+    settings: Arc<WebhookSettings>,
+    mut outcomes: mpsc::UnboundedReceiver<Attempt>,
+    done: mpsc::UnboundedSender<i64>,
+) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while let Some(first) = outcomes.recv().await {
+        batch.push(first);
+        while batch.len() < RECORD_BATCH {
+            match outcomes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        // A failed write is retried: the outcome must not be lost while the lease runs.
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match record::record(&db, &settings, &batch).await {
+                Ok(()) => break,
+                Err(error) => {
+                    tracing::error!(error = %error, "recording delivery outcomes failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for attempt in batch.drain(..) {
+            tracing::info!(
+                webhook_id = attempt.job.webhook_id,
+                delivery_id = attempt.job.delivery_id,
+                message_id = %attempt.job.message_id,
+                action = %attempt.job.action,
+                status = attempt.status_code,
+                outcome = if attempt.succeeded() { "succeeded" } else { attempt.error.as_ref().map_or("failed", |(c, _)| c.as_str()) },
+                duration_ms = attempt.duration.as_secs_f64() * 1000.0,
+                "delivery attempt"
+            );
+            let _ = done.send(attempt.job.webhook_id);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Events: the one catalogue of actions, and `emit`, which writes an event and its
+//! deliveries into the transaction of the change (the outbox).
+//!
+//! Adding an action is one row in [`CATALOGUE`] plus the call that emits it.
+
+use serde_json::{Map, Value};
+use sqlx::{AnyConnection, Row};
+
+use crate::labeling::projects::Project;
+use crate::labeling::{LabelingError, Result};
+use crate::store::{flag, time};
+
+/// Every action labelhook can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ProjectCreated,
+    ProjectUpdated,
+    ProjectDeleted,
+    TasksCreated,
+    TasksDeleted,
+    AnnotationCreated,
+    AnnotationsCreated,
+    AnnotationUpdated,
+    AnnotationsDeleted,
+    LabelLinkCreated,
+    LabelLinkUpdated,
+    LabelLinkDeleted,
+    /// Sent to an ML backend's `/webhook` by `POST /api/ml/{id}/train`; not in the catalogue
+    /// a user picks from.
+    StartTraining,
+    /// The test event of `POST /api/webhooks/{id}/test`.
+    Ping,
+}
+
+/// One row of the catalogue, as `GET /api/webhooks/info/` shows it.
+pub struct ActionInfo {
+    pub action: Action,
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The payload key that carries the changed objects.
+    pub key: &'static str,
+    /// Only organization-level webhooks may receive it.
+    pub organization_only: bool,
+}
+
+pub const CATALOGUE: &[ActionInfo] = &[
+    row(Action::ProjectCreated, "PROJECT_CREATED", "Project created", "project", true),
+    row(Action::ProjectUpdated, "PROJECT_UPDATED", "Project updated", "project", false),
+    row(Action::ProjectDeleted, "PROJECT_DELETED", "Project deleted", "project", true),
+    row(Action::TasksCreated, "TASKS_CREATED", "Task created", "tasks", false),
+    row(Action::TasksDeleted, "TASKS_DELETED", "Task deleted", "tasks", false),
+    row(Action::AnnotationCreated, "ANNOTATION_CREATED", "Annotation created", "annotation", false),
+    row(Action::AnnotationsCreated, "ANNOTATIONS_CREATED", "Annotations created", "annotation", false),
+    row(Action::AnnotationUpdated, "ANNOTATION_UPDATED", "Annotation updated", "annotation", false),
+    row(Action::AnnotationsDeleted, "ANNOTATIONS_DELETED", "Annotation deleted", "annotations", false),
+    row(Action::LabelLinkCreated, "LABEL_LINK_CREATED", "Label link created", "label_link", false),
+    row(Action::LabelLinkUpdated, "LABEL_LINK_UPDATED", "Label link updated", "label_link", false),
+    row(Action::LabelLinkDeleted, "LABEL_LINK_DELETED", "Label link deleted", "label_link", false),
+];
+
+const fn row(
+    action: Action,
+    id: &'static str,
+    name: &'static str,
+    key: &'static str,
+    organization_only: bool,
+) -> ActionInfo {
+    ActionInfo {
+        action,
+        id,
+        name,
+        description: "",
+        key,
+        organization_only,
+    }
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::StartTraining => "START_TRAINING",
+            Action::Ping => "PING",
+            other => CATALOGUE
+                .iter()
+                .find(|info| info.action == other)
+                .map_or("UNKNOWN", |info| info.id),
+        }
+    }
+
+    pub fn organization_only(self) -> bool {
+        CATALOGUE
+            .iter()
+            .any(|info| info.action == self && info.organization_only)
+    }
+
+    /// The catalogue entry named `id` (`"TASKS_CREATED"`), if any.
+    pub fn from_id(id: &str) -> Option<&'static ActionInfo> {
+        CATALOGUE.iter().find(|info| info.id == id)
+    }
+}
+
+/// Where an event happened: its organization and, for most actions, its project.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub organization_id: i64,
+    pub project_id: Option<i64>,
+}
+
+impl Scope {
+    pub fn of(project: &Project) -> Scope {
+        Scope {
+            organization_id: project.organization_id,
+            project_id: Some(project.id),
+        }
+    }
+}
+
+/// A webhook an event goes to, and how.
+#[derive(Debug)]
+struct Target {
+    webhook_id: i64,
+    send_payload: bool,
+    /// Switched off after failures: the delivery is kept, held until the webhook is on.
+    held: bool,
+}
+
+/// The webhooks of `scope` that want `action`: the project's own and the organization's
+/// (organization-only actions reach only the organization's). Active ones, plus those
+/// paused after failures (their deliveries wait).
+async fn targets(conn: &mut AnyConnection, scope: Scope, action: Action) -> Result<Vec<Target>> {
+    let rows = sqlx::query(
+        "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason \
+         FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)",
+    )
+    .bind(scope.organization_id)
+    .bind(if action.organization_only() {
+        -1
+    } else {
+        scope.project_id.unwrap_or(-1)
+    })
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = Vec::new();
+    for row in rows {
+        let active = row.try_get::<i64, _>("is_active")? != 0;
+        let reason: Option<String> = row.try_get("disabled_reason")?;
+        let held = !active && reason.as_deref() == Some("failures");
+        if !active && !held {
+            continue;
+        }
+        let all = row.try_get::<i64, _>("send_for_all_actions")? != 0;
+        let actions: String = row.try_get("actions")?;
+        let wanted = all
+            || serde_json::from_str::<Vec<String>>(&actions)
+                .unwrap_or_default()
+                .iter()
+                .any(|a| a == action.as_str());
+        if wanted {
+            found.push(Target {
+                webhook_id: row.try_get("id")?,
+                send_payload: row.try_get::<i64, _>("send_payload")? != 0,
+                held,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Writes `action` into the outbox of the open transaction: one event per body (bulk
+/// actions come in several bodies) and one delivery per matching webhook.
+///
+/// `build` makes the bodies (without `action`, which is put first) and runs only when some
+/// webhook wants the event, inside the same transaction, so the payload is a snapshot of
+/// the change being committed.
+pub async fn emit(
+    tx: &mut AnyConnection,
+    scope: Scope,
+    action: Action,
+    build: impl AsyncFnOnce(&mut AnyConnection) -> Result<Vec<Map<String, Value>>>,
+) -> Result<()> {
+    let targets = targets(tx, scope, action).await?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let bodies = build(tx).await?;
+    for body in bodies {
+        record(tx, scope, action, body, &targets).await?;
+    }
+    Ok(())
+}
+
+/// Writes one event to the given webhook ids, bypassing the matching (test events, ML
+/// backend training). Returns the delivery ids.
+pub async fn emit_to(
+    tx: &mut AnyConnection,
+    scope: Scope,
+    action: Action,
+    body: Map<String, Value>,
+    webhook_id: i64,
+) -> Result<Vec<i64>> {
+    let targets = [Target {
+        webhook_id,
+        send_payload: true,
+        held: false,
+    }];
+    record(tx, scope, action, body, &targets).await
+}
+
+async fn record(
+    tx: &mut AnyConnection,
+    scope: Scope,
+    action: Action,
+    body: Map<String, Value>,
+    targets: &[Target],
+) -> Result<Vec<i64>> {
+    let mut payload = Map::with_capacity(body.len() + 1);
+    payload.insert("action".into(), Value::String(action.as_str().into()));
+    payload.extend(body);
+    let now = time::now();
+    let sequence: i64 = sqlx::query_scalar(
+        "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 RETURNING event_sequence",
+    )
+    .bind(scope.organization_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(LabelingError::NotFound("Organization"))?;
+    let event_id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (organization_id, project_id, action, sequence, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(scope.organization_id)
+    .bind(scope.project_id)
+    .bind(action.as_str())
+    .bind(sequence)
+    .bind(Value::Object(payload).to_string())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut ids = Vec::with_capacity(targets.len());
+    for target in targets {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO deliveries (message_id, event_id, webhook_id, send_payload, status, \
+             next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
+        )
+        .bind(format!("msg_{}", uuid::Uuid::now_v7().simple()))
+        .bind(event_id)
+        .bind(target.webhook_id)
+        .bind(flag(target.send_payload))
+        .bind(if target.held { "held" } else { "pending" })
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// A body from (key, value) pairs, in order.
+pub fn body<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
+}
+
+/// Bodies of a bulk action: `items` cut into chunks of `batch_size`, each with the project.
+pub fn bulk_bodies(
+    key: &str,
+    items: Vec<Value>,
+    project: &Project,
+    batch_size: usize,
+) -> Vec<Map<String, Value>> {
+    let snapshot = project.snapshot();
+    items
+        .chunks(batch_size.max(1))
+        .map(|chunk| body([(key, Value::Array(chunk.to_vec())), ("project", snapshot.clone())]))
+        .collect()
+}

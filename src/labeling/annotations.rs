@@ -1,0 +1,447 @@
+//! Annotations (a skip is an annotation with `was_cancelled`).
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::projects::{self, Project};
+use super::tasks::{self, id_list};
+use super::{Actor, LabelingError, LabelingSettings, Result, stats};
+use crate::events::{self, Action, Scope};
+use crate::store::{flag, time};
+
+#[derive(Debug, Clone)]
+pub struct Annotation {
+    pub id: i64,
+    pub task_id: i64,
+    pub project_id: i64,
+    pub result: Option<Value>,
+    pub was_cancelled: bool,
+    pub ground_truth: bool,
+    pub lead_time: Option<f64>,
+    pub completed_by: Option<i64>,
+    pub completed_by_email: Option<String>,
+    pub updated_by: Option<i64>,
+    pub unique_id: String,
+    pub import_id: Option<i64>,
+    pub last_action: Option<String>,
+    pub bulk_created: bool,
+    pub parent_prediction: Option<i64>,
+    pub parent_annotation: Option<i64>,
+    pub draft_created_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT a.id, a.task_id, a.project_id, a.result, a.was_cancelled, \
+    a.ground_truth, a.lead_time, a.completed_by, u.email, a.updated_by, a.unique_id, \
+    a.import_id, a.last_action, a.bulk_created, a.parent_prediction, a.parent_annotation, \
+    a.draft_created_at, a.created_at, a.updated_at \
+    FROM annotations a LEFT JOIN users u ON u.id = a.completed_by";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Annotation> {
+    let result: Option<String> = row.try_get("result")?;
+    Ok(Annotation {
+        id: row.try_get("id")?,
+        task_id: row.try_get("task_id")?,
+        project_id: row.try_get("project_id")?,
+        result: result.map(|r| super::stored_json(&r)),
+        was_cancelled: row.try_get::<i64, _>("was_cancelled")? != 0,
+        ground_truth: row.try_get::<i64, _>("ground_truth")? != 0,
+        lead_time: row.try_get("lead_time")?,
+        completed_by: row.try_get("completed_by")?,
+        completed_by_email: row.try_get("email")?,
+        updated_by: row.try_get("updated_by")?,
+        unique_id: row.try_get("unique_id")?,
+        import_id: row.try_get("import_id")?,
+        last_action: row.try_get("last_action")?,
+        bulk_created: row.try_get::<i64, _>("bulk_created")? != 0,
+        parent_prediction: row.try_get("parent_prediction")?,
+        parent_annotation: row.try_get("parent_annotation")?,
+        draft_created_at: row.try_get("draft_created_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Loads an annotation of the actor's organization (404 otherwise).
+pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Annotation> {
+    let sql = format!(
+        "{SELECT} JOIN projects p ON p.id = a.project_id WHERE a.id = $1 AND p.organization_id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Annotation"))?;
+    Ok(from_row(&row)?)
+}
+
+/// The annotations of the given tasks, in id order.
+pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec<Annotation>> {
+    if task_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!("{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id", id_list(task_ids));
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+}
+
+async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Annotation>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!("{SELECT} WHERE a.id IN ({}) ORDER BY a.id", id_list(chunk));
+        for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
+            found.push(from_row(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// An annotation as a client sent it.
+#[derive(Debug, Default)]
+pub struct NewAnnotation {
+    pub result: Option<Value>,
+    pub was_cancelled: bool,
+    pub ground_truth: bool,
+    pub lead_time: Option<f64>,
+    pub import_id: Option<i64>,
+    pub last_action: Option<String>,
+    pub parent_prediction: Option<i64>,
+    pub parent_annotation: Option<i64>,
+}
+
+impl NewAnnotation {
+    /// Validates a JSON object; `at` prefixes field names in errors (import items).
+    pub fn from_value(value: Value, at: &str) -> Result<NewAnnotation> {
+        let Value::Object(object) = value else {
+            return Err(LabelingError::invalid(
+                if at.is_empty() { "non_field_errors" } else { at },
+                "Invalid data. Expected a dictionary.",
+            ));
+        };
+        let mut new = NewAnnotation::default();
+        apply_fields(&mut new, &object, at)?;
+        Ok(new)
+    }
+}
+
+fn field_name(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_string()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
+/// Applies the client-settable fields present in `object` onto `target`.
+fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &str) -> Result<()> {
+    let boolean = |key: &str| -> Result<Option<bool>> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(LabelingError::invalid(field_name(at, key), "Must be a valid boolean.")),
+        }
+    };
+    let integer = |key: &str| -> Result<Option<Option<i64>>> {
+        match object.get(key) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => v.as_i64().map(|n| Some(Some(n))).ok_or_else(|| {
+                LabelingError::invalid(field_name(at, key), "A valid integer is required.")
+            }),
+        }
+    };
+    match object.get("result") {
+        None => {}
+        Some(Value::Null) => target.result = None,
+        Some(result @ Value::Array(_)) => target.result = Some(result.clone()),
+        // Label Studio accepts a JSON string holding the list, too.
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(result @ Value::Array(_)) => target.result = Some(result),
+            _ => {
+                return Err(LabelingError::invalid(
+                    field_name(at, "result"),
+                    "Expected a list of result items.",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                field_name(at, "result"),
+                "Expected a list of result items.",
+            ));
+        }
+    }
+    if let Some(b) = boolean("was_cancelled")? {
+        target.was_cancelled = b;
+    }
+    if let Some(b) = boolean("ground_truth")? {
+        target.ground_truth = b;
+    }
+    match object.get("lead_time") {
+        None => {}
+        Some(Value::Null) => target.lead_time = None,
+        Some(v) => {
+            target.lead_time = Some(v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
+                LabelingError::invalid(field_name(at, "lead_time"), "A valid number is required.")
+            })?)
+        }
+    }
+    if let Some(v) = integer("import_id")? {
+        target.import_id = v;
+    }
+    if let Some(v) = integer("parent_prediction")? {
+        target.parent_prediction = v;
+    }
+    if let Some(v) = integer("parent_annotation")? {
+        target.parent_annotation = v;
+    }
+    match object.get("last_action") {
+        None => {}
+        Some(Value::Null) => target.last_action = None,
+        Some(Value::String(s)) => target.last_action = Some(s.clone()),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                field_name(at, "last_action"),
+                "Not a valid string.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts an annotation row (no statistics, no event: callers do both).
+pub async fn insert(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    project_id: i64,
+    task_id: i64,
+    new: NewAnnotation,
+    bulk_created: bool,
+) -> Result<i64> {
+    let now = time::now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO annotations (task_id, project_id, result, was_cancelled, ground_truth, \
+         lead_time, completed_by, updated_by, unique_id, import_id, last_action, bulk_created, \
+         parent_prediction, parent_annotation, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+    )
+    .bind(task_id)
+    .bind(project_id)
+    .bind(new.result.map(|r| r.to_string()))
+    .bind(flag(new.was_cancelled))
+    .bind(flag(new.ground_truth))
+    .bind(new.lead_time)
+    .bind(actor.user_id)
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(new.import_id)
+    .bind(new.last_action)
+    .bind(flag(bulk_created))
+    .bind(new.parent_prediction)
+    .bind(new.parent_annotation)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// The body of ANNOTATION_CREATED / ANNOTATION_UPDATED, read inside the transaction.
+async fn single_body(conn: &mut AnyConnection, annotation_id: i64, project: &Project) -> Result<Map<String, Value>> {
+    let annotation = get_many(conn, &[annotation_id]).await?;
+    let annotation = annotation.first().ok_or(LabelingError::NotFound("Annotation"))?;
+    let task = tasks::get_many(conn, &[annotation.task_id]).await?;
+    let task = task.first().ok_or(LabelingError::NotFound("Task"))?;
+    Ok(events::body([
+        ("annotation", annotation.snapshot()),
+        ("project", project.snapshot()),
+        ("task", task.snapshot()),
+    ]))
+}
+
+/// Creates an annotation (or a skip) on a task and emits ANNOTATION_CREATED.
+pub async fn create(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    task_id: i64,
+    input: Value,
+) -> Result<Annotation> {
+    let task = tasks::get(tx, actor, task_id).await?;
+    let new = NewAnnotation::from_value(input, "")?;
+    let id = insert(tx, actor, task.project_id, task.id, new, false).await?;
+    sqlx::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
+        .bind(actor.user_id)
+        .bind(time::now())
+        .bind(task.id)
+        .execute(&mut *tx)
+        .await?;
+    let project = projects::get_unchecked(tx, task.project_id).await?;
+    stats::refresh_task(tx, project.id, &project.skip_queue, task.id).await?;
+    let project = projects::get_unchecked(tx, task.project_id).await?;
+    events::emit(tx, Scope::of(&project), Action::AnnotationCreated, async |conn| {
+        Ok(vec![single_body(conn, id, &project).await?])
+    })
+    .await?;
+    get(tx, actor, id).await
+}
+
+/// Applies a PATCH (or PUT) and emits ANNOTATION_UPDATED.
+pub async fn update(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    input: &Map<String, Value>,
+) -> Result<Annotation> {
+    let current = get(tx, actor, id).await?;
+    let mut fields = NewAnnotation {
+        result: current.result.clone(),
+        was_cancelled: current.was_cancelled,
+        ground_truth: current.ground_truth,
+        lead_time: current.lead_time,
+        import_id: current.import_id,
+        last_action: current.last_action.clone(),
+        parent_prediction: current.parent_prediction,
+        parent_annotation: current.parent_annotation,
+    };
+    apply_fields(&mut fields, input, "")?;
+    let now = time::now();
+    sqlx::query(
+        "UPDATE annotations SET result = $1, was_cancelled = $2, ground_truth = $3, \
+         lead_time = $4, import_id = $5, last_action = $6, parent_prediction = $7, \
+         parent_annotation = $8, updated_by = $9, updated_at = $10 WHERE id = $11",
+    )
+    .bind(fields.result.map(|r| r.to_string()))
+    .bind(flag(fields.was_cancelled))
+    .bind(flag(fields.ground_truth))
+    .bind(fields.lead_time)
+    .bind(fields.import_id)
+    .bind(fields.last_action)
+    .bind(fields.parent_prediction)
+    .bind(fields.parent_annotation)
+    .bind(actor.user_id)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
+        .bind(actor.user_id)
+        .bind(now)
+        .bind(current.task_id)
+        .execute(&mut *tx)
+        .await?;
+    let project = projects::get_unchecked(tx, current.project_id).await?;
+    stats::refresh_task(tx, project.id, &project.skip_queue, current.task_id).await?;
+    let project = projects::get_unchecked(tx, current.project_id).await?;
+    events::emit(tx, Scope::of(&project), Action::AnnotationUpdated, async |conn| {
+        Ok(vec![single_body(conn, id, &project).await?])
+    })
+    .await?;
+    get(tx, actor, id).await
+}
+
+/// Deletes one annotation and emits ANNOTATIONS_DELETED.
+pub async fn delete(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    settings: &LabelingSettings,
+    id: i64,
+) -> Result<()> {
+    let annotation = get(tx, actor, id).await?;
+    delete_ids(tx, settings, annotation.project_id, &[(id, annotation.task_id)]).await
+}
+
+/// Deletes every annotation of the given tasks of a project (data manager action
+/// `delete_tasks_annotations`) and emits ANNOTATIONS_DELETED. Returns how many went.
+pub async fn delete_for_tasks(
+    tx: &mut AnyConnection,
+    settings: &LabelingSettings,
+    project_id: i64,
+    task_ids: &[i64],
+) -> Result<usize> {
+    let mut pairs = Vec::new();
+    for chunk in task_ids.chunks(500) {
+        let sql = format!(
+            "SELECT id, task_id FROM annotations WHERE task_id IN ({}) ORDER BY id",
+            id_list(chunk)
+        );
+        for row in sqlx::query(&sql).fetch_all(&mut *tx).await? {
+            pairs.push((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
+        }
+    }
+    delete_ids(tx, settings, project_id, &pairs).await?;
+    Ok(pairs.len())
+}
+
+/// Deletes annotations given as (annotation id, task id) pairs of one project.
+async fn delete_ids(
+    tx: &mut AnyConnection,
+    settings: &LabelingSettings,
+    project_id: i64,
+    pairs: &[(i64, i64)],
+) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = pairs.iter().map(|(id, _)| *id).collect();
+    for chunk in ids.chunks(500) {
+        sqlx::query(&format!("DELETE FROM annotations WHERE id IN ({})", id_list(chunk)))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let project = projects::get_unchecked(tx, project_id).await?;
+    let mut task_ids: Vec<i64> = pairs.iter().map(|(_, task)| *task).collect();
+    task_ids.sort_unstable();
+    task_ids.dedup();
+    if task_ids.len() == 1 {
+        stats::refresh_task(tx, project_id, &project.skip_queue, task_ids[0]).await?;
+    } else {
+        for chunk in task_ids.chunks(500) {
+            for task_id in chunk {
+                stats::refresh_task(tx, project_id, &project.skip_queue, *task_id).await?;
+            }
+        }
+    }
+    let project = projects::get_unchecked(tx, project_id).await?;
+    events::emit(tx, Scope::of(&project), Action::AnnotationsDeleted, async |_| {
+        let items = ids.iter().map(|id| json!({ "id": id })).collect();
+        Ok(events::bulk_bodies("annotations", items, &project, settings.batch_size))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Emits ANNOTATIONS_CREATED for annotations made in bulk (import, predictions converted
+/// to annotations): `annotation` and `task` are parallel lists, cut into chunks.
+pub async fn emit_bulk_created(
+    tx: &mut AnyConnection,
+    settings: &LabelingSettings,
+    project: &Project,
+    annotation_ids: &[i64],
+) -> Result<()> {
+    events::emit(tx, Scope::of(project), Action::AnnotationsCreated, async |conn| {
+        let annotations = get_many(conn, annotation_ids).await?;
+        let mut task_ids: Vec<i64> = annotations.iter().map(|a| a.task_id).collect();
+        task_ids.sort_unstable();
+        task_ids.dedup();
+        let tasks = tasks::get_many(conn, &task_ids).await?;
+        let mut bodies = Vec::new();
+        for chunk in annotations.chunks(settings.batch_size.max(1)) {
+            let wanted: HashSet<i64> = chunk.iter().map(|a| a.task_id).collect();
+            let chunk_tasks: Vec<Value> = tasks
+                .iter()
+                .filter(|t| wanted.contains(&t.id))
+                .map(|t| t.snapshot())
+                .collect();
+            bodies.push(events::body([
+                ("annotation", Value::Array(chunk.iter().map(Annotation::snapshot).collect())),
+                ("task", Value::Array(chunk_tasks)),
+                ("project", project.snapshot()),
+            ]));
+        }
+        Ok(bodies)
+    })
+    .await
+}

@@ -1,0 +1,250 @@
+//! Predictions: model output attached to tasks, convertible into annotations.
+
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::annotations::{self, NewAnnotation};
+use super::projects::{self, Project};
+use super::tasks::{self, id_list};
+use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
+use crate::store::time;
+
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub id: i64,
+    pub task_id: i64,
+    pub project_id: i64,
+    pub result: Value,
+    pub score: Option<f64>,
+    pub model_version: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT pr.id, pr.task_id, pr.project_id, pr.result, pr.score, \
+    pr.model_version, pr.created_at, pr.updated_at FROM predictions pr";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Prediction> {
+    Ok(Prediction {
+        id: row.try_get("id")?,
+        task_id: row.try_get("task_id")?,
+        project_id: row.try_get("project_id")?,
+        result: stored_json(row.try_get("result")?),
+        score: row.try_get("score")?,
+        model_version: row.try_get("model_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A prediction as a client sent it.
+#[derive(Debug, Default)]
+pub struct NewPrediction {
+    pub result: Value,
+    pub score: Option<f64>,
+    pub model_version: String,
+}
+
+impl NewPrediction {
+    pub fn from_value(value: Value, at: &str) -> Result<NewPrediction> {
+        let Value::Object(object) = value else {
+            return Err(LabelingError::invalid(at, "Invalid data. Expected a dictionary."));
+        };
+        let mut new = NewPrediction {
+            result: Value::Array(vec![]),
+            ..Default::default()
+        };
+        apply_fields(&mut new, &object, at)?;
+        Ok(new)
+    }
+}
+
+fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &str) -> Result<()> {
+    let name = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match object.get("result") {
+        None => {}
+        Some(result @ Value::Array(_)) => target.result = result.clone(),
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(result @ Value::Array(_)) => target.result = result,
+            _ => return Err(LabelingError::invalid(name("result"), "Expected a list of result items.")),
+        },
+        Some(_) => return Err(LabelingError::invalid(name("result"), "Expected a list of result items.")),
+    }
+    match object.get("score") {
+        None => {}
+        Some(Value::Null) => target.score = None,
+        Some(v) => {
+            target.score = Some(
+                v.as_f64()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| LabelingError::invalid(name("score"), "A valid number is required."))?,
+            )
+        }
+    }
+    match object.get("model_version") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => target.model_version = s.clone(),
+        Some(Value::Number(n)) => target.model_version = n.to_string(),
+        Some(_) => return Err(LabelingError::invalid(name("model_version"), "Not a valid string.")),
+    }
+    Ok(())
+}
+
+pub async fn insert(
+    tx: &mut AnyConnection,
+    project_id: i64,
+    task_id: i64,
+    new: NewPrediction,
+) -> Result<i64> {
+    let now = time::now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO predictions (task_id, project_id, result, score, model_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+    )
+    .bind(task_id)
+    .bind(project_id)
+    .bind(new.result.to_string())
+    .bind(new.score)
+    .bind(new.model_version)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// Loads a prediction of the actor's organization (404 otherwise).
+pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Prediction> {
+    let sql = format!(
+        "{SELECT} JOIN projects p ON p.id = pr.project_id WHERE pr.id = $1 AND p.organization_id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Prediction"))?;
+    Ok(from_row(&row)?)
+}
+
+/// Predictions of the actor's organization, optionally of one task or one project.
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    task: Option<i64>,
+    project: Option<i64>,
+) -> Result<Vec<Prediction>> {
+    let sql = format!(
+        "{SELECT} JOIN projects p ON p.id = pr.project_id WHERE p.organization_id = $1 \
+         AND ($2 = 0 OR pr.task_id = $2) AND ($3 = 0 OR pr.project_id = $3) ORDER BY pr.id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(actor.organization_id)
+        .bind(task.unwrap_or(0))
+        .bind(project.unwrap_or(0))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+}
+
+pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec<Prediction>> {
+    if task_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!("{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id", id_list(task_ids));
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+}
+
+/// Creates a prediction for a task (`task` in the body).
+pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: Value) -> Result<Prediction> {
+    let task_id = input
+        .get("task")
+        .ok_or_else(|| LabelingError::invalid("task", "This field is required."))?
+        .as_i64()
+        .ok_or_else(|| LabelingError::invalid("task", "Incorrect type. Expected pk value."))?;
+    let task = tasks::get(tx, actor, task_id)
+        .await
+        .map_err(|_| LabelingError::invalid("task", format!("Invalid pk \"{task_id}\" - object does not exist.")))?;
+    let new = NewPrediction::from_value(input, "")?;
+    let id = insert(tx, task.project_id, task.id, new).await?;
+    let project = projects::get_unchecked(tx, task.project_id).await?;
+    stats::refresh_task(tx, project.id, &project.skip_queue, task.id).await?;
+    get(tx, actor, id).await
+}
+
+pub async fn update(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    input: &Map<String, Value>,
+) -> Result<Prediction> {
+    let current = get(tx, actor, id).await?;
+    let mut fields = NewPrediction {
+        result: current.result,
+        score: current.score,
+        model_version: current.model_version,
+    };
+    apply_fields(&mut fields, input, "")?;
+    sqlx::query(
+        "UPDATE predictions SET result = $1, score = $2, model_version = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(fields.result.to_string())
+    .bind(fields.score)
+    .bind(fields.model_version)
+    .bind(time::now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    get(tx, actor, id).await
+}
+
+pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+    let prediction = get(tx, actor, id).await?;
+    sqlx::query("DELETE FROM predictions WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let project = projects::get_unchecked(tx, prediction.project_id).await?;
+    stats::refresh_task(tx, project.id, &project.skip_queue, prediction.task_id).await?;
+    Ok(())
+}
+
+/// Data manager action `predictions_to_annotations`: each selected task's latest
+/// prediction becomes an annotation (bulk: ANNOTATIONS_CREATED). Returns how many.
+pub async fn to_annotations(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    settings: &LabelingSettings,
+    project: &Project,
+    task_ids: &[i64],
+) -> Result<usize> {
+    let mut latest: Vec<Prediction> = Vec::new();
+    for chunk in task_ids.chunks(500) {
+        let mut found = for_tasks(tx, chunk).await?;
+        found.sort_by_key(|p| (p.task_id, std::cmp::Reverse(p.id)));
+        found.dedup_by_key(|p| p.task_id);
+        latest.extend(found);
+    }
+    let mut created = Vec::with_capacity(latest.len());
+    for prediction in latest {
+        let new = NewAnnotation {
+            result: Some(prediction.result.clone()),
+            parent_prediction: Some(prediction.id),
+            ..Default::default()
+        };
+        created.push(annotations::insert(tx, actor, project.id, prediction.task_id, new, true).await?);
+    }
+    if created.is_empty() {
+        return Ok(0);
+    }
+    stats::recount_project(tx, project.id, &project.skip_queue).await?;
+    let project = projects::get_unchecked(tx, project.id).await?;
+    annotations::emit_bulk_created(tx, settings, &project, &created).await?;
+    Ok(created.len())
+}

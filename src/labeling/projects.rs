@@ -1,0 +1,477 @@
+//! Projects: the label config, the Label Studio settings and the statistics.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::label_config;
+use super::{Actor, LabelingError, Result, stored_json};
+use crate::events::{self, Action, Scope};
+use crate::store::time;
+
+pub const DEFAULT_LABEL_CONFIG: &str = "<View></View>";
+const SKIP_QUEUES: &[&str] = &["REQUEUE_FOR_ME", "REQUEUE_FOR_OTHERS", "IGNORE_SKIPPED"];
+const SAMPLINGS: &[&str] = &[
+    "Sequential sampling",
+    "Uniform sampling",
+    "Uncertainty sampling",
+];
+const TITLE_MAX_CHARS: usize = 50;
+
+/// The Label Studio project fields labelhook keeps and returns but does not act on.
+/// Stored as one JSON document; the defaults are Label Studio's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectSettings {
+    pub expert_instruction: String,
+    pub show_instruction: bool,
+    pub show_skip_button: bool,
+    pub enable_empty_annotation: bool,
+    pub show_annotation_history: bool,
+    pub color: String,
+    pub is_published: bool,
+    pub model_version: String,
+    pub is_draft: bool,
+    pub min_annotations_to_start_training: i64,
+    pub start_training_on_annotation_update: bool,
+    pub show_collab_predictions: bool,
+    pub sampling: String,
+    pub show_ground_truth_first: bool,
+    pub annotator_evaluation_enabled: bool,
+    pub show_overlap_first: bool,
+    pub overlap_cohort_percentage: i64,
+    pub task_data_login: Option<String>,
+    pub task_data_password: Option<String>,
+    pub reveal_preannotations_interactively: bool,
+    pub evaluate_predictions_automatically: bool,
+    pub pinned_at: Option<String>,
+    pub custom_task_lock_ttl: Option<i64>,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        ProjectSettings {
+            expert_instruction: String::new(),
+            show_instruction: false,
+            show_skip_button: true,
+            enable_empty_annotation: true,
+            show_annotation_history: false,
+            color: "#FFFFFF".into(),
+            is_published: false,
+            model_version: String::new(),
+            is_draft: false,
+            min_annotations_to_start_training: 0,
+            start_training_on_annotation_update: false,
+            show_collab_predictions: true,
+            sampling: "Sequential sampling".into(),
+            show_ground_truth_first: false,
+            annotator_evaluation_enabled: false,
+            show_overlap_first: false,
+            overlap_cohort_percentage: 100,
+            task_data_login: None,
+            task_data_password: None,
+            reveal_preannotations_interactively: false,
+            evaluate_predictions_automatically: false,
+            pinned_at: None,
+            custom_task_lock_ttl: None,
+        }
+    }
+}
+
+/// Project statistics as SPEC section 2 defines them.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectStats {
+    pub task_number: i64,
+    pub finished_task_number: i64,
+    pub total_annotations_number: i64,
+    pub useful_annotation_number: i64,
+    pub num_tasks_with_annotations: i64,
+    pub ground_truth_number: i64,
+    pub skipped_annotations_number: i64,
+    pub total_predictions_number: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Creator {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: i64,
+    pub organization_id: i64,
+    pub created_by: Creator,
+    pub title: String,
+    pub description: String,
+    pub label_config: String,
+    pub parsed_label_config: Value,
+    pub control_weights: Value,
+    pub data_types: Value,
+    pub settings: ProjectSettings,
+    pub maximum_annotations: i64,
+    pub skip_queue: String,
+    pub token: String,
+    pub stats: ProjectStats,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Project {
+    /// The data keys the label config reads, for plain-text imports.
+    pub fn text_key(&self) -> String {
+        match self.data_types.as_object() {
+            Some(types) if types.len() == 1 => types.keys().next().cloned().unwrap_or_default(),
+            _ => "text".into(),
+        }
+    }
+
+    /// A stable hash of the label config (Label Studio sends one in webhook payloads).
+    pub fn label_config_hash(&self) -> i64 {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.label_config.as_bytes());
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(bytes) & i64::MAX
+    }
+}
+
+const SELECT: &str = "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
+    p.parsed_label_config, p.control_weights, p.data_types, p.settings, p.maximum_annotations, \
+    p.skip_queue, p.token, p.task_number, p.finished_task_number, p.total_annotations_number, \
+    p.useful_annotation_number, p.num_tasks_with_annotations, p.ground_truth_number, \
+    p.skipped_annotations_number, p.total_predictions_number, p.created_at, p.updated_at, \
+    u.id AS creator_id, u.email, u.first_name, u.last_name \
+    FROM projects p JOIN users u ON u.id = p.created_by";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Project> {
+    let settings: String = row.try_get("settings")?;
+    Ok(Project {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        created_by: Creator {
+            id: row.try_get("creator_id")?,
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+        },
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        label_config: row.try_get("label_config")?,
+        parsed_label_config: stored_json(row.try_get("parsed_label_config")?),
+        control_weights: stored_json(row.try_get("control_weights")?),
+        data_types: stored_json(row.try_get("data_types")?),
+        settings: serde_json::from_str(&settings).unwrap_or_default(),
+        maximum_annotations: row.try_get("maximum_annotations")?,
+        skip_queue: row.try_get("skip_queue")?,
+        token: row.try_get("token")?,
+        stats: ProjectStats {
+            task_number: row.try_get("task_number")?,
+            finished_task_number: row.try_get("finished_task_number")?,
+            total_annotations_number: row.try_get("total_annotations_number")?,
+            useful_annotation_number: row.try_get("useful_annotation_number")?,
+            num_tasks_with_annotations: row.try_get("num_tasks_with_annotations")?,
+            ground_truth_number: row.try_get("ground_truth_number")?,
+            skipped_annotations_number: row.try_get("skipped_annotations_number")?,
+            total_predictions_number: row.try_get("total_predictions_number")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Loads a project of the actor's organization (404 otherwise).
+pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Project> {
+    let sql = format!("{SELECT} WHERE p.id = $1 AND p.organization_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Project"))?;
+    Ok(from_row(&row)?)
+}
+
+/// Loads a project by id alone (for code that already checked the organization).
+pub async fn get_unchecked(conn: &mut AnyConnection, id: i64) -> Result<Project> {
+    let sql = format!("{SELECT} WHERE p.id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Project"))?;
+    Ok(from_row(&row)?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListFilter {
+    pub title: Option<String>,
+    pub ids: Option<Vec<i64>>,
+}
+
+/// One page of the organization's projects, newest first, with the total count.
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    filter: &ListFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Project>, i64)> {
+    let mut condition = String::from("p.organization_id = $1");
+    if filter.title.is_some() {
+        condition.push_str(" AND LOWER(p.title) LIKE $2");
+    }
+    let title_pattern = filter
+        .title
+        .as_deref()
+        .map(|t| format!("%{}%", t.to_lowercase()));
+    let ids_clause = match &filter.ids {
+        Some(ids) if !ids.is_empty() => format!(
+            " AND p.id IN ({})",
+            ids.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Some(_) => " AND 1 = 0".to_string(),
+        None => String::new(),
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {condition}{ids_clause}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(actor.organization_id);
+    if let Some(pattern) = &title_pattern {
+        count = count.bind(pattern.clone());
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let page_sql = format!(
+        "{SELECT} WHERE {condition}{ids_clause} ORDER BY p.id DESC LIMIT {limit} OFFSET {offset}"
+    );
+    let mut query = sqlx::query(&page_sql).bind(actor.organization_id);
+    if let Some(pattern) = &title_pattern {
+        query = query.bind(pattern.clone());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let projects = rows.iter().map(from_row).collect::<sqlx::Result<_>>()?;
+    Ok((projects, total))
+}
+
+/// The fields of a project a client may set, after validation.
+struct ProjectFields {
+    title: String,
+    description: String,
+    label_config: String,
+    parsed: label_config::LabelConfig,
+    settings: ProjectSettings,
+    maximum_annotations: i64,
+    skip_queue: String,
+}
+
+/// Validates `input` (a JSON object) applied on top of `base`.
+fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<ProjectFields> {
+    let text = |key: &str, current: &str| -> Result<String> {
+        match input.get(key) {
+            None => Ok(current.to_string()),
+            Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(LabelingError::invalid(key, "Not a valid string.")),
+        }
+    };
+    let title = text("title", base.map_or("", |p| p.title.as_str()))?;
+    if title.chars().count() > TITLE_MAX_CHARS {
+        return Err(LabelingError::invalid(
+            "title",
+            format!("Ensure this field has no more than {TITLE_MAX_CHARS} characters."),
+        ));
+    }
+    let description = text("description", base.map_or("", |p| p.description.as_str()))?;
+    let mut label_config_text = text(
+        "label_config",
+        base.map_or(DEFAULT_LABEL_CONFIG, |p| p.label_config.as_str()),
+    )?;
+    if label_config_text.trim().is_empty() {
+        label_config_text = DEFAULT_LABEL_CONFIG.into();
+    }
+    let parsed = label_config::parse(&label_config_text)
+        .map_err(|e| LabelingError::invalid("label_config", e.to_string()))?;
+
+    let maximum_annotations = match input.get("maximum_annotations") {
+        None => base.map_or(1, |p| p.maximum_annotations),
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
+            .ok_or_else(|| {
+                LabelingError::invalid(
+                    "maximum_annotations",
+                    "Ensure this value is a whole number greater than or equal to 1.",
+                )
+            })?,
+    };
+    let skip_queue = match input.get("skip_queue") {
+        None | Some(Value::Null) => base.map_or("REQUEUE_FOR_OTHERS".into(), |p| p.skip_queue.clone()),
+        Some(Value::String(s)) if SKIP_QUEUES.contains(&s.as_str()) => s.clone(),
+        Some(other) => {
+            return Err(LabelingError::invalid(
+                "skip_queue",
+                format!("{other} is not a valid choice."),
+            ));
+        }
+    };
+
+    // The pass-through settings: overlay the given keys on the current ones, then let serde
+    // check the types.
+    let mut settings = serde_json::to_value(base.map(|p| p.settings.clone()).unwrap_or_default())
+        .map_err(anyhow::Error::from)?;
+    if let Some(current) = settings.as_object_mut() {
+        for (key, value) in input {
+            if current.contains_key(key) {
+                current.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let settings: ProjectSettings = serde_path_to_error::deserialize(settings).map_err(|e| {
+        let message = e.inner().to_string();
+        LabelingError::invalid(e.path().to_string(), message)
+    })?;
+    if !SAMPLINGS.contains(&settings.sampling.as_str()) {
+        return Err(LabelingError::invalid(
+            "sampling",
+            format!("\"{}\" is not a valid choice.", settings.sampling),
+        ));
+    }
+    if !(0..=100).contains(&settings.overlap_cohort_percentage) {
+        return Err(LabelingError::invalid(
+            "overlap_cohort_percentage",
+            "Ensure this value is between 0 and 100.",
+        ));
+    }
+    Ok(ProjectFields {
+        title,
+        description,
+        label_config: label_config_text,
+        parsed,
+        settings,
+        maximum_annotations,
+        skip_queue,
+    })
+}
+
+/// Creates a project and emits PROJECT_CREATED.
+pub async fn create(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    input: &Map<String, Value>,
+) -> Result<Project> {
+    let fields = apply_input(None, input)?;
+    let now = time::now();
+    let token = crate::auth::random_token(20);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO projects (organization_id, created_by, title, description, label_config, \
+         parsed_label_config, control_weights, data_types, settings, maximum_annotations, \
+         skip_queue, token, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+    )
+    .bind(actor.organization_id)
+    .bind(actor.user_id)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(&fields.label_config)
+    .bind(fields.parsed.parsed.to_string())
+    .bind(fields.parsed.control_weights.to_string())
+    .bind(fields.parsed.data_types.to_string())
+    .bind(serde_json::to_string(&fields.settings).map_err(anyhow::Error::from)?)
+    .bind(fields.maximum_annotations)
+    .bind(&fields.skip_queue)
+    .bind(token)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let project = get(tx, actor, id).await?;
+    events::emit(tx, Scope::of(&project), Action::ProjectCreated, async |_| {
+        Ok(vec![events::body([("project", project.snapshot())])])
+    })
+    .await?;
+    Ok(project)
+}
+
+/// Applies a partial (PATCH) or full (PUT) update and emits PROJECT_UPDATED.
+pub async fn update(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    input: &Map<String, Value>,
+) -> Result<Project> {
+    let before = get(tx, actor, id).await?;
+    let fields = apply_input(Some(&before), input)?;
+    let now = time::now();
+    sqlx::query(
+        "UPDATE projects SET title = $1, description = $2, label_config = $3, \
+         parsed_label_config = $4, control_weights = $5, data_types = $6, settings = $7, \
+         maximum_annotations = $8, skip_queue = $9, updated_at = $10 WHERE id = $11",
+    )
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(&fields.label_config)
+    .bind(fields.parsed.parsed.to_string())
+    .bind(fields.parsed.control_weights.to_string())
+    .bind(fields.parsed.data_types.to_string())
+    .bind(serde_json::to_string(&fields.settings).map_err(anyhow::Error::from)?)
+    .bind(fields.maximum_annotations)
+    .bind(&fields.skip_queue)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    // Overlap and the skip rule decide which tasks are finished: recount when they change.
+    if fields.maximum_annotations != before.maximum_annotations {
+        sqlx::query("UPDATE tasks SET overlap = $1 WHERE project_id = $2")
+            .bind(fields.maximum_annotations)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if fields.maximum_annotations != before.maximum_annotations
+        || fields.skip_queue != before.skip_queue
+    {
+        super::stats::recount_project(tx, id, &fields.skip_queue).await?;
+    }
+    let project = get(tx, actor, id).await?;
+    events::emit(tx, Scope::of(&project), Action::ProjectUpdated, async |_| {
+        Ok(vec![events::body([("project", project.snapshot())])])
+    })
+    .await?;
+    Ok(project)
+}
+
+/// Deletes a project with everything in it and emits PROJECT_DELETED.
+pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+    let project = get(tx, actor, id).await?;
+    // Emit first: the event's deliveries must not reference the project's own webhooks,
+    // which go with it (PROJECT_DELETED is organization-only anyway).
+    events::emit(tx, Scope::of(&project), Action::ProjectDeleted, async |_| {
+        Ok(vec![events::body([("project", json!({"id": id}))])])
+    })
+    .await?;
+    sqlx::query("DELETE FROM annotations WHERE project_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM predictions WHERE project_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM tasks WHERE project_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM webhooks WHERE project_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM projects WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

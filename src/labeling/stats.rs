@@ -1,0 +1,148 @@
+//! Project statistics, exact at every commit.
+//!
+//! Each task keeps its own counters (non-cancelled, cancelled, useful, ground-truth
+//! annotations, predictions, and `is_labeled`); the project's statistics are sums over its
+//! tasks. A change to one task refreshes that task from its annotations and moves the
+//! project's sums by the difference, so the cost does not grow with the project. Bulk
+//! changes re-add the sums from the task counters instead.
+//!
+//! Definitions (SPEC section 2, as Label Studio 1.23.2 computes them):
+//! - total: `was_cancelled` false; skipped: `was_cancelled` true;
+//! - useful: not cancelled, not ground truth, result present;
+//! - a task is labeled when its finished annotations (not cancelled, result present; with
+//!   `IGNORE_SKIPPED` every annotation) reach its `overlap`.
+
+use sqlx::{AnyConnection, Row};
+
+use super::Result;
+
+fn finished_condition(skip_queue: &str) -> &'static str {
+    if skip_queue == "IGNORE_SKIPPED" {
+        "(a.result IS NOT NULL OR a.was_cancelled = 1)"
+    } else {
+        "(a.was_cancelled = 0 AND a.result IS NOT NULL)"
+    }
+}
+
+/// `UPDATE tasks` recomputing the counters of the tasks matched by `where_clause`.
+fn refresh_sql(skip_queue: &str, where_clause: &str) -> String {
+    let finished = finished_condition(skip_queue);
+    format!(
+        "UPDATE tasks SET \
+         total_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 0), \
+         cancelled_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 1), \
+         useful_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 0 AND a.ground_truth = 0 AND a.result IS NOT NULL), \
+         ground_truth_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.ground_truth = 1), \
+         total_predictions = (SELECT COUNT(*) FROM predictions p WHERE p.task_id = tasks.id), \
+         is_labeled = CASE WHEN (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND {finished}) >= tasks.overlap THEN 1 ELSE 0 END \
+         WHERE {where_clause}"
+    )
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct TaskCounters {
+    total: i64,
+    cancelled: i64,
+    useful: i64,
+    ground_truth: i64,
+    predictions: i64,
+    labeled: i64,
+}
+
+async fn read_counters(conn: &mut AnyConnection, task_id: i64) -> Result<Option<TaskCounters>> {
+    let row = sqlx::query(
+        "SELECT total_annotations, cancelled_annotations, useful_annotations, \
+         ground_truth_annotations, total_predictions, is_labeled FROM tasks WHERE id = $1",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(row) => Some(TaskCounters {
+            total: row.try_get(0)?,
+            cancelled: row.try_get(1)?,
+            useful: row.try_get(2)?,
+            ground_truth: row.try_get(3)?,
+            predictions: row.try_get(4)?,
+            labeled: row.try_get(5)?,
+        }),
+        None => None,
+    })
+}
+
+/// Recomputes one task's counters and moves its project's statistics by the difference.
+pub async fn refresh_task(
+    conn: &mut AnyConnection,
+    project_id: i64,
+    skip_queue: &str,
+    task_id: i64,
+) -> Result<()> {
+    let Some(before) = read_counters(conn, task_id).await? else {
+        return Ok(());
+    };
+    sqlx::query(&refresh_sql(skip_queue, "id = $1"))
+        .bind(task_id)
+        .execute(&mut *conn)
+        .await?;
+    let after = read_counters(conn, task_id).await?.unwrap_or_default();
+    if before == after {
+        return Ok(());
+    }
+    let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
+    sqlx::query(
+        "UPDATE projects SET \
+         total_annotations_number = total_annotations_number + $1, \
+         skipped_annotations_number = skipped_annotations_number + $2, \
+         useful_annotation_number = useful_annotation_number + $3, \
+         ground_truth_number = ground_truth_number + $4, \
+         total_predictions_number = total_predictions_number + $5, \
+         finished_task_number = finished_task_number + $6, \
+         num_tasks_with_annotations = num_tasks_with_annotations + $7 \
+         WHERE id = $8",
+    )
+    .bind(after.total - before.total)
+    .bind(after.cancelled - before.cancelled)
+    .bind(after.useful - before.useful)
+    .bind(after.ground_truth - before.ground_truth)
+    .bind(after.predictions - before.predictions)
+    .bind(after.labeled - before.labeled)
+    .bind(has_useful(&after) - has_useful(&before))
+    .bind(project_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Recomputes every task of the project (after a change of overlap or of the skip rule, or
+/// a bulk change) and then the project's sums.
+pub async fn recount_project(
+    conn: &mut AnyConnection,
+    project_id: i64,
+    skip_queue: &str,
+) -> Result<()> {
+    sqlx::query(&refresh_sql(skip_queue, "project_id = $1"))
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
+    sum_project(conn, project_id).await
+}
+
+/// Re-adds the project's statistics from its tasks' counters.
+pub async fn sum_project(conn: &mut AnyConnection, project_id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE projects SET \
+         task_number = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1), \
+         finished_task_number = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1 AND t.is_labeled = 1), \
+         total_annotations_number = (SELECT COALESCE(SUM(t.total_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
+         skipped_annotations_number = (SELECT COALESCE(SUM(t.cancelled_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
+         useful_annotation_number = (SELECT COALESCE(SUM(t.useful_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
+         ground_truth_number = (SELECT COALESCE(SUM(t.ground_truth_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
+         total_predictions_number = (SELECT COALESCE(SUM(t.total_predictions), 0) FROM tasks t WHERE t.project_id = $1), \
+         num_tasks_with_annotations = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1 AND t.useful_annotations > 0) \
+         WHERE id = $1",
+    )
+    .bind(project_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

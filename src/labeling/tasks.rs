@@ -1,0 +1,388 @@
+//! Tasks: created one at a time, in bulk by import, listed per project, deleted one, many or
+//! all at once.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::annotations::{self, Annotation, NewAnnotation};
+use super::predictions::{self, NewPrediction, Prediction};
+use super::projects::{self, Project};
+use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
+use crate::events::{self, Action, Scope};
+use crate::store::time;
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: i64,
+    pub project_id: i64,
+    pub inner_id: i64,
+    pub data: Value,
+    pub meta: Value,
+    pub overlap: i64,
+    pub is_labeled: bool,
+    pub total_annotations: i64,
+    pub cancelled_annotations: i64,
+    pub total_predictions: i64,
+    pub updated_by: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT t.id, t.project_id, t.inner_id, t.data, t.meta, t.overlap, \
+    t.is_labeled, t.total_annotations, t.cancelled_annotations, t.total_predictions, \
+    t.updated_by, t.created_at, t.updated_at FROM tasks t";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Task> {
+    Ok(Task {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        inner_id: row.try_get("inner_id")?,
+        data: stored_json(row.try_get("data")?),
+        meta: stored_json(row.try_get("meta")?),
+        overlap: row.try_get("overlap")?,
+        is_labeled: row.try_get::<i64, _>("is_labeled")? != 0,
+        total_annotations: row.try_get("total_annotations")?,
+        cancelled_annotations: row.try_get("cancelled_annotations")?,
+        total_predictions: row.try_get("total_predictions")?,
+        updated_by: row.try_get("updated_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Loads a task of the actor's organization (404 otherwise).
+pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Task> {
+    let sql = format!(
+        "{SELECT} JOIN projects p ON p.id = t.project_id WHERE t.id = $1 AND p.organization_id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Task"))?;
+    Ok(from_row(&row)?)
+}
+
+/// Loads tasks by id, in id order.
+pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Task>> {
+    let mut tasks = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!("{SELECT} WHERE t.id IN ({}) ORDER BY t.id", id_list(chunk));
+        let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+        for row in &rows {
+            tasks.push(from_row(row)?);
+        }
+    }
+    Ok(tasks)
+}
+
+/// A page of a project's tasks in id order, with the total count.
+pub async fn list(
+    conn: &mut AnyConnection,
+    project_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Task>, i64)> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let sql = format!(
+        "{SELECT} WHERE t.project_id = $1 ORDER BY t.id LIMIT {limit} OFFSET {offset}"
+    );
+    let rows = sqlx::query(&sql).bind(project_id).fetch_all(&mut *conn).await?;
+    let tasks = rows.iter().map(from_row).collect::<sqlx::Result<_>>()?;
+    Ok((tasks, total))
+}
+
+/// The annotations and predictions of the given tasks, grouped by task id.
+pub async fn children(
+    conn: &mut AnyConnection,
+    task_ids: &[i64],
+) -> Result<(HashMap<i64, Vec<Annotation>>, HashMap<i64, Vec<Prediction>>)> {
+    let mut by_task_a: HashMap<i64, Vec<Annotation>> = HashMap::new();
+    let mut by_task_p: HashMap<i64, Vec<Prediction>> = HashMap::new();
+    for chunk in task_ids.chunks(500) {
+        for a in annotations::for_tasks(conn, chunk).await? {
+            by_task_a.entry(a.task_id).or_default().push(a);
+        }
+        for p in predictions::for_tasks(conn, chunk).await? {
+            by_task_p.entry(p.task_id).or_default().push(p);
+        }
+    }
+    Ok((by_task_a, by_task_p))
+}
+
+pub fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// One task to create, as a client sent it.
+#[derive(Debug)]
+pub struct NewTask {
+    pub data: Map<String, Value>,
+    pub meta: Value,
+    pub annotations: Vec<NewAnnotation>,
+    pub predictions: Vec<NewPrediction>,
+}
+
+impl NewTask {
+    /// Reads one import item: `{"data": {...}, "annotations": [...], "predictions": [...]}`
+    /// or a flat object that is the data itself. `at` names the item in errors.
+    pub fn from_item(item: Value, at: &str) -> Result<NewTask> {
+        let Value::Object(mut object) = item else {
+            return Err(LabelingError::invalid(at, "Each task must be a JSON object."));
+        };
+        if !object.contains_key("data") {
+            return Ok(NewTask {
+                data: object,
+                meta: json!({}),
+                annotations: vec![],
+                predictions: vec![],
+            });
+        }
+        let data = match object.remove("data") {
+            Some(Value::Object(data)) => data,
+            _ => {
+                return Err(LabelingError::invalid(
+                    format!("{at}.data"),
+                    "Task data must be a JSON object.",
+                ));
+            }
+        };
+        let meta = match object.remove("meta") {
+            None | Some(Value::Null) => json!({}),
+            Some(meta @ Value::Object(_)) => meta,
+            Some(_) => {
+                return Err(LabelingError::invalid(
+                    format!("{at}.meta"),
+                    "Task meta must be a JSON object.",
+                ));
+            }
+        };
+        let list = |key: &str, object: &mut Map<String, Value>| -> Result<Vec<Value>> {
+            match object.remove(key) {
+                None | Some(Value::Null) => Ok(vec![]),
+                Some(Value::Array(items)) => Ok(items),
+                Some(_) => Err(LabelingError::invalid(
+                    format!("{at}.{key}"),
+                    "Expected a list of items.",
+                )),
+            }
+        };
+        let annotations = list("annotations", &mut object)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| NewAnnotation::from_value(v, &format!("{at}.annotations.{i}")))
+            .collect::<Result<_>>()?;
+        let predictions = list("predictions", &mut object)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| NewPrediction::from_value(v, &format!("{at}.predictions.{i}")))
+            .collect::<Result<_>>()?;
+        Ok(NewTask {
+            data,
+            meta,
+            annotations,
+            predictions,
+        })
+    }
+}
+
+/// What a bulk creation made.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub tasks: Vec<Task>,
+    pub annotation_count: usize,
+    pub prediction_count: usize,
+}
+
+/// Creates tasks (with any annotations and predictions they carry) and emits
+/// TASKS_CREATED, plus ANNOTATIONS_CREATED when annotations came along.
+pub async fn create_many(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    settings: &LabelingSettings,
+    project: &Project,
+    items: Vec<NewTask>,
+) -> Result<Created> {
+    let now = time::now();
+    let count = items.len() as i64;
+    let first_inner_id: i64 = sqlx::query_scalar(
+        "UPDATE projects SET next_inner_id = next_inner_id + $1 WHERE id = $2 \
+         RETURNING next_inner_id - $1",
+    )
+    .bind(count)
+    .bind(project.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut task_ids = Vec::with_capacity(items.len());
+    let mut annotation_ids = Vec::new();
+    let mut touched = Vec::new();
+    let mut prediction_count = 0;
+    for (index, item) in items.into_iter().enumerate() {
+        let task_id: i64 = sqlx::query_scalar(
+            "INSERT INTO tasks (project_id, inner_id, data, meta, overlap, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(project.id)
+        .bind(first_inner_id + index as i64)
+        .bind(Value::Object(item.data).to_string())
+        .bind(item.meta.to_string())
+        .bind(project.maximum_annotations)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        task_ids.push(task_id);
+        if !item.annotations.is_empty() || !item.predictions.is_empty() {
+            touched.push(task_id);
+        }
+        for annotation in item.annotations {
+            let id = annotations::insert(tx, actor, project.id, task_id, annotation, true).await?;
+            annotation_ids.push(id);
+        }
+        for prediction in item.predictions {
+            predictions::insert(tx, project.id, task_id, prediction).await?;
+            prediction_count += 1;
+        }
+    }
+    sqlx::query("UPDATE projects SET task_number = task_number + $1 WHERE id = $2")
+        .bind(count)
+        .bind(project.id)
+        .execute(&mut *tx)
+        .await?;
+    for task_id in &touched {
+        stats::refresh_task(tx, project.id, &project.skip_queue, *task_id).await?;
+    }
+    let tasks = get_many(tx, &task_ids).await?;
+    let project = projects::get_unchecked(tx, project.id).await?;
+    let scope = Scope::of(&project);
+    events::emit(tx, scope, Action::TasksCreated, async |_| {
+        let snapshots: Vec<Value> = tasks.iter().map(Task::snapshot).collect();
+        Ok(events::bulk_bodies(
+            "tasks",
+            snapshots,
+            &project,
+            settings.batch_size,
+        ))
+    })
+    .await?;
+    if !annotation_ids.is_empty() {
+        annotations::emit_bulk_created(tx, settings, &project, &annotation_ids).await?;
+    }
+    Ok(Created {
+        tasks,
+        annotation_count: annotation_ids.len(),
+        prediction_count,
+    })
+}
+
+/// Applies a PATCH to a task (`data`, `meta`, `is_labeled` is derived and ignored).
+pub async fn update(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    input: &Map<String, Value>,
+) -> Result<Task> {
+    let task = get(tx, actor, id).await?;
+    let data = match input.get("data") {
+        None => task.data.clone(),
+        Some(data @ Value::Object(_)) => data.clone(),
+        Some(_) => return Err(LabelingError::invalid("data", "Task data must be a JSON object.")),
+    };
+    let meta = match input.get("meta") {
+        None => task.meta.clone(),
+        Some(Value::Null) => json!({}),
+        Some(meta @ Value::Object(_)) => meta.clone(),
+        Some(_) => return Err(LabelingError::invalid("meta", "Task meta must be a JSON object.")),
+    };
+    let overlap = match input.get("overlap") {
+        None => task.overlap,
+        Some(v) => v.as_i64().filter(|n| *n >= 1 && *n <= i64::from(i32::MAX)).ok_or_else(|| {
+            LabelingError::invalid("overlap", "Ensure this value is a whole number greater than or equal to 1.")
+        })?,
+    };
+    sqlx::query(
+        "UPDATE tasks SET data = $1, meta = $2, overlap = $3, updated_by = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(data.to_string())
+    .bind(meta.to_string())
+    .bind(overlap)
+    .bind(actor.user_id)
+    .bind(time::now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if overlap != task.overlap {
+        let project = projects::get_unchecked(tx, task.project_id).await?;
+        stats::refresh_task(tx, project.id, &project.skip_queue, id).await?;
+    }
+    get(tx, actor, id).await
+}
+
+/// Deletes tasks of one project (with their annotations and predictions) and emits
+/// TASKS_DELETED. `ids` must already be known to belong to `project`.
+pub async fn delete_many(
+    tx: &mut AnyConnection,
+    settings: &LabelingSettings,
+    project_id: i64,
+    ids: &[i64],
+) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    for chunk in ids.chunks(500) {
+        let list = id_list(chunk);
+        for table in ["annotations", "predictions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE task_id IN ({list})"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(&format!("DELETE FROM tasks WHERE id IN ({list})"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    stats::sum_project(tx, project_id).await?;
+    let project = projects::get_unchecked(tx, project_id).await?;
+    events::emit(tx, Scope::of(&project), Action::TasksDeleted, async |_| {
+        let items = ids.iter().map(|id| json!({ "id": id })).collect();
+        Ok(events::bulk_bodies("tasks", items, &project, settings.batch_size))
+    })
+    .await?;
+    Ok(ids.len())
+}
+
+/// The ids of a project's tasks, all of them or those among `only`.
+pub async fn ids_in_project(
+    conn: &mut AnyConnection,
+    project_id: i64,
+    only: Option<&[i64]>,
+) -> Result<Vec<i64>> {
+    match only {
+        None => Ok(
+            sqlx::query_scalar("SELECT id FROM tasks WHERE project_id = $1 ORDER BY id")
+                .bind(project_id)
+                .fetch_all(&mut *conn)
+                .await?,
+        ),
+        Some(only) => {
+            let mut found = Vec::new();
+            for chunk in only.chunks(500) {
+                let sql = format!(
+                    "SELECT id FROM tasks WHERE project_id = $1 AND id IN ({}) ORDER BY id",
+                    id_list(chunk)
+                );
+                let ids: Vec<i64> = sqlx::query_scalar(&sql)
+                    .bind(project_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                found.extend(ids);
+            }
+            Ok(found)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! `labelhook`: argument parsing and start-up only; the work is in the library.
+
+use clap::{Parser, Subcommand};
+use labelhook::config::{Settings, env_flag};
+
+#[derive(Parser)]
+#[command(name = "labelhook", version, about = "A Label Studio-compatible labeling server whose webhooks never lose an event")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API, webhooks, delivery).
+    Serve(Settings),
+    /// Manage organizations and users.
+    Admin {
+        /// Database: `sqlite://path` or `postgres://...`.
+        #[arg(long = "db", env = "DATABASE_URL", default_value = "sqlite://labelhook.db", global = true)]
+        database_url: String,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an organization and its first user; prints the user's API token.
+    CreateOrganization {
+        #[arg(long)]
+        title: String,
+        /// Email of the organization's first user.
+        #[arg(long)]
+        email: String,
+        /// Token to give that user (random if absent).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Create a user in an existing organization; prints the API token.
+    CreateUser {
+        #[arg(long)]
+        organization: i64,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LABELHOOK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(mut settings) => {
+            // Label Studio reads this setting with or without its prefix.
+            if std::env::var_os("LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS").is_none()
+                && let Some(allow) = env_flag(&["ALLOW_ORGANIZATION_WEBHOOKS"])
+            {
+                settings.webhooks.allow_organization_webhooks = allow;
+            }
+            labelhook::server::serve(settings).await
+        }
+        Command::Admin { database_url, command } => {
+            let db = labelhook::store::Db::open(&database_url).await?;
+            let user = match command {
+                AdminCommand::CreateOrganization { title, email, token } => {
+                    let organization = labelhook::auth::create_organization(&db, &title).await?;
+                    labelhook::auth::create_user(&db, organization, &email, token.as_deref()).await?
+                }
+                AdminCommand::CreateUser { organization, email, token } => {
+                    labelhook::auth::create_user(&db, organization, &email, token.as_deref()).await?
+                }
+            };
+            println!(
+                "organization {} user {} token {}",
+                user.organization_id, user.user_id, user.token
+            );
+            db.close().await;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Start-up of `labelhook serve`: open the database, bootstrap, start the dispatcher, serve.
+
+use std::sync::Arc;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::labeling::LabelingSettings;
+use crate::store::Db;
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    print_settings(&settings);
+    let db = Db::open(&settings.database_url).await?;
+    if let Some(token) =
+        crate::auth::bootstrap(&db, &settings.admin_email, settings.admin_token.as_deref()).await?
+    {
+        println!("created admin user {} with API token: {token}", settings.admin_email);
+        println!("(shown once; use it as `Authorization: Token {token}`)");
+    }
+    let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone());
+    let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+    let address = listener.local_addr()?;
+    let state = AppState {
+        db: db.clone(),
+        labeling: LabelingSettings {
+            batch_size: settings.webhooks.webhook_batch_size as usize,
+        },
+        settings: Arc::new(settings),
+    };
+    // Label Studio routes end in a slash; accept them with or without.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
+    println!("labelhook listening on http://{address}");
+    tracing::info!(%address, "listening");
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    dispatcher.abort();
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+/// The effective configuration, secrets masked.
+fn print_settings(settings: &Settings) {
+    let w = &settings.webhooks;
+    tracing::info!(
+        bind = %settings.bind,
+        database = %mask_password(&settings.database_url),
+        admin_token = if settings.admin_token.is_some() { "(set)" } else { "(generated on first start)" },
+        max_body_bytes = settings.max_body_bytes,
+        webhook_timeout = w.webhook_timeout,
+        webhook_batch_size = w.webhook_batch_size,
+        webhook_max_consecutive_failures = w.webhook_max_consecutive_failures,
+        allow_organization_webhooks = w.allow_organization_webhooks,
+        retry_schedule = ?w.retry_schedule.0,
+        max_in_flight = w.max_in_flight,
+        max_in_flight_per_webhook = w.max_in_flight_per_webhook,
+        "effective configuration"
+    );
+}
+
+fn mask_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,244 @@
+//! The schema, one source for both backends.
+//!
+//! Each migration is written once; `{ID}` becomes the backend's auto-increment primary key.
+//! Migrations are applied in order and recorded in `labelhook_migrations`; never edit one
+//! that has shipped, add a new one.
+
+use sqlx::{AnyPool, Executor};
+
+use super::Backend;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+
+const INITIAL: &str = r#"
+CREATE TABLE organizations (
+    id {ID},
+    title TEXT NOT NULL,
+    -- last event sequence number handed out; grows by one per event of the organization
+    event_sequence BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE users (
+    id {ID},
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
+    email TEXT NOT NULL UNIQUE,
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    token TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE projects (
+    id {ID},
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    label_config TEXT NOT NULL,
+    parsed_label_config TEXT NOT NULL,
+    control_weights TEXT NOT NULL,
+    data_types TEXT NOT NULL,
+    -- the Label Studio project fields labelhook stores but does not act on (JSON)
+    settings TEXT NOT NULL,
+    maximum_annotations BIGINT NOT NULL,
+    skip_queue TEXT NOT NULL,
+    token TEXT NOT NULL,
+    next_inner_id BIGINT NOT NULL DEFAULT 1,
+    -- statistics, kept exact in the transaction of every change (see labeling::stats)
+    task_number BIGINT NOT NULL DEFAULT 0,
+    finished_task_number BIGINT NOT NULL DEFAULT 0,
+    total_annotations_number BIGINT NOT NULL DEFAULT 0,
+    useful_annotation_number BIGINT NOT NULL DEFAULT 0,
+    num_tasks_with_annotations BIGINT NOT NULL DEFAULT 0,
+    ground_truth_number BIGINT NOT NULL DEFAULT 0,
+    skipped_annotations_number BIGINT NOT NULL DEFAULT 0,
+    total_predictions_number BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX projects_by_organization ON projects (organization_id, id);
+
+CREATE TABLE tasks (
+    id {ID},
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    inner_id BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    overlap BIGINT NOT NULL,
+    is_labeled BIGINT NOT NULL DEFAULT 0,
+    -- per-task counters, the terms the project statistics are sums of
+    total_annotations BIGINT NOT NULL DEFAULT 0,
+    cancelled_annotations BIGINT NOT NULL DEFAULT 0,
+    useful_annotations BIGINT NOT NULL DEFAULT 0,
+    ground_truth_annotations BIGINT NOT NULL DEFAULT 0,
+    total_predictions BIGINT NOT NULL DEFAULT 0,
+    updated_by BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX tasks_by_project ON tasks (project_id, id);
+
+CREATE TABLE annotations (
+    id {ID},
+    task_id BIGINT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL,
+    result TEXT,
+    was_cancelled BIGINT NOT NULL DEFAULT 0,
+    ground_truth BIGINT NOT NULL DEFAULT 0,
+    lead_time DOUBLE PRECISION,
+    completed_by BIGINT,
+    updated_by BIGINT,
+    unique_id TEXT NOT NULL,
+    import_id BIGINT,
+    last_action TEXT,
+    bulk_created BIGINT NOT NULL DEFAULT 0,
+    parent_prediction BIGINT,
+    parent_annotation BIGINT,
+    draft_created_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX annotations_by_task ON annotations (task_id, id);
+CREATE INDEX annotations_by_project ON annotations (project_id, id);
+
+CREATE TABLE predictions (
+    id {ID},
+    task_id BIGINT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL,
+    result TEXT NOT NULL,
+    score DOUBLE PRECISION,
+    model_version TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX predictions_by_task ON predictions (task_id, id);
+CREATE INDEX predictions_by_project ON predictions (project_id, id);
+
+CREATE TABLE webhooks (
+    id {ID},
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
+    -- NULL: organization-level webhook
+    project_id BIGINT REFERENCES projects(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    send_payload BIGINT NOT NULL,
+    send_for_all_actions BIGINT NOT NULL,
+    headers TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    is_active BIGINT NOT NULL,
+    -- why it is off: 'user', 'failures' (paused: deliveries are held) or 'gone' (410)
+    disabled_reason TEXT,
+    consecutive_failures BIGINT NOT NULL DEFAULT 0,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_secret_expires_at BIGINT,
+    last_success_at BIGINT,
+    last_failure_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX webhooks_by_organization ON webhooks (organization_id, project_id);
+
+-- The outbox: an event is written in the transaction of the change it describes...
+CREATE TABLE events (
+    id {ID},
+    organization_id BIGINT NOT NULL,
+    project_id BIGINT,
+    action TEXT NOT NULL,
+    sequence BIGINT NOT NULL,
+    -- the full body, a snapshot taken in the transaction
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- ...with one delivery per matching webhook.
+CREATE TABLE deliveries (
+    id {ID},
+    -- sent as `webhook-id` on every attempt
+    message_id TEXT NOT NULL UNIQUE,
+    event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    webhook_id BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    -- the webhook's send_payload when the event happened
+    send_payload BIGINT NOT NULL,
+    -- pending | held | succeeded | failed
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    -- a dispatcher owns the delivery until then
+    lease_until BIGINT,
+    last_status_code BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, id);
+CREATE INDEX deliveries_by_event ON deliveries (event_id);
+
+CREATE TABLE delivery_attempts (
+    id {ID},
+    delivery_id BIGINT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    started_at BIGINT NOT NULL,
+    duration_ms DOUBLE PRECISION NOT NULL,
+    status_code BIGINT,
+    response_headers TEXT,
+    response_body TEXT,
+    -- timeout | connect | dns | tls | http | blocked
+    error_class TEXT,
+    error TEXT
+);
+CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, id);
+"#;
+
+/// Applies every migration not yet recorded.
+pub async fn migrate(pool: &AnyPool, backend: Backend) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    if backend == Backend::Postgres {
+        // Several processes may start at once; one migrates, the others wait.
+        conn.execute("SELECT pg_advisory_lock(7405183)").await?;
+    }
+    let result = apply(&mut conn, backend).await;
+    if backend == Backend::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(7405183)").await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> anyhow::Result<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS labelhook_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM labelhook_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    let id = match backend {
+        Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Backend::Postgres => "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    };
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        // Comments go first: they may contain semicolons.
+        let sql: String = sql
+            .replace("{ID}", id)
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(statement).await.map_err(|e| {
+                anyhow::anyhow!("migration {version} failed at `{statement}`: {e}")
+            })?;
+        }
+        sqlx::query("INSERT INTO labelhook_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(super::time::now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! Webhook configuration: the Label Studio object, its validation rules (SPEC section 4),
+//! secrets, and switching on and off (which releases or holds deliveries).
+
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::events::Action;
+use crate::labeling::{Actor, LabelingError, Result, projects};
+use crate::store::{flag, time};
+
+pub mod secret;
+
+const URL_MAX_CHARS: usize = 2048;
+const MAX_HEADERS: usize = 10;
+/// Headers labelhook sets itself; a webhook may not override them.
+const RESERVED_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "labelhook-sequence",
+    "content-length",
+    "host",
+    "transfer-encoding",
+];
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub id: i64,
+    pub organization_id: i64,
+    pub project_id: Option<i64>,
+    pub url: String,
+    pub send_payload: bool,
+    pub send_for_all_actions: bool,
+    pub headers: Map<String, Value>,
+    pub actions: Vec<String>,
+    pub is_active: bool,
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i64,
+    pub secret: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload, \
+    send_for_all_actions, headers, actions, is_active, disabled_reason, consecutive_failures, \
+    secret, created_at, updated_at FROM webhooks";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Webhook> {
+    let headers: String = row.try_get("headers")?;
+    let actions: String = row.try_get("actions")?;
+    Ok(Webhook {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        project_id: row.try_get("project_id")?,
+        url: row.try_get("url")?,
+        send_payload: row.try_get::<i64, _>("send_payload")? != 0,
+        send_for_all_actions: row.try_get::<i64, _>("send_for_all_actions")? != 0,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        actions: serde_json::from_str(&actions).unwrap_or_default(),
+        is_active: row.try_get::<i64, _>("is_active")? != 0,
+        disabled_reason: row.try_get("disabled_reason")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        secret: row.try_get("secret")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Webhook {
+    /// The webhook as the API returns it: Label Studio's keys, then labelhook's.
+    pub fn api(&self) -> Value {
+        json!({
+            "id": self.id,
+            "organization": self.organization_id,
+            "project": self.project_id,
+            "url": self.url,
+            "send_payload": self.send_payload,
+            "send_for_all_actions": self.send_for_all_actions,
+            "headers": self.headers,
+            "is_active": self.is_active,
+            "consecutive_failures": self.consecutive_failures,
+            "actions": self.actions,
+            "created_at": crate::store::time::render(self.created_at),
+            "updated_at": crate::store::time::render(self.updated_at),
+            "disabled_reason": self.disabled_reason,
+        })
+    }
+}
+
+/// Settings that shape validation.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub allow_organization_webhooks: bool,
+}
+
+pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Webhook> {
+    let sql = format!("{SELECT} WHERE id = $1 AND organization_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Webhook"))?;
+    Ok(from_row(&row)?)
+}
+
+/// Which webhooks to list.
+#[derive(Debug, Clone, Copy)]
+pub enum ProjectFilter {
+    All,
+    /// Organization-level only (`?project=null`).
+    OrganizationLevel,
+    Project(i64),
+}
+
+pub async fn list(conn: &mut AnyConnection, actor: &Actor, filter: ProjectFilter) -> Result<Vec<Webhook>> {
+    let (condition, project) = match filter {
+        ProjectFilter::All => ("", 0),
+        ProjectFilter::OrganizationLevel => (" AND project_id IS NULL", 0),
+        ProjectFilter::Project(id) => (" AND project_id = $2", id),
+    };
+    let sql = format!("{SELECT} WHERE organization_id = $1{condition} ORDER BY id");
+    let mut query = sqlx::query(&sql).bind(actor.organization_id);
+    if let ProjectFilter::Project(_) = filter {
+        query = query.bind(project);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+}
+
+/// Validated fields of a create or update.
+struct Fields {
+    url: String,
+    send_payload: bool,
+    send_for_all_actions: bool,
+    headers: Map<String, Value>,
+    actions: Vec<String>,
+    is_active: bool,
+}
+
+fn boolean(input: &Map<String, Value>, key: &str, current: bool) -> Result<bool> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(current),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(LabelingError::invalid(key, "Must be a valid boolean.")),
+    }
+}
+
+/// Checks a URL: absolute http(s), at most 2048 characters.
+pub fn validate_url(url: &str) -> Result<()> {
+    if url.chars().count() > URL_MAX_CHARS {
+        return Err(LabelingError::invalid(
+            "url",
+            format!("Ensure this field has no more than {URL_MAX_CHARS} characters."),
+        ));
+    }
+    let invalid = || LabelingError::invalid("url", "Enter a valid URL.");
+    let parsed = reqwest::Url::parse(url).map_err(|_| invalid())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid());
+    }
+    if url.contains(['\r', '\n', ' ']) {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
+    let Value::Object(headers) = value else {
+        return Err(LabelingError::invalid("headers", "Expected an object of header names to string values."));
+    };
+    if headers.len() > MAX_HEADERS {
+        return Err(LabelingError::invalid(
+            "headers",
+            format!("At most {MAX_HEADERS} headers are allowed."),
+        ));
+    }
+    for (name, value) in headers {
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_name {
+            return Err(LabelingError::invalid(
+                "headers",
+                format!("Header name {name:?} is invalid: use letters, digits, '-' and '_' only."),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(LabelingError::invalid(
+                "headers",
+                format!("Header {name:?} is set by labelhook itself and cannot be overridden."),
+            ));
+        }
+        let Value::String(text) = value else {
+            return Err(LabelingError::invalid(
+                "headers",
+                format!("The value of header {name:?} must be a string."),
+            ));
+        };
+        if text.contains(['\r', '\n', '\0']) || reqwest::header::HeaderValue::from_str(text).is_err() {
+            return Err(LabelingError::invalid(
+                "headers",
+                format!("The value of header {name:?} contains characters not allowed in a header (such as a line break)."),
+            ));
+        }
+    }
+    Ok(headers.clone())
+}
+
+/// Each action must be in the catalogue; organization-only ones need an
+/// organization-level webhook. Errors name the list index, as Label Studio does.
+fn validate_actions(value: &Value, project: Option<i64>) -> std::result::Result<Vec<String>, Map<String, Value>> {
+    let mut errors = Map::new();
+    let Value::Array(items) = value else {
+        errors.insert("actions".into(), json!(["Expected a list of items."]));
+        return Err(errors);
+    };
+    let mut actions = Vec::new();
+    let mut by_index = Map::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(name) = item.as_str() else {
+            by_index.insert(i.to_string(), json!([format!("{item} is not a valid choice.")]));
+            continue;
+        };
+        match Action::from_id(name) {
+            None => {
+                by_index.insert(i.to_string(), json!([format!("\"{name}\" is not a valid choice.")]));
+            }
+            Some(info) if info.organization_only && project.is_some() => {
+                by_index.insert(
+                    i.to_string(),
+                    json!([format!("\"{name}\" is an organization-only action; it needs a webhook without a project.")]),
+                );
+            }
+            Some(_) => {
+                if !actions.iter().any(|a| a == name) {
+                    actions.push(name.to_string());
+                }
+            }
+        }
+    }
+    if by_index.is_empty() {
+        Ok(actions)
+    } else {
+        errors.insert("actions".into(), Value::Object(by_index));
+        Err(errors)
+    }
+}
+
+/// A validation failure with Label Studio's nested error shape (`{"actions": {"0": [...]}}`).
+#[derive(Debug)]
+pub enum WebhookError {
+    Labeling(LabelingError),
+    Nested(Map<String, Value>),
+}
+
+impl From<LabelingError> for WebhookError {
+    fn from(e: LabelingError) -> Self {
+        WebhookError::Labeling(e)
+    }
+}
+
+impl From<sqlx::Error> for WebhookError {
+    fn from(e: sqlx::Error) -> Self {
+        WebhookError::Labeling(e.into())
+    }
+}
+
+fn apply(base: Option<&Webhook>, input: &Map<String, Value>, project: Option<i64>) -> std::result::Result<Fields, WebhookError> {
+    let url = match input.get("url") {
+        None if base.is_some() => base.map(|w| w.url.clone()).unwrap_or_default(),
+        None | Some(Value::Null) => return Err(LabelingError::invalid("url", "This field is required.").into()),
+        Some(Value::String(url)) => {
+            validate_url(url)?;
+            url.clone()
+        }
+        Some(_) => return Err(LabelingError::invalid("url", "Enter a valid URL.").into()),
+    };
+    let headers = match input.get("headers") {
+        None => base.map(|w| w.headers.clone()).unwrap_or_default(),
+        Some(Value::Null) => Map::new(),
+        Some(value) => validate_headers(value)?,
+    };
+    let actions = match input.get("actions") {
+        None => base.map(|w| w.actions.clone()).unwrap_or_default(),
+        Some(Value::Null) => vec![],
+        Some(value) => validate_actions(value, project).map_err(WebhookError::Nested)?,
+    };
+    Ok(Fields {
+        url,
+        send_payload: boolean(input, "send_payload", base.is_none_or(|w| w.send_payload))?,
+        send_for_all_actions: boolean(
+            input,
+            "send_for_all_actions",
+            base.is_none_or(|w| w.send_for_all_actions),
+        )?,
+        headers,
+        actions,
+        is_active: boolean(input, "is_active", base.is_none_or(|w| w.is_active))?,
+    })
+}
+
+/// Reads `project` from the input: absent or null is organization-level.
+fn project_field(input: &Map<String, Value>) -> Result<Option<i64>> {
+    match input.get("project") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| LabelingError::invalid("project", "Incorrect type. Expected pk value.")),
+    }
+}
+
+pub async fn create(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    rules: Rules,
+    input: &Map<String, Value>,
+) -> std::result::Result<Webhook, WebhookError> {
+    let project = project_field(input)?;
+    match project {
+        Some(id) => {
+            projects::get(tx, actor, id).await?;
+        }
+        None if !rules.allow_organization_webhooks => {
+            return Err(LabelingError::invalid(
+                "project",
+                "Organization-level webhooks are disabled on this server \
+                 (LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS=false); give a project.",
+            )
+            .into());
+        }
+        None => {}
+    }
+    let fields = apply(None, input, project)?;
+    let now = time::now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
+         headers, actions, is_active, disabled_reason, secret, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(actor.organization_id)
+    .bind(project)
+    .bind(&fields.url)
+    .bind(flag(fields.send_payload))
+    .bind(flag(fields.send_for_all_actions))
+    .bind(Value::Object(fields.headers).to_string())
+    .bind(json!(fields.actions).to_string())
+    .bind(flag(fields.is_active))
+    .bind((!fields.is_active).then_some("user"))
+    .bind(secret::generate())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(get(tx, actor, id).await?)
+}
+
+/// PATCH and PUT: fields present are applied, others kept (Label Studio clears `actions`
+/// when they are omitted; labelhook keeps them).
+pub async fn update(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    input: &Map<String, Value>,
+) -> std::result::Result<Webhook, WebhookError> {
+    let current = get(tx, actor, id).await?;
+    if input.contains_key("project") && project_field(input)? != current.project_id {
+        return Err(LabelingError::invalid(
+            "project",
+            "A webhook's project is fixed at creation; create a new webhook for another scope.",
+        )
+        .into());
+    }
+    let fields = apply(Some(&current), input, current.project_id)?;
+    let switched_on = fields.is_active && !current.is_active;
+    let switched_off = !fields.is_active && current.is_active;
+    let endpoint_changed = fields.url != current.url || fields.headers != current.headers;
+    let reset_failures = switched_on || endpoint_changed;
+    let disabled_reason = if fields.is_active {
+        None
+    } else if switched_off {
+        Some("user".to_string())
+    } else {
+        current.disabled_reason.clone()
+    };
+    sqlx::query(
+        "UPDATE webhooks SET url = $1, send_payload = $2, send_for_all_actions = $3, headers = $4, \
+         actions = $5, is_active = $6, disabled_reason = $7, \
+         consecutive_failures = CASE WHEN $8 = 1 THEN 0 ELSE consecutive_failures END, \
+         updated_at = $9 WHERE id = $10",
+    )
+    .bind(&fields.url)
+    .bind(flag(fields.send_payload))
+    .bind(flag(fields.send_for_all_actions))
+    .bind(Value::Object(fields.headers).to_string())
+    .bind(json!(fields.actions).to_string())
+    .bind(flag(fields.is_active))
+    .bind(disabled_reason)
+    .bind(flag(reset_failures))
+    .bind(time::now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if switched_on {
+        release_held(tx, id).await?;
+    }
+    Ok(get(tx, actor, id).await?)
+}
+
+/// Deliveries held while the webhook was off go out now.
+async fn release_held(tx: &mut AnyConnection, webhook_id: i64) -> Result<()> {
+    let now = time::now();
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL, updated_at = $1 \
+         WHERE webhook_id = $2 AND status = 'held'",
+    )
+    .bind(now)
+    .bind(webhook_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+    get(tx, actor, id).await?;
+    sqlx::query("DELETE FROM webhooks WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,389 @@
+//! Black-box test harness: the real `labelhook` binary on port 0 with a temporary database,
+//! real receivers on loopback, and waits on conditions with deadlines (never fixed sleeps).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde_json::Value;
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running labelhook process.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    child: Child,
+    db_url: String,
+    env: Vec<(String, String)>,
+    _dir: Arc<tempfile::TempDir>,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server with a fresh database and the given extra environment.
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let db_url = match std::env::var("LABELHOOK_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => fresh_postgres_database(&url),
+            _ => format!("sqlite://{}/labelhook.db", dir.path().display()),
+        };
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, base) = spawn(&db_url, &env);
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            child,
+            db_url,
+            env,
+            _dir: dir.clone(),
+            dir,
+        }
+    }
+
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Kills the process with SIGKILL (no chance to clean up).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the process again on the same database.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, base) = spawn(&self.db_url, &self.env);
+        self.child = child;
+        self.base = base;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(TOKEN, method, path, body).await
+    }
+
+    pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Authorization", format!("Token {token}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// POST expecting 201; returns the body.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.call("POST", path, Some(body)).await;
+        assert_eq!(status, 201, "POST {path}: {answer}");
+        answer
+    }
+
+    pub async fn project(&self, title: &str) -> i64 {
+        let config = r#"<View><Text name="text" value="$text"/><Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"#;
+        let project = self
+            .create("/api/projects/", serde_json::json!({"title": title, "label_config": config}))
+            .await;
+        project["id"].as_i64().expect("project id")
+    }
+
+    /// Creates a second organization with its own user through the CLI; returns its token.
+    pub fn other_organization(&self, email: &str) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
+            .args(["admin", "--db", &self.db_url, "create-organization", "--title", "other", "--email", email])
+            .output()
+            .expect("run labelhook admin");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.split_whitespace().last().expect("token").to_string()
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_labelhook"));
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--db", db_url])
+        .env("LABELHOOK_ADMIN_TOKEN", TOKEN)
+        .env("SSRF_PROTECTION_ENABLED", "false")
+        .env("LABELHOOK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("start labelhook");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !sent && let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = tx.send(rest.trim().to_string());
+                sent = true;
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("labelhook did not print its address within 60 s");
+    (child, base)
+}
+
+/// With `LABELHOOK_TEST_DATABASE_URL=postgres://.../postgres`, each server gets its own
+/// new database on that server.
+fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("labelhook_test_{}", uuid::Uuid::new_v4().simple());
+    let status = Command::new("psql")
+        .args([admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("run psql");
+    assert!(status.success(), "could not create test database");
+    match admin_url.rfind('/') {
+        Some(slash) => format!("{}/{name}", &admin_url[..slash]),
+        None => panic!("LABELHOOK_TEST_DATABASE_URL needs a database path"),
+    }
+}
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub raw: Vec<u8>,
+    pub body: Value,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn action(&self) -> &str {
+        self.body["action"].as_str().unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+/// How a receiver answers.
+#[derive(Clone)]
+pub enum Behaviour {
+    /// Answer with this status.
+    Status(u16),
+    /// Never answer (until the client gives up).
+    Hang,
+    /// Answer with each status in turn, then 200.
+    Script(Arc<Mutex<Vec<u16>>>),
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    got: Arc<Mutex<Vec<Received>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+}
+
+/// An HTTP receiver on loopback that records every request.
+pub struct Receiver {
+    pub url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Receiver::start_with(Behaviour::Status(200)).await
+    }
+
+    pub async fn start_with(behaviour: Behaviour) -> Receiver {
+        let state = ReceiverState {
+            got: Arc::new(Mutex::new(Vec::new())),
+            behaviour: Arc::new(Mutex::new(behaviour)),
+        };
+        let app = axum::Router::new().fallback(receive).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url: format!("http://{address}"),
+            got: state.got,
+            behaviour: state.behaviour,
+        }
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Requests whose body has this action.
+    pub fn with_action(&self, action: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.action() == action).collect()
+    }
+
+    /// Waits until `check` holds for what arrived, or panics after `seconds`.
+    pub async fn wait_until(&self, seconds: u64, what: &str, check: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let got = self.received();
+            if check(&got) {
+                return got;
+            }
+            if Instant::now() > deadline {
+                let actions: Vec<&str> = got.iter().map(Received::action).collect();
+                panic!("timed out after {seconds} s waiting for {what}; received {actions:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits for `count` requests with `action`.
+    pub async fn wait_for(&self, action: &str, count: usize) -> Vec<Received> {
+        self.wait_until(20, &format!("{count} × {action}"), |got| {
+            got.iter().filter(|r| r.action() == action).count() >= count
+        })
+        .await;
+        self.with_action(action)
+    }
+}
+
+async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    let received = Received {
+        path: uri.path().to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        raw: body.to_vec(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        at: Instant::now(),
+    };
+    state.got.lock().unwrap().push(received);
+    let behaviour = state.behaviour.lock().unwrap().clone();
+    let status = match behaviour {
+        Behaviour::Status(code) => code,
+        Behaviour::Hang => {
+            std::future::pending::<()>().await;
+            200
+        }
+        Behaviour::Script(codes) => {
+            let mut codes = codes.lock().unwrap();
+            if codes.is_empty() { 200 } else { codes.remove(0) }
+        }
+    };
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// Loads a recorded Label Studio file from ../shared/reference/label-studio-1.23.2/.
+pub fn reference(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/label-studio-1.23.2")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("reference JSON")
+}
+
+/// Panics unless `actual` has the same keys and JSON types as `expected`, recursively
+/// (for arrays, the first elements are compared when both have one). `null` in the
+/// reference accepts any type (Label Studio sends null for unset optional fields); `null`
+/// here where the reference has a value is a difference.
+pub fn assert_same_shape(expected: &Value, actual: &Value) {
+    let mut problems = Vec::new();
+    shape_diff("$", expected, actual, &mut problems);
+    assert!(problems.is_empty(), "shape differs from the reference:\n{}", problems.join("\n"));
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn shape_diff(path: &str, expected: &Value, actual: &Value, problems: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Null, _) => {}
+        (Value::Object(e), Value::Object(a)) => {
+            for key in e.keys() {
+                if !a.contains_key(key) {
+                    problems.push(format!("{path}.{key}: missing"));
+                }
+            }
+            for key in a.keys() {
+                if !e.contains_key(key) {
+                    problems.push(format!("{path}.{key}: not in the reference"));
+                }
+            }
+            for (key, ev) in e {
+                if let Some(av) = a.get(key) {
+                    shape_diff(&format!("{path}.{key}"), ev, av, problems);
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if let (Some(ef), Some(af)) = (e.first(), a.first()) {
+                shape_diff(&format!("{path}[0]"), ef, af, problems);
+            }
+        }
+        (Value::Number(_), Value::Number(_)) => {
+            // An integer where Label Studio sent a float (or back) is a type change.
+            if type_name(expected) != type_name(actual) {
+                problems.push(format!("{path}: {} in the reference, {} here", type_name(expected), type_name(actual)));
+            }
+        }
+        _ => {
+            if type_name(expected) != type_name(actual) {
+                problems.push(format!("{path}: {} in the reference, {} here", type_name(expected), type_name(actual)));
+            }
+        }
+    }
+}
