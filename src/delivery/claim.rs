@@ -133,3 +133,24 @@ pub async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
     .fetch_optional(db.reader())
     .await
 }
+
+/// On SQLite only this process uses the database, so at start no lease can belong to a live
+/// dispatcher: deliveries claimed before a crash are due again at once instead of when their
+/// lease would end. (PostgreSQL is shared; there, leases run out on their own.)
+pub async fn release_stale_leases(db: &Db) -> sqlx::Result<u64> {
+    if db.backend != Backend::Sqlite {
+        return Ok(0);
+    }
+    let now = time::now();
+    let mut tx = db.begin().await?;
+    let released = sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL \
+         WHERE status = 'pending' AND lease_until IS NOT NULL",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(released)
+}

@@ -69,6 +69,11 @@ impl Dispatcher {
     }
 
     async fn run(mut self) {
+        match claim::release_stale_leases(&self.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "resuming deliveries that were in flight when the server stopped"),
+            Err(error) => tracing::error!(error = %error, "could not release stale leases"),
+        }
         let (outcome_tx, outcome_rx) = mpsc::unbounded_channel::<Attempt>();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<i64>();
         tokio::spawn(recorder(

@@ -337,6 +337,15 @@ pub fn assert_same_shape(expected: &Value, actual: &Value) {
     assert!(problems.is_empty(), "shape differs from the reference:\n{}", problems.join("\n"));
 }
 
+/// Like [`assert_same_shape`], but `actual` may carry extra top-level keys (labelhook's own
+/// fields beside Label Studio's).
+pub fn assert_shape_with_extras(expected: &Value, actual: &Value) {
+    let mut problems = Vec::new();
+    shape_diff("$", expected, actual, &mut problems);
+    problems.retain(|p| !(p.ends_with("not in the reference") && p.matches('.').count() == 1));
+    assert!(problems.is_empty(), "shape differs from the reference:\n{}", problems.join("\n"));
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
