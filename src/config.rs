@@ -57,12 +57,14 @@ pub struct WebhookSettings {
         long,
         env = "LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS",
         default_value_t = true,
-        action = clap::ArgAction::Set
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub allow_organization_webhooks: bool,
 
     /// Pause between attempts of one delivery: the first retry waits the first value, and
     /// so on; after the last one the delivery is marked failed. Jitter of ±20% is added.
+    /// `none`: no retries.
     #[arg(
         long,
         env = "LABELHOOK_RETRY_SCHEDULE",
@@ -70,6 +72,36 @@ pub struct WebhookSettings {
         value_parser = parse_schedule
     )]
     pub retry_schedule: RetrySchedule,
+
+    /// How long the previous secret keeps signing after a rotation.
+    #[arg(long, env = "LABELHOOK_SECRET_ROTATION_GRACE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub secret_rotation_grace: Duration,
+
+    /// How long finished deliveries, their attempts and payloads are kept.
+    #[arg(long, env = "LABELHOOK_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+
+    /// Refuse deliveries to private, loopback, link-local and other reserved addresses.
+    #[arg(
+        long,
+        env = "SSRF_PROTECTION_ENABLED",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub ssrf_protection_enabled: bool,
+
+    /// Extra subnets deliveries may reach despite the SSRF guard (comma-separated CIDRs).
+    #[arg(long, env = "LABELHOOK_SSRF_ALLOW", value_delimiter = ',', num_args = 0..)]
+    pub ssrf_allow: Vec<ipnet::IpNet>,
+
+    /// Extra subnets deliveries may never reach (comma-separated CIDRs; wins over allow).
+    #[arg(long, env = "LABELHOOK_SSRF_DENY", value_delimiter = ',', num_args = 0..)]
+    pub ssrf_deny: Vec<ipnet::IpNet>,
+
+    /// Send every delivery through this HTTP(S) proxy (one egress point to filter).
+    #[arg(long, env = "LABELHOOK_DELIVERY_PROXY")]
+    pub delivery_proxy: Option<String>,
 
     /// Deliveries in flight at once, over all webhooks.
     #[arg(long, env = "LABELHOOK_MAX_IN_FLIGHT", default_value_t = 512)]
@@ -93,6 +125,9 @@ pub struct RetrySchedule(pub Vec<Duration>);
 
 fn parse_schedule(text: &str) -> Result<RetrySchedule, String> {
     let mut waits = Vec::new();
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(RetrySchedule(waits));
+    }
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let wait = humantime::parse_duration(part)
             .map_err(|e| format!("`{part}` is not a duration like 5s, 5m or 2h: {e}"))?;

@@ -22,6 +22,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("(shown once; use it as `Authorization: Token {token}`)");
     }
     let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone());
+    let pruner = crate::delivery::prune::spawn(db.clone(), settings.webhooks.retention);
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let address = listener.local_addr()?;
     let state = AppState {
@@ -39,6 +40,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     dispatcher.abort();
+    pruner.abort();
     db.close().await;
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod annotations;
 mod data_manager;
+mod ml;
 pub mod error;
 pub mod extract;
 mod pagination;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(annotations::routes())
         .merge(predictions::routes())
         .merge(data_manager::routes())
+        .merge(ml::routes())
         .merge(webhooks::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()

@@ -3,17 +3,20 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, as_object};
+use super::extract::{Id, Ids, LsJson, LsQuery, as_object};
+use super::pagination::{PageQuery, envelope};
 use crate::events::CATALOGUE;
 use crate::labeling::Actor;
-use crate::webhooks::{self, ProjectFilter, Rules, WebhookError};
+use crate::store::time;
+use crate::webhooks::{self, ProjectFilter, Rules, WebhookError, log};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -21,6 +24,16 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/webhooks/{id}",
             get(read).patch(update).put(update).delete(remove),
+        )
+        .route("/api/webhooks/{id}/secret", get(read_secret))
+        .route("/api/webhooks/{id}/secret/rotate", post(rotate_secret))
+        .route("/api/webhooks/{id}/test", post(send_test))
+        .route("/api/webhooks/{id}/recover", post(recover))
+        .route("/api/webhooks/{id}/deliveries", get(list_deliveries))
+        .route("/api/webhooks/{id}/deliveries/{delivery_id}", get(read_delivery))
+        .route(
+            "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(redeliver),
         )
 }
 
@@ -94,7 +107,8 @@ async fn list(
         ),
     };
     let mut conn = state.db.reader().acquire().await?;
-    let found = webhooks::list(&mut conn, &actor, filter).await?;
+    let mut found = webhooks::list(&mut conn, &actor, filter).await?;
+    webhooks::with_stats(&mut conn, &mut found).await?;
     Ok(Json(found.iter().map(|w| w.api()).collect()))
 }
 
@@ -127,7 +141,9 @@ async fn read(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(webhooks::get(&mut conn, &actor, id).await?.api()))
+    let mut webhook = webhooks::get(&mut conn, &actor, id).await?;
+    webhooks::with_stats(&mut conn, std::slice::from_mut(&mut webhook)).await?;
+    Ok(Json(webhook.api()))
 }
 
 async fn update(
@@ -152,4 +168,144 @@ async fn remove(
     webhooks::delete(&mut tx, &actor, id).await?;
     state.db.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{"secret", "previous_secret_expires_at"}`: the signing secret, readable any time.
+async fn read_secret(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let mut conn = state.db.reader().acquire().await?;
+    let webhook = webhooks::get(&mut conn, &actor, id).await?;
+    Ok(Json(secret_view(&webhook)))
+}
+
+fn secret_view(webhook: &webhooks::Webhook) -> Value {
+    let expires = webhook
+        .previous_secret_expires_at
+        .filter(|at| *at > time::now());
+    json!({
+        "secret": webhook.secret,
+        "previous_secret_expires_at": time::render_opt(expires),
+    })
+}
+
+/// A new secret; the old one keeps signing (both signatures are sent) for the grace period.
+async fn rotate_secret(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let mut tx = state.db.begin().await?;
+    let grace = state.settings.webhooks.secret_rotation_grace;
+    let webhook = webhooks::rotate_secret(&mut tx, &actor, id, grace).await?;
+    state.db.commit(tx).await?;
+    Ok(Json(secret_view(&webhook)))
+}
+
+/// Queues a PING event to the webhook; 201 with the delivery to follow in the log.
+async fn send_test(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<impl IntoResponse> {
+    let mut tx = state.db.begin().await?;
+    let delivery_id = log::send_test(&mut tx, &actor, id).await?;
+    state.db.commit(tx).await?;
+    let mut conn = state.db.reader().acquire().await?;
+    let delivery = log::detail(&mut conn, &actor, id, delivery_id).await?;
+    Ok((StatusCode::CREATED, Json(delivery)))
+}
+
+#[derive(Debug, Deserialize)]
+struct RecoverBody {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => time::parse(text).map(Some).ok_or_else(|| {
+            ApiError::field(field, format!("\"{text}\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z."))
+        }),
+    }
+}
+
+/// Queues again every failed delivery created since `since` (and before `until`).
+async fn recover(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+    LsJson(body): LsJson<RecoverBody>,
+) -> ApiResult<Json<Value>> {
+    let since = parse_time("since", body.since.as_deref())?
+        .ok_or_else(|| ApiError::field("since", "This field is required: the time to recover failed deliveries from."))?;
+    let until = parse_time("until", body.until.as_deref())?;
+    let mut tx = state.db.begin().await?;
+    let recovered = log::recover(&mut tx, &actor, id, since, until).await?;
+    state.db.commit(tx).await?;
+    Ok(Json(json!({ "recovered": recovered })))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveriesQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    status: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// The delivery log of a webhook, newest first, paged like the project list.
+async fn list_deliveries(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    Id(id): Id,
+    LsQuery(query): LsQuery<DeliveriesQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = query.page.page(50)?;
+    if let Some(status) = &query.status
+        && !log::STATUSES.contains(&status.as_str())
+    {
+        return Err(ApiError::field(
+            "status",
+            format!("\"{status}\" is not a valid choice; use one of {}.", log::STATUSES.join(", ")),
+        ));
+    }
+    let filter = log::Filter {
+        status: query.status.clone(),
+        action: query.action.clone(),
+        since: parse_time("since", query.since.as_deref())?,
+        until: parse_time("until", query.until.as_deref())?,
+    };
+    let mut conn = state.db.reader().acquire().await?;
+    let (items, count) = log::list(&mut conn, &actor, id, &filter, page.offset(), page.size).await?;
+    let path = format!("/api/webhooks/{id}/deliveries");
+    Ok(Json(envelope(&headers, &path, &page, count, items)))
+}
+
+async fn read_delivery(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Ids(id, delivery_id): Ids,
+) -> ApiResult<Json<Value>> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(Json(log::detail(&mut conn, &actor, id, delivery_id).await?))
+}
+
+/// Sends one delivery again with the same `webhook-id` and a fresh retry schedule.
+async fn redeliver(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Ids(id, delivery_id): Ids,
+) -> ApiResult<impl IntoResponse> {
+    let mut tx = state.db.begin().await?;
+    log::redeliver(&mut tx, &actor, id, delivery_id).await?;
+    state.db.commit(tx).await?;
+    let mut conn = state.db.reader().acquire().await?;
+    Ok((StatusCode::ACCEPTED, Json(log::detail(&mut conn, &actor, id, delivery_id).await?)))
 }

@@ -25,6 +25,8 @@ pub struct Job {
     pub headers: Vec<(String, String)>,
     /// Signing secrets: the current one, plus the previous one during a rotation.
     pub secrets: Vec<String>,
+    /// Also send `X-Hub-Signature-256` (GitHub/Labelbox style).
+    pub hub_signature: bool,
 }
 
 /// Claims up to `limit` due deliveries, at most `per_webhook` of any one webhook and none
@@ -80,7 +82,7 @@ pub async fn claim(
     let id_list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let rows = sqlx::query(&format!(
         "SELECT d.id, d.message_id, d.webhook_id, d.send_payload, d.attempts, e.action, e.sequence, \
-         e.payload, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at \
+         e.payload, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at, w.hub_signature \
          FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.id IN ({id_list}) ORDER BY d.next_attempt_at, d.id"
     ))
@@ -120,6 +122,7 @@ pub async fn claim(
                 .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
                 .collect(),
             secrets,
+            hub_signature: row.try_get::<i64, _>("hub_signature")? != 0,
         });
     }
     Ok(jobs)

@@ -10,6 +10,7 @@
 //! It never runs in a request: handlers only commit outbox rows and wake it.
 
 pub mod claim;
+pub mod prune;
 pub mod record;
 pub mod send;
 

@@ -95,6 +95,13 @@ pub async fn attempt(client: &reqwest::Client, job: Job, timeout: Duration) -> A
         ("webhook-signature", signatures.join(" ")),
         ("labelhook-sequence", job.sequence.to_string()),
     ];
+    let hub = job
+        .hub_signature
+        .then(|| job.secrets.first().and_then(|s| secret::hub_signature(s, &job.body)))
+        .flatten();
+    if let Some(value) = hub.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.insert(HeaderName::from_static("x-hub-signature-256"), value);
+    }
     for (name, value) in standard {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);

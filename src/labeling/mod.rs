@@ -9,6 +9,7 @@ pub mod annotations;
 pub mod import;
 pub mod import_files;
 pub mod label_config;
+pub mod ml_backends;
 pub mod predictions;
 pub mod projects;
 pub mod render;

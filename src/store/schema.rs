@@ -8,7 +8,7 @@ use sqlx::{AnyPool, Executor};
 
 use super::Backend;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, ML_BACKENDS), (3, HUB_SIGNATURE)];
 
 const INITIAL: &str = r#"
 CREATE TABLE organizations (
@@ -188,6 +188,32 @@ CREATE TABLE delivery_attempts (
     error TEXT
 );
 CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, id);
+"#;
+
+const ML_BACKENDS: &str = r#"
+CREATE TABLE ml_backends (
+    id {ID},
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    is_interactive BIGINT NOT NULL DEFAULT 0,
+    timeout DOUBLE PRECISION NOT NULL DEFAULT 100,
+    auth_method TEXT NOT NULL DEFAULT 'NONE',
+    basic_auth_user TEXT,
+    basic_auth_pass TEXT,
+    extra_params TEXT NOT NULL,
+    model_version TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX ml_backends_by_project ON ml_backends (project_id, id);
+"#;
+
+const HUB_SIGNATURE: &str = r#"
+-- also sign GitHub/Labelbox style: X-Hub-Signature-256: sha256=<hex>
+ALTER TABLE webhooks ADD COLUMN hub_signature BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_by_webhook_status ON deliveries (webhook_id, status);
 "#;
 
 /// Applies every migration not yet recorded.

@@ -9,6 +9,7 @@ use crate::events::Action;
 use crate::labeling::{Actor, LabelingError, Result, projects};
 use crate::store::{flag, time};
 
+pub mod log;
 pub mod secret;
 
 const URL_MAX_CHARS: usize = 2048;
@@ -38,13 +39,22 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     pub consecutive_failures: i64,
     pub secret: String,
+    pub previous_secret_expires_at: Option<i64>,
+    pub hub_signature: bool,
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+    /// Deliveries waiting to be sent (filled by [`with_stats`]).
+    pub pending_deliveries: i64,
+    /// Deliveries kept while the webhook is off (filled by [`with_stats`]).
+    pub held_deliveries: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload, \
     send_for_all_actions, headers, actions, is_active, disabled_reason, consecutive_failures, \
-    secret, created_at, updated_at FROM webhooks";
+    secret, previous_secret_expires_at, hub_signature, last_success_at, last_failure_at, \
+    created_at, updated_at FROM webhooks";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Webhook> {
     let headers: String = row.try_get("headers")?;
@@ -62,6 +72,12 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Webhook> {
         disabled_reason: row.try_get("disabled_reason")?,
         consecutive_failures: row.try_get("consecutive_failures")?,
         secret: row.try_get("secret")?,
+        previous_secret_expires_at: row.try_get("previous_secret_expires_at")?,
+        hub_signature: row.try_get::<i64, _>("hub_signature")? != 0,
+        last_success_at: row.try_get("last_success_at")?,
+        last_failure_at: row.try_get("last_failure_at")?,
+        pending_deliveries: 0,
+        held_deliveries: 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -84,8 +100,50 @@ impl Webhook {
             "created_at": crate::store::time::render(self.created_at),
             "updated_at": crate::store::time::render(self.updated_at),
             "disabled_reason": self.disabled_reason,
+            "hub_signature": self.hub_signature,
+            "delivery_stats": {
+                "pending": self.pending_deliveries,
+                "held": self.held_deliveries,
+                "last_success_at": crate::store::time::render_opt(self.last_success_at),
+                "last_failure_at": crate::store::time::render_opt(self.last_failure_at),
+            },
         })
     }
+}
+
+/// Fills the delivery counters of the given webhooks.
+pub async fn with_stats(conn: &mut AnyConnection, webhooks: &mut [Webhook]) -> Result<()> {
+    let ids: Vec<i64> = webhooks.iter().map(|w| w.id).collect();
+    let stats = log::stats(conn, &ids).await?;
+    for webhook in webhooks {
+        let (pending, held) = stats.get(&webhook.id).copied().unwrap_or((0, 0));
+        webhook.pending_deliveries = pending;
+        webhook.held_deliveries = held;
+    }
+    Ok(())
+}
+
+/// Makes a new secret; the previous one keeps signing for `grace`, so receivers can switch
+/// without losing a delivery. Returns the webhook with the new secret.
+pub async fn rotate_secret(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    grace: std::time::Duration,
+) -> Result<Webhook> {
+    let current = get(tx, actor, id).await?;
+    let now = time::now();
+    sqlx::query(
+        "UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(now + grace.as_micros() as i64)
+    .bind(secret::generate())
+    .bind(now)
+    .bind(current.id)
+    .execute(&mut *tx)
+    .await?;
+    get(tx, actor, id).await
 }
 
 /// Settings that shape validation.
@@ -137,6 +195,7 @@ struct Fields {
     headers: Map<String, Value>,
     actions: Vec<String>,
     is_active: bool,
+    hub_signature: bool,
 }
 
 fn boolean(input: &Map<String, Value>, key: &str, current: bool) -> Result<bool> {
@@ -299,6 +358,7 @@ fn apply(base: Option<&Webhook>, input: &Map<String, Value>, project: Option<i64
         headers,
         actions,
         is_active: boolean(input, "is_active", base.is_none_or(|w| w.is_active))?,
+        hub_signature: boolean(input, "hub_signature", base.is_some_and(|w| w.hub_signature))?,
     })
 }
 
@@ -338,8 +398,8 @@ pub async fn create(
     let now = time::now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
-         headers, actions, is_active, disabled_reason, secret, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+         headers, actions, is_active, disabled_reason, secret, hub_signature, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
     )
     .bind(actor.organization_id)
     .bind(project)
@@ -351,6 +411,7 @@ pub async fn create(
     .bind(flag(fields.is_active))
     .bind((!fields.is_active).then_some("user"))
     .bind(secret::generate())
+    .bind(flag(fields.hub_signature))
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
@@ -389,7 +450,7 @@ pub async fn update(
         "UPDATE webhooks SET url = $1, send_payload = $2, send_for_all_actions = $3, headers = $4, \
          actions = $5, is_active = $6, disabled_reason = $7, \
          consecutive_failures = CASE WHEN $8 = 1 THEN 0 ELSE consecutive_failures END, \
-         updated_at = $9 WHERE id = $10",
+         updated_at = $9, hub_signature = $11 WHERE id = $10",
     )
     .bind(&fields.url)
     .bind(flag(fields.send_payload))
@@ -401,6 +462,7 @@ pub async fn update(
     .bind(flag(reset_failures))
     .bind(time::now())
     .bind(id)
+    .bind(flag(fields.hub_signature))
     .execute(&mut *tx)
     .await?;
     if switched_on {

@@ -36,6 +36,16 @@ pub fn sign(secret: &str, message_id: &str, timestamp: i64, body: &[u8]) -> Opti
     Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
 }
 
+/// GitHub/Labelbox style `sha256=<hex HMAC-SHA256 of the body>`, keyed with the secret
+/// string as the receiver was given it (`whsec_...`).
+pub fn hub_signature(secret: &str, body: &[u8]) -> Option<String> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("sha256={hex}"))
+}
+
 /// Checks a `webhook-signature` header value (space-separated entries) against a secret.
 pub fn verify(secret: &str, message_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
     let Some(expected) = sign(secret, message_id, timestamp, body) else {
@@ -66,6 +76,13 @@ mod tests {
         let signature = sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(verify(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, &format!("v1,bogus {signature}")));
+    }
+
+    #[test]
+    fn hub_signature_is_hex_hmac_of_the_body() {
+        // HMAC-SHA256(key="key", "The quick brown fox jumps over the lazy dog"), a well-known vector.
+        let signature = hub_signature("key", b"The quick brown fox jumps over the lazy dog").unwrap();
+        assert_eq!(signature, "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
     }
 
     #[test]

@@ -61,6 +61,15 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Starts the process again on the same database with changed settings.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        for (k, v) in env {
+            self.env.retain(|(name, _)| name != k);
+            self.env.push((k.to_string(), v.to_string()));
+        }
+        self.restart();
+    }
+
     /// Starts the process again on the same database.
     pub fn restart(&mut self) {
         self.kill();
@@ -214,6 +223,8 @@ pub enum Behaviour {
     Hang,
     /// Answer with each status in turn, then 200.
     Script(Arc<Mutex<Vec<u16>>>),
+    /// Answer with this status and these headers.
+    WithHeaders(u16, Vec<(String, String)>),
 }
 
 #[derive(Clone)]
@@ -304,8 +315,17 @@ async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMa
     };
     state.got.lock().unwrap().push(received);
     let behaviour = state.behaviour.lock().unwrap().clone();
+    let mut extra = HeaderMap::new();
     let status = match behaviour {
         Behaviour::Status(code) => code,
+        Behaviour::WithHeaders(code, headers) => {
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (axum::http::HeaderName::from_bytes(name.as_bytes()), value.parse()) {
+                    extra.insert(name, value);
+                }
+            }
+            code
+        }
         Behaviour::Hang => {
             std::future::pending::<()>().await;
             200
@@ -315,7 +335,23 @@ async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMa
             if codes.is_empty() { 200 } else { codes.remove(0) }
         }
     };
-    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), extra, "received")
+}
+
+/// Polls `check` until it returns Some, or panics after `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {seconds} s waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Loads a recorded Label Studio file from ../shared/reference/label-studio-1.23.2/.

@@ -1,0 +1,294 @@
+//! ML backends (`/api/ml/`): a model server attached to a project. Each one gets a project
+//! webhook to `<url>/webhook` (send payload, all actions), as Label Studio does, so models
+//! built on `label-studio-ml` receive annotation events; `train` sends START_TRAINING there
+//! through the same outbox.
+
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Actor, LabelingError, Result, projects};
+use crate::events::{self, Action, Scope};
+use crate::store::{flag, time};
+
+#[derive(Debug, Clone)]
+pub struct MlBackend {
+    pub id: i64,
+    pub project_id: i64,
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    pub is_interactive: bool,
+    pub timeout: f64,
+    pub auth_method: String,
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_pass_is_set: bool,
+    pub extra_params: Value,
+    pub model_version: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT m.id, m.project_id, m.url, m.title, m.description, m.is_interactive, \
+    m.timeout, m.auth_method, m.basic_auth_user, m.basic_auth_pass, m.extra_params, m.model_version, \
+    m.created_at, m.updated_at FROM ml_backends m JOIN projects p ON p.id = m.project_id";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<MlBackend> {
+    let pass: Option<String> = row.try_get("basic_auth_pass")?;
+    Ok(MlBackend {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        url: row.try_get("url")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        is_interactive: row.try_get::<i64, _>("is_interactive")? != 0,
+        timeout: row.try_get("timeout")?,
+        auth_method: row.try_get("auth_method")?,
+        basic_auth_user: row.try_get("basic_auth_user")?,
+        basic_auth_pass_is_set: pass.is_some_and(|p| !p.is_empty()),
+        extra_params: super::stored_json(row.try_get("extra_params")?),
+        model_version: row.try_get("model_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl MlBackend {
+    /// The backend as Label Studio's API shows it. labelhook does not probe the model
+    /// server, so its state is reported as disconnected ("DI") rather than guessed.
+    pub fn api(&self) -> Value {
+        json!({
+            "id": self.id,
+            "state": "DI",
+            "readable_state": "Disconnected",
+            "is_interactive": self.is_interactive,
+            "url": self.url,
+            "error_message": null,
+            "title": self.title,
+            "auth_method": self.auth_method,
+            "basic_auth_user": self.basic_auth_user,
+            "basic_auth_pass_is_set": self.basic_auth_pass_is_set,
+            "description": self.description,
+            "extra_params": self.extra_params,
+            "model_version": self.model_version,
+            "timeout": self.timeout,
+            "created_at": time::render(self.created_at),
+            "updated_at": time::render(self.updated_at),
+            "auto_update": true,
+            "project": self.project_id,
+        })
+    }
+
+    /// Where Label Studio ML backends receive events.
+    pub fn webhook_url(&self) -> String {
+        webhook_url(&self.url)
+    }
+}
+
+fn webhook_url(url: &str) -> String {
+    format!("{}/webhook", url.trim_end_matches('/'))
+}
+
+pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<MlBackend> {
+    let sql = format!("{SELECT} WHERE m.id = $1 AND p.organization_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("ML backend"))?;
+    Ok(from_row(&row)?)
+}
+
+pub async fn list(conn: &mut AnyConnection, actor: &Actor, project: Option<i64>) -> Result<Vec<MlBackend>> {
+    let sql = format!(
+        "{SELECT} WHERE p.organization_id = $1 AND ($2 = 0 OR m.project_id = $2) ORDER BY m.id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(actor.organization_id)
+        .bind(project.unwrap_or(0))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+}
+
+struct Fields {
+    url: String,
+    title: String,
+    description: String,
+    is_interactive: bool,
+    timeout: f64,
+    auth_method: String,
+    basic_auth_user: Option<String>,
+    basic_auth_pass: Option<String>,
+    extra_params: Value,
+}
+
+fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields> {
+    let text = |key: &str, current: Option<&str>| -> Result<Option<String>> {
+        match input.get(key) {
+            None => Ok(current.map(str::to_string)),
+            Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(LabelingError::invalid(key, "Not a valid string.")),
+        }
+    };
+    let url = text("url", base.map(|b| b.url.as_str()))?
+        .ok_or_else(|| LabelingError::invalid("url", "This field is required."))?;
+    crate::webhooks::validate_url(&url)?;
+    let auth_method = text("auth_method", base.map(|b| b.auth_method.as_str()))?.unwrap_or_else(|| "NONE".into());
+    if !matches!(auth_method.as_str(), "NONE" | "BASIC_AUTH") {
+        return Err(LabelingError::invalid("auth_method", format!("\"{auth_method}\" is not a valid choice.")));
+    }
+    let boolean = match input.get("is_interactive") {
+        None => base.is_some_and(|b| b.is_interactive),
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(LabelingError::invalid("is_interactive", "Must be a valid boolean.")),
+    };
+    let timeout = match input.get("timeout") {
+        None | Some(Value::Null) => base.map_or(100.0, |b| b.timeout),
+        Some(v) => v
+            .as_f64()
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .ok_or_else(|| LabelingError::invalid("timeout", "A valid positive number is required."))?,
+    };
+    let extra_params = match input.get("extra_params") {
+        None => base.map_or(json!({}), |b| b.extra_params.clone()),
+        Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return Err(LabelingError::invalid("extra_params", "Expected a JSON object.")),
+    };
+    Ok(Fields {
+        url,
+        title: text("title", base.map(|b| b.title.as_str()))?.unwrap_or_else(|| "default".into()),
+        description: text("description", base.map(|b| b.description.as_str()))?.unwrap_or_default(),
+        is_interactive: boolean,
+        timeout,
+        auth_method,
+        basic_auth_user: text("basic_auth_user", base.and_then(|b| b.basic_auth_user.as_deref()))?,
+        basic_auth_pass: text("basic_auth_pass", None)?,
+        extra_params,
+    })
+}
+
+/// Creates the project webhook `<url>/webhook` unless the project already has one there.
+async fn ensure_webhook(tx: &mut AnyConnection, organization_id: i64, project_id: i64, url: &str) -> Result<i64> {
+    let target = webhook_url(url);
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM webhooks WHERE project_id = $1 AND url = $2 ORDER BY id LIMIT 1")
+        .bind(project_id)
+        .bind(&target)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let now = time::now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
+         headers, actions, is_active, secret, created_at, updated_at) \
+         VALUES ($1, $2, $3, 1, 1, '{}', '[]', 1, $4, $5, $5) RETURNING id",
+    )
+    .bind(organization_id)
+    .bind(project_id)
+    .bind(&target)
+    .bind(crate::webhooks::secret::generate())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// Removes the backend's webhook unless another backend of the project still uses the URL.
+async fn release_webhook(tx: &mut AnyConnection, project_id: i64, url: &str) -> Result<()> {
+    let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ml_backends WHERE project_id = $1 AND url = $2")
+        .bind(project_id)
+        .bind(url)
+        .fetch_one(&mut *tx)
+        .await?;
+    if others == 0 {
+        sqlx::query("DELETE FROM webhooks WHERE project_id = $1 AND url = $2")
+            .bind(project_id)
+            .bind(webhook_url(url))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: &Map<String, Value>) -> Result<MlBackend> {
+    let project_id = input
+        .get("project")
+        .ok_or_else(|| LabelingError::invalid("project", "This field is required."))?
+        .as_i64()
+        .ok_or_else(|| LabelingError::invalid("project", "Incorrect type. Expected pk value."))?;
+    let project = projects::get(tx, actor, project_id).await?;
+    let fields = apply(None, input)?;
+    let now = time::now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO ml_backends (project_id, url, title, description, is_interactive, timeout, auth_method, \
+         basic_auth_user, basic_auth_pass, extra_params, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(project.id)
+    .bind(&fields.url)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(flag(fields.is_interactive))
+    .bind(fields.timeout)
+    .bind(&fields.auth_method)
+    .bind(&fields.basic_auth_user)
+    .bind(&fields.basic_auth_pass)
+    .bind(fields.extra_params.to_string())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    ensure_webhook(tx, project.organization_id, project.id, &fields.url).await?;
+    get(tx, actor, id).await
+}
+
+pub async fn update(tx: &mut AnyConnection, actor: &Actor, id: i64, input: &Map<String, Value>) -> Result<MlBackend> {
+    let current = get(tx, actor, id).await?;
+    let fields = apply(Some(&current), input)?;
+    sqlx::query(
+        "UPDATE ml_backends SET url = $1, title = $2, description = $3, is_interactive = $4, timeout = $5, \
+         auth_method = $6, basic_auth_user = $7, basic_auth_pass = COALESCE($8, basic_auth_pass), \
+         extra_params = $9, updated_at = $10 WHERE id = $11",
+    )
+    .bind(&fields.url)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(flag(fields.is_interactive))
+    .bind(fields.timeout)
+    .bind(&fields.auth_method)
+    .bind(&fields.basic_auth_user)
+    .bind(&fields.basic_auth_pass)
+    .bind(fields.extra_params.to_string())
+    .bind(time::now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if fields.url != current.url {
+        let project = projects::get_unchecked(tx, current.project_id).await?;
+        release_webhook(tx, current.project_id, &current.url).await?;
+        ensure_webhook(tx, project.organization_id, project.id, &fields.url).await?;
+    }
+    get(tx, actor, id).await
+}
+
+pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+    let backend = get(tx, actor, id).await?;
+    sqlx::query("DELETE FROM ml_backends WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    release_webhook(tx, backend.project_id, &backend.url).await
+}
+
+/// Queues START_TRAINING (`{"action", "project"}`) to the backend's `/webhook`.
+pub async fn train(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+    let backend = get(tx, actor, id).await?;
+    let project = projects::get_unchecked(tx, backend.project_id).await?;
+    let webhook_id = ensure_webhook(tx, project.organization_id, project.id, &backend.url).await?;
+    let body = events::body([("project", project.snapshot())]);
+    events::emit_to(tx, Scope::of(&project), Action::StartTraining, body, webhook_id).await?;
+    Ok(())
+}

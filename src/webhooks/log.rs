@@ -1,0 +1,263 @@
+//! The delivery log: what was sent to a webhook, every attempt and its answer, and the
+//! operations on it (redeliver one, recover the failed ones of a period, send a test).
+
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Webhook, get as get_webhook};
+use crate::events::{self, Action, Scope};
+use crate::labeling::{Actor, LabelingError, Result};
+use crate::store::time::{self, render, render_opt};
+
+pub const STATUSES: &[&str] = &["pending", "held", "succeeded", "failed"];
+
+/// Filters of `GET /api/webhooks/{id}/deliveries`.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub action: Option<String>,
+    /// Created at or after (stored form).
+    pub since: Option<i64>,
+    /// Created before (stored form).
+    pub until: Option<i64>,
+}
+
+const SELECT: &str = "SELECT d.id, d.message_id, d.event_id, d.webhook_id, d.send_payload, d.status, \
+    d.attempts, d.next_attempt_at, d.lease_until, d.last_status_code, d.last_error, d.created_at, \
+    d.updated_at, e.action, e.sequence, e.project_id FROM deliveries d JOIN events e ON e.id = d.event_id";
+
+/// One delivery as the log lists it.
+fn summary(row: &AnyRow, now: i64) -> sqlx::Result<Value> {
+    let status: String = row.try_get("status")?;
+    let next: Option<i64> = row.try_get("next_attempt_at")?;
+    let lease: Option<i64> = row.try_get("lease_until")?;
+    let in_flight = status == "pending" && lease.is_some_and(|l| l > now);
+    Ok(json!({
+        "id": row.try_get::<i64, _>("id")?,
+        "message_id": row.try_get::<String, _>("message_id")?,
+        "webhook": row.try_get::<i64, _>("webhook_id")?,
+        "event": row.try_get::<i64, _>("event_id")?,
+        "action": row.try_get::<String, _>("action")?,
+        "sequence": row.try_get::<i64, _>("sequence")?,
+        "project": row.try_get::<Option<i64>, _>("project_id")?,
+        "status": status,
+        "in_flight": in_flight,
+        "attempts": row.try_get::<i64, _>("attempts")?,
+        "next_attempt_at": if status == "pending" && !in_flight { render_opt(next) } else { None },
+        "last_status_code": row.try_get::<Option<i64>, _>("last_status_code")?,
+        "last_error": row.try_get::<Option<String>, _>("last_error")?,
+        "created_at": render(row.try_get("created_at")?),
+        "updated_at": render(row.try_get("updated_at")?),
+    }))
+}
+
+fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
+    let mut sql = String::from(" WHERE d.webhook_id = $1");
+    let mut binds = Vec::new();
+    let mut add = |clause: &str, value: Value| {
+        binds.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", binds.len() + 1)));
+    };
+    if let Some(status) = &filter.status {
+        add(" AND d.status = ?", json!(status));
+    }
+    if let Some(action) = &filter.action {
+        add(" AND e.action = ?", json!(action));
+    }
+    if let Some(since) = filter.since {
+        add(" AND d.created_at >= ?", json!(since));
+    }
+    if let Some(until) = filter.until {
+        add(" AND d.created_at < ?", json!(until));
+    }
+    (sql, binds)
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Value],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for value in binds {
+        query = match value {
+            Value::Number(n) => query.bind(n.as_i64()),
+            other => query.bind(other.as_str().unwrap_or_default()),
+        };
+    }
+    query
+}
+
+/// A page of a webhook's deliveries, newest first, with the total count.
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    webhook_id: i64,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Value>, i64)> {
+    get_webhook(conn, actor, webhook_id).await?;
+    let (clause, binds) = where_clause(filter);
+    let count_sql = format!("SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id{clause}");
+    let count_row = bind_all(sqlx::query(&count_sql).bind(webhook_id), &binds)
+        .fetch_one(&mut *conn)
+        .await?;
+    let total: i64 = count_row.try_get(0)?;
+    let sql = format!("{SELECT}{clause} ORDER BY d.id DESC LIMIT {limit} OFFSET {offset}");
+    let rows = bind_all(sqlx::query(&sql).bind(webhook_id), &binds)
+        .fetch_all(&mut *conn)
+        .await?;
+    let now = time::now();
+    let items = rows.iter().map(|r| summary(r, now)).collect::<sqlx::Result<_>>()?;
+    Ok((items, total))
+}
+
+/// One delivery with the request it sends and every attempt.
+pub async fn detail(conn: &mut AnyConnection, actor: &Actor, webhook_id: i64, delivery_id: i64) -> Result<Value> {
+    let webhook = get_webhook(conn, actor, webhook_id).await?;
+    let sql = format!("{SELECT} WHERE d.id = $1 AND d.webhook_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(delivery_id)
+        .bind(webhook_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LabelingError::NotFound("Delivery"))?;
+    let mut item = summary(&row, time::now())?;
+    let event_id: i64 = row.try_get("event_id")?;
+    let send_payload = row.try_get::<i64, _>("send_payload")? != 0;
+    let payload: String = sqlx::query_scalar("SELECT payload FROM events WHERE id = $1")
+        .bind(event_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let body = if send_payload {
+        serde_json::from_str(&payload).unwrap_or(Value::Null)
+    } else {
+        json!({ "action": row.try_get::<String, _>("action")? })
+    };
+    let attempts = sqlx::query(
+        "SELECT id, started_at, duration_ms, status_code, response_headers, response_body, error_class, error \
+         FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+    )
+    .bind(delivery_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let attempts: Vec<Value> = attempts
+        .iter()
+        .map(|a| -> sqlx::Result<Value> {
+            let headers: Option<String> = a.try_get("response_headers")?;
+            Ok(json!({
+                "id": a.try_get::<i64, _>("id")?,
+                "started_at": render(a.try_get("started_at")?),
+                "duration_ms": a.try_get::<f64, _>("duration_ms")?,
+                "status_code": a.try_get::<Option<i64>, _>("status_code")?,
+                "response_headers": headers.map(|h| serde_json::from_str::<Value>(&h).unwrap_or(Value::Null)),
+                "response_body": a.try_get::<Option<String>, _>("response_body")?,
+                "error_class": a.try_get::<Option<String>, _>("error_class")?,
+                "error": a.try_get::<Option<String>, _>("error")?,
+            }))
+        })
+        .collect::<sqlx::Result<_>>()?;
+    if let Some(object) = item.as_object_mut() {
+        object.insert("request".into(), request_view(&webhook, &row, body)?);
+        object.insert("attempts".into(), Value::Array(attempts));
+    }
+    Ok(item)
+}
+
+/// The request as the receiver gets it (signature and timestamp differ per attempt).
+fn request_view(webhook: &Webhook, row: &AnyRow, body: Value) -> sqlx::Result<Value> {
+    let mut headers = Map::new();
+    headers.insert("Content-Type".into(), json!("application/json"));
+    headers.insert("User-Agent".into(), json!(crate::USER_AGENT));
+    for (name, value) in &webhook.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers.insert("webhook-id".into(), json!(row.try_get::<String, _>("message_id")?));
+    headers.insert("labelhook-sequence".into(), json!(row.try_get::<i64, _>("sequence")?.to_string()));
+    Ok(json!({ "method": "POST", "url": webhook.url, "headers": headers, "body": body }))
+}
+
+/// Sends a delivery again (same `webhook-id`), with a fresh retry schedule.
+pub async fn redeliver(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64, delivery_id: i64) -> Result<()> {
+    let webhook = get_webhook(tx, actor, webhook_id).await?;
+    let status = if webhook.is_active { "pending" } else { "held" };
+    let now = time::now();
+    let changed = sqlx::query(
+        "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, updated_at = $2 \
+         WHERE id = $3 AND webhook_id = $4",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(delivery_id)
+    .bind(webhook_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(LabelingError::NotFound("Delivery"));
+    }
+    Ok(())
+}
+
+/// Queues again every failed delivery of the webhook created in [since, until).
+pub async fn recover(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64, since: i64, until: Option<i64>) -> Result<u64> {
+    let webhook = get_webhook(tx, actor, webhook_id).await?;
+    let status = if webhook.is_active { "pending" } else { "held" };
+    let now = time::now();
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, updated_at = $2 \
+         WHERE webhook_id = $3 AND status = 'failed' AND created_at >= $4 AND created_at < $5",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(webhook_id)
+    .bind(since)
+    .bind(until.unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
+}
+
+/// Queues a PING to the webhook (even when it is switched off: testing is how one checks
+/// a receiver before switching it on). Returns the delivery id.
+pub async fn send_test(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64) -> Result<i64> {
+    let webhook = get_webhook(tx, actor, webhook_id).await?;
+    let body = events::body([
+        ("webhook", json!({ "id": webhook.id, "url": webhook.url, "project": webhook.project_id })),
+        ("message", json!("labelhook test event")),
+        ("sent_at", json!(render(time::now()))),
+    ]);
+    let scope = Scope {
+        organization_id: webhook.organization_id,
+        project_id: webhook.project_id,
+    };
+    let ids = events::emit_to(tx, scope, Action::Ping, body, webhook.id).await?;
+    ids.first().copied().ok_or(LabelingError::NotFound("Delivery"))
+}
+
+/// Delivery statistics shown on the webhook object.
+pub async fn stats(conn: &mut AnyConnection, webhook_ids: &[i64]) -> Result<std::collections::HashMap<i64, (i64, i64)>> {
+    let mut found = std::collections::HashMap::new();
+    if webhook_ids.is_empty() {
+        return Ok(found);
+    }
+    let list = webhook_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!(
+        "SELECT webhook_id, status, COUNT(*) AS n FROM deliveries WHERE webhook_id IN ({list}) \
+         AND status IN ('pending', 'held') GROUP BY webhook_id, status"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let id: i64 = row.try_get("webhook_id")?;
+        let status: String = row.try_get("status")?;
+        let n: i64 = row.try_get("n")?;
+        let entry = found.entry(id).or_insert((0, 0));
+        if status == "pending" {
+            entry.0 = n;
+        } else {
+            entry.1 = n;
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,312 @@
+//! Delivery you can trust: retries, Retry-After, 410, health, the delivery log and its
+//! operations, signatures and rotation, isolation, retention. Receivers on loopback fail in
+//! scripted ways; retry schedules are shortened by setting so tests run in seconds.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{Behaviour, Receiver, Server, eventually};
+use serde_json::{Value, json};
+
+async fn setup(server: &Server, receiver: &Receiver) -> (i64, Value) {
+    let project = server.project("delivery").await;
+    let webhook = server
+        .create("/api/webhooks/", json!({"url": format!("{}/hook", receiver.url), "project": project}))
+        .await;
+    (project, webhook)
+}
+
+async fn add_task(server: &Server, project: i64, text: &str) {
+    server.create("/api/tasks/", json!({"project": project, "data": {"text": text}})).await;
+}
+
+async fn webhook_state(server: &Server, id: &Value) -> Value {
+    server.get(&format!("/api/webhooks/{id}/")).await
+}
+
+/// Waits until the webhook's log has `count` deliveries in `status`.
+async fn wait_status(server: &Server, webhook: &Value, status: &str, count: usize) -> Vec<Value> {
+    let path = format!("/api/webhooks/{}/deliveries?status={status}", webhook["id"]);
+    eventually(20, &format!("{count} deliveries {status}"), || async {
+        let page = server.get(&path).await;
+        let items = page["results"].as_array().cloned().unwrap_or_default();
+        (items.len() >= count).then_some(items)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_delivery_log_shows_every_attempt() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "50ms,50ms")]);
+    let receiver = Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500])))).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "first").await;
+    add_task(&server, project, "second").await;
+    let done = wait_status(&server, &webhook, "succeeded", 2).await;
+    let path = format!("/api/webhooks/{}/deliveries", webhook["id"]);
+    let page = server.get(&format!("{path}?page_size=1")).await;
+    assert_eq!(page["count"], 2);
+    assert!(page["next"].is_string());
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    assert_eq!(server.get(&format!("{path}?action=TASKS_CREATED")).await["count"], 2);
+    assert_eq!(server.get(&format!("{path}?action=ANNOTATION_CREATED")).await["count"], 0);
+    assert_eq!(server.get(&format!("{path}?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z")).await["count"], 0);
+
+    // The first one failed once, then succeeded.
+    let first = done.iter().find(|d| d["attempts"] == 2).expect("one delivery needed a retry");
+    let detail = server.get(&format!("{path}/{}", first["id"])).await;
+    assert_eq!(detail["status"], "succeeded");
+    assert_eq!(detail["request"]["url"], format!("{}/hook", receiver.url));
+    assert_eq!(detail["request"]["body"]["action"], "TASKS_CREATED");
+    assert_eq!(detail["request"]["headers"]["webhook-id"], detail["message_id"]);
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["status_code"], 500);
+    assert_eq!(attempts[0]["error_class"], "http");
+    assert_eq!(attempts[1]["status_code"], 200);
+    assert_eq!(attempts[1]["response_body"], "received");
+    assert!(attempts[1]["response_headers"].is_object());
+    assert!(attempts[1]["duration_ms"].as_f64().unwrap() >= 0.0);
+
+    // Bad filters and foreign ids.
+    let (status, body) = server.call("GET", &format!("{path}?status=lost"), None).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = server.call("GET", &format!("{path}?since=yesterday"), None).await;
+    assert_eq!(status, 400);
+    let (status, _) = server.call("GET", &format!("{path}/999999"), None).await;
+    assert_eq!(status, 404);
+    let other = server.other_organization("log@example.com");
+    let (status, _) = server.call_as(&other, "GET", &path, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = server.call_as(&other, "POST", &format!("{path}/{}/redeliver", first["id"]), None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn redeliver_sends_again_with_the_same_id() {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    let done = wait_status(&server, &webhook, "succeeded", 1).await;
+    let (status, body) = server
+        .call("POST", &format!("/api/webhooks/{}/deliveries/{}/redeliver", webhook["id"], done[0]["id"]), None)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let got = receiver.wait_for("TASKS_CREATED", 2).await;
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert_eq!(got[0].raw, got[1].raw, "the same body");
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_and_can_be_recovered() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "20ms,20ms")]);
+    let receiver = Receiver::start_with(Behaviour::Status(500)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    let failed = wait_status(&server, &webhook, "failed", 1).await;
+    assert_eq!(failed[0]["attempts"], 3, "the first attempt plus two retries");
+    assert_eq!(receiver.received().len(), 3);
+    assert_eq!(webhook_state(&server, &webhook["id"]).await["consecutive_failures"], 3);
+
+    receiver.set(Behaviour::Status(200));
+    let (status, body) = server
+        .call("POST", &format!("/api/webhooks/{}/recover", webhook["id"]), Some(json!({"since": "2000-01-01T00:00:00Z"})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["recovered"], 1);
+    wait_status(&server, &webhook, "succeeded", 1).await;
+    assert_eq!(receiver.received().len(), 4);
+    let (status, _) = server.call("POST", &format!("/api/webhooks/{}/recover", webhook["id"]), Some(json!({}))).await;
+    assert_eq!(status, 400, "since is required");
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "10ms,10ms")]);
+    let receiver = Receiver::start_with(Behaviour::WithHeaders(429, vec![("Retry-After".into(), "1".into())])).await;
+    let (project, _) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    receiver.wait_for("TASKS_CREATED", 1).await;
+    receiver.set(Behaviour::Status(200));
+    let got = receiver.wait_for("TASKS_CREATED", 2).await;
+    let gap = got[1].at.duration_since(got[0].at);
+    assert!(gap >= std::time::Duration::from_millis(900), "retried after {gap:?}, before Retry-After's 1 s");
+}
+
+#[tokio::test]
+async fn redirects_are_failures_and_not_followed() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
+    let target = Receiver::start().await;
+    let receiver = Receiver::start_with(Behaviour::WithHeaders(302, vec![("Location".into(), target.url.clone())])).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    let failed = wait_status(&server, &webhook, "failed", 1).await;
+    assert_eq!(failed[0]["last_status_code"], 302);
+    assert!(target.received().is_empty(), "the redirect was followed");
+}
+
+#[tokio::test]
+async fn gone_switches_the_webhook_off_and_switching_on_sends_what_was_held() {
+    let server = Server::start();
+    let receiver = Receiver::start_with(Behaviour::Status(410)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    let state = eventually(20, "the webhook to switch off", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["is_active"] == false).then_some(state)
+    })
+    .await;
+    assert_eq!(state["disabled_reason"], "gone");
+    assert_eq!(state["delivery_stats"]["held"], 1);
+    receiver.set(Behaviour::Status(200));
+    server.call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"is_active": true}))).await;
+    receiver.wait_for("TASKS_CREATED", 2).await;
+    assert_eq!(webhook_state(&server, &webhook["id"]).await["consecutive_failures"], 0);
+}
+
+#[tokio::test]
+async fn too_many_failures_pause_the_webhook_without_losing_events() {
+    let server = Server::start_with(&[("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "3"), ("LABELHOOK_RETRY_SCHEDULE", "20ms,20ms,20ms,20ms,20ms")]);
+    let receiver = Receiver::start_with(Behaviour::Status(503)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "before").await;
+    let state = eventually(20, "the webhook to pause", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["is_active"] == false).then_some(state)
+    })
+    .await;
+    assert_eq!(state["disabled_reason"], "failures");
+    assert_eq!(state["consecutive_failures"], 3);
+    let attempts_while_on = receiver.received().len();
+    assert_eq!(attempts_while_on, 3);
+
+    // Events while paused are kept, not sent.
+    add_task(&server, project, "during").await;
+    let state = eventually(10, "two held deliveries", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["held"] == 2).then_some(state)
+    })
+    .await;
+    assert_eq!(state["delivery_stats"]["pending"], 0);
+    assert_eq!(receiver.received().len(), attempts_while_on, "nothing is sent while paused");
+
+    // Switched on: both go out.
+    receiver.set(Behaviour::Status(200));
+    server.call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"is_active": true}))).await;
+    receiver
+        .wait_until(20, "both tasks", |got| {
+            let texts: Vec<&str> = got.iter().filter_map(|r| r.body["tasks"][0]["data"]["text"].as_str()).collect();
+            texts.contains(&"during") && got.iter().filter(|r| r.body["tasks"][0]["data"]["text"] == "before").count() >= 4
+        })
+        .await;
+    // A webhook switched off by its user gets nothing, not even held deliveries.
+    server.call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"is_active": false}))).await;
+    add_task(&server, project, "off").await;
+    let state = webhook_state(&server, &webhook["id"]).await;
+    assert_eq!(state["disabled_reason"], "user");
+    assert_eq!(state["delivery_stats"]["held"], 0);
+}
+
+#[tokio::test]
+async fn test_events_arrive_signed() {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let (_, webhook) = setup(&server, &receiver).await;
+    let (status, delivery) = server.call("POST", &format!("/api/webhooks/{}/test", webhook["id"]), None).await;
+    assert_eq!(status, 201, "{delivery}");
+    assert_eq!(delivery["action"], "PING");
+    let got = receiver.wait_for("PING", 1).await;
+    assert_eq!(got[0].body["webhook"]["id"], webhook["id"]);
+    assert_eq!(got[0].header("webhook-id"), delivery["message_id"].as_str().unwrap());
+    let verifier = standardwebhooks::Webhook::new(webhook["secret"].as_str().unwrap()).unwrap();
+    verifier.verify(&got[0].raw, &headers_of(&got[0])).expect("signed");
+}
+
+fn headers_of(r: &common::Received) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        headers.insert(name, r.header(name).parse().unwrap());
+    }
+    headers
+}
+
+#[tokio::test]
+async fn secret_rotation_signs_with_both_keys_during_the_grace_period() {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    let path = format!("/api/webhooks/{}/secret", webhook["id"]);
+    let old = server.get(&path).await;
+    assert_eq!(old["secret"], webhook["secret"]);
+    assert!(old["previous_secret_expires_at"].is_null());
+    let (status, rotated) = server.call("POST", &format!("{path}/rotate"), None).await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_ne!(rotated["secret"], old["secret"]);
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    assert_eq!(server.get(&path).await["secret"], rotated["secret"]);
+
+    add_task(&server, project, "x").await;
+    let got = receiver.wait_for("TASKS_CREATED", 1).await;
+    assert_eq!(got[0].header("webhook-signature").split(' ').count(), 2);
+    for secret in [&old["secret"], &rotated["secret"]] {
+        standardwebhooks::Webhook::new(secret.as_str().unwrap())
+            .unwrap()
+            .verify(&got[0].raw, &headers_of(&got[0]))
+            .expect("each key verifies during the grace period");
+    }
+    let other = server.other_organization("secret@example.com");
+    let (status, _) = server.call_as(&other, "GET", &path, None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn hub_signature_is_sent_when_asked_for() {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let project = server.project("hub").await;
+    let webhook = server
+        .create("/api/webhooks/", json!({"url": receiver.url, "project": project, "hub_signature": true}))
+        .await;
+    add_task(&server, project, "x").await;
+    let got = receiver.wait_for("TASKS_CREATED", 1).await;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(webhook["secret"].as_str().unwrap().as_bytes()).unwrap();
+    mac.update(&got[0].raw);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(got[0].header("x-hub-signature-256"), format!("sha256={expected}"));
+}
+
+/// One receiver hangs for the whole timeout; another, fast one still gets everything while
+/// the first holds its requests.
+#[tokio::test]
+async fn a_hanging_receiver_does_not_delay_the_others() {
+    let server = Server::start_with(&[("WEBHOOK_TIMEOUT", "60"), ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "2"), ("LABELHOOK_MAX_IN_FLIGHT", "8")]);
+    let hanging = Receiver::start_with(Behaviour::Hang).await;
+    let fast = Receiver::start().await;
+    let project = server.project("iso").await;
+    server.create("/api/webhooks/", json!({"url": hanging.url, "project": project})).await;
+    server.create("/api/webhooks/", json!({"url": fast.url, "project": project})).await;
+    for i in 0..30 {
+        add_task(&server, project, &format!("t{i}")).await;
+    }
+    fast.wait_for("TASKS_CREATED", 30).await;
+    assert_eq!(hanging.received().len(), 2, "the hanging receiver holds only its own two slots");
+}
+
+#[tokio::test]
+async fn old_finished_deliveries_are_pruned() {
+    let mut server = Server::start();
+    let receiver = Receiver::start().await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    wait_status(&server, &webhook, "succeeded", 1).await;
+    server.restart_with(&[("LABELHOOK_RETENTION", "1ms")]);
+    let page = eventually(10, "the log to be pruned", || async {
+        let page = server.get(&format!("/api/webhooks/{}/deliveries", webhook["id"])).await;
+        (page["count"] == 0).then_some(page)
+    })
+    .await;
+    assert_eq!(page["results"], json!([]));
+}
