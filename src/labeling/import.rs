@@ -25,6 +25,7 @@ pub async fn import(
 ) -> Result<Value> {
     let started = std::time::Instant::now();
     let project = projects::get(tx, actor, project_id).await?;
+    let from_files = matches!(source, ImportSource::Files(_));
     let (items, found_formats) = match source {
         ImportSource::Json(Value::Array(items)) => (items, vec![]),
         ImportSource::Json(item @ Value::Object(_)) => (vec![item], vec![]),
@@ -48,10 +49,10 @@ pub async fn import(
                 let parsed = import_files::parse_file(name, bytes, &text_key)
                     .map_err(|e| LabelingError::invalid("file", e.to_string()))?;
                 items.extend(parsed);
-                if let Some(ext) = name.rsplit_once('.').map(|(_, e)| format!(".{}", e.to_lowercase())) {
-                    if !formats.contains(&ext) {
-                        formats.push(ext);
-                    }
+                if let Some(ext) = name.rsplit_once('.').map(|(_, e)| format!(".{}", e.to_lowercase()))
+                    && !formats.contains(&ext)
+                {
+                    formats.push(ext);
                 }
             }
             (items, formats)
@@ -68,8 +69,9 @@ pub async fn import(
         .enumerate()
         .map(|(i, item)| NewTask::from_item(item, &i.to_string()))
         .collect::<Result<Vec<_>>>()?;
+    // Label Studio reports the columns it found in uploaded files only.
     let mut columns: Vec<String> = Vec::new();
-    for task in &new_tasks {
+    for task in new_tasks.iter().filter(|_| from_files) {
         for key in task.data.keys() {
             if !columns.contains(key) {
                 columns.push(key.clone());

@@ -243,6 +243,15 @@ pub async fn to_annotations(
     if created.is_empty() {
         return Ok(0);
     }
+    for chunk in task_ids.chunks(500) {
+        sqlx::query(&format!(
+            "UPDATE tasks SET updated_by = $1 WHERE id IN ({}) AND EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND a.bulk_created = 1)",
+            id_list(chunk)
+        ))
+        .bind(actor.user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     stats::recount_project(tx, project.id, &project.skip_queue).await?;
     let project = projects::get_unchecked(tx, project.id).await?;
     annotations::emit_bulk_created(tx, settings, &project, &created).await?;

@@ -258,6 +258,16 @@ pub async fn create_many(
     for task_id in &touched {
         stats::refresh_task(tx, project.id, &project.skip_queue, *task_id).await?;
     }
+    // Tasks that came with annotations were last updated by the importer, as after any
+    // annotation.
+    if !annotation_ids.is_empty() {
+        for chunk in touched.chunks(500) {
+            sqlx::query(&format!("UPDATE tasks SET updated_by = $1 WHERE id IN ({})", id_list(chunk)))
+                .bind(actor.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     let tasks = get_many(tx, &task_ids).await?;
     let project = projects::get_unchecked(tx, project.id).await?;
     let scope = Scope::of(&project);
