@@ -30,6 +30,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         labeling: LabelingSettings {
             batch_size: settings.webhooks.webhook_batch_size as usize,
         },
+        guard: settings.webhooks.guard(),
         settings: Arc::new(settings),
     };
     // Label Studio routes end in a slash; accept them with or without.

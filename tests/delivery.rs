@@ -310,3 +310,63 @@ async fn old_finished_deliveries_are_pruned() {
     .await;
     assert_eq!(page["results"], json!([]));
 }
+
+#[tokio::test]
+async fn the_ssrf_guard_refuses_private_destinations_at_creation() {
+    let server = Server::start_with(&[("SSRF_PROTECTION_ENABLED", "true")]);
+    let project = server.project("ssrf").await;
+    for url in [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://10.0.0.5/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fd00::1]/x",
+        "http://100.64.0.1/x",
+    ] {
+        let (status, body) = server.call("POST", "/api/webhooks/", Some(json!({"url": url, "project": project}))).await;
+        assert_eq!(status, 400, "{url}: {body}");
+        let message = body["validation_errors"]["url"][0].as_str().unwrap_or_default();
+        assert!(message.contains("SSRF_PROTECTION_ENABLED") || message.contains("LABELHOOK_SSRF_ALLOW"), "{url}: {message}");
+    }
+    let (status, _) = server.call("POST", "/api/ml/", Some(json!({"url": "http://127.0.0.1:9", "project": project}))).await;
+    assert_eq!(status, 400);
+    let webhook = server.create("/api/webhooks/", json!({"url": "http://93.184.216.34/x", "project": project})).await;
+    let (status, _) = server
+        .call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"url": "http://127.0.0.1/x"})))
+        .await;
+    assert_eq!(status, 400, "an update is checked too");
+}
+
+#[tokio::test]
+async fn allowed_subnets_pass_the_guard_and_denied_ones_do_not() {
+    let receiver = Receiver::start().await;
+    let server = Server::start_with(&[("SSRF_PROTECTION_ENABLED", "true"), ("LABELHOOK_SSRF_ALLOW", "127.0.0.0/8")]);
+    let (project, _) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    receiver.wait_for("TASKS_CREATED", 1).await;
+
+    let strict = Server::start_with(&[
+        ("SSRF_PROTECTION_ENABLED", "true"),
+        ("LABELHOOK_SSRF_ALLOW", "127.0.0.0/8"),
+        ("LABELHOOK_SSRF_DENY", "127.0.0.1/32"),
+    ]);
+    let project = strict.project("deny").await;
+    let (status, body) = strict.call("POST", "/api/webhooks/", Some(json!({"url": receiver.url, "project": project}))).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+/// A webhook that was allowed when created is still checked at every attempt.
+#[tokio::test]
+async fn the_ssrf_guard_blocks_attempts_too() {
+    let receiver = Receiver::start().await;
+    let mut server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
+    let (project, webhook) = setup(&server, &receiver).await;
+    server.restart_with(&[("SSRF_PROTECTION_ENABLED", "true")]);
+    add_task(&server, project, "x").await;
+    let failed = wait_status(&server, &webhook, "failed", 1).await;
+    let detail = server.get(&format!("/api/webhooks/{}/deliveries/{}", webhook["id"], failed[0]["id"])).await;
+    assert_eq!(detail["attempts"][0]["error_class"], "blocked", "{detail}");
+    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+}

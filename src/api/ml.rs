@@ -45,6 +45,7 @@ async fn create(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<impl IntoResponse> {
     let input = as_object(input)?;
+    super::webhooks::check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
     let backend = ml_backends::create(&mut tx, &actor, &input).await?;
     state.db.commit(tx).await?;
@@ -67,6 +68,7 @@ async fn update(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<Json<Value>> {
     let input = as_object(input)?;
+    super::webhooks::check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
     let backend = ml_backends::update(&mut tx, &actor, id, &input).await?;
     state.db.commit(tx).await?;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub labeling: LabelingSettings,
+    /// Which addresses webhooks may point at (checked at creation and at every attempt).
+    pub guard: crate::delivery::ssrf::Guard,
 }
 
 /// The whole application: `/api/...` behind token auth, plus the public routes.

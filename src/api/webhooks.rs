@@ -112,6 +112,22 @@ async fn list(
     Ok(Json(found.iter().map(|w| w.api()).collect()))
 }
 
+/// The SSRF guard's check of a `url` in the input, done before the write transaction opens
+/// (it may resolve a name, and SQLite has one writer).
+pub async fn check_destination(state: &AppState, input: &Map<String, Value>) -> ApiResult<()> {
+    let Some(Value::String(url)) = input.get("url") else {
+        return Ok(());
+    };
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Ok(()); // the validation proper reports it
+    };
+    state
+        .guard
+        .check_url(&parsed)
+        .await
+        .map_err(|blocked| ApiError::field("url", blocked.0))
+}
+
 fn rules(state: &AppState) -> Rules {
     Rules {
         allow_organization_webhooks: state.settings.webhooks.allow_organization_webhooks,
@@ -125,6 +141,7 @@ async fn create(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<impl IntoResponse> {
     let input = as_object(input)?;
+    check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
     let webhook = webhooks::create(&mut tx, &actor, rules(&state), &input).await?;
     state.db.commit(tx).await?;
@@ -153,6 +170,7 @@ async fn update(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<Json<Value>> {
     let input = as_object(input)?;
+    check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
     let webhook = webhooks::update(&mut tx, &actor, id, &input).await?;
     state.db.commit(tx).await?;

@@ -37,6 +37,7 @@ pub async fn claim(
     per_webhook: usize,
     skip: &[i64],
     lease: std::time::Duration,
+    owner: Option<i64>,
 ) -> sqlx::Result<Vec<Job>> {
     if limit == 0 {
         return Ok(vec![]);
@@ -58,7 +59,7 @@ pub async fn claim(
     };
     let scan = limit * 4;
     let sql = format!(
-        "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, updated_at = $2 WHERE id IN ( \
+        "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, lease_owner = $3, updated_at = $2 WHERE id IN ( \
            SELECT id FROM ( \
              SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn \
              FROM ( \
@@ -73,6 +74,7 @@ pub async fn claim(
     let ids: Vec<i64> = sqlx::query_scalar(&sql)
         .bind(lease_end)
         .bind(now)
+        .bind(owner)
         .fetch_all(&mut *tx)
         .await?;
     if ids.is_empty() {
@@ -147,7 +149,7 @@ pub async fn release_stale_leases(db: &Db) -> sqlx::Result<u64> {
     let now = time::now();
     let mut tx = db.begin().await?;
     let released = sqlx::query(
-        "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL \
+        "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL \
          WHERE status = 'pending' AND lease_until IS NOT NULL",
     )
     .bind(now)

@@ -10,9 +10,11 @@
 //! It never runs in a request: handlers only commit outbox rows and wake it.
 
 pub mod claim;
+pub mod liveness;
 pub mod prune;
 pub mod record;
 pub mod send;
+pub mod ssrf;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -49,17 +51,25 @@ struct Dispatcher {
     total_in_flight: usize,
     /// Claimed jobs waiting for a slot of their webhook.
     waiting: HashMap<i64, VecDeque<Job>>,
+    /// PostgreSQL: this process's liveness lock, to take over the leases of dead ones.
+    liveness: Option<liveness::Liveness>,
+    /// Which addresses deliveries may reach.
+    guard: ssrf::Guard,
 }
 
 impl Dispatcher {
     fn new(db: Db, settings: WebhookSettings) -> Dispatcher {
+        let client = send::client(&settings);
+        let guard = settings.guard();
         Dispatcher {
             db,
             settings: Arc::new(settings),
-            client: send::client(),
+            client,
             in_flight: HashMap::new(),
             total_in_flight: 0,
             waiting: HashMap::new(),
+            liveness: None,
+            guard,
         }
     }
 
@@ -75,6 +85,15 @@ impl Dispatcher {
             Ok(n) => tracing::info!(deliveries = n, "resuming deliveries that were in flight when the server stopped"),
             Err(error) => tracing::error!(error = %error, "could not release stale leases"),
         }
+        self.liveness = match liveness::Liveness::register(&self.db).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(error = %error, "could not register the dispatcher; leases of stopped processes will be taken over when they run out");
+                None
+            }
+        };
+        let _listener = liveness::spawn_listener(self.db.clone());
+        let mut last_sweep = std::time::Instant::now();
         let (outcome_tx, outcome_rx) = mpsc::unbounded_channel::<Attempt>();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<i64>();
         tokio::spawn(recorder(
@@ -84,6 +103,14 @@ impl Dispatcher {
             done_tx,
         ));
         loop {
+            if last_sweep.elapsed() >= POLL_INTERVAL {
+                last_sweep = std::time::Instant::now();
+                if let Some(liveness) = self.liveness.as_mut()
+                    && let Err(error) = liveness.take_over_dead(&self.db).await
+                {
+                    tracing::error!(error = %error, "checking for stopped dispatchers failed");
+                }
+            }
             let claimed = match self.claim_round(&outcome_tx).await {
                 Ok(n) => n,
                 Err(error) => {
@@ -155,7 +182,8 @@ impl Dispatcher {
             .map(|(id, _)| *id)
             .collect();
         let limit = free.min(CLAIM_BATCH);
-        let jobs = claim::claim(&self.db, limit, per_webhook, &busy, self.lease()).await?;
+        let owner = self.liveness.as_ref().map(liveness::Liveness::key);
+        let jobs = claim::claim(&self.db, limit, per_webhook, &busy, self.lease(), owner).await?;
         let claimed = jobs.len();
         for job in jobs {
             if self.in_flight.get(&job.webhook_id).copied().unwrap_or(0) < per_webhook {
@@ -172,9 +200,11 @@ impl Dispatcher {
         self.total_in_flight += 1;
         let client = self.client.clone();
         let timeout = self.settings.timeout();
+        let guard = self.guard.clone();
+        let proxied = self.settings.delivery_proxy.is_some();
         let outcome_tx = outcome_tx.clone();
         tokio::spawn(async move {
-            let attempt = send::attempt(&client, job, timeout).await;
+            let attempt = send::attempt(&client, &guard, job, timeout, proxied).await;
             let _ = outcome_tx.send(attempt);
         });
     }

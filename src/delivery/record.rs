@@ -72,7 +72,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
         // Only a delivery still pending moves: one released or held meanwhile keeps its state
         // but records the attempt.
         sqlx::query(
-            "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
+            "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, lease_owner = NULL, \
              last_status_code = $4, last_error = $5, updated_at = $6 WHERE id = $7 AND status = 'pending'",
         )
         .bind(status)

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use super::claim::Job;
+use super::ssrf::{BLOCKED_MARKER, Guard};
+use crate::config::WebhookSettings;
 use crate::store::time;
 use crate::webhooks::secret;
 
@@ -58,20 +60,61 @@ impl Attempt {
 }
 
 /// The HTTP client all deliveries share: keep-alive connections per receiver, no
-/// redirects (a redirect is a failure), rustls.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// redirects (a redirect is a failure: it could lead past the SSRF guard), rustls.
+///
+/// Names are resolved by the guard's resolver, which hands reqwest only allowed
+/// addresses, so the address checked is the address connected to. With a delivery proxy,
+/// the proxy connects instead; the guard then checks each URL before the attempt and the
+/// proxy is the place to filter egress.
+pub fn client(settings: &WebhookSettings) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
         .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .tcp_nodelay(true);
+    match settings.delivery_proxy.as_deref().map(reqwest::Proxy::all) {
+        Some(Ok(proxy)) => builder = builder.proxy(proxy),
+        Some(Err(error)) => {
+            tracing::error!(error = %error, "LABELHOOK_DELIVERY_PROXY is not a valid proxy URL; sending directly");
+            builder = builder.no_proxy().dns_resolver(settings.guard().resolver());
+        }
+        // Environment proxies (HTTP_PROXY, ...) would route around the guard.
+        None => builder = builder.no_proxy().dns_resolver(settings.guard().resolver()),
+    }
+    builder.build().unwrap_or_else(|_| reqwest::Client::new())
 }
 
-pub async fn attempt(client: &reqwest::Client, job: Job, timeout: Duration) -> Attempt {
+/// Checks before sending what the resolver cannot see: IP literals (never resolved) and,
+/// behind a proxy, every URL.
+async fn preflight(guard: &Guard, url: &str, proxied: bool) -> Result<(), String> {
+    if !guard.enabled() {
+        return Ok(());
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Err(format!("{url} is not a valid URL"));
+    };
+    let literal = matches!(parsed.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+    if literal || proxied {
+        guard.check_url(&parsed).await.map_err(|blocked| blocked.0)?;
+    }
+    Ok(())
+}
+
+pub async fn attempt(client: &reqwest::Client, guard: &Guard, job: Job, timeout: Duration, proxied: bool) -> Attempt {
     let started_at = time::now();
     let clock = Instant::now();
+    if let Err(reason) = preflight(guard, &job.url, proxied).await {
+        return Attempt {
+            job,
+            started_at,
+            duration: clock.elapsed(),
+            status_code: None,
+            response_headers: None,
+            response_body: None,
+            error: Some((ErrorClass::Blocked, reason)),
+            retry_after: None,
+        };
+    }
     let timestamp = started_at / 1_000_000;
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -180,7 +223,9 @@ fn classify(error: &reqwest::Error) -> (ErrorClass, String) {
         source = cause.source();
     }
     let lower = chain.to_lowercase();
-    let class = if error.is_timeout() {
+    let class = if chain.contains(BLOCKED_MARKER) {
+        ErrorClass::Blocked
+    } else if error.is_timeout() {
         ErrorClass::Timeout
     } else if lower.contains("dns") || lower.contains("failed to lookup address") {
         ErrorClass::Dns

@@ -40,7 +40,12 @@ pub struct Db {
     pub backend: Backend,
     /// Signalled after every commit: new outbox rows may be waiting.
     outbox: Arc<Notify>,
+    /// The URL it was opened with (PostgreSQL listeners open their own connection).
+    url: Arc<str>,
 }
+
+/// The PostgreSQL channel every commit notifies, so every process's dispatcher wakes.
+pub const OUTBOX_CHANNEL: &str = "labelhook_outbox";
 
 impl Db {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
@@ -86,6 +91,7 @@ impl Db {
             read,
             backend,
             outbox: Arc::new(Notify::new()),
+            url: url.into(),
         })
     }
 
@@ -99,8 +105,15 @@ impl Db {
         self.write.begin().await
     }
 
-    /// Commits a write transaction and wakes the dispatcher.
-    pub async fn commit(&self, tx: Tx) -> sqlx::Result<()> {
+    /// Commits a write transaction and wakes the dispatcher (on PostgreSQL, every
+    /// process's: the notification is sent when the transaction commits).
+    pub async fn commit(&self, mut tx: Tx) -> sqlx::Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(OUTBOX_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         self.outbox.notify_one();
         Ok(())
@@ -109,6 +122,16 @@ impl Db {
     /// Resolves when something was committed since the last call (or at once if so).
     pub async fn committed(&self) {
         self.outbox.notified().await
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A connection of its own, outside the pools (held for the process's lifetime).
+    pub async fn dedicated_connection(&self) -> sqlx::Result<sqlx::AnyConnection> {
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect(&self.url).await
     }
 
     pub fn wake_dispatcher(&self) {

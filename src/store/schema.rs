@@ -8,7 +8,7 @@ use sqlx::{AnyPool, Executor};
 
 use super::Backend;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, ML_BACKENDS), (3, HUB_SIGNATURE)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, ML_BACKENDS), (3, HUB_SIGNATURE), (4, LEASE_OWNER)];
 
 const INITIAL: &str = r#"
 CREATE TABLE organizations (
@@ -214,6 +214,12 @@ const HUB_SIGNATURE: &str = r#"
 -- also sign GitHub/Labelbox style: X-Hub-Signature-256: sha256=<hex>
 ALTER TABLE webhooks ADD COLUMN hub_signature BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX deliveries_by_webhook_status ON deliveries (webhook_id, status);
+"#;
+
+const LEASE_OWNER: &str = r#"
+-- the dispatcher process holding the lease (PostgreSQL: its advisory-lock key)
+ALTER TABLE deliveries ADD COLUMN lease_owner BIGINT;
+CREATE INDEX deliveries_by_lease_owner ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
 "#;
 
 /// Applies every migration not yet recorded.

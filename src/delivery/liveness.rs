@@ -1,0 +1,107 @@
+//! Which dispatcher processes are alive, so the leases of a dead one are taken over at once
+//! instead of when they run out (PostgreSQL only; SQLite has one process).
+//!
+//! Each process picks a random key and holds the PostgreSQL advisory lock of that key on a
+//! connection of its own for as long as it lives. Claims record the key as `lease_owner`.
+//! When a process dies, even by SIGKILL, its connection closes and PostgreSQL drops the
+//! lock: any other process that can take the lock knows the owner is gone and releases its
+//! leases. The lease end stays as the fallback (for example a process that hangs).
+
+use sqlx::{AnyConnection, Row};
+
+use crate::store::{Backend, Db, time};
+
+pub struct Liveness {
+    key: i64,
+    conn: AnyConnection,
+}
+
+impl Liveness {
+    /// Registers this process; `None` on SQLite, where there is nothing to coordinate.
+    pub async fn register(db: &Db) -> sqlx::Result<Option<Liveness>> {
+        if db.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut conn = db.dedicated_connection().await?;
+        let key = loop {
+            let candidate = rand::random::<i64>() & i64::MAX;
+            let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind(candidate)
+                .fetch_one(&mut conn)
+                .await?;
+            if row.try_get::<bool, _>("locked")? {
+                break candidate;
+            }
+        };
+        tracing::info!(dispatcher = key, "dispatcher registered");
+        Ok(Some(Liveness { key, conn }))
+    }
+
+    pub fn key(&self) -> i64 {
+        self.key
+    }
+
+    /// Releases the leases of processes that no longer hold their lock. Returns how many.
+    pub async fn take_over_dead(&mut self, db: &Db) -> sqlx::Result<u64> {
+        let owners: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL \
+             AND lease_owner <> $1 AND status = 'pending'",
+        )
+        .bind(self.key)
+        .fetch_all(db.reader())
+        .await?;
+        let mut released = 0;
+        for owner in owners {
+            let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind(owner)
+                .fetch_one(&mut self.conn)
+                .await?;
+            if !row.try_get::<bool, _>("locked")? {
+                continue;
+            }
+            let now = time::now();
+            let mut tx = db.begin().await?;
+            released += sqlx::query(
+                "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL \
+                 WHERE lease_owner = $2 AND status = 'pending'",
+            )
+            .bind(now)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(owner)
+                .execute(&mut self.conn)
+                .await?;
+            tracing::warn!(dead_dispatcher = owner, released, "took over the deliveries of a stopped process");
+        }
+        Ok(released)
+    }
+}
+
+/// PostgreSQL: wakes this process's dispatcher whenever any process commits (LISTEN on the
+/// channel `Db::commit` notifies). Polling stays as the safety net if the listener drops.
+pub fn spawn_listener(db: Db) -> Option<tokio::task::JoinHandle<()>> {
+    if db.backend != Backend::Postgres {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect(db.url()).await {
+                Ok(mut listener) => {
+                    if let Err(error) = listener.listen(crate::store::OUTBOX_CHANNEL).await {
+                        tracing::error!(error = %error, "LISTEN failed");
+                    } else {
+                        while listener.recv().await.is_ok() {
+                            db.wake_dispatcher();
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(error = %error, "could not open the notification listener"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }))
+}
