@@ -14,6 +14,7 @@ pub mod events;
 pub mod labeling;
 pub mod server;
 pub mod store;
+pub mod web;
 pub mod webhooks;
 
 /// labelhook's version, as `/api/version` and the `User-Agent` of deliveries show it.

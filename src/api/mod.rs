@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .merge(system::routes())
+        .merge(crate::web::routes())
         .merge(webhooks::public_routes())
         .merge(private)
         .fallback(|| async { ApiError::NotFound("Not found: no such route.".into()) })
