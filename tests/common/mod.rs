@@ -23,8 +23,9 @@ pub struct Server {
     child: Child,
     db_url: String,
     env: Vec<(String, String)>,
-    _dir: Arc<tempfile::TempDir>,
     dir: Arc<tempfile::TempDir>,
+    /// Whether dropping this server drops its PostgreSQL database (the first process does).
+    owns_db: bool,
 }
 
 impl Server {
@@ -46,9 +47,27 @@ impl Server {
             child,
             db_url,
             env,
-            _dir: dir.clone(),
             dir,
+            owns_db: true,
         }
+    }
+
+    /// Another process on the same database (PostgreSQL scale-out).
+    pub fn another_process(&self) -> Server {
+        let (child, base) = spawn(&self.db_url, &self.env);
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            child,
+            db_url: self.db_url.clone(),
+            env: self.env.clone(),
+            dir: self.dir.clone(),
+            owns_db: false,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db_url.starts_with("postgres")
     }
 
     pub fn start() -> Server {
@@ -146,6 +165,18 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        // A PostgreSQL test database goes with its server.
+        if self.owns_db
+            && self.db_url.starts_with("postgres")
+            && let Ok(admin) = std::env::var("LABELHOOK_TEST_DATABASE_URL")
+            && let Some((_, name)) = self.db_url.rsplit_once('/')
+        {
+            let _ = Command::new("psql")
+                .args([admin.as_str(), "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -225,6 +256,8 @@ pub enum Behaviour {
     Script(Arc<Mutex<Vec<u16>>>),
     /// Answer with this status and these headers.
     WithHeaders(u16, Vec<(String, String)>),
+    /// Answer 200 after this many milliseconds.
+    Slow(u64),
 }
 
 #[derive(Clone)]
@@ -325,6 +358,10 @@ async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMa
                 }
             }
             code
+        }
+        Behaviour::Slow(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            200
         }
         Behaviour::Hang => {
             std::future::pending::<()>().await;
