@@ -95,9 +95,7 @@ pub enum LabelConfigError {
     #[error("Validation failed on {path}: {message}")]
     Schema { path: String, message: String },
     /// Two tags share a `name`.
-    #[error(
-        "Label config contains non-unique names: name=\"{name}\" is used by more than one tag"
-    )]
+    #[error("Label config contains non-unique names: name=\"{name}\" is used by more than one tag")]
     DuplicateName { name: String },
     /// A `toName` entry that is not the `name` of any tag.
     #[error("toName=\"{to_name}\" of {element} names no tag in the config (known names: {known})")]
@@ -156,7 +154,9 @@ enum Check {
     /// A `<View>` reached from the root through `<View>`s only (`fixed`: Label Studio wraps a
     /// single `<Choice>` of its `<Choices>` children in a list), or through a
     /// `<Choices>`/`<Labels>` (not `fixed`).
-    View { fixed: bool },
+    View {
+        fixed: bool,
+    },
     Choices,
     Labels,
     /// `<Label>`/`<Choice>`: needs a `value`.
@@ -347,15 +347,12 @@ impl<'a> Walker<'a> {
                     self.close();
                 }
                 Event::Text(t) => {
-                    let text = t
-                        .decode()
-                        .map_err(|e| self.xml_error(pos, e.to_string()))?;
+                    let text = t.decode().map_err(|e| self.xml_error(pos, e.to_string()))?;
                     if self.stack.is_empty() {
                         if !text.chars().all(is_xml_space) {
-                            return Err(self.xml_error(
-                                pos,
-                                "text is not allowed outside the root element",
-                            ));
+                            return Err(
+                                self.xml_error(pos, "text is not allowed outside the root element")
+                            );
                         }
                     } else {
                         if text.contains("]]>") {
@@ -369,11 +366,11 @@ impl<'a> Walker<'a> {
                 }
                 Event::CData(c) => {
                     if self.stack.is_empty() {
-                        return Err(self.xml_error(pos, "CDATA is not allowed outside the root element"));
+                        return Err(
+                            self.xml_error(pos, "CDATA is not allowed outside the root element")
+                        );
                     }
-                    let text = c
-                        .decode()
-                        .map_err(|e| self.xml_error(pos, e.to_string()))?;
+                    let text = c.decode().map_err(|e| self.xml_error(pos, e.to_string()))?;
                     self.add_text(&text);
                 }
                 Event::GeneralRef(r) => {
@@ -387,21 +384,14 @@ impl<'a> Walker<'a> {
                     let mut buf = [0u8; 4];
                     self.add_text(c.encode_utf8(&mut buf));
                 }
-                Event::Decl(decl) => {
+                Event::Decl(_) => {
                     if !was_first || pos != base {
                         return Err(self.xml_error(
                             pos,
                             "the XML declaration is allowed only at the start of the document",
                         ));
                     }
-                    let version_ok = decl.version().is_ok_and(|v| {
-                        v.strip_prefix(b"1.")
-                            .is_some_and(|minor| !minor.is_empty() && minor.iter().all(u8::is_ascii_digit))
-                    });
-                    if !version_ok
-                        || decl.encoding().is_some_and(|e| e.is_err())
-                        || decl.standalone().is_some_and(|s| s.is_err())
-                    {
+                    if !is_xml_declaration(body) {
                         return Err(self.xml_error(pos, "malformed XML declaration"));
                     }
                 }
@@ -425,10 +415,9 @@ impl<'a> Walker<'a> {
                 Event::Eof => {
                     let end = self.src.len();
                     if let Some(frame) = self.stack.last() {
-                        return Err(self.xml_error(
-                            end,
-                            format!("tag <{}> is never closed", frame.tag),
-                        ));
+                        return Err(
+                            self.xml_error(end, format!("tag <{}> is never closed", frame.raw_tag))
+                        );
                     }
                     if self.root_tag.is_none() {
                         return Err(self.xml_error(end, "the document has no root element"));
@@ -524,7 +513,9 @@ impl<'a> Walker<'a> {
                 .map_err(|err| {
                     self.xml_error(
                         pos,
-                        format!("bad reference in the value of attribute {key} of <{raw_tag}>: {err}"),
+                        format!(
+                            "bad reference in the value of attribute {key} of <{raw_tag}>: {err}"
+                        ),
                     )
                 })?
                 .into_owned();
@@ -550,6 +541,12 @@ impl<'a> Walker<'a> {
             } else {
                 continue;
             };
+            if !is_namespace_uri(value) || (value.is_empty() && !prefix.is_empty()) {
+                return Err(self.xml_error(
+                    pos,
+                    format!("{key}=\"{value}\" is not a valid namespace URI"),
+                ));
+            }
             self.namespaces
                 .entry(prefix.to_owned())
                 .or_default()
@@ -573,14 +570,8 @@ impl<'a> Walker<'a> {
             view_children: 0,
             choices_children: Vec::new(),
         };
-        // Push first so that a resolution error still unwinds cleanly (errors end the walk).
-        let tag = match self.resolve(raw_tag, true, pos) {
-            Ok(tag) => tag,
-            Err(err) => {
-                self.unbind(&frame.ns_bound);
-                return Err(err);
-            }
-        };
+        // An error ends the walk, so the bindings above need no unwinding on the way out.
+        let tag = self.resolve(raw_tag, true, pos)?;
         let mut attrs: Vec<(String, String)> = Vec::with_capacity(raw_attrs.len());
         let tag_start = self.serialized.len();
         self.serialized.push('<');
@@ -589,13 +580,7 @@ impl<'a> Walker<'a> {
             if key == "xmlns" || key.starts_with("xmlns:") {
                 continue;
             }
-            let resolved = match self.resolve(key, false, pos) {
-                Ok(resolved) => resolved,
-                Err(err) => {
-                    self.unbind(&frame.ns_bound);
-                    return Err(err);
-                }
-            };
+            let resolved = self.resolve(key, false, pos)?;
             self.serialized.push(' ');
             self.serialized.push_str(key);
             self.serialized.push_str("=\"");
@@ -730,7 +715,10 @@ impl<'a> Walker<'a> {
                 get("valueType").map_or(Value::Null, |v| Value::String(v.into())),
             );
             if let Some(value) = get("value") {
-                input.insert("value".into(), Value::String(value.trim_start_matches('$').into()));
+                input.insert(
+                    "value".into(),
+                    Value::String(value.trim_start_matches('$').into()),
+                );
             } else if let Some(value) = get("valueList") {
                 input.insert(
                     "valueList".into(),
@@ -756,47 +744,44 @@ impl<'a> Walker<'a> {
         frame.control = own_control.or(parent_control);
 
         // Schema checks that need only the attributes.
-        let path_error = |message: String| (message, true);
-        let mut problem: Option<(String, bool)> = None;
+        let mut problem: Option<String> = None;
         let not_string = |key: &str| get(key).is_some_and(badgerfish_not_string);
         match frame.check {
             Check::WithValue if get("value").is_none() => {
-                problem = Some(path_error(format!("{element} needs a value attribute")));
+                problem = Some(format!("{element} needs a value attribute"));
             }
             Check::Object => {
                 let value = get("value").is_some();
                 let value_list = get("valueList").is_some();
                 if !frame.has_name {
-                    problem = Some(path_error(format!("{element} needs a name attribute")));
+                    problem = Some(format!("{element} needs a name attribute"));
                 } else if !value && !value_list {
-                    problem = Some(path_error(format!(
-                        "{element} needs a value (or valueList) attribute"
-                    )));
+                    problem = Some(format!("{element} needs a value (or valueList) attribute"));
                 } else if value && value_list {
-                    problem = Some(path_error(format!(
+                    problem = Some(format!(
                         "{element} must not have both a value and a valueList attribute"
-                    )));
+                    ));
                 } else if not_string("valueList") {
-                    problem = Some(path_error(format!(
+                    problem = Some(format!(
                         "valueList of {element} must be a string, not a number or boolean"
-                    )));
+                    ));
                 }
             }
             Check::NameToName | Check::Choices | Check::Labels => {
                 if frame.check == Check::NameToName && !(frame.has_name && frame.has_to_name) {
-                    problem = Some(path_error(format!(
+                    problem = Some(format!(
                         "{element} needs both a name and a toName attribute"
-                    )));
+                    ));
                 } else if let Some(key) = ["name", "toName"].into_iter().find(|k| not_string(k)) {
-                    problem = Some(path_error(format!(
+                    problem = Some(format!(
                         "{key} of {element} must be a string, not a number or boolean"
-                    )));
+                    ));
                 }
             }
             _ => {}
         }
         self.stack.push(frame);
-        if let Some((message, _)) = problem {
+        if let Some(message) = problem {
             self.schema_problem(message);
         }
         Ok(())
@@ -850,14 +835,18 @@ impl<'a> Walker<'a> {
                     ("Label", frame.label_children)
                 };
                 if !(frame.has_name && frame.has_to_name) {
-                    problem = Some(format!("{element} needs both a name and a toName attribute"));
-                } else if children == 0 && !frame.has_value && frame.view_children == 0 {
-                    if self.schema_error.is_none() {
-                        self.schema_error = Some(LabelConfigError::NoLabels {
-                            element: element.clone(),
-                            child: child.into(),
-                        });
-                    }
+                    problem = Some(format!(
+                        "{element} needs both a name and a toName attribute"
+                    ));
+                } else if children == 0
+                    && !frame.has_value
+                    && frame.view_children == 0
+                    && self.schema_error.is_none()
+                {
+                    self.schema_error = Some(LabelConfigError::NoLabels {
+                        element: element.clone(),
+                        child: child.into(),
+                    });
                 }
             }
             let mut single_choice = None;
@@ -1042,6 +1031,91 @@ fn regex_captures<'t>(text: &'t str, prefix: &str) -> Vec<(usize, &'t str)> {
     found
 }
 
+/// Whether `doc` starts with a well-formed XML declaration
+/// (`<?xml version="1.x" encoding="..." standalone="yes|no"?>`, the last two optional).
+fn is_xml_declaration(doc: &str) -> bool {
+    let Some(rest) = doc.strip_prefix("<?xml") else {
+        return false;
+    };
+    let Some(end) = rest.find("?>") else {
+        return false;
+    };
+    let mut rest = &rest[..end];
+    let mut seen = Vec::new();
+    loop {
+        let trimmed = rest.trim_start_matches(is_xml_space);
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return false; // pseudo-attributes must be preceded by whitespace
+        }
+        let Some(eq) = trimmed.find('=') else {
+            return false;
+        };
+        let key = trimmed[..eq].trim_end_matches(is_xml_space);
+        let after = trimmed[eq + 1..].trim_start_matches(is_xml_space);
+        let Some(quote) = after.chars().next().filter(|&q| q == '"' || q == '\'') else {
+            return false;
+        };
+        let Some(len) = after[1..].find(quote) else {
+            return false;
+        };
+        let value = &after[1..1 + len];
+        let valid = match key {
+            "version" => {
+                seen.is_empty()
+                    && value.strip_prefix("1.").is_some_and(|minor| {
+                        !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit())
+                    })
+            }
+            "encoding" => {
+                seen == ["version"]
+                    && value
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic())
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            }
+            "standalone" => {
+                matches!(seen.last(), Some(&"version" | &"encoding"))
+                    && matches!(value, "yes" | "no")
+            }
+            _ => false,
+        };
+        if !valid {
+            return false;
+        }
+        seen.push(key);
+        rest = &after[1 + len + 1..];
+    }
+    seen.first() == Some(&"version")
+}
+
+/// A rough RFC 3986 check of a namespace name, as libxml2 (lxml) applies it.
+fn is_namespace_uri(uri: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#@!$&'()*+,;=%".contains(c);
+    if !uri.chars().all(allowed) {
+        return false;
+    }
+    // A colon before any '/', '?' or '#' ends a scheme, which must be ALPHA *(ALPHA / DIGIT / "+" / "-" / ".").
+    let head = &uri[..uri.find(['/', '?', '#']).unwrap_or(uri.len())];
+    match head.split_once(':') {
+        Some((scheme, _)) => {
+            scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => true,
+    }
+}
+
 /// Whether every quoted attribute value in a start tag is followed by whitespace or the end.
 fn attributes_separated(raw: &[u8]) -> bool {
     let mut quote = None;
@@ -1111,9 +1185,9 @@ fn is_word_char(c: char) -> bool {
 
 /// The SDK's `has_variable`: `^\$[A-Za-z_]+$`.
 fn is_data_variable(value: &str) -> bool {
-    value
-        .strip_prefix('$')
-        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphabetic() || c == '_'))
+    value.strip_prefix('$').is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+    })
 }
 
 /// Whether xmljson's badgerfish conversion turns `value` into a boolean or a number (so that a
@@ -1125,9 +1199,7 @@ fn badgerfish_not_string(value: &str) -> bool {
         return true;
     }
     let trimmed = value.trim();
-    let unsigned = trimmed
-        .strip_prefix(['+', '-'])
-        .unwrap_or(trimmed);
+    let unsigned = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
     if unsigned.is_empty() {
         return false;
     }
@@ -1169,8 +1241,7 @@ fn badgerfish_not_string(value: &str) -> bool {
 /// XML's attribute-value normalization: each literal tab, newline or carriage return (a CR LF
 /// pair counting as one) becomes a space. Character references are not affected.
 fn normalize_attribute(raw: &str) -> String {
-    raw.replace("\r\n", " ")
-        .replace(['\r', '\n', '\t'], " ")
+    raw.replace("\r\n", " ").replace(['\r', '\n', '\t'], " ")
 }
 
 /// The character an entity or character reference in text stands for.
@@ -1339,7 +1410,9 @@ mod tests {
 
     #[test]
     fn textarea_has_empty_labels() {
-        let c = ok(r#"<View><Audio name="audio" value="$url"/><TextArea name="transcript" toName="audio" rows="4" editable="true"/></View>"#);
+        let c = ok(
+            r#"<View><Audio name="audio" value="$url"/><TextArea name="transcript" toName="audio" rows="4" editable="true"/></View>"#,
+        );
         assert_eq!(
             serde_json::to_string(&c.parsed).unwrap(),
             r#"{"transcript":{"type":"TextArea","to_name":["audio"],"inputs":[{"type":"Audio","valueType":null,"value":"url"}],"labels":[],"labels_attrs":{}}}"#
@@ -1353,11 +1426,15 @@ mod tests {
 
     #[test]
     fn rating() {
-        let c = ok(r#"<View><Image name="image" value="$img"/><Rating name="rating" toName="image" maxRating="10" icon="star"/></View>"#);
+        let c = ok(
+            r#"<View><Image name="image" value="$img"/><Rating name="rating" toName="image" maxRating="10" icon="star"/></View>"#,
+        );
         assert_eq!(c.parsed["rating"]["type"], "Rating");
         assert_eq!(c.parsed["rating"]["labels"], json!([]));
         assert!(c.suitable_for_bulk_annotation);
-        let per_item = ok(r#"<View><Image name="image" value="$img"/><Rating name="rating" toName="image" perItem="TRUE"/></View>"#);
+        let per_item = ok(
+            r#"<View><Image name="image" value="$img"/><Rating name="rating" toName="image" perItem="TRUE"/></View>"#,
+        );
         assert!(!per_item.suitable_for_bulk_annotation);
     }
 
@@ -1372,7 +1449,10 @@ mod tests {
 </View>"#);
         let names: Vec<&String> = c.parsed.as_object().unwrap().keys().collect();
         assert_eq!(names, ["speaker", "ner", "quality"]);
-        assert_eq!(c.parsed["ner"]["inputs"], json!([{"type": "HyperText", "valueType": "text", "value": "html"}]));
+        assert_eq!(
+            c.parsed["ner"]["inputs"],
+            json!([{"type": "HyperText", "valueType": "text", "value": "html"}])
+        );
         assert_eq!(
             serde_json::to_string(&c.parsed["quality"]).unwrap(),
             r#"{"type":"Choices","to_name":["audio","html"],"conditionals":{"type":"label","name":"A"},"inputs":[{"type":"Audio","valueType":null,"value":"audio"},{"type":"HyperText","valueType":"text","value":"html"}],"labels":["good","bad"],"labels_attrs":{"good":{"value":"good"},"bad":{"value":"bad"}}}"#
@@ -1384,7 +1464,9 @@ mod tests {
 
     #[test]
     fn to_name_with_two_names() {
-        let c = ok(r#"<View><Image name="a" value="$left"/><Image name="b" value="$right"/><Choices name="same" toName="a,b"><Choice value="yes"/><Choice value="no"/></Choices></View>"#);
+        let c = ok(
+            r#"<View><Image name="a" value="$left"/><Image name="b" value="$right"/><Choices name="same" toName="a,b"><Choice value="yes"/><Choice value="no"/></Choices></View>"#,
+        );
         assert_eq!(c.parsed["same"]["to_name"], json!(["a", "b"]));
         assert_eq!(
             c.parsed["same"]["inputs"],
@@ -1411,7 +1493,9 @@ mod tests {
 
     #[test]
     fn attribute_values_are_unescaped_and_normalized() {
-        let c = ok("<View><Text name=\"t\" value=\"$text\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"&quot;a&quot; &amp; b\" hint=\"x&#10;y\tz\nw\"/></Choices></View>");
+        let c = ok(
+            "<View><Text name=\"t\" value=\"$text\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"&quot;a&quot; &amp; b\" hint=\"x&#10;y\tz\nw\"/></Choices></View>",
+        );
         assert_eq!(
             c.parsed["c"]["labels_attrs"],
             json!({"\"a\" & b": {"value": "\"a\" & b", "hint": "x\ny z w"}})
@@ -1439,7 +1523,9 @@ mod tests {
             json!([{"type": "Text", "valueType": null, "value": "Say: $greeting and $other"}])
         );
         assert!(!c.suitable_for_bulk_annotation, "Choices with value");
-        let list = ok(r#"<View><Image name="i" valueList="$pages"/><Rectangle name="r" toName="i"/></View>"#);
+        let list = ok(
+            r#"<View><Image name="i" valueList="$pages"/><Rectangle name="r" toName="i"/></View>"#,
+        );
         assert_eq!(
             list.parsed["r"]["inputs"],
             json!([{"type": "Image", "valueType": null, "valueList": "pages"}])
@@ -1448,7 +1534,9 @@ mod tests {
 
     #[test]
     fn repeater_index_flag_adds_regex() {
-        let c = ok(r#"<View><Repeater on="$images" indexFlag="{{idx}}"><Image name="image_{{idx}}" value="$images[{{idx}}].url"/><Labels name="label_{{idx}}" toName="image_{{idx}}"><Label value="A"/></Labels></Repeater></View>"#);
+        let c = ok(
+            r#"<View><Repeater on="$images" indexFlag="{{idx}}"><Image name="image_{{idx}}" value="$images[{{idx}}].url"/><Labels name="label_{{idx}}" toName="image_{{idx}}"><Label value="A"/></Labels></Repeater></View>"#,
+        );
         assert_eq!(
             serde_json::to_string(&c.parsed["label_{{idx}}"]).unwrap(),
             r#"{"type":"Labels","to_name":["image_{{idx}}"],"regex":{"{{idx}}":".*"},"inputs":[{"type":"Image","valueType":null,"value":"images[{{idx}}].url"}],"labels":["A"],"labels_attrs":{"A":{"value":"A"}}}"#
@@ -1457,7 +1545,9 @@ mod tests {
 
     #[test]
     fn labels_outside_controls_and_filter_are_ignored() {
-        let c = ok(r#"<View><Text name="t" value="$t"/><Label value="stray"/><Filter name="f" toName="c"/><Taxonomy name="c" toName="t"><Choice value="A"><Choice value="A1"/></Choice></Taxonomy><Relations><Relation value="rel"/></Relations></View>"#);
+        let c = ok(
+            r#"<View><Text name="t" value="$t"/><Label value="stray"/><Filter name="f" toName="c"/><Taxonomy name="c" toName="t"><Choice value="A"><Choice value="A1"/></Choice></Taxonomy><Relations><Relation value="rel"/></Relations></View>"#,
+        );
         assert_eq!(c.parsed.as_object().unwrap().len(), 1);
         assert_eq!(c.parsed["c"]["labels"], json!(["A", "A1"]));
         assert!(c.suitable_for_bulk_annotation);
@@ -1474,8 +1564,15 @@ mod tests {
         let c = ok(&xml);
         assert_eq!(c.parsed["c"]["labels"], json!(["deep"]));
         let unclosed = format!("<View>{}", "<View>".repeat(depth));
-        assert!(matches!(parse(&unclosed), Err(LabelConfigError::Xml { .. })));
-        let other = format!("<View>{}{}</View>", "<a>".repeat(depth), "</a>".repeat(depth));
+        assert!(matches!(
+            parse(&unclosed),
+            Err(LabelConfigError::Xml { .. })
+        ));
+        let other = format!(
+            "<View>{}{}</View>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        );
         ok(&other);
     }
 
@@ -1501,6 +1598,11 @@ mod tests {
             "<View><p:a/></View>",
             "<View>\u{1}</View>",
             "<View/><?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\" encodng=\"UTF-8\"?><View/>",
+            "<?xml version=\"\"?><View/>",
+            "<View><?a:b x?></View>",
+            "<View a=\"1\"b=\"2\"/>",
+            "<View xmlns:x=\"u rn\"/>",
             "<!-- only a comment -->",
             "<",
         ] {
@@ -1511,26 +1613,39 @@ mod tests {
         }
         let e = err("<View>\n  <Text name=\"t\" value=\"$t\">\n</View>");
         let message = e.to_string();
-        assert!(message.starts_with("label_config is not valid XML: "), "{message}");
-        assert!(message.contains("at position 36 (line 3, column 1)"), "{message}");
+        assert!(
+            message.starts_with("label_config is not valid XML: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("at position 36 (line 3, column 1)"),
+            "{message}"
+        );
     }
 
     #[test]
     fn declaration_comments_and_namespaces_are_accepted() {
-        let c = ok("\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><View xmlns:x=\"urn:x\"><Text name=\"t\" value=\"$t\" x:note=\"n\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"a\" x:hint=\"h\"/><Choice value=\"b\"/></Choices></View><!-- after -->");
+        let c = ok(
+            "\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><View xmlns:x=\"urn:x\"><Text name=\"t\" value=\"$t\" x:note=\"n\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"a\" x:hint=\"h\"/><Choice value=\"b\"/></Choices></View><!-- after -->",
+        );
         assert_eq!(
             c.parsed["c"]["labels_attrs"]["a"],
             json!({"value": "a", "{urn:x}hint": "h"})
         );
         let namespaced = err("<View xmlns=\"urn:v\"/>");
-        assert!(matches!(namespaced, LabelConfigError::RootNotView { ref found } if found == "{urn:v}View"));
+        assert!(
+            matches!(namespaced, LabelConfigError::RootNotView { ref found } if found == "{urn:v}View")
+        );
     }
 
     #[test]
     fn doctype_is_rejected() {
         let xml = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><View><Header value="&lol2;"/></View>"#;
         let e = err(xml);
-        assert!(matches!(e, LabelConfigError::Doctype { position: 21 }), "{e:?}");
+        assert!(
+            matches!(e, LabelConfigError::Doctype { position: 21 }),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("DOCTYPE"));
     }
 
@@ -1543,13 +1658,19 @@ mod tests {
 
     #[test]
     fn unknown_to_name() {
-        let e = err(r#"<View><Text name="text" value="$t"/><Image name="image" value="$i"/><Choices name="label" toName="x"><Choice value="a"/></Choices></View>"#);
+        let e = err(
+            r#"<View><Text name="text" value="$t"/><Image name="image" value="$i"/><Choices name="label" toName="x"><Choice value="a"/></Choices></View>"#,
+        );
         assert_eq!(
             e.to_string(),
             r#"toName="x" of <Choices name="label"> names no tag in the config (known names: image, label, text)"#
         );
-        let second = err(r#"<View><Text name="a" value="$t"/><Labels name="l" toName="a,b"><Label value="x"/></Labels></View>"#);
-        assert!(matches!(second, LabelConfigError::UnknownToName { ref to_name, .. } if to_name == "b"));
+        let second = err(
+            r#"<View><Text name="a" value="$t"/><Labels name="l" toName="a,b"><Label value="x"/></Labels></View>"#,
+        );
+        assert!(
+            matches!(second, LabelConfigError::UnknownToName { ref to_name, .. } if to_name == "b")
+        );
     }
 
     #[test]
@@ -1560,20 +1681,56 @@ mod tests {
             e.to_string(),
             r#"Label config contains non-unique names: name="x" is used by more than one tag"#
         );
-        let control = err(r#"<View><Text name="t" value="$a"/><TextArea name="t" toName="t"/></View>"#);
+        let control =
+            err(r#"<View><Text name="t" value="$a"/><TextArea name="t" toName="t"/></View>"#);
         assert!(matches!(control, LabelConfigError::DuplicateName { .. }));
     }
 
     #[test]
+    fn names_are_found_like_label_studio_does() {
+        // Label Studio applies the regexes name="..." and toName="..." to the re-serialized
+        // XML, so text (CSS attribute selectors, say) and any *name attribute count.
+        let e = err(
+            r#"<View><Style>.lsf [name="t"] { color: red }</Style><Text name="t" value="$t"/></View>"#,
+        );
+        assert!(
+            matches!(e, LabelConfigError::DuplicateName { ref name } if name == "t"),
+            "{e:?}"
+        );
+        let e =
+            err(r#"<View><Text name="t" value="$t"/><Header>use toName="nope"</Header></View>"#);
+        assert_eq!(
+            e.to_string(),
+            r#"toName="nope" of the text following <Header> names no tag in the config (known names: t)"#
+        );
+        let e = err(r#"<View><Text name="t" value="$t" filename="t"/></View>"#);
+        assert!(matches!(e, LabelConfigError::DuplicateName { .. }));
+        // Escaped quotes do not end a value: ElementTree writes them as &quot;.
+        ok(r#"<View><Text name="t" value="$t" hint="name=&quot;t&quot;"/></View>"#);
+    }
+
+    #[test]
     fn choices_or_labels_without_labels() {
-        let e = err(r#"<View><Text name="t" value="$t"/><Choices name="c" toName="t"></Choices></View>"#);
+        let e = err(
+            r#"<View><Text name="t" value="$t"/><Choices name="c" toName="t"></Choices></View>"#,
+        );
         assert!(matches!(e, LabelConfigError::NoLabels { ref child, .. } if child == "Choice"));
-        assert!(e.to_string().starts_with(r#"<Choices name="c"> has no <Choice> tags"#), "{e}");
-        let labels = err(r#"<View><Text name="t" value="$t"/><View><Labels name="l" toName="t"/></View></View>"#);
+        assert!(
+            e.to_string()
+                .starts_with(r#"<Choices name="c"> has no <Choice> tags"#),
+            "{e}"
+        );
+        let labels = err(
+            r#"<View><Text name="t" value="$t"/><View><Labels name="l" toName="t"/></View></View>"#,
+        );
         assert!(matches!(labels, LabelConfigError::NoLabels { ref child, .. } if child == "Label"));
         // Dynamic labels or a nested View satisfy Label Studio's schema.
-        ok(r#"<View><Text name="t" value="$t"/><Labels name="l" toName="t" value="$labels"/></View>"#);
-        ok(r#"<View><Text name="t" value="$t"/><Labels name="l" toName="t"><View/></Labels></View>"#);
+        ok(
+            r#"<View><Text name="t" value="$t"/><Labels name="l" toName="t" value="$labels"/></View>"#,
+        );
+        ok(
+            r#"<View><Text name="t" value="$t"/><Labels name="l" toName="t"><View/></Labels></View>"#,
+        );
         // Label Studio's schema does not cover the other *Labels tags.
         ok(r#"<View><Image name="i" value="$i"/><RectangleLabels name="r" toName="i"/></View>"#);
     }
@@ -1602,15 +1759,22 @@ mod tests {
             r#"Validation failed on View/View/Text: <Text name="t"> needs a value (or valueList) attribute"#
         );
         // A single Choice is fine in the common layouts.
-        ok(r#"<View><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="a"/></Choices><Choices name="d" toName="t"><Choice value="b"/></Choices></View>"#);
+        ok(
+            r#"<View><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="a"/></Choices><Choices name="d" toName="t"><Choice value="b"/></Choices></View>"#,
+        );
         // Tags outside the schema's reach are not checked.
-        ok(r#"<View><Collapse><Panel value="p"><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="a"/></Choices></Panel></Collapse></View>"#);
+        ok(
+            r#"<View><Collapse><Panel value="p"><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="a"/></Choices></Panel></Collapse></View>"#,
+        );
     }
 
     #[test]
     fn error_precedence() {
         // XML errors first, then the root, then the schema, then names.
-        assert!(matches!(err("<Foo><a></b></Foo>"), LabelConfigError::Xml { .. }));
+        assert!(matches!(
+            err("<Foo><a></b></Foo>"),
+            LabelConfigError::Xml { .. }
+        ));
         assert!(matches!(
             err(r#"<Foo><Choices name="c" toName="c"/></Foo>"#),
             LabelConfigError::RootNotView { .. }
@@ -1620,7 +1784,9 @@ mod tests {
             LabelConfigError::NoLabels { .. }
         ));
         assert!(matches!(
-            err(r#"<View><Text name="c" value="$t"/><Text name="c" value="$u"/><TextArea name="x" toName="nope"/></View>"#),
+            err(
+                r#"<View><Text name="c" value="$t"/><Text name="c" value="$u"/><TextArea name="x" toName="nope"/></View>"#
+            ),
             LabelConfigError::DuplicateName { .. }
         ));
     }
@@ -1631,21 +1797,38 @@ mod tests {
         let suits = |controls: &str| {
             ok(&format!("<View>{text}{controls}</View>")).suitable_for_bulk_annotation
         };
-        assert!(suits(r#"<Choices name="c" toName="t"><Choice value="a"/><Choice value="b"/></Choices><TextArea name="ta" toName="t"/><Number name="n" toName="t"/>"#));
-        assert!(!suits(r#"<Choices name="c" toName="t" perRegion="true"><Choice value="a"/><Choice value="b"/></Choices>"#));
+        assert!(suits(
+            r#"<Choices name="c" toName="t"><Choice value="a"/><Choice value="b"/></Choices><TextArea name="ta" toName="t"/><Number name="n" toName="t"/>"#
+        ));
+        assert!(!suits(
+            r#"<Choices name="c" toName="t" perRegion="true"><Choice value="a"/><Choice value="b"/></Choices>"#
+        ));
         assert!(!suits(r#"<TextArea name="ta" toName="t" perItem="true"/>"#));
-        assert!(!suits(r#"<Labels name="l" toName="t"><Label value="a"/></Labels>"#));
-        assert!(!suits(r#"<Taxonomy name="x" toName="t" apiUrl="http://x"/>"#));
-        assert!(!suits(r#"<Taxonomy name="x" toName="t" labeling="true"><Choice value="a"/></Taxonomy>"#));
-        assert!(suits(r#"<Relations name="r" toName="t"/><Pairwise name="p" toName="t"/>"#));
+        assert!(!suits(
+            r#"<Labels name="l" toName="t"><Label value="a"/></Labels>"#
+        ));
+        assert!(!suits(
+            r#"<Taxonomy name="x" toName="t" apiUrl="http://x"/>"#
+        ));
+        assert!(!suits(
+            r#"<Taxonomy name="x" toName="t" labeling="true"><Choice value="a"/></Taxonomy>"#
+        ));
+        assert!(suits(
+            r#"<Relations name="r" toName="t"/><Pairwise name="p" toName="t"/>"#
+        ));
         assert!(suits(""));
     }
 
     #[test]
     fn conditionals_need_per_region() {
-        let c = ok(r#"<View><Text name="t" value="$t"/><TextArea name="a" toName="t" visibleWhen="region-selected" whenTagName="l"/><TextArea name="b" toName="t" perRegion="true" whenTagName="l"/><Labels name="l" toName="t"><Label value="x"/></Labels></View>"#);
+        let c = ok(
+            r#"<View><Text name="t" value="$t"/><TextArea name="a" toName="t" visibleWhen="region-selected" whenTagName="l"/><TextArea name="b" toName="t" perRegion="true" whenTagName="l"/><Labels name="l" toName="t"><Label value="x"/></Labels></View>"#,
+        );
         assert!(c.parsed["a"].get("conditionals").is_none());
-        assert_eq!(c.parsed["b"]["conditionals"], json!({"type": "tag", "name": "l"}));
+        assert_eq!(
+            c.parsed["b"]["conditionals"],
+            json!({"type": "tag", "name": "l"})
+        );
     }
 
     #[test]
@@ -1677,9 +1860,36 @@ mod tests {
         }
         // Pseudo-random byte soup built from XML-ish fragments.
         let pieces = [
-            "<", ">", "/", "View", "Text", "Choices", "Choice", "Label", " name=\"a\"",
-            " toName=\"a\"", " value=\"$v\"", "=", "\"", "'", "&amp;", "&", ";", "<!--", "-->",
-            "<![CDATA[", "]]>", "<?", "?>", "é", "\u{1F600}", " ", "\n", "x", ":", "#",
+            "<",
+            ">",
+            "/",
+            "View",
+            "Text",
+            "Choices",
+            "Choice",
+            "Label",
+            " name=\"a\"",
+            " toName=\"a\"",
+            " value=\"$v\"",
+            "=",
+            "\"",
+            "'",
+            "&amp;",
+            "&",
+            ";",
+            "<!--",
+            "-->",
+            "<![CDATA[",
+            "]]>",
+            "<?",
+            "?>",
+            "é",
+            "\u{1F600}",
+            " ",
+            "\n",
+            "x",
+            ":",
+            "#",
         ];
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         for _ in 0..3000 {
@@ -1698,10 +1908,14 @@ mod tests {
 
     #[test]
     fn badgerfish_conversion() {
-        for v in ["1", "-2", " 3 ", "1_000", "1.5", ".5", "5.", "1e5", "-1E-3", "true", "FALSE"] {
+        for v in [
+            "1", "-2", " 3 ", "1_000", "1.5", ".5", "5.", "1e5", "-1E-3", "true", "FALSE",
+        ] {
             assert!(badgerfish_not_string(v), "{v}");
         }
-        for v in ["", " ", "a1", "1_", "_1", "1__0", "inf", "nan", "1e999", "e5", "0x10", "1.2.3", "--1"] {
+        for v in [
+            "", " ", "a1", "1_", "_1", "1__0", "inf", "nan", "1e999", "e5", "0x10", "1.2.3", "--1",
+        ] {
             assert!(!badgerfish_not_string(v), "{v}");
         }
     }

@@ -19,13 +19,11 @@ impl Project {
             .is_some_and(|m| !m.is_empty())
     }
 
-    /// Bulk annotation suits configs whose every control is a `Choices`.
+    /// Label Studio's rules, applied to the stored config (it was valid when saved).
     fn suitable_for_bulk_annotation(&self) -> bool {
-        self.parsed_label_config.as_object().is_some_and(|m| {
-            !m.is_empty()
-                && m.values()
-                    .all(|c| c.get("type").and_then(Value::as_str) == Some("Choices"))
-        })
+        super::label_config::parse(&self.label_config)
+            .map(|c| c.suitable_for_bulk_annotation)
+            .unwrap_or(false)
     }
 
     /// The project as `GET /api/projects/{id}/` returns it. `with_stats` false renders the
@@ -306,7 +304,10 @@ impl Summary {
         let join = |items: Vec<String>| items.join(", ");
         let lead_times: Vec<f64> = annotations.iter().filter_map(|a| a.lead_time).collect();
         let scores: Vec<f64> = predictions.iter().filter_map(|p| p.score).collect();
-        let mut versions: Vec<String> = predictions.iter().map(|p| p.model_version.clone()).collect();
+        let mut versions: Vec<String> = predictions
+            .iter()
+            .map(|p| p.model_version.clone())
+            .collect();
         versions.dedup();
         let mut updated_by: Vec<i64> = annotations.iter().filter_map(|a| a.updated_by).collect();
         updated_by.sort_unstable();
