@@ -17,7 +17,11 @@ pub struct Settings {
     pub bind: SocketAddr,
 
     /// Database: `sqlite://path` (created if missing) or `postgres://...`.
-    #[arg(long = "db", env = "DATABASE_URL", default_value = "sqlite://labelhook.db")]
+    #[arg(
+        long = "db",
+        env = "DATABASE_URL",
+        default_value = "sqlite://labelhook.db"
+    )]
     pub database_url: String,
 
     /// API token of the admin user created on first start. Without it a random token is
@@ -26,7 +30,11 @@ pub struct Settings {
     pub admin_token: Option<String>,
 
     /// Email of the admin user created on first start.
-    #[arg(long, env = "LABELHOOK_ADMIN_EMAIL", default_value = "admin@example.com")]
+    #[arg(
+        long,
+        env = "LABELHOOK_ADMIN_EMAIL",
+        default_value = "admin@example.com"
+    )]
     pub admin_email: String,
 
     /// Largest request body accepted, in bytes (larger ones get 413).
@@ -109,7 +117,11 @@ pub struct WebhookSettings {
 
     /// Deliveries in flight at once to one webhook, so one slow receiver cannot take every
     /// slot.
-    #[arg(long, env = "LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 32)]
+    #[arg(
+        long,
+        env = "LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK",
+        default_value_t = 32
+    )]
     pub max_in_flight_per_webhook: usize,
 }
 

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use labelhook::config::{Settings, env_flag};
 
 #[derive(Parser)]
-#[command(name = "labelhook", version, about = "A Label Studio-compatible labeling server whose webhooks never lose an event")]
+#[command(
+    name = "labelhook",
+    version,
+    about = "A Label Studio-compatible labeling server whose webhooks never lose an event"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,7 +21,12 @@ enum Command {
     /// Manage organizations and users.
     Admin {
         /// Database: `sqlite://path` or `postgres://...`.
-        #[arg(long = "db", env = "DATABASE_URL", default_value = "sqlite://labelhook.db", global = true)]
+        #[arg(
+            long = "db",
+            env = "DATABASE_URL",
+            default_value = "sqlite://labelhook.db",
+            global = true
+        )]
         database_url: String,
         #[command(subcommand)]
         command: AdminCommand,
@@ -52,8 +61,9 @@ enum AdminCommand {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LABELHOOK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("LABELHOOK_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -67,15 +77,28 @@ async fn main() -> anyhow::Result<()> {
             }
             labelhook::server::serve(settings).await
         }
-        Command::Admin { database_url, command } => {
+        Command::Admin {
+            database_url,
+            command,
+        } => {
             let db = labelhook::store::Db::open(&database_url).await?;
             let user = match command {
-                AdminCommand::CreateOrganization { title, email, token } => {
+                AdminCommand::CreateOrganization {
+                    title,
+                    email,
+                    token,
+                } => {
                     let organization = labelhook::auth::create_organization(&db, &title).await?;
-                    labelhook::auth::create_user(&db, organization, &email, token.as_deref()).await?
+                    labelhook::auth::create_user(&db, organization, &email, token.as_deref())
+                        .await?
                 }
-                AdminCommand::CreateUser { organization, email, token } => {
-                    labelhook::auth::create_user(&db, organization, &email, token.as_deref()).await?
+                AdminCommand::CreateUser {
+                    organization,
+                    email,
+                    token,
+                } => {
+                    labelhook::auth::create_user(&db, organization, &email, token.as_deref())
+                        .await?
                 }
             };
             println!(

@@ -18,7 +18,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(token) =
         crate::auth::bootstrap(&db, &settings.admin_email, settings.admin_token.as_deref()).await?
     {
-        println!("created admin user {} with API token: {token}", settings.admin_email);
+        println!(
+            "created admin user {} with API token: {token}",
+            settings.admin_email
+        );
         println!("(shown once; use it as `Authorization: Token {token}`)");
     }
     let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone());

@@ -17,7 +17,9 @@ async fn every_event_survives_a_killed_process() {
     let mut first = Server::start_with(&[("WEBHOOK_TIMEOUT", "5")]);
     let receiver = Receiver::start_with(Behaviour::Slow(5)).await;
     let project = first.project("drill").await;
-    first.create("/api/webhooks/", json!({"url": receiver.url})).await;
+    first
+        .create("/api/webhooks/", json!({"url": receiver.url}))
+        .await;
     let mut second = first.is_postgres().then(|| first.another_process());
 
     for i in 0..EVENTS {
@@ -37,7 +39,10 @@ async fn every_event_survives_a_killed_process() {
             _ => &first,
         };
         target
-            .create("/api/tasks/", json!({"project": project, "data": {"text": format!("event {i}")}}))
+            .create(
+                "/api/tasks/",
+                json!({"project": project, "data": {"text": format!("event {i}")}}),
+            )
             .await;
     }
     let got = receiver
@@ -58,12 +63,19 @@ async fn every_event_survives_a_killed_process() {
     }
     let duplicates: usize = by_id.values().map(|v| v.len() - 1).sum();
     for copies in by_id.values() {
-        assert!(copies.iter().all(|r| r.raw == copies[0].raw), "a duplicate differs from its original");
+        assert!(
+            copies.iter().all(|r| r.raw == copies[0].raw),
+            "a duplicate differs from its original"
+        );
     }
     assert_eq!(by_id.len(), EVENTS, "one delivery id per event");
     println!(
         "crash drill ({}): sent {EVENTS}, received {}, distinct {}, duplicates {duplicates}, lost 0",
-        if second.is_some() { "PostgreSQL, 2 processes" } else { "SQLite, 1 process restarted" },
+        if second.is_some() {
+            "PostgreSQL, 2 processes"
+        } else {
+            "SQLite, 1 process restarted"
+        },
         got.len(),
         by_id.len()
     );

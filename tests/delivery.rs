@@ -12,13 +12,21 @@ use serde_json::{Value, json};
 async fn setup(server: &Server, receiver: &Receiver) -> (i64, Value) {
     let project = server.project("delivery").await;
     let webhook = server
-        .create("/api/webhooks/", json!({"url": format!("{}/hook", receiver.url), "project": project}))
+        .create(
+            "/api/webhooks/",
+            json!({"url": format!("{}/hook", receiver.url), "project": project}),
+        )
         .await;
     (project, webhook)
 }
 
 async fn add_task(server: &Server, project: i64, text: &str) {
-    server.create("/api/tasks/", json!({"project": project, "data": {"text": text}})).await;
+    server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": text}}),
+        )
+        .await;
 }
 
 async fn webhook_state(server: &Server, id: &Value) -> Value {
@@ -49,17 +57,38 @@ async fn the_delivery_log_shows_every_attempt() {
     assert_eq!(page["count"], 2);
     assert!(page["next"].is_string());
     assert_eq!(page["results"].as_array().unwrap().len(), 1);
-    assert_eq!(server.get(&format!("{path}?action=TASKS_CREATED")).await["count"], 2);
-    assert_eq!(server.get(&format!("{path}?action=ANNOTATION_CREATED")).await["count"], 0);
-    assert_eq!(server.get(&format!("{path}?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z")).await["count"], 0);
+    assert_eq!(
+        server.get(&format!("{path}?action=TASKS_CREATED")).await["count"],
+        2
+    );
+    assert_eq!(
+        server
+            .get(&format!("{path}?action=ANNOTATION_CREATED"))
+            .await["count"],
+        0
+    );
+    assert_eq!(
+        server
+            .get(&format!(
+                "{path}?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z"
+            ))
+            .await["count"],
+        0
+    );
 
     // The first one failed once, then succeeded.
-    let first = done.iter().find(|d| d["attempts"] == 2).expect("one delivery needed a retry");
+    let first = done
+        .iter()
+        .find(|d| d["attempts"] == 2)
+        .expect("one delivery needed a retry");
     let detail = server.get(&format!("{path}/{}", first["id"])).await;
     assert_eq!(detail["status"], "succeeded");
     assert_eq!(detail["request"]["url"], format!("{}/hook", receiver.url));
     assert_eq!(detail["request"]["body"]["action"], "TASKS_CREATED");
-    assert_eq!(detail["request"]["headers"]["webhook-id"], detail["message_id"]);
+    assert_eq!(
+        detail["request"]["headers"]["webhook-id"],
+        detail["message_id"]
+    );
     let attempts = detail["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0]["status_code"], 500);
@@ -70,16 +99,27 @@ async fn the_delivery_log_shows_every_attempt() {
     assert!(attempts[1]["duration_ms"].as_f64().unwrap() >= 0.0);
 
     // Bad filters and foreign ids.
-    let (status, body) = server.call("GET", &format!("{path}?status=lost"), None).await;
+    let (status, body) = server
+        .call("GET", &format!("{path}?status=lost"), None)
+        .await;
     assert_eq!(status, 400, "{body}");
-    let (status, _) = server.call("GET", &format!("{path}?since=yesterday"), None).await;
+    let (status, _) = server
+        .call("GET", &format!("{path}?since=yesterday"), None)
+        .await;
     assert_eq!(status, 400);
     let (status, _) = server.call("GET", &format!("{path}/999999"), None).await;
     assert_eq!(status, 404);
     let other = server.other_organization("log@example.com");
     let (status, _) = server.call_as(&other, "GET", &path, None).await;
     assert_eq!(status, 404);
-    let (status, _) = server.call_as(&other, "POST", &format!("{path}/{}/redeliver", first["id"]), None).await;
+    let (status, _) = server
+        .call_as(
+            &other,
+            "POST",
+            &format!("{path}/{}/redeliver", first["id"]),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -91,7 +131,14 @@ async fn redeliver_sends_again_with_the_same_id() {
     add_task(&server, project, "x").await;
     let done = wait_status(&server, &webhook, "succeeded", 1).await;
     let (status, body) = server
-        .call("POST", &format!("/api/webhooks/{}/deliveries/{}/redeliver", webhook["id"], done[0]["id"]), None)
+        .call(
+            "POST",
+            &format!(
+                "/api/webhooks/{}/deliveries/{}/redeliver",
+                webhook["id"], done[0]["id"]
+            ),
+            None,
+        )
         .await;
     assert_eq!(status, 202, "{body}");
     let got = receiver.wait_for("TASKS_CREATED", 2).await;
@@ -106,40 +153,67 @@ async fn exhausted_retries_fail_and_can_be_recovered() {
     let (project, webhook) = setup(&server, &receiver).await;
     add_task(&server, project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
-    assert_eq!(failed[0]["attempts"], 3, "the first attempt plus two retries");
+    assert_eq!(
+        failed[0]["attempts"], 3,
+        "the first attempt plus two retries"
+    );
     assert_eq!(receiver.received().len(), 3);
-    assert_eq!(webhook_state(&server, &webhook["id"]).await["consecutive_failures"], 3);
+    assert_eq!(
+        webhook_state(&server, &webhook["id"]).await["consecutive_failures"],
+        3
+    );
 
     receiver.set(Behaviour::Status(200));
     let (status, body) = server
-        .call("POST", &format!("/api/webhooks/{}/recover", webhook["id"]), Some(json!({"since": "2000-01-01T00:00:00Z"})))
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/recover", webhook["id"]),
+            Some(json!({"since": "2000-01-01T00:00:00Z"})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["recovered"], 1);
     wait_status(&server, &webhook, "succeeded", 1).await;
     assert_eq!(receiver.received().len(), 4);
-    let (status, _) = server.call("POST", &format!("/api/webhooks/{}/recover", webhook["id"]), Some(json!({}))).await;
+    let (status, _) = server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/recover", webhook["id"]),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, 400, "since is required");
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "10ms,10ms")]);
-    let receiver = Receiver::start_with(Behaviour::WithHeaders(429, vec![("Retry-After".into(), "1".into())])).await;
+    let receiver = Receiver::start_with(Behaviour::WithHeaders(
+        429,
+        vec![("Retry-After".into(), "1".into())],
+    ))
+    .await;
     let (project, _) = setup(&server, &receiver).await;
     add_task(&server, project, "x").await;
     receiver.wait_for("TASKS_CREATED", 1).await;
     receiver.set(Behaviour::Status(200));
     let got = receiver.wait_for("TASKS_CREATED", 2).await;
     let gap = got[1].at.duration_since(got[0].at);
-    assert!(gap >= std::time::Duration::from_millis(900), "retried after {gap:?}, before Retry-After's 1 s");
+    assert!(
+        gap >= std::time::Duration::from_millis(900),
+        "retried after {gap:?}, before Retry-After's 1 s"
+    );
 }
 
 #[tokio::test]
 async fn redirects_are_failures_and_not_followed() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
     let target = Receiver::start().await;
-    let receiver = Receiver::start_with(Behaviour::WithHeaders(302, vec![("Location".into(), target.url.clone())])).await;
+    let receiver = Receiver::start_with(Behaviour::WithHeaders(
+        302,
+        vec![("Location".into(), target.url.clone())],
+    ))
+    .await;
     let (project, webhook) = setup(&server, &receiver).await;
     add_task(&server, project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
@@ -161,14 +235,26 @@ async fn gone_switches_the_webhook_off_and_switching_on_sends_what_was_held() {
     assert_eq!(state["disabled_reason"], "gone");
     assert_eq!(state["delivery_stats"]["held"], 1);
     receiver.set(Behaviour::Status(200));
-    server.call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"is_active": true}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", webhook["id"]),
+            Some(json!({"is_active": true})),
+        )
+        .await;
     receiver.wait_for("TASKS_CREATED", 2).await;
-    assert_eq!(webhook_state(&server, &webhook["id"]).await["consecutive_failures"], 0);
+    assert_eq!(
+        webhook_state(&server, &webhook["id"]).await["consecutive_failures"],
+        0
+    );
 }
 
 #[tokio::test]
 async fn too_many_failures_pause_the_webhook_without_losing_events() {
-    let server = Server::start_with(&[("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "3"), ("LABELHOOK_RETRY_SCHEDULE", "20ms,20ms,20ms,20ms,20ms")]);
+    let server = Server::start_with(&[
+        ("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "3"),
+        ("LABELHOOK_RETRY_SCHEDULE", "20ms,20ms,20ms,20ms,20ms"),
+    ]);
     let receiver = Receiver::start_with(Behaviour::Status(503)).await;
     let (project, webhook) = setup(&server, &receiver).await;
     add_task(&server, project, "before").await;
@@ -190,19 +276,43 @@ async fn too_many_failures_pause_the_webhook_without_losing_events() {
     })
     .await;
     assert_eq!(state["delivery_stats"]["pending"], 0);
-    assert_eq!(receiver.received().len(), attempts_while_on, "nothing is sent while paused");
+    assert_eq!(
+        receiver.received().len(),
+        attempts_while_on,
+        "nothing is sent while paused"
+    );
 
     // Switched on: both go out.
     receiver.set(Behaviour::Status(200));
-    server.call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"is_active": true}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", webhook["id"]),
+            Some(json!({"is_active": true})),
+        )
+        .await;
     receiver
         .wait_until(20, "both tasks", |got| {
-            let texts: Vec<&str> = got.iter().filter_map(|r| r.body["tasks"][0]["data"]["text"].as_str()).collect();
-            texts.contains(&"during") && got.iter().filter(|r| r.body["tasks"][0]["data"]["text"] == "before").count() >= 4
+            let texts: Vec<&str> = got
+                .iter()
+                .filter_map(|r| r.body["tasks"][0]["data"]["text"].as_str())
+                .collect();
+            texts.contains(&"during")
+                && got
+                    .iter()
+                    .filter(|r| r.body["tasks"][0]["data"]["text"] == "before")
+                    .count()
+                    >= 4
         })
         .await;
     // A webhook switched off by its user gets nothing, not even held deliveries.
-    server.call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"is_active": false}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", webhook["id"]),
+            Some(json!({"is_active": false})),
+        )
+        .await;
     add_task(&server, project, "off").await;
     let state = webhook_state(&server, &webhook["id"]).await;
     assert_eq!(state["disabled_reason"], "user");
@@ -214,14 +324,25 @@ async fn test_events_arrive_signed() {
     let server = Server::start();
     let receiver = Receiver::start().await;
     let (_, webhook) = setup(&server, &receiver).await;
-    let (status, delivery) = server.call("POST", &format!("/api/webhooks/{}/test", webhook["id"]), None).await;
+    let (status, delivery) = server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/test", webhook["id"]),
+            None,
+        )
+        .await;
     assert_eq!(status, 201, "{delivery}");
     assert_eq!(delivery["action"], "PING");
     let got = receiver.wait_for("PING", 1).await;
     assert_eq!(got[0].body["webhook"]["id"], webhook["id"]);
-    assert_eq!(got[0].header("webhook-id"), delivery["message_id"].as_str().unwrap());
+    assert_eq!(
+        got[0].header("webhook-id"),
+        delivery["message_id"].as_str().unwrap()
+    );
     let verifier = standardwebhooks::Webhook::new(webhook["secret"].as_str().unwrap()).unwrap();
-    verifier.verify(&got[0].raw, &headers_of(&got[0])).expect("signed");
+    verifier
+        .verify(&got[0].raw, &headers_of(&got[0]))
+        .expect("signed");
 }
 
 fn headers_of(r: &common::Received) -> axum::http::HeaderMap {
@@ -267,32 +388,63 @@ async fn hub_signature_is_sent_when_asked_for() {
     let receiver = Receiver::start().await;
     let project = server.project("hub").await;
     let webhook = server
-        .create("/api/webhooks/", json!({"url": receiver.url, "project": project, "hub_signature": true}))
+        .create(
+            "/api/webhooks/",
+            json!({"url": receiver.url, "project": project, "hub_signature": true}),
+        )
         .await;
     add_task(&server, project, "x").await;
     let got = receiver.wait_for("TASKS_CREATED", 1).await;
     use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(webhook["secret"].as_str().unwrap().as_bytes()).unwrap();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(webhook["secret"].as_str().unwrap().as_bytes())
+            .unwrap();
     mac.update(&got[0].raw);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(got[0].header("x-hub-signature-256"), format!("sha256={expected}"));
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        got[0].header("x-hub-signature-256"),
+        format!("sha256={expected}")
+    );
 }
 
 /// One receiver hangs for the whole timeout; another, fast one still gets everything while
 /// the first holds its requests.
 #[tokio::test]
 async fn a_hanging_receiver_does_not_delay_the_others() {
-    let server = Server::start_with(&[("WEBHOOK_TIMEOUT", "60"), ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "2"), ("LABELHOOK_MAX_IN_FLIGHT", "8")]);
+    let server = Server::start_with(&[
+        ("WEBHOOK_TIMEOUT", "60"),
+        ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "2"),
+        ("LABELHOOK_MAX_IN_FLIGHT", "8"),
+    ]);
     let hanging = Receiver::start_with(Behaviour::Hang).await;
     let fast = Receiver::start().await;
     let project = server.project("iso").await;
-    server.create("/api/webhooks/", json!({"url": hanging.url, "project": project})).await;
-    server.create("/api/webhooks/", json!({"url": fast.url, "project": project})).await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": hanging.url, "project": project}),
+        )
+        .await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": fast.url, "project": project}),
+        )
+        .await;
     for i in 0..30 {
         add_task(&server, project, &format!("t{i}")).await;
     }
     fast.wait_for("TASKS_CREATED", 30).await;
-    assert_eq!(hanging.received().len(), 2, "the hanging receiver holds only its own two slots");
+    assert_eq!(
+        hanging.received().len(),
+        2,
+        "the hanging receiver holds only its own two slots"
+    );
 }
 
 #[tokio::test]
@@ -304,7 +456,9 @@ async fn old_finished_deliveries_are_pruned() {
     wait_status(&server, &webhook, "succeeded", 1).await;
     server.restart_with(&[("LABELHOOK_RETENTION", "1ms")]);
     let page = eventually(10, "the log to be pruned", || async {
-        let page = server.get(&format!("/api/webhooks/{}/deliveries", webhook["id"])).await;
+        let page = server
+            .get(&format!("/api/webhooks/{}/deliveries", webhook["id"]))
+            .await;
         (page["count"] == 0).then_some(page)
     })
     .await;
@@ -325,16 +479,42 @@ async fn the_ssrf_guard_refuses_private_destinations_at_creation() {
         "http://[fd00::1]/x",
         "http://100.64.0.1/x",
     ] {
-        let (status, body) = server.call("POST", "/api/webhooks/", Some(json!({"url": url, "project": project}))).await;
+        let (status, body) = server
+            .call(
+                "POST",
+                "/api/webhooks/",
+                Some(json!({"url": url, "project": project})),
+            )
+            .await;
         assert_eq!(status, 400, "{url}: {body}");
-        let message = body["validation_errors"]["url"][0].as_str().unwrap_or_default();
-        assert!(message.contains("SSRF_PROTECTION_ENABLED") || message.contains("LABELHOOK_SSRF_ALLOW"), "{url}: {message}");
+        let message = body["validation_errors"]["url"][0]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("SSRF_PROTECTION_ENABLED") || message.contains("LABELHOOK_SSRF_ALLOW"),
+            "{url}: {message}"
+        );
     }
-    let (status, _) = server.call("POST", "/api/ml/", Some(json!({"url": "http://127.0.0.1:9", "project": project}))).await;
-    assert_eq!(status, 400);
-    let webhook = server.create("/api/webhooks/", json!({"url": "http://93.184.216.34/x", "project": project})).await;
     let (status, _) = server
-        .call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"url": "http://127.0.0.1/x"})))
+        .call(
+            "POST",
+            "/api/ml/",
+            Some(json!({"url": "http://127.0.0.1:9", "project": project})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let webhook = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": "http://93.184.216.34/x", "project": project}),
+        )
+        .await;
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", webhook["id"]),
+            Some(json!({"url": "http://127.0.0.1/x"})),
+        )
         .await;
     assert_eq!(status, 400, "an update is checked too");
 }
@@ -342,7 +522,10 @@ async fn the_ssrf_guard_refuses_private_destinations_at_creation() {
 #[tokio::test]
 async fn allowed_subnets_pass_the_guard_and_denied_ones_do_not() {
     let receiver = Receiver::start().await;
-    let server = Server::start_with(&[("SSRF_PROTECTION_ENABLED", "true"), ("LABELHOOK_SSRF_ALLOW", "127.0.0.0/8")]);
+    let server = Server::start_with(&[
+        ("SSRF_PROTECTION_ENABLED", "true"),
+        ("LABELHOOK_SSRF_ALLOW", "127.0.0.0/8"),
+    ]);
     let (project, _) = setup(&server, &receiver).await;
     add_task(&server, project, "x").await;
     receiver.wait_for("TASKS_CREATED", 1).await;
@@ -353,7 +536,13 @@ async fn allowed_subnets_pass_the_guard_and_denied_ones_do_not() {
         ("LABELHOOK_SSRF_DENY", "127.0.0.1/32"),
     ]);
     let project = strict.project("deny").await;
-    let (status, body) = strict.call("POST", "/api/webhooks/", Some(json!({"url": receiver.url, "project": project}))).await;
+    let (status, body) = strict
+        .call(
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": receiver.url, "project": project})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
 }
 
@@ -366,7 +555,15 @@ async fn the_ssrf_guard_blocks_attempts_too() {
     server.restart_with(&[("SSRF_PROTECTION_ENABLED", "true")]);
     add_task(&server, project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
-    let detail = server.get(&format!("/api/webhooks/{}/deliveries/{}", webhook["id"], failed[0]["id"])).await;
+    let detail = server
+        .get(&format!(
+            "/api/webhooks/{}/deliveries/{}",
+            webhook["id"], failed[0]["id"]
+        ))
+        .await;
     assert_eq!(detail["attempts"][0]["error_class"], "blocked", "{detail}");
-    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the receiver"
+    );
 }

@@ -20,15 +20,38 @@ async fn auth_is_required_and_errors_have_the_label_studio_shape() {
     assert_same_shape(&reference("api/unauthorized.json")["body"], &body);
     assert_eq!(body["detail"], "Invalid token.");
 
-    let response = server.client.get(server.url("/api/projects/")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url("/api/projects/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
 
     // Public routes.
-    let health: Value = server.client.get(server.url("/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value = server
+        .client
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "UP");
-    let version = server.client.get(server.url("/api/version")).send().await.unwrap();
+    let version = server
+        .client
+        .get(server.url("/api/version"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(version.status(), 200);
-    let info = server.client.get(server.url("/api/webhooks/info/")).send().await.unwrap();
+    let info = server
+        .client
+        .get(server.url("/api/webhooks/info/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(info.status(), 200);
 }
 
@@ -36,11 +59,20 @@ async fn auth_is_required_and_errors_have_the_label_studio_shape() {
 async fn projects_crud_matches_label_studio() {
     let server = Server::start();
     let created = server
-        .create("/api/projects/", json!({"title": "Ref", "label_config": CONFIG}))
+        .create(
+            "/api/projects/",
+            json!({"title": "Ref", "label_config": CONFIG}),
+        )
         .await;
     assert_same_shape(&reference("api/project_create.json")["body"], &created);
-    assert_eq!(created["parsed_label_config"], reference("api/project_create.json")["body"]["parsed_label_config"]);
-    assert_eq!(created["control_weights"], reference("api/project_create.json")["body"]["control_weights"]);
+    assert_eq!(
+        created["parsed_label_config"],
+        reference("api/project_create.json")["body"]["parsed_label_config"]
+    );
+    assert_eq!(
+        created["control_weights"],
+        reference("api/project_create.json")["body"]["control_weights"]
+    );
     let id = created["id"].as_i64().unwrap();
 
     let got = server.get(&format!("/api/projects/{id}/")).await;
@@ -50,21 +82,36 @@ async fn projects_crud_matches_label_studio() {
     assert_eq!(server.get(&format!("/api/projects/{id}")).await["id"], id);
 
     let (status, patched) = server
-        .call("PATCH", &format!("/api/projects/{id}/"), Some(json!({"title": "Renamed", "description": "d"})))
+        .call(
+            "PATCH",
+            &format!("/api/projects/{id}/"),
+            Some(json!({"title": "Renamed", "description": "d"})),
+        )
         .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["title"], "Renamed");
-    assert_eq!(patched["label_config"], CONFIG, "PATCH keeps what it does not name");
+    assert_eq!(
+        patched["label_config"], CONFIG,
+        "PATCH keeps what it does not name"
+    );
 
     let (status, put) = server
-        .call("PUT", &format!("/api/projects/{id}/"), Some(json!({"title": "Put", "maximum_annotations": 2})))
+        .call(
+            "PUT",
+            &format!("/api/projects/{id}/"),
+            Some(json!({"title": "Put", "maximum_annotations": 2})),
+        )
         .await;
     assert_eq!(status, 200, "{put}");
     assert_eq!(put["maximum_annotations"], 2);
 
-    let (status, _) = server.call("DELETE", &format!("/api/projects/{id}/"), None).await;
+    let (status, _) = server
+        .call("DELETE", &format!("/api/projects/{id}/"), None)
+        .await;
     assert_eq!(status, 204);
-    let (status, body) = server.call("GET", &format!("/api/projects/{id}/"), None).await;
+    let (status, body) = server
+        .call("GET", &format!("/api/projects/{id}/"), None)
+        .await;
     assert_eq!(status, 404, "{body}");
 }
 
@@ -92,20 +139,34 @@ async fn projects_list_is_paged_like_label_studio() {
 async fn project_input_errors_name_the_field() {
     let server = Server::start();
     let cases = [
-        (json!({"title": "x", "label_config": "<View><Text name="}), "label_config"),
-        (json!({"title": "x", "label_config": "<View><Choices name=\"c\" toName=\"missing\"><Choice value=\"a\"/></Choices></View>"}), "label_config"),
+        (
+            json!({"title": "x", "label_config": "<View><Text name="}),
+            "label_config",
+        ),
+        (
+            json!({"title": "x", "label_config": "<View><Choices name=\"c\" toName=\"missing\"><Choice value=\"a\"/></Choices></View>"}),
+            "label_config",
+        ),
         (json!({"title": "t".repeat(51)}), "title"),
         (json!({"title": 5}), "title"),
-        (json!({"maximum_annotations": "many"}), "maximum_annotations"),
+        (
+            json!({"maximum_annotations": "many"}),
+            "maximum_annotations",
+        ),
         (json!({"maximum_annotations": 0}), "maximum_annotations"),
         (json!({"show_instruction": "yes"}), "show_instruction"),
         (json!({"skip_queue": "SOMETIMES"}), "skip_queue"),
         (json!({"sampling": "Random"}), "sampling"),
     ];
     for (input, field) in cases {
-        let (status, body) = server.call("POST", "/api/projects/", Some(input.clone())).await;
+        let (status, body) = server
+            .call("POST", "/api/projects/", Some(input.clone()))
+            .await;
         assert_eq!(status, 400, "{input} → {body}");
-        assert!(body["validation_errors"][field].is_array(), "{input}: expected an error on {field}, got {body}");
+        assert!(
+            body["validation_errors"][field].is_array(),
+            "{input}: expected an error on {field}, got {body}"
+        );
     }
     // Not JSON, not an object, empty.
     for raw in ["{bad", "[1,2]", "", "null"] {
@@ -124,7 +185,12 @@ async fn project_input_errors_name_the_field() {
         assert!(body["validation_errors"].is_object(), "{body}");
     }
     // Unknown ids and non-numeric ids are 404.
-    for path in ["/api/projects/999/", "/api/projects/abc/", "/api/tasks/0/", "/api/annotations/-1/"] {
+    for path in [
+        "/api/projects/999/",
+        "/api/projects/abc/",
+        "/api/tasks/0/",
+        "/api/annotations/-1/",
+    ] {
         let (status, _) = server.call("GET", path, None).await;
         assert_eq!(status, 404, "{path}");
     }
@@ -138,11 +204,23 @@ async fn project_input_errors_name_the_field() {
 async fn oversized_bodies_get_413() {
     let server = Server::start_with(&[("LABELHOOK_MAX_BODY_BYTES", "2000")]);
     let id = server.project("small").await;
-    let big: Vec<Value> = (0..200).map(|i| json!({"text": format!("task number {i}")})).collect();
-    let (status, body) = server.call("POST", &format!("/api/projects/{id}/import"), Some(json!(big))).await;
+    let big: Vec<Value> = (0..200)
+        .map(|i| json!({"text": format!("task number {i}")}))
+        .collect();
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!("/api/projects/{id}/import"),
+            Some(json!(big)),
+        )
+        .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["status_code"], 413);
-    assert_eq!(server.get(&format!("/api/projects/{id}/")).await["task_number"], 0, "nothing imported");
+    assert_eq!(
+        server.get(&format!("/api/projects/{id}/")).await["task_number"],
+        0,
+        "nothing imported"
+    );
 }
 
 #[tokio::test]
@@ -150,12 +228,20 @@ async fn tasks_crud_and_list_match_label_studio() {
     let server = Server::start();
     let project = server.project("tasks").await;
     let imported = server
-        .create(&format!("/api/projects/{project}/import"), json!([{"text": "a"}, {"text": "b"}]))
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!([{"text": "a"}, {"text": "b"}]),
+        )
         .await;
     assert_same_shape(&reference("api/import_json.json")["body"], &imported);
     assert_eq!(imported["task_count"], 2);
 
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "c"}})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "c"}}),
+        )
+        .await;
     assert_same_shape(&reference("api/task_create.json")["body"], &task);
     assert_eq!(task["inner_id"], 3);
     let id = task["id"].as_i64().unwrap();
@@ -166,19 +252,27 @@ async fn tasks_crud_and_list_match_label_studio() {
     let list = server.get(&format!("/api/tasks/?project={project}")).await;
     assert_same_shape(&reference("api/tasks_list.json")["body"], &list);
     assert_eq!(list["total"], 3);
-    let paged = server.get(&format!("/api/tasks/?project={project}&page=2&page_size=2")).await;
+    let paged = server
+        .get(&format!("/api/tasks/?project={project}&page=2&page_size=2"))
+        .await;
     assert_eq!(paged["tasks"].as_array().unwrap().len(), 1);
     let project_tasks = server.get(&format!("/api/projects/{project}/tasks/")).await;
     assert_eq!(project_tasks.as_array().unwrap().len(), 3);
 
     let (status, patched) = server
-        .call("PATCH", &format!("/api/tasks/{id}/"), Some(json!({"data": {"text": "changed"}, "meta": {"k": 1}})))
+        .call(
+            "PATCH",
+            &format!("/api/tasks/{id}/"),
+            Some(json!({"data": {"text": "changed"}, "meta": {"k": 1}})),
+        )
         .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["data"]["text"], "changed");
     assert_eq!(patched["meta"]["k"], 1);
 
-    let (status, _) = server.call("DELETE", &format!("/api/tasks/{id}/"), None).await;
+    let (status, _) = server
+        .call("DELETE", &format!("/api/tasks/{id}/"), None)
+        .await;
     assert_eq!(status, 204);
     let (status, _) = server.call("GET", &format!("/api/tasks/{id}/"), None).await;
     assert_eq!(status, 404);
@@ -192,19 +286,35 @@ async fn tasks_crud_and_list_match_label_studio() {
         (json!({"project": project, "data": "text"}), "data"),
     ];
     for (input, field) in bad {
-        let (status, body) = server.call("POST", "/api/tasks/", Some(input.clone())).await;
+        let (status, body) = server
+            .call("POST", "/api/tasks/", Some(input.clone()))
+            .await;
         assert_eq!(status, 400, "{input}: {body}");
-        assert!(body["validation_errors"][field].is_array(), "{input}: {body}");
+        assert!(
+            body["validation_errors"][field].is_array(),
+            "{input}: {body}"
+        );
     }
     let (status, body) = server.call("GET", "/api/tasks/", None).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = server.call("PATCH", &format!("/api/tasks/{}/", imported["task_count"]), Some(json!({"data": 5}))).await;
+    let (status, body) = server
+        .call(
+            "PATCH",
+            &format!("/api/tasks/{}/", imported["task_count"]),
+            Some(json!({"data": 5})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
 
     // DELETE all tasks of the project.
-    let (status, _) = server.call("DELETE", &format!("/api/projects/{project}/tasks/"), None).await;
+    let (status, _) = server
+        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .await;
     assert_eq!(status, 204);
-    assert_eq!(server.get(&format!("/api/projects/{project}/")).await["task_number"], 0);
+    assert_eq!(
+        server.get(&format!("/api/projects/{project}/")).await["task_number"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -212,7 +322,12 @@ async fn import_accepts_label_studio_task_formats() {
     let server = Server::start();
     let project = server.project("import").await;
     // One object, data-wrapped items with annotations and predictions.
-    let answer = server.create(&format!("/api/projects/{project}/import"), json!({"text": "single"})).await;
+    let answer = server
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!({"text": "single"}),
+        )
+        .await;
     assert_eq!(answer["task_count"], 1);
     let answer = server
         .create(
@@ -232,11 +347,26 @@ async fn import_accepts_label_studio_task_formats() {
     assert_eq!(stats["total_predictions_number"], 1);
     assert_eq!(stats["finished_task_number"], 1);
 
-    for bad in [json!("text"), json!([1, 2]), json!([]), json!([{"data": "not an object"}])] {
-        let (status, body) = server.call("POST", &format!("/api/projects/{project}/import"), Some(bad.clone())).await;
+    for bad in [
+        json!("text"),
+        json!([1, 2]),
+        json!([]),
+        json!([{"data": "not an object"}]),
+    ] {
+        let (status, body) = server
+            .call(
+                "POST",
+                &format!("/api/projects/{project}/import"),
+                Some(bad.clone()),
+            )
+            .await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
-    assert_eq!(server.get(&format!("/api/projects/{project}/")).await["task_number"], 3, "failed imports add nothing");
+    assert_eq!(
+        server.get(&format!("/api/projects/{project}/")).await["task_number"],
+        3,
+        "failed imports add nothing"
+    );
 }
 
 #[tokio::test]
@@ -244,16 +374,34 @@ async fn import_accepts_uploaded_files() {
     let server = Server::start();
     let project = server.project("files").await;
     let files = [
-        ("tasks.json", r#"[{"text": "j1"}, {"data": {"text": "j2"}}]"#.as_bytes(), 2),
-        ("tasks.jsonl", "{\"text\": \"l1\"}\n{\"text\": \"l2\"}\n".as_bytes(), 2),
-        ("tasks.csv", "text,score\nc1,1\n\"c2, quoted\",2\n".as_bytes(), 2),
+        (
+            "tasks.json",
+            r#"[{"text": "j1"}, {"data": {"text": "j2"}}]"#.as_bytes(),
+            2,
+        ),
+        (
+            "tasks.jsonl",
+            "{\"text\": \"l1\"}\n{\"text\": \"l2\"}\n".as_bytes(),
+            2,
+        ),
+        (
+            "tasks.csv",
+            "text,score\nc1,1\n\"c2, quoted\",2\n".as_bytes(),
+            2,
+        ),
         ("tasks.tsv", "text\tscore\nt1\t1\n".as_bytes(), 1),
-        ("tasks.txt", "line one\nline two\n\nline three\n".as_bytes(), 3),
+        (
+            "tasks.txt",
+            "line one\nline two\n\nline three\n".as_bytes(),
+            3,
+        ),
     ];
     let mut expected = 0;
     for (name, content, count) in files {
-        let form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::bytes(content.to_vec()).file_name(name));
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(content.to_vec()).file_name(name),
+        );
         let response = server
             .client
             .post(server.url(&format!("/api/projects/{project}/import")))
@@ -268,13 +416,25 @@ async fn import_accepts_uploaded_files() {
         assert_eq!(body["task_count"], count, "{name}: {body}");
         expected += count;
     }
-    let list = server.get(&format!("/api/tasks/?project={project}&page_size=100")).await;
+    let list = server
+        .get(&format!("/api/tasks/?project={project}&page_size=100"))
+        .await;
     assert_eq!(list["total"], expected);
-    let texts: Vec<&str> = list["tasks"].as_array().unwrap().iter().filter_map(|t| t["data"]["text"].as_str()).collect();
-    assert!(texts.contains(&"c2, quoted") && texts.contains(&"line three") && texts.contains(&"j2"), "{texts:?}");
+    let texts: Vec<&str> = list["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["data"]["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"c2, quoted") && texts.contains(&"line three") && texts.contains(&"j2"),
+        "{texts:?}"
+    );
 
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(b"%PDF".to_vec()).file_name("doc.pdf"));
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"%PDF".to_vec()).file_name("doc.pdf"),
+    );
     let response = server
         .client
         .post(server.url(&format!("/api/projects/{project}/import")))
@@ -285,17 +445,31 @@ async fn import_accepts_uploaded_files() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert!(body["validation_errors"]["file"][0].as_str().unwrap().contains("doc.pdf"), "{body}");
+    assert!(
+        body["validation_errors"]["file"][0]
+            .as_str()
+            .unwrap()
+            .contains("doc.pdf"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn annotations_crud_matches_label_studio() {
     let server = Server::start();
     let project = server.project("ann").await;
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "c"}})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "c"}}),
+        )
+        .await;
     let task_id = task["id"].as_i64().unwrap();
     let created = server
-        .create(&format!("/api/tasks/{task_id}/annotations/"), json!({"result": choice("pos"), "lead_time": 2.0}))
+        .create(
+            &format!("/api/tasks/{task_id}/annotations/"),
+            json!({"result": choice("pos"), "lead_time": 2.0}),
+        )
         .await;
     assert_same_shape(&reference("api/annotation_create.json")["body"], &created);
     assert_eq!(created["completed_by"], 1);
@@ -304,17 +478,31 @@ async fn annotations_crud_matches_label_studio() {
     let got = server.get(&format!("/api/annotations/{id}/")).await;
     assert_same_shape(&reference("api/annotation_get.json")["body"], &got);
 
-    let (status, patched) = server.call("PATCH", &format!("/api/annotations/{id}/"), Some(json!({"result": []}))).await;
+    let (status, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/annotations/{id}/"),
+            Some(json!({"result": []})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_same_shape(&reference("api/annotation_patch.json")["body"], &patched);
     assert_eq!(patched["result"], json!([]));
     assert_eq!(patched["lead_time"], 2.0, "PATCH keeps other fields");
 
-    let (status, put) = server.call("PUT", &format!("/api/annotations/{id}/"), Some(json!({"result": choice("neg")}))).await;
+    let (status, put) = server
+        .call(
+            "PUT",
+            &format!("/api/annotations/{id}/"),
+            Some(json!({"result": choice("neg")})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(put["result"], choice("neg"));
 
-    let list = server.get(&format!("/api/tasks/{task_id}/annotations/")).await;
+    let list = server
+        .get(&format!("/api/tasks/{task_id}/annotations/"))
+        .await;
     assert_same_shape(&reference("api/task_annotations_list.json")["body"], &list);
     assert_eq!(list.as_array().unwrap().len(), 1);
 
@@ -324,16 +512,35 @@ async fn annotations_crud_matches_label_studio() {
         (json!({"was_cancelled": "yes"}), "was_cancelled"),
         (json!({"lead_time": "slow"}), "lead_time"),
     ] {
-        let (status, body) = server.call("POST", &format!("/api/tasks/{task_id}/annotations/"), Some(input.clone())).await;
+        let (status, body) = server
+            .call(
+                "POST",
+                &format!("/api/tasks/{task_id}/annotations/"),
+                Some(input.clone()),
+            )
+            .await;
         assert_eq!(status, 400, "{input}: {body}");
-        assert!(body["validation_errors"][field].is_array(), "{input}: {body}");
+        assert!(
+            body["validation_errors"][field].is_array(),
+            "{input}: {body}"
+        );
     }
-    let (status, _) = server.call("POST", "/api/tasks/999/annotations/", Some(json!({"result": []}))).await;
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/tasks/999/annotations/",
+            Some(json!({"result": []})),
+        )
+        .await;
     assert_eq!(status, 404);
 
-    let (status, _) = server.call("DELETE", &format!("/api/annotations/{id}/"), None).await;
+    let (status, _) = server
+        .call("DELETE", &format!("/api/annotations/{id}/"), None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = server.call("GET", &format!("/api/annotations/{id}/"), None).await;
+    let (status, _) = server
+        .call("GET", &format!("/api/annotations/{id}/"), None)
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -341,32 +548,69 @@ async fn annotations_crud_matches_label_studio() {
 async fn predictions_crud() {
     let server = Server::start();
     let project = server.project("pred").await;
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "c"}})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "c"}}),
+        )
+        .await;
     let task_id = task["id"].as_i64().unwrap();
     let created = server
-        .create("/api/predictions/", json!({"task": task_id, "result": choice("pos"), "score": 0.9, "model_version": "v1"}))
+        .create(
+            "/api/predictions/",
+            json!({"task": task_id, "result": choice("pos"), "score": 0.9, "model_version": "v1"}),
+        )
         .await;
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["task"], task_id);
     assert_eq!(created["project"], project);
     assert_eq!(created["score"], 0.9);
-    assert_eq!(server.get(&format!("/api/projects/{project}/")).await["total_predictions_number"], 1);
-    assert_eq!(server.get(&format!("/api/tasks/{task_id}/")).await["predictions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        server.get(&format!("/api/projects/{project}/")).await["total_predictions_number"],
+        1
+    );
+    assert_eq!(
+        server.get(&format!("/api/tasks/{task_id}/")).await["predictions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let list = server.get(&format!("/api/predictions/?task={task_id}")).await;
+    let list = server
+        .get(&format!("/api/predictions/?task={task_id}"))
+        .await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let (status, patched) = server.call("PATCH", &format!("/api/predictions/{id}/"), Some(json!({"score": 0.1}))).await;
+    let (status, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/predictions/{id}/"),
+            Some(json!({"score": 0.1})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(patched["score"], 0.1);
     assert_eq!(patched["model_version"], "v1");
 
-    for input in [json!({"result": []}), json!({"task": "x"}), json!({"task": 999}), json!({"task": task_id, "score": "high"})] {
-        let (status, body) = server.call("POST", "/api/predictions/", Some(input.clone())).await;
+    for input in [
+        json!({"result": []}),
+        json!({"task": "x"}),
+        json!({"task": 999}),
+        json!({"task": task_id, "score": "high"}),
+    ] {
+        let (status, body) = server
+            .call("POST", "/api/predictions/", Some(input.clone()))
+            .await;
         assert_eq!(status, 400, "{input}: {body}");
     }
-    let (status, _) = server.call("DELETE", &format!("/api/predictions/{id}/"), None).await;
+    let (status, _) = server
+        .call("DELETE", &format!("/api/predictions/{id}/"), None)
+        .await;
     assert_eq!(status, 204);
-    assert_eq!(server.get(&format!("/api/projects/{project}/")).await["total_predictions_number"], 0);
+    assert_eq!(
+        server.get(&format!("/api/projects/{project}/")).await["total_predictions_number"],
+        0
+    );
 }
 
 async fn stats(server: &Server, project: i64) -> [i64; 8] {
@@ -390,42 +634,98 @@ async fn statistics_stay_exact_through_every_path() {
     let server = Server::start();
     let project = server.project("stats").await;
     server
-        .create(&format!("/api/projects/{project}/import"), json!([{"text": "1"}, {"text": "2"}, {"text": "3"}]))
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!([{"text": "1"}, {"text": "2"}, {"text": "3"}]),
+        )
         .await;
     let tasks = server.get(&format!("/api/tasks/?project={project}")).await;
-    let ids: Vec<i64> = tasks["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
 
     // The recorded example: 3 tasks, one annotated, one skipped.
-    let a1 = server.create(&format!("/api/tasks/{}/annotations/", ids[0]), json!({"result": choice("pos")})).await;
-    let skip = server.create(&format!("/api/tasks/{}/annotations/", ids[1]), json!({"result": [], "was_cancelled": true})).await;
+    let a1 = server
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[0]),
+            json!({"result": choice("pos")}),
+        )
+        .await;
+    let skip = server
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[1]),
+            json!({"result": [], "was_cancelled": true}),
+        )
+        .await;
     assert_eq!(stats(&server, project).await, [3, 1, 1, 1, 1, 1, 0, 0]);
     let task = server.get(&format!("/api/tasks/{}/", ids[1])).await;
-    assert_eq!((task["total_annotations"].as_i64(), task["cancelled_annotations"].as_i64()), (Some(0), Some(1)));
+    assert_eq!(
+        (
+            task["total_annotations"].as_i64(),
+            task["cancelled_annotations"].as_i64()
+        ),
+        (Some(0), Some(1))
+    );
 
     // Ground truth counts as total, not useful.
     let gt = server
-        .create(&format!("/api/tasks/{}/annotations/", ids[2]), json!({"result": choice("neg"), "ground_truth": true}))
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[2]),
+            json!({"result": choice("neg"), "ground_truth": true}),
+        )
         .await;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 1, 1, 1, 1, 0]);
 
     // Un-skipping through PATCH.
-    server.call("PATCH", &format!("/api/annotations/{}/", skip["id"]), Some(json!({"was_cancelled": false, "result": choice("pos")}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/annotations/{}/", skip["id"]),
+            Some(json!({"was_cancelled": false, "result": choice("pos")})),
+        )
+        .await;
     assert_eq!(stats(&server, project).await, [3, 3, 3, 0, 2, 2, 1, 0]);
 
     // Delete one annotation.
-    server.call("DELETE", &format!("/api/annotations/{}/", a1["id"]), None).await;
+    server
+        .call("DELETE", &format!("/api/annotations/{}/", a1["id"]), None)
+        .await;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 1, 1, 1, 0]);
 
     // Overlap 2: nothing is finished with one annotation each.
-    server.call("PATCH", &format!("/api/projects/{project}/"), Some(json!({"maximum_annotations": 2}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/projects/{project}/"),
+            Some(json!({"maximum_annotations": 2})),
+        )
+        .await;
     assert_eq!(stats(&server, project).await, [3, 0, 2, 0, 1, 1, 1, 0]);
-    server.call("PATCH", &format!("/api/projects/{project}/"), Some(json!({"maximum_annotations": 1}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/projects/{project}/"),
+            Some(json!({"maximum_annotations": 1})),
+        )
+        .await;
 
     // Predictions, and converting them into annotations.
-    server.create("/api/predictions/", json!({"task": ids[0], "result": choice("pos")})).await;
+    server
+        .create(
+            "/api/predictions/",
+            json!({"task": ids[0], "result": choice("pos")}),
+        )
+        .await;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 1, 1, 1, 1]);
     let (status, body) = server
-        .call("POST", &format!("/api/dm/actions?id=predictions_to_annotations&project={project}"), Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})))
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=predictions_to_annotations&project={project}"),
+            Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["processed_items"], 1);
@@ -433,21 +733,33 @@ async fn statistics_stay_exact_through_every_path() {
 
     // Data manager: delete the annotations of one task, then delete a task.
     let (status, _) = server
-        .call("POST", &format!("/api/dm/actions?id=delete_tasks_annotations&project={project}"), Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})))
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks_annotations&project={project}"),
+            Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})),
+        )
         .await;
     assert_eq!(status, 200);
     let _ = gt;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 2, 2, 0, 1]);
     let (status, _) = server
-        .call("POST", &format!("/api/dm/actions?id=delete_tasks&project={project}"), Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})))
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
+            Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(stats(&server, project).await, [2, 1, 1, 0, 1, 1, 0, 0]);
 
     // Single task delete, then all.
-    server.call("DELETE", &format!("/api/tasks/{}/", ids[1]), None).await;
+    server
+        .call("DELETE", &format!("/api/tasks/{}/", ids[1]), None)
+        .await;
     assert_eq!(stats(&server, project).await, [1, 0, 0, 0, 0, 0, 0, 0]);
-    server.call("DELETE", &format!("/api/projects/{project}/tasks/"), None).await;
+    server
+        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .await;
     assert_eq!(stats(&server, project).await, [0, 0, 0, 0, 0, 0, 0, 0]);
 }
 
@@ -455,9 +767,25 @@ async fn statistics_stay_exact_through_every_path() {
 async fn ignore_skipped_counts_skips_as_finished() {
     let server = Server::start();
     let project = server.project("skips").await;
-    server.call("PATCH", &format!("/api/projects/{project}/"), Some(json!({"skip_queue": "IGNORE_SKIPPED"}))).await;
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "c"}})).await;
-    server.create(&format!("/api/tasks/{}/annotations/", task["id"]), json!({"was_cancelled": true})).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/projects/{project}/"),
+            Some(json!({"skip_queue": "IGNORE_SKIPPED"})),
+        )
+        .await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "c"}}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"was_cancelled": true}),
+        )
+        .await;
     let p = server.get(&format!("/api/projects/{project}/")).await;
     assert_eq!(p["finished_task_number"], 1);
     assert_eq!(p["skipped_annotations_number"], 1);
@@ -469,36 +797,76 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
     let server = Server::start();
     let p1 = server.project("one").await;
     let p2 = server.project("two").await;
-    let t2 = server.create("/api/tasks/", json!({"project": p2, "data": {"text": "other"}})).await;
-    server.create(&format!("/api/projects/{p1}/import"), json!([{"text": "a"}, {"text": "b"}])).await;
+    let t2 = server
+        .create(
+            "/api/tasks/",
+            json!({"project": p2, "data": {"text": "other"}}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/projects/{p1}/import"),
+            json!([{"text": "a"}, {"text": "b"}]),
+        )
+        .await;
     // Selecting a task of another project deletes nothing there.
     let (status, body) = server
-        .call("POST", &format!("/api/dm/actions?id=delete_tasks&project={p1}"), Some(json!({"selectedItems": {"all": false, "included": [t2["id"]]}})))
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks&project={p1}"),
+            Some(json!({"selectedItems": {"all": false, "included": [t2["id"]]}})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["processed_items"], 0);
-    assert_eq!(server.get(&format!("/api/projects/{p2}/")).await["task_number"], 1);
+    assert_eq!(
+        server.get(&format!("/api/projects/{p2}/")).await["task_number"],
+        1
+    );
     // all: true with an exclusion.
     let list = server.get(&format!("/api/tasks/?project={p1}")).await;
     let keep = list["tasks"][0]["id"].clone();
     let (status, body) = server
-        .call("POST", &format!("/api/dm/actions?id=delete_tasks&project={p1}"), Some(json!({"selectedItems": {"all": true, "excluded": [keep]}})))
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks&project={p1}"),
+            Some(json!({"selectedItems": {"all": true, "excluded": [keep]}})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["processed_items"], 1);
-    assert_eq!(server.get(&format!("/api/projects/{p1}/")).await["task_number"], 1);
+    assert_eq!(
+        server.get(&format!("/api/projects/{p1}/")).await["task_number"],
+        1
+    );
 
     for (path, body) in [
-        (format!("/api/dm/actions?id=unknown&project={p1}"), json!({"selectedItems": {"all": true}})),
-        (format!("/api/dm/actions?id=delete_tasks"), json!({"selectedItems": {"all": true}})),
-        (format!("/api/dm/actions?id=delete_tasks&project={p1}"), json!({})),
-        (format!("/api/dm/actions?id=delete_tasks&project={p1}"), json!({"selectedItems": {"all": "yes"}})),
+        (
+            format!("/api/dm/actions?id=unknown&project={p1}"),
+            json!({"selectedItems": {"all": true}}),
+        ),
+        (
+            "/api/dm/actions?id=delete_tasks".to_string(),
+            json!({"selectedItems": {"all": true}}),
+        ),
+        (
+            format!("/api/dm/actions?id=delete_tasks&project={p1}"),
+            json!({}),
+        ),
+        (
+            format!("/api/dm/actions?id=delete_tasks&project={p1}"),
+            json!({"selectedItems": {"all": "yes"}}),
+        ),
     ] {
         let (status, answer) = server.call("POST", &path, Some(body.clone())).await;
         assert_eq!(status, 400, "{path} {body}: {answer}");
     }
     let (status, _) = server
-        .call("POST", "/api/dm/actions?id=delete_tasks&project=999", Some(json!({"selectedItems": {"all": true}})))
+        .call(
+            "POST",
+            "/api/dm/actions?id=delete_tasks&project=999",
+            Some(json!({"selectedItems": {"all": true}})),
+        )
         .await;
     assert_eq!(status, 404);
 }
@@ -508,10 +876,30 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
 async fn organizations_are_isolated() {
     let server = Server::start();
     let project = server.project("mine").await;
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "c"}})).await;
-    let annotation = server.create(&format!("/api/tasks/{}/annotations/", task["id"]), json!({"result": []})).await;
-    let prediction = server.create("/api/predictions/", json!({"task": task["id"], "result": []})).await;
-    let webhook = server.create("/api/webhooks/", json!({"url": "http://127.0.0.1:9/x", "project": project})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "c"}}),
+        )
+        .await;
+    let annotation = server
+        .create(
+            &format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"result": []}),
+        )
+        .await;
+    let prediction = server
+        .create(
+            "/api/predictions/",
+            json!({"task": task["id"], "result": []}),
+        )
+        .await;
+    let webhook = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": "http://127.0.0.1:9/x", "project": project}),
+        )
+        .await;
     let other = server.other_organization("other@example.com");
 
     let paths = [
@@ -525,33 +913,82 @@ async fn organizations_are_isolated() {
         for method in ["GET", "PATCH", "DELETE"] {
             let body = (method == "PATCH").then(|| json!({}));
             let (status, answer) = server.call_as(&other, method, path, body).await;
-            assert_eq!(status, 404, "{method} {path} by another organization: {answer}");
+            assert_eq!(
+                status, 404,
+                "{method} {path} by another organization: {answer}"
+            );
         }
     }
     for (method, path, body) in [
-        ("POST", format!("/api/tasks/{}/annotations/", task["id"]), json!({"result": []})),
-        ("POST", format!("/api/projects/{project}/import"), json!([{"text": "x"}])),
+        (
+            "POST",
+            format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"result": []}),
+        ),
+        (
+            "POST",
+            format!("/api/projects/{project}/import"),
+            json!([{"text": "x"}]),
+        ),
         ("GET", format!("/api/tasks/?project={project}"), json!(null)),
-        ("GET", format!("/api/tasks/{}/annotations/", task["id"]), json!(null)),
-        ("DELETE", format!("/api/projects/{project}/tasks/"), json!(null)),
-        ("POST", format!("/api/dm/actions?id=delete_tasks&project={project}"), json!({"selectedItems": {"all": true}})),
+        (
+            "GET",
+            format!("/api/tasks/{}/annotations/", task["id"]),
+            json!(null),
+        ),
+        (
+            "DELETE",
+            format!("/api/projects/{project}/tasks/"),
+            json!(null),
+        ),
+        (
+            "POST",
+            format!("/api/dm/actions?id=delete_tasks&project={project}"),
+            json!({"selectedItems": {"all": true}}),
+        ),
     ] {
         let (status, answer) = server.call_as(&other, method, &path, Some(body)).await;
         assert_eq!(status, 404, "{method} {path}: {answer}");
     }
-    let (status, _) = server.call_as(&other, "POST", "/api/tasks/", Some(json!({"project": project, "data": {}}))).await;
+    let (status, _) = server
+        .call_as(
+            &other,
+            "POST",
+            "/api/tasks/",
+            Some(json!({"project": project, "data": {}})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = server.call_as(&other, "POST", "/api/predictions/", Some(json!({"task": task["id"], "result": []}))).await;
+    let (status, _) = server
+        .call_as(
+            &other,
+            "POST",
+            "/api/predictions/",
+            Some(json!({"task": task["id"], "result": []})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = server.call_as(&other, "POST", "/api/webhooks/", Some(json!({"url": "http://127.0.0.1:9/x", "project": project}))).await;
+    let (status, _) = server
+        .call_as(
+            &other,
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": "http://127.0.0.1:9/x", "project": project})),
+        )
+        .await;
     assert_eq!(status, 404);
 
     let (_, projects) = server.call_as(&other, "GET", "/api/projects/", None).await;
     assert_eq!(projects["count"], 0);
     let (_, hooks) = server.call_as(&other, "GET", "/api/webhooks/", None).await;
     assert_eq!(hooks, json!([]));
-    let (_, predictions) = server.call_as(&other, "GET", "/api/predictions/", None).await;
+    let (_, predictions) = server
+        .call_as(&other, "GET", "/api/predictions/", None)
+        .await;
     assert_eq!(predictions, json!([]));
     // And the owner still sees everything.
-    assert_eq!(server.get(&format!("/api/projects/{project}/")).await["task_number"], 1);
+    assert_eq!(
+        server.get(&format!("/api/projects/{project}/")).await["task_number"],
+        1
+    );
 }

@@ -16,17 +16,32 @@ fn label_studio_sdk_suite_passes() {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("labelhook_compat_{}", std::process::id());
             let created = Command::new("psql")
-                .args([admin.as_str(), "-q", "-c", &format!("CREATE DATABASE {name}")])
+                .args([
+                    admin.as_str(),
+                    "-q",
+                    "-c",
+                    &format!("CREATE DATABASE {name}"),
+                ])
                 .status()
                 .expect("run psql");
-            assert!(created.success(), "could not create the compatibility test database");
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+            assert!(
+                created.success(),
+                "could not create the compatibility test database"
+            );
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(base, _)| base);
             command.env("LABELHOOK_TEST_DATABASE_URL", format!("{base}/{name}"));
         }
         _ => {
             command.env_remove("LABELHOOK_TEST_DATABASE_URL");
         }
     }
-    let status = command.status().expect("run tests/compat/run.sh (is bash installed?)");
-    assert!(status.success(), "the label-studio-sdk compatibility suite failed (output above)");
+    let status = command
+        .status()
+        .expect("run tests/compat/run.sh (is bash installed?)");
+    assert!(
+        status.success(),
+        "the label-studio-sdk compatibility suite failed (output above)"
+    );
 }

@@ -35,32 +35,68 @@ async fn webhook_configuration_matches_label_studio() {
 
     let got = server.get(&format!("/api/webhooks/{id}/")).await;
     assert_shape_with_extras(&reference("api/webhook_get.json")["body"], &got);
-    assert!(got.get("secret").is_none(), "the secret is shown only at creation");
+    assert!(
+        got.get("secret").is_none(),
+        "the secret is shown only at creation"
+    );
 
     // PATCH replaces actions; one that omits them keeps them.
     let (status, patched) = server
-        .call("PATCH", &format!("/api/webhooks/{id}/"), Some(json!({"actions": ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]})))
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{id}/"),
+            Some(json!({"actions": ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_shape_with_extras(&reference("api/webhook_patch.json")["body"], &patched);
-    assert_eq!(patched["actions"], json!(["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]));
+    assert_eq!(
+        patched["actions"],
+        json!(["ANNOTATION_CREATED", "ANNOTATION_UPDATED"])
+    );
     let (status, put) = server
-        .call("PUT", &format!("/api/webhooks/{id}/"), Some(json!({"url": "http://127.0.0.1:9901/ref2", "send_payload": false})))
+        .call(
+            "PUT",
+            &format!("/api/webhooks/{id}/"),
+            Some(json!({"url": "http://127.0.0.1:9901/ref2", "send_payload": false})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(put["url"], "http://127.0.0.1:9901/ref2");
     assert_eq!(put["send_payload"], false);
-    assert_eq!(put["actions"], json!(["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]), "omitted actions are kept");
+    assert_eq!(
+        put["actions"],
+        json!(["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]),
+        "omitted actions are kept"
+    );
     assert_eq!(put["headers"], json!({"X-Token": "abc"}));
 
     // The scope is fixed: same project is fine, another is refused.
-    let (status, _) = server.call("PATCH", &format!("/api/webhooks/{id}/"), Some(json!({"project": project}))).await;
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{id}/"),
+            Some(json!({"project": project})),
+        )
+        .await;
     assert_eq!(status, 200);
     let other = server.project("other").await;
-    let (status, body) = server.call("PATCH", &format!("/api/webhooks/{id}/"), Some(json!({"project": other}))).await;
+    let (status, body) = server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{id}/"),
+            Some(json!({"project": other})),
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(body["validation_errors"]["project"].is_array(), "{body}");
-    let (status, _) = server.call("PATCH", &format!("/api/webhooks/{id}/"), Some(json!({"project": null}))).await;
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{id}/"),
+            Some(json!({"project": null})),
+        )
+        .await;
     assert_eq!(status, 400);
 
     // List: all, one project, organization-level.
@@ -69,16 +105,22 @@ async fn webhook_configuration_matches_label_studio() {
     let all = server.get("/api/webhooks/").await;
     assert_shape_with_extras(&reference("api/webhooks_list.json")["body"][3], &all[0]);
     assert_eq!(all.as_array().unwrap().len(), 2);
-    let of_project = server.get(&format!("/api/webhooks/?project={project}")).await;
+    let of_project = server
+        .get(&format!("/api/webhooks/?project={project}"))
+        .await;
     assert_eq!(of_project.as_array().unwrap().len(), 1);
     assert_eq!(of_project[0]["id"], id);
     let org_level = server.get("/api/webhooks/?project=null").await;
     assert_eq!(org_level.as_array().unwrap().len(), 1);
     assert_eq!(org_level[0]["id"], org["id"]);
 
-    let (status, _) = server.call("DELETE", &format!("/api/webhooks/{id}/"), None).await;
+    let (status, _) = server
+        .call("DELETE", &format!("/api/webhooks/{id}/"), None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = server.call("GET", &format!("/api/webhooks/{id}/"), None).await;
+    let (status, _) = server
+        .call("GET", &format!("/api/webhooks/{id}/"), None)
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -87,64 +129,171 @@ async fn webhook_validation_names_the_field() {
     let server = Server::start();
     let project = server.project("val").await;
     let (status, body) = server
-        .call("POST", "/api/webhooks/", Some(json!({"url": "http://x.example/", "project": project, "actions": ["NOPE"]})))
+        .call(
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": "http://x.example/", "project": project, "actions": ["NOPE"]})),
+        )
         .await;
     assert_eq!(status, 400);
-    assert_same_shape(&reference("api/webhook_create_bad_action.json")["body"], &body);
-    assert_eq!(body["validation_errors"]["actions"]["0"][0], "\"NOPE\" is not a valid choice.");
-    let (status, body) = server.call("POST", "/api/webhooks/", Some(json!({"url": "not a url", "project": project}))).await;
+    assert_same_shape(
+        &reference("api/webhook_create_bad_action.json")["body"],
+        &body,
+    );
+    assert_eq!(
+        body["validation_errors"]["actions"]["0"][0],
+        "\"NOPE\" is not a valid choice."
+    );
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": "not a url", "project": project})),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_same_shape(&reference("api/webhook_create_bad_url.json")["body"], &body);
 
-    let many: serde_json::Map<String, Value> = (0..11).map(|i| (format!("H{i}"), json!("v"))).collect();
+    let many: serde_json::Map<String, Value> =
+        (0..11).map(|i| (format!("H{i}"), json!("v"))).collect();
     let long_url = format!("http://example.com/{}", "a".repeat(2040));
     let cases = [
-        (json!({"url": "ftp://example.com/", "project": project}), "url"),
+        (
+            json!({"url": "ftp://example.com/", "project": project}),
+            "url",
+        ),
         (json!({"url": long_url, "project": project}), "url"),
         (json!({"project": project}), "url"),
         (json!({"url": 5, "project": project}), "url"),
-        (json!({"url": "http://example.com/", "project": project, "headers": many}), "headers"),
-        (json!({"url": "http://example.com/", "project": project, "headers": {"Bad Name": "v"}}), "headers"),
-        (json!({"url": "http://example.com/", "project": project, "headers": {"X-A": "v\r\nInjected: 1"}}), "headers"),
-        (json!({"url": "http://example.com/", "project": project, "headers": {"X-A": 1}}), "headers"),
-        (json!({"url": "http://example.com/", "project": project, "headers": ["X-A"]}), "headers"),
-        (json!({"url": "http://example.com/", "project": project, "actions": ["PROJECT_CREATED"]}), "actions"),
-        (json!({"url": "http://example.com/", "project": project, "actions": "TASKS_CREATED"}), "actions"),
-        (json!({"url": "http://example.com/", "project": project, "is_active": "yes"}), "is_active"),
-        (json!({"url": "http://example.com/", "project": "one"}), "project"),
+        (
+            json!({"url": "http://example.com/", "project": project, "headers": many}),
+            "headers",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "headers": {"Bad Name": "v"}}),
+            "headers",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "headers": {"X-A": "v\r\nInjected: 1"}}),
+            "headers",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "headers": {"X-A": 1}}),
+            "headers",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "headers": ["X-A"]}),
+            "headers",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "actions": ["PROJECT_CREATED"]}),
+            "actions",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "actions": "TASKS_CREATED"}),
+            "actions",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": project, "is_active": "yes"}),
+            "is_active",
+        ),
+        (
+            json!({"url": "http://example.com/", "project": "one"}),
+            "project",
+        ),
     ];
     for (input, field) in cases {
-        let (status, body) = server.call("POST", "/api/webhooks/", Some(input.clone())).await;
+        let (status, body) = server
+            .call("POST", "/api/webhooks/", Some(input.clone()))
+            .await;
         assert_eq!(status, 400, "{input}: {body}");
-        assert!(body["validation_errors"][field].is_object() || body["validation_errors"][field].is_array(), "{input}: {body}");
+        assert!(
+            body["validation_errors"][field].is_object()
+                || body["validation_errors"][field].is_array(),
+            "{input}: {body}"
+        );
     }
     // Unknown fields are ignored; a missing project is 404.
-    hook(&server, json!({"url": "http://example.com/", "project": project, "surprise": true})).await;
-    let (status, _) = server.call("POST", "/api/webhooks/", Some(json!({"url": "http://example.com/", "project": 999}))).await;
+    hook(
+        &server,
+        json!({"url": "http://example.com/", "project": project, "surprise": true}),
+    )
+    .await;
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": "http://example.com/", "project": 999})),
+        )
+        .await;
     assert_eq!(status, 404);
     // Organization-only actions are fine without a project.
-    hook(&server, json!({"url": "http://example.com/", "actions": ["PROJECT_CREATED", "PROJECT_DELETED"]})).await;
+    hook(
+        &server,
+        json!({"url": "http://example.com/", "actions": ["PROJECT_CREATED", "PROJECT_DELETED"]}),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn organization_webhooks_can_be_switched_off_by_setting() {
     let server = Server::start_with(&[("LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS", "false")]);
-    let (status, body) = server.call("POST", "/api/webhooks/", Some(json!({"url": "http://example.com/"}))).await;
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": "http://example.com/"})),
+        )
+        .await;
     assert_eq!(status, 400);
-    assert!(body["validation_errors"]["project"][0].as_str().unwrap().contains("LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS"), "{body}");
+    assert!(
+        body["validation_errors"]["project"][0]
+            .as_str()
+            .unwrap()
+            .contains("LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS"),
+        "{body}"
+    );
     let project = server.project("p").await;
-    hook(&server, json!({"url": "http://example.com/", "project": project})).await;
+    hook(
+        &server,
+        json!({"url": "http://example.com/", "project": project}),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn info_lists_the_catalogue() {
     let server = Server::start();
-    let info: Value = server.client.get(server.url("/api/webhooks/info/")).send().await.unwrap().json().await.unwrap();
+    let info: Value = server
+        .client
+        .get(server.url("/api/webhooks/info/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info, reference("api/webhooks_info.json")["body"]);
-    let only: Value = server.client.get(server.url("/api/webhooks/info/?organization-only=true")).send().await.unwrap().json().await.unwrap();
+    let only: Value = server
+        .client
+        .get(server.url("/api/webhooks/info/?organization-only=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys: Vec<&String> = only.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["PROJECT_CREATED", "PROJECT_DELETED"]);
-    let not: Value = server.client.get(server.url("/api/webhooks/info/?organization-only=false")).send().await.unwrap().json().await.unwrap();
+    let not: Value = server
+        .client
+        .get(server.url("/api/webhooks/info/?organization-only=false"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(not.as_object().unwrap().len(), 10);
 }
 
@@ -159,34 +308,87 @@ async fn every_event_arrives_with_the_label_studio_payload() {
     let org_receiver = Receiver::start().await;
     hook(&server, json!({"url": format!("{}/org", org_receiver.url)})).await;
     let project = server.project("Hooks parity").await;
-    hook(&server, json!({"url": format!("{}/proj", receiver.url), "project": project})).await;
+    hook(
+        &server,
+        json!({"url": format!("{}/proj", receiver.url), "project": project}),
+    )
+    .await;
 
     // PROJECT_CREATED (organization-level only) and PROJECT_UPDATED.
     let created = org_receiver.wait_for("PROJECT_CREATED", 1).await;
     let body = &created[0].body;
-    assert_same_shape(&reference("PROJECT_UPDATED.json")["body"]["project"], &body["project"]);
-    server.call("PATCH", &format!("/api/projects/{project}/"), Some(json!({"description": "updated"}))).await;
+    assert_same_shape(
+        &reference("PROJECT_UPDATED.json")["body"]["project"],
+        &body["project"],
+    );
+    server
+        .call(
+            "PATCH",
+            &format!("/api/projects/{project}/"),
+            Some(json!({"description": "updated"})),
+        )
+        .await;
     let updated = receiver.wait_for("PROJECT_UPDATED", 1).await;
     assert_same_shape(&reference("PROJECT_UPDATED.json")["body"], &updated[0].body);
     assert_eq!(updated[0].body["project"]["description"], "updated");
 
     // TASKS_CREATED by import and by POST /api/tasks/.
-    server.create(&format!("/api/projects/{project}/import"), json!([{"text": "one"}, {"text": "two"}, {"text": "three"}])).await;
-    server.create("/api/tasks/", json!({"project": project, "data": {"text": "single"}})).await;
+    server
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!([{"text": "one"}, {"text": "two"}, {"text": "three"}]),
+        )
+        .await;
+    server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "single"}}),
+        )
+        .await;
     let tasks_created = receiver.wait_for("TASKS_CREATED", 2).await;
-    assert_same_shape(&reference("TASKS_CREATED.json")["body"], &tasks_created[0].body);
-    assert_same_shape(&reference("TASKS_CREATED.2.json")["body"], &tasks_created[1].body);
+    assert_same_shape(
+        &reference("TASKS_CREATED.json")["body"],
+        &tasks_created[0].body,
+    );
+    assert_same_shape(
+        &reference("TASKS_CREATED.2.json")["body"],
+        &tasks_created[1].body,
+    );
     assert_eq!(tasks_created[0].body["tasks"].as_array().unwrap().len(), 3);
-    assert_eq!(tasks_created[0].body["project"]["task_number"], 3, "statistics as of the change");
+    assert_eq!(
+        tasks_created[0].body["project"]["task_number"], 3,
+        "statistics as of the change"
+    );
     assert_eq!(tasks_created[1].body["project"]["task_number"], 4);
-    let ids: Vec<i64> = tasks_created[0].body["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = tasks_created[0].body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
 
     // ANNOTATION_CREATED, a skip, ANNOTATION_UPDATED.
-    let annotation = server.create(&format!("/api/tasks/{}/annotations/", ids[0]), json!({"result": choice("pos"), "lead_time": 3.5})).await;
-    server.create(&format!("/api/tasks/{}/annotations/", ids[1]), json!({"result": [], "was_cancelled": true, "lead_time": 1.0})).await;
+    let annotation = server
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[0]),
+            json!({"result": choice("pos"), "lead_time": 3.5}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[1]),
+            json!({"result": [], "was_cancelled": true, "lead_time": 1.0}),
+        )
+        .await;
     let annotation_created = receiver.wait_for("ANNOTATION_CREATED", 2).await;
-    assert_same_shape(&reference("ANNOTATION_CREATED.json")["body"], &annotation_created[0].body);
-    assert_same_shape(&reference("ANNOTATION_CREATED.2.json")["body"], &annotation_created[1].body);
+    assert_same_shape(
+        &reference("ANNOTATION_CREATED.json")["body"],
+        &annotation_created[0].body,
+    );
+    assert_same_shape(
+        &reference("ANNOTATION_CREATED.2.json")["body"],
+        &annotation_created[1].body,
+    );
     let first = &annotation_created[0].body;
     assert_eq!(first["task"]["is_labeled"], true);
     assert_eq!(first["project"]["total_annotations_number"], 1);
@@ -194,65 +396,141 @@ async fn every_event_arrives_with_the_label_studio_payload() {
     assert_eq!(skip["annotation"]["was_cancelled"], true);
     assert_eq!(skip["project"]["skipped_annotations_number"], 1);
     assert_eq!(skip["task"]["cancelled_annotations"], 1);
-    server.call("PATCH", &format!("/api/annotations/{}/", annotation["id"]), Some(json!({"result": choice("neg")}))).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/annotations/{}/", annotation["id"]),
+            Some(json!({"result": choice("neg")})),
+        )
+        .await;
     let annotation_updated = receiver.wait_for("ANNOTATION_UPDATED", 1).await;
-    assert_same_shape(&reference("ANNOTATION_UPDATED.json")["body"], &annotation_updated[0].body);
-    assert_eq!(annotation_updated[0].body["annotation"]["result"], choice("neg"));
+    assert_same_shape(
+        &reference("ANNOTATION_UPDATED.json")["body"],
+        &annotation_updated[0].body,
+    );
+    assert_eq!(
+        annotation_updated[0].body["annotation"]["result"],
+        choice("neg")
+    );
 
     // ANNOTATIONS_DELETED by DELETE and by the data manager.
-    server.call("DELETE", &format!("/api/annotations/{}/", annotation["id"]), None).await;
-    let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 1).await;
-    assert_same_shape(&reference("ANNOTATIONS_DELETED.json")["body"], &deleted[0].body);
-    assert_eq!(deleted[0].body["annotations"], json!([{"id": annotation["id"]}]));
     server
-        .call("POST", &format!("/api/dm/actions?id=delete_tasks_annotations&project={project}"), Some(json!({"selectedItems": {"all": true}})))
+        .call(
+            "DELETE",
+            &format!("/api/annotations/{}/", annotation["id"]),
+            None,
+        )
+        .await;
+    let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 1).await;
+    assert_same_shape(
+        &reference("ANNOTATIONS_DELETED.json")["body"],
+        &deleted[0].body,
+    );
+    assert_eq!(
+        deleted[0].body["annotations"],
+        json!([{"id": annotation["id"]}])
+    );
+    server
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks_annotations&project={project}"),
+            Some(json!({"selectedItems": {"all": true}})),
+        )
         .await;
     let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 2).await;
-    assert_eq!(deleted[1].body["annotations"].as_array().unwrap().len(), 1, "the skip");
+    assert_eq!(
+        deleted[1].body["annotations"].as_array().unwrap().len(),
+        1,
+        "the skip"
+    );
 
     // ANNOTATIONS_CREATED by import with annotations and by predictions_to_annotations.
     server
-        .create(&format!("/api/projects/{project}/import"), json!([{"data": {"text": "pre"}, "annotations": [{"result": choice("pos")}]}]))
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!([{"data": {"text": "pre"}, "annotations": [{"result": choice("pos")}]}]),
+        )
         .await;
-    server.create("/api/predictions/", json!({"task": ids[2], "result": choice("neg")})).await;
     server
-        .call("POST", &format!("/api/dm/actions?id=predictions_to_annotations&project={project}"), Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})))
+        .create(
+            "/api/predictions/",
+            json!({"task": ids[2], "result": choice("neg")}),
+        )
+        .await;
+    server
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=predictions_to_annotations&project={project}"),
+            Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})),
+        )
         .await;
     let bulk = receiver.wait_for("ANNOTATIONS_CREATED", 2).await;
     // Bulk-made annotations have no lead time; the reference one had.
-    let mut reference_annotation = reference("ANNOTATION_CREATED.json")["body"]["annotation"].clone();
+    let mut reference_annotation =
+        reference("ANNOTATION_CREATED.json")["body"]["annotation"].clone();
     reference_annotation["lead_time"] = Value::Null;
     for event in &bulk {
         let keys: Vec<&String> = event.body.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["action", "annotation", "task", "project"]);
         assert_same_shape(&reference_annotation, &event.body["annotation"][0]);
-        assert_same_shape(&reference("ANNOTATION_CREATED.json")["body"]["task"], &event.body["task"][0]);
+        assert_same_shape(
+            &reference("ANNOTATION_CREATED.json")["body"]["task"],
+            &event.body["task"][0],
+        );
     }
     assert_eq!(bulk[1].body["annotation"][0]["task"], ids[2]);
 
     // TASKS_DELETED by DELETE, by the data manager, and by deleting all.
-    server.call("DELETE", &format!("/api/tasks/{}/", ids[0]), None).await;
     server
-        .call("POST", &format!("/api/dm/actions?id=delete_tasks&project={project}"), Some(json!({"selectedItems": {"all": false, "included": [ids[1]]}})))
+        .call("DELETE", &format!("/api/tasks/{}/", ids[0]), None)
         .await;
-    server.call("DELETE", &format!("/api/projects/{project}/tasks/"), None).await;
+    server
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
+            Some(json!({"selectedItems": {"all": false, "included": [ids[1]]}})),
+        )
+        .await;
+    server
+        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .await;
     let tasks_deleted = receiver.wait_for("TASKS_DELETED", 3).await;
-    assert_same_shape(&reference("TASKS_DELETED.json")["body"], &tasks_deleted[0].body);
+    assert_same_shape(
+        &reference("TASKS_DELETED.json")["body"],
+        &tasks_deleted[0].body,
+    );
     assert_eq!(tasks_deleted[0].body["tasks"], json!([{"id": ids[0]}]));
     assert_eq!(tasks_deleted[1].body["tasks"], json!([{"id": ids[1]}]));
     assert_eq!(tasks_deleted[2].body["project"]["task_number"], 0);
 
     // PROJECT_DELETED reaches organization-level webhooks with the id only.
-    server.call("DELETE", &format!("/api/projects/{project}/"), None).await;
+    server
+        .call("DELETE", &format!("/api/projects/{project}/"), None)
+        .await;
     let project_deleted = org_receiver.wait_for("PROJECT_DELETED", 1).await;
-    assert_eq!(project_deleted[0].body, json!({"action": "PROJECT_DELETED", "project": {"id": project}}));
+    assert_eq!(
+        project_deleted[0].body,
+        json!({"action": "PROJECT_DELETED", "project": {"id": project}})
+    );
 
     // The organization-level webhook saw every project event too; the project one never
     // saw organization-only events.
-    for action in ["TASKS_CREATED", "ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"] {
-        assert!(!org_receiver.with_action(action).is_empty(), "organization webhook missed {action}");
+    for action in [
+        "TASKS_CREATED",
+        "ANNOTATION_CREATED",
+        "ANNOTATION_UPDATED",
+        "ANNOTATIONS_DELETED",
+        "TASKS_DELETED",
+    ] {
+        assert!(
+            !org_receiver.with_action(action).is_empty(),
+            "organization webhook missed {action}"
+        );
     }
-    assert!(receiver.with_action("PROJECT_CREATED").is_empty() && receiver.with_action("PROJECT_DELETED").is_empty());
+    assert!(
+        receiver.with_action("PROJECT_CREATED").is_empty()
+            && receiver.with_action("PROJECT_DELETED").is_empty()
+    );
     // Every body starts with "action".
     for got in receiver.received() {
         let text = String::from_utf8(got.raw.clone()).unwrap();
@@ -267,11 +545,27 @@ async fn send_payload_false_sends_only_the_action() {
     let receiver = Receiver::start().await;
     let project = server.project("np").await;
     hook(&server, json!({"url": format!("{}/nopayload", receiver.url), "project": project, "send_payload": false})).await;
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "x"}})).await;
-    server.create(&format!("/api/tasks/{}/annotations/", task["id"]), json!({"result": []})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"result": []}),
+        )
+        .await;
     let got = receiver.wait_for("ANNOTATION_CREATED", 1).await;
-    assert_eq!(got[0].body, reference("ANNOTATION_CREATED.action-only.json")["body"]);
-    assert_eq!(receiver.with_action("TASKS_CREATED")[0].body, reference("TASKS_CREATED.action-only.json")["body"]);
+    assert_eq!(
+        got[0].body,
+        reference("ANNOTATION_CREATED.action-only.json")["body"]
+    );
+    assert_eq!(
+        receiver.with_action("TASKS_CREATED")[0].body,
+        reference("TASKS_CREATED.action-only.json")["body"]
+    );
 }
 
 #[tokio::test]
@@ -283,22 +577,66 @@ async fn only_active_webhooks_that_want_the_action_get_it() {
     let project = server.project("m").await;
     let project2 = server.project("m2").await;
     hook(&server, json!({"url": picky.url, "project": project, "send_for_all_actions": false, "actions": ["ANNOTATION_CREATED"]})).await;
-    let inactive = hook(&server, json!({"url": off.url, "project": project, "is_active": false})).await;
-    hook(&server, json!({"url": other_project.url, "project": project2})).await;
+    let inactive = hook(
+        &server,
+        json!({"url": off.url, "project": project, "is_active": false}),
+    )
+    .await;
+    hook(
+        &server,
+        json!({"url": other_project.url, "project": project2}),
+    )
+    .await;
 
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "x"}})).await;
-    server.create(&format!("/api/tasks/{}/annotations/", task["id"]), json!({"result": []})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"result": []}),
+        )
+        .await;
     picky.wait_for("ANNOTATION_CREATED", 1).await;
     // A marker event on project 2 proves delivery ran after the events above.
-    server.create("/api/tasks/", json!({"project": project2, "data": {"text": "marker"}})).await;
+    server
+        .create(
+            "/api/tasks/",
+            json!({"project": project2, "data": {"text": "marker"}}),
+        )
+        .await;
     other_project.wait_for("TASKS_CREATED", 1).await;
-    assert!(picky.with_action("TASKS_CREATED").is_empty(), "TASKS_CREATED is not in its actions");
-    assert!(off.received().is_empty(), "an inactive webhook receives nothing");
-    assert_eq!(other_project.received().len(), 1, "another project's webhook sees only its project");
+    assert!(
+        picky.with_action("TASKS_CREATED").is_empty(),
+        "TASKS_CREATED is not in its actions"
+    );
+    assert!(
+        off.received().is_empty(),
+        "an inactive webhook receives nothing"
+    );
+    assert_eq!(
+        other_project.received().len(),
+        1,
+        "another project's webhook sees only its project"
+    );
 
     // Switched on, it receives what happens from then on.
-    server.call("PATCH", &format!("/api/webhooks/{}/", inactive["id"]), Some(json!({"is_active": true}))).await;
-    server.create("/api/tasks/", json!({"project": project, "data": {"text": "y"}})).await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", inactive["id"]),
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "y"}}),
+        )
+        .await;
     let got = off.wait_for("TASKS_CREATED", 1).await;
     assert_eq!(got[0].body["tasks"][0]["data"]["text"], "y");
 }
@@ -310,22 +648,44 @@ async fn bulk_events_are_cut_into_batches() {
     let project = server.project("bulk").await;
     hook(&server, json!({"url": receiver.url, "project": project})).await;
     let tasks: Vec<Value> = (0..250).map(|i| json!({"text": format!("t{i}")})).collect();
-    server.create(&format!("/api/projects/{project}/import"), json!(tasks)).await;
+    server
+        .create(&format!("/api/projects/{project}/import"), json!(tasks))
+        .await;
     let got = receiver.wait_for("TASKS_CREATED", 3).await;
-    let mut sizes: Vec<usize> = got.iter().map(|r| r.body["tasks"].as_array().unwrap().len()).collect();
+    let mut sizes: Vec<usize> = got
+        .iter()
+        .map(|r| r.body["tasks"].as_array().unwrap().len())
+        .collect();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(sizes, [100, 100, 50]);
     for r in &got {
         assert_eq!(r.body["project"]["task_number"], 250);
     }
-    let mut all_ids: Vec<i64> = got.iter().flat_map(|r| r.body["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap())).collect();
+    let mut all_ids: Vec<i64> = got
+        .iter()
+        .flat_map(|r| {
+            r.body["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap())
+        })
+        .collect();
     all_ids.sort_unstable();
     all_ids.dedup();
     assert_eq!(all_ids.len(), 250, "each task in exactly one batch");
     // Deleting them all: TASKS_DELETED in batches too.
-    server.call("DELETE", &format!("/api/projects/{project}/tasks/"), None).await;
+    server
+        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .await;
     let deleted = receiver.wait_for("TASKS_DELETED", 3).await;
-    assert_eq!(deleted.iter().map(|r| r.body["tasks"].as_array().unwrap().len()).sum::<usize>(), 250);
+    assert_eq!(
+        deleted
+            .iter()
+            .map(|r| r.body["tasks"].as_array().unwrap().len())
+            .sum::<usize>(),
+        250
+    );
 }
 
 // ---------------------------------------------------------------- delivery
@@ -335,49 +695,80 @@ async fn deliveries_are_signed_and_identified() {
     let server = Server::start();
     let receiver = Receiver::start().await;
     let project = server.project("sig").await;
-    let created = hook(&server, json!({"url": receiver.url, "project": project, "headers": {"X-Token": "abc"}})).await;
+    let created = hook(
+        &server,
+        json!({"url": receiver.url, "project": project, "headers": {"X-Token": "abc"}}),
+    )
+    .await;
     let secret = created["secret"].as_str().unwrap().to_string();
     for i in 0..3 {
-        server.create("/api/tasks/", json!({"project": project, "data": {"text": format!("t{i}")}})).await;
+        server
+            .create(
+                "/api/tasks/",
+                json!({"project": project, "data": {"text": format!("t{i}")}}),
+            )
+            .await;
     }
     let got = receiver.wait_for("TASKS_CREATED", 3).await;
     let verifier = standardwebhooks::Webhook::new(&secret).expect("secret parses");
     let mut sequences = Vec::new();
     for r in &got {
         assert_eq!(r.header("content-type"), "application/json");
-        assert_eq!(r.header("user-agent"), format!("labelhook/{}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            r.header("user-agent"),
+            format!("labelhook/{}", env!("CARGO_PKG_VERSION"))
+        );
         assert_eq!(r.header("x-token"), "abc");
         assert!(r.header("webhook-id").starts_with("msg_"));
         let mut headers = axum::http::HeaderMap::new();
         for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
             headers.insert(name, r.header(name).parse().unwrap());
         }
-        verifier.verify(&r.raw, &headers).expect("signature verifies with the standardwebhooks crate");
+        verifier
+            .verify(&r.raw, &headers)
+            .expect("signature verifies with the standardwebhooks crate");
         sequences.push(r.header("labelhook-sequence").parse::<i64>().unwrap());
     }
     let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
     assert_eq!(ids.len(), 3, "one id per delivery");
     sequences.sort_unstable();
-    assert!(sequences.windows(2).all(|w| w[1] > w[0]), "sequence grows: {sequences:?}");
+    assert!(
+        sequences.windows(2).all(|w| w[1] > w[0]),
+        "sequence grows: {sequences:?}"
+    );
 }
 
 #[tokio::test]
 async fn failed_attempts_are_retried_with_the_same_id() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms")]);
-    let receiver = Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 503])))).await;
+    let receiver =
+        Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 503])))).await;
     let project = server.project("retry").await;
     let webhook = hook(&server, json!({"url": receiver.url, "project": project})).await;
-    server.create("/api/tasks/", json!({"project": project, "data": {"text": "x"}})).await;
+    server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
     let got = receiver.wait_for("TASKS_CREATED", 3).await;
-    assert!(got.iter().all(|r| r.header("webhook-id") == got[0].header("webhook-id")));
+    assert!(
+        got.iter()
+            .all(|r| r.header("webhook-id") == got[0].header("webhook-id"))
+    );
     // The success reset the failure streak.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let state = server.get(&format!("/api/webhooks/{}/", webhook["id"])).await;
+        let state = server
+            .get(&format!("/api/webhooks/{}/", webhook["id"]))
+            .await;
         if state["consecutive_failures"] == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "consecutive_failures never reset: {state}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consecutive_failures never reset: {state}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
@@ -390,28 +781,52 @@ async fn a_hanging_receiver_does_not_block_the_api() {
     let receiver = Receiver::start_with(Behaviour::Hang).await;
     let project = server.project("hang").await;
     hook(&server, json!({"url": receiver.url, "project": project})).await;
-    let task = server.create("/api/tasks/", json!({"project": project, "data": {"text": "x"}})).await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
     receiver.wait_for("TASKS_CREATED", 1).await;
     // The receiver is now holding a request open (for up to 60 s); the API still answers.
     for _ in 0..5 {
-        server.create(&format!("/api/tasks/{}/annotations/", task["id"]), json!({"result": []})).await;
+        server
+            .create(
+                &format!("/api/tasks/{}/annotations/", task["id"]),
+                json!({"result": []}),
+            )
+            .await;
     }
     let received = receiver.wait_for("ANNOTATION_CREATED", 5).await;
-    assert_eq!(received.len(), 5, "deliveries go out concurrently, not one at a time");
+    assert_eq!(
+        received.len(),
+        5,
+        "deliveries go out concurrently, not one at a time"
+    );
 }
 
 /// SIGKILL while deliveries are in flight and queued; after a restart, everything arrives.
 #[tokio::test]
 async fn nothing_is_lost_when_the_server_is_killed() {
-    let mut server = Server::start_with(&[("WEBHOOK_TIMEOUT", "60"), ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "2")]);
+    let mut server = Server::start_with(&[
+        ("WEBHOOK_TIMEOUT", "60"),
+        ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "2"),
+    ]);
     let receiver = Receiver::start_with(Behaviour::Hang).await;
     let project = server.project("kill").await;
     hook(&server, json!({"url": receiver.url, "project": project})).await;
     for i in 0..10 {
-        server.create("/api/tasks/", json!({"project": project, "data": {"text": format!("t{i}")}})).await;
+        server
+            .create(
+                "/api/tasks/",
+                json!({"project": project, "data": {"text": format!("t{i}")}}),
+            )
+            .await;
     }
     // Two are in flight (hanging), eight wait.
-    receiver.wait_until(20, "2 requests in flight", |got| got.len() >= 2).await;
+    receiver
+        .wait_until(20, "2 requests in flight", |got| got.len() >= 2)
+        .await;
     server.kill();
     receiver.set(Behaviour::Status(200));
     let before = receiver.received().len();
@@ -429,8 +844,14 @@ async fn nothing_is_lost_when_the_server_is_killed() {
         })
         .await;
     // The ones in flight at the kill were sent again with the same id.
-    let first_ids: Vec<String> = got[..before].iter().map(|r| r.header("webhook-id").to_string()).collect();
+    let first_ids: Vec<String> = got[..before]
+        .iter()
+        .map(|r| r.header("webhook-id").to_string())
+        .collect();
     for id in first_ids {
-        assert!(got[before..].iter().any(|r| r.header("webhook-id") == id), "in-flight delivery {id} was not resent");
+        assert!(
+            got[before..].iter().any(|r| r.header("webhook-id") == id),
+            "in-flight delivery {id} was not resent"
+        );
     }
 }

@@ -18,7 +18,10 @@ pub fn routes() -> Router<AppState> {
 const ACTIONS: &[(&str, &str)] = &[
     ("delete_tasks", "Delete tasks"),
     ("delete_tasks_annotations", "Delete annotations"),
-    ("predictions_to_annotations", "Create annotations from predictions"),
+    (
+        "predictions_to_annotations",
+        "Create annotations from predictions",
+    ),
 ];
 
 async fn catalogue() -> Json<Value> {
@@ -64,13 +67,20 @@ async fn run(
     if !ACTIONS.iter().any(|(id, _)| *id == action) {
         return Err(ApiError::field(
             "id",
-            format!("\"{action}\" is not a supported action; use one of delete_tasks, delete_tasks_annotations, predictions_to_annotations."),
+            format!(
+                "\"{action}\" is not a supported action; use one of delete_tasks, delete_tasks_annotations, predictions_to_annotations."
+            ),
         ));
     }
     let project_id = query
         .project
         .as_deref()
-        .ok_or_else(|| ApiError::field("project", "This query parameter is required: ?project=<id>."))?
+        .ok_or_else(|| {
+            ApiError::field(
+                "project",
+                "This query parameter is required: ?project=<id>.",
+            )
+        })?
         .trim()
         .parse::<i64>()
         .map_err(|_| ApiError::field("project", "A valid integer is required."))?;
@@ -94,14 +104,19 @@ async fn run(
             (n, format!("Deleted {n} tasks"))
         }
         "delete_tasks_annotations" => {
-            let n = annotations::delete_for_tasks(&mut tx, &state.labeling, project_id, &task_ids).await?;
+            let n = annotations::delete_for_tasks(&mut tx, &state.labeling, project_id, &task_ids)
+                .await?;
             (n, format!("Deleted {n} annotations"))
         }
         _ => {
-            let n = predictions::to_annotations(&mut tx, &actor, &state.labeling, &project, &task_ids).await?;
+            let n =
+                predictions::to_annotations(&mut tx, &actor, &state.labeling, &project, &task_ids)
+                    .await?;
             (n, format!("Created {n} annotations"))
         }
     };
     state.db.commit(tx).await?;
-    Ok(Json(json!({ "processed_items": processed, "detail": detail })))
+    Ok(Json(
+        json!({ "processed_items": processed, "detail": detail }),
+    ))
 }

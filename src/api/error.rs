@@ -72,7 +72,9 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, detail.to_string(), None),
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Request body is larger than the limit of {limit} bytes (LABELHOOK_MAX_BODY_BYTES)."),
+                format!(
+                    "Request body is larger than the limit of {limit} bytes (LABELHOOK_MAX_BODY_BYTES)."
+                ),
                 None,
             ),
             ApiError::MethodNotAllowed(detail) => (StatusCode::METHOD_NOT_ALLOWED, detail, None),

@@ -1,11 +1,11 @@
 //! Extractors whose rejections speak Label Studio's error shape, so malformed JSON, wrong
 //! types, bad query strings and oversized bodies are 400/404/413 with a clear message.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::request::Parts;
-use axum::body::Bytes;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 

@@ -16,7 +16,10 @@ use crate::labeling::{Actor, ml_backends};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/ml", get(list).post(create))
-        .route("/api/ml/{id}", get(read).patch(update).put(update).delete(remove))
+        .route(
+            "/api/ml/{id}",
+            get(read).patch(update).put(update).delete(remove),
+        )
         .route("/api/ml/{id}/train", post(train))
 }
 
@@ -30,9 +33,17 @@ async fn list(
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let project = match query.project.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let project = match query
+        .project
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| ApiError::field("project", "A valid integer is required."))?),
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ApiError::field("project", "A valid integer is required."))?,
+        ),
     };
     let mut conn = state.db.reader().acquire().await?;
     let found = ml_backends::list(&mut conn, &actor, project).await?;

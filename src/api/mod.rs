@@ -6,9 +6,9 @@
 
 mod annotations;
 mod data_manager;
-mod ml;
 pub mod error;
 pub mod extract;
+mod ml;
 mod pagination;
 mod predictions;
 mod projects;
@@ -86,7 +86,9 @@ async fn authenticate(
         .strip_prefix("Token ")
         .or_else(|| header.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or(ApiError::Unauthorized("Invalid token header. Use `Token <key>`."))?;
+        .ok_or(ApiError::Unauthorized(
+            "Invalid token header. Use `Token <key>`.",
+        ))?;
     let actor: Actor = crate::auth::actor_for_token(&state.db, token)
         .await?
         .ok_or(ApiError::Unauthorized("Invalid token."))?;

@@ -29,16 +29,15 @@ const MAX_PAGE_SIZE: i64 = 10_000;
 impl PageQuery {
     /// The requested page; a malformed number is a 400 naming the parameter.
     pub fn page(&self, default_size: i64) -> Result<Page, ApiError> {
-        let parse = |name: &str, value: &Option<String>, default: i64| -> Result<i64, ApiError> {
-            match value.as_deref().map(str::trim) {
-                None | Some("") => Ok(default),
-                Some(text) => text
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| ApiError::field(name, "A valid positive integer is required.")),
-            }
-        };
+        let parse =
+            |name: &str, value: &Option<String>, default: i64| -> Result<i64, ApiError> {
+                match value.as_deref().map(str::trim) {
+                    None | Some("") => Ok(default),
+                    Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        ApiError::field(name, "A valid positive integer is required.")
+                    }),
+                }
+            };
         Ok(Page {
             number: parse("page", &self.page, 1)?,
             size: parse("page_size", &self.page_size, default_size)?.min(MAX_PAGE_SIZE),
@@ -47,7 +46,13 @@ impl PageQuery {
 }
 
 /// Django REST framework's page envelope: `{count, next, previous, results}`.
-pub fn envelope(headers: &HeaderMap, path: &str, page: &Page, count: i64, results: Vec<Value>) -> Value {
+pub fn envelope(
+    headers: &HeaderMap,
+    path: &str,
+    page: &Page,
+    count: i64,
+    results: Vec<Value>,
+) -> Value {
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())

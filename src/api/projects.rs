@@ -50,7 +50,9 @@ async fn list(
             text.split(',')
                 .map(|s| s.trim().parse::<i64>())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| ApiError::field("ids", "A comma-separated list of project ids is required."))?,
+                .map_err(|_| {
+                    ApiError::field("ids", "A comma-separated list of project ids is required.")
+                })?,
         ),
         None => None,
     };
@@ -59,9 +61,16 @@ async fn list(
         ids,
     };
     let mut conn = state.db.reader().acquire().await?;
-    let (found, count) = projects::list(&mut conn, &actor, &filter, page.offset(), page.size).await?;
+    let (found, count) =
+        projects::list(&mut conn, &actor, &filter, page.offset(), page.size).await?;
     let results = found.iter().map(|p| p.api(true)).collect();
-    Ok(Json(envelope(&headers, "/api/projects/", &page, count, results)))
+    Ok(Json(envelope(
+        &headers,
+        "/api/projects/",
+        &page,
+        count,
+        results,
+    )))
 }
 
 async fn create(
@@ -147,7 +156,12 @@ async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(ApiError::PayloadTooLarge(limit));
             }
-            Err(e) => return Err(ApiError::field("file", format!("Could not read the upload: {e}"))),
+            Err(e) => {
+                return Err(ApiError::field(
+                    "file",
+                    format!("Could not read the upload: {e}"),
+                ));
+            }
         };
         let Some(name) = field.file_name().map(str::to_string) else {
             continue;

@@ -18,7 +18,10 @@ use crate::labeling::{Actor, projects};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/tasks", get(list).post(create))
-        .route("/api/tasks/{id}", get(read).patch(update).put(update).delete(remove))
+        .route(
+            "/api/tasks/{id}",
+            get(read).patch(update).put(update).delete(remove),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,7 +42,12 @@ async fn list(
     let project_id = query
         .project
         .as_deref()
-        .ok_or_else(|| ApiError::field("project", "This query parameter is required: ?project=<id>."))?
+        .ok_or_else(|| {
+            ApiError::field(
+                "project",
+                "This query parameter is required: ?project=<id>.",
+            )
+        })?
         .trim()
         .parse::<i64>()
         .map_err(|_| ApiError::field("project", "A valid integer is required."))?;
@@ -76,7 +84,9 @@ async fn create(
 ) -> ApiResult<impl IntoResponse> {
     let mut input = as_object(input)?;
     let project_id = match input.remove("project") {
-        None | Some(Value::Null) => return Err(ApiError::field("project", "This field is required.")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::field("project", "This field is required."));
+        }
         Some(v) => v
             .as_i64()
             .ok_or_else(|| ApiError::field("project", "Incorrect type. Expected pk value."))?,
@@ -85,18 +95,28 @@ async fn create(
         return Err(ApiError::field("data", "This field is required."));
     }
     let item = NewTask::from_item(Value::Object(input), "task").map_err(|e| match e {
-        crate::labeling::LabelingError::Invalid { field, message } => {
-            ApiError::field(field.trim_start_matches("task.").trim_start_matches("task"), message)
-        }
+        crate::labeling::LabelingError::Invalid { field, message } => ApiError::field(
+            field.trim_start_matches("task.").trim_start_matches("task"),
+            message,
+        ),
         other => other.into(),
     })?;
     let mut tx = state.db.begin().await?;
     let project = projects::get(&mut tx, &actor, project_id)
         .await
-        .map_err(|_| ApiError::field("project", format!("Invalid pk \"{project_id}\" - object does not exist.")))?;
-    let created = tasks::create_many(&mut tx, &actor, &state.labeling, &project, vec![item]).await?;
+        .map_err(|_| {
+            ApiError::field(
+                "project",
+                format!("Invalid pk \"{project_id}\" - object does not exist."),
+            )
+        })?;
+    let created =
+        tasks::create_many(&mut tx, &actor, &state.labeling, &project, vec![item]).await?;
     state.db.commit(tx).await?;
-    let task = created.tasks.first().ok_or_else(|| anyhow::anyhow!("task was not created"))?;
+    let task = created
+        .tasks
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("task was not created"))?;
     Ok((StatusCode::CREATED, Json(task.api())))
 }
 

@@ -1,9 +1,9 @@
 //! `/api/webhooks/...`: configuration (Label Studio compatible) and the action catalogue.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/webhooks/{id}/test", post(send_test))
         .route("/api/webhooks/{id}/recover", post(recover))
         .route("/api/webhooks/{id}/deliveries", get(list_deliveries))
-        .route("/api/webhooks/{id}/deliveries/{delivery_id}", get(read_delivery))
+        .route(
+            "/api/webhooks/{id}/deliveries/{delivery_id}",
+            get(read_delivery),
+        )
         .route(
             "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
             post(redeliver),
@@ -59,7 +62,12 @@ struct InfoQuery {
 
 /// The action catalogue: `{ACTION: {name, description, key, organization-only}}`.
 async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<Value>> {
-    let only = match query.organization_only.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let only = match query
+        .organization_only
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("") => None,
         Some("true" | "1") => Some(true),
         Some("false" | "0") => Some(false),
@@ -98,14 +106,14 @@ async fn list(
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let filter = match query.project.as_deref().map(str::trim) {
-        None | Some("") => ProjectFilter::All,
-        Some("null" | "None") => ProjectFilter::OrganizationLevel,
-        Some(text) => ProjectFilter::Project(
-            text.parse()
-                .map_err(|_| ApiError::field("project", "A valid integer or `null` is required."))?,
-        ),
-    };
+    let filter =
+        match query.project.as_deref().map(str::trim) {
+            None | Some("") => ProjectFilter::All,
+            Some("null" | "None") => ProjectFilter::OrganizationLevel,
+            Some(text) => ProjectFilter::Project(text.parse().map_err(|_| {
+                ApiError::field("project", "A valid integer or `null` is required.")
+            })?),
+        };
     let mut conn = state.db.reader().acquire().await?;
     let mut found = webhooks::list(&mut conn, &actor, filter).await?;
     webhooks::with_stats(&mut conn, &mut found).await?;
@@ -246,7 +254,10 @@ fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(text) => time::parse(text).map(Some).ok_or_else(|| {
-            ApiError::field(field, format!("\"{text}\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z."))
+            ApiError::field(
+                field,
+                format!("\"{text}\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z."),
+            )
         }),
     }
 }
@@ -258,8 +269,12 @@ async fn recover(
     Id(id): Id,
     LsJson(body): LsJson<RecoverBody>,
 ) -> ApiResult<Json<Value>> {
-    let since = parse_time("since", body.since.as_deref())?
-        .ok_or_else(|| ApiError::field("since", "This field is required: the time to recover failed deliveries from."))?;
+    let since = parse_time("since", body.since.as_deref())?.ok_or_else(|| {
+        ApiError::field(
+            "since",
+            "This field is required: the time to recover failed deliveries from.",
+        )
+    })?;
     let until = parse_time("until", body.until.as_deref())?;
     let mut tx = state.db.begin().await?;
     let recovered = log::recover(&mut tx, &actor, id, since, until).await?;
@@ -291,7 +306,10 @@ async fn list_deliveries(
     {
         return Err(ApiError::field(
             "status",
-            format!("\"{status}\" is not a valid choice; use one of {}.", log::STATUSES.join(", ")),
+            format!(
+                "\"{status}\" is not a valid choice; use one of {}.",
+                log::STATUSES.join(", ")
+            ),
         ));
     }
     let filter = log::Filter {
@@ -301,7 +319,8 @@ async fn list_deliveries(
         until: parse_time("until", query.until.as_deref())?,
     };
     let mut conn = state.db.reader().acquire().await?;
-    let (items, count) = log::list(&mut conn, &actor, id, &filter, page.offset(), page.size).await?;
+    let (items, count) =
+        log::list(&mut conn, &actor, id, &filter, page.offset(), page.size).await?;
     let path = format!("/api/webhooks/{id}/deliveries");
     Ok(Json(envelope(&headers, &path, &page, count, items)))
 }
@@ -325,5 +344,8 @@ async fn redeliver(
     log::redeliver(&mut tx, &actor, id, delivery_id).await?;
     state.db.commit(tx).await?;
     let mut conn = state.db.reader().acquire().await?;
-    Ok((StatusCode::ACCEPTED, Json(log::detail(&mut conn, &actor, id, delivery_id).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(log::detail(&mut conn, &actor, id, delivery_id).await?),
+    ))
 }

@@ -49,7 +49,10 @@ pub async fn claim(
     } else {
         format!(
             " AND webhook_id NOT IN ({})",
-            skip.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            skip.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         )
     };
     // PostgreSQL: rows another process holds are skipped, not waited for.
@@ -97,7 +100,9 @@ pub async fn claim(
         let body = if row.try_get::<i64, _>("send_payload")? != 0 {
             row.try_get::<String, _>("payload")?.into_bytes()
         } else {
-            serde_json::json!({ "action": action }).to_string().into_bytes()
+            serde_json::json!({ "action": action })
+                .to_string()
+                .into_bytes()
         };
         let headers: String = row.try_get("headers")?;
         let headers: serde_json::Map<String, serde_json::Value> =

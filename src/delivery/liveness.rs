@@ -75,7 +75,11 @@ impl Liveness {
                 .bind(owner)
                 .execute(&mut self.conn)
                 .await?;
-            tracing::warn!(dead_dispatcher = owner, released, "took over the deliveries of a stopped process");
+            tracing::warn!(
+                dead_dispatcher = owner,
+                released,
+                "took over the deliveries of a stopped process"
+            );
         }
         Ok(released)
     }
@@ -99,7 +103,9 @@ pub fn spawn_listener(db: Db) -> Option<tokio::task::JoinHandle<()>> {
                         }
                     }
                 }
-                Err(error) => tracing::error!(error = %error, "could not open the notification listener"),
+                Err(error) => {
+                    tracing::error!(error = %error, "could not open the notification listener")
+                }
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }

@@ -82,7 +82,10 @@ impl Dispatcher {
     async fn run(mut self) {
         match claim::release_stale_leases(&self.db).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(deliveries = n, "resuming deliveries that were in flight when the server stopped"),
+            Ok(n) => tracing::info!(
+                deliveries = n,
+                "resuming deliveries that were in flight when the server stopped"
+            ),
             Err(error) => tracing::error!(error = %error, "could not release stale leases"),
         }
         self.liveness = match liveness::Liveness::register(&self.db).await {
@@ -140,7 +143,11 @@ impl Dispatcher {
     }
 
     /// Takes every completion already reported.
-    fn reap(&mut self, done_rx: &mut mpsc::UnboundedReceiver<i64>, outcome_tx: &mpsc::UnboundedSender<Attempt>) {
+    fn reap(
+        &mut self,
+        done_rx: &mut mpsc::UnboundedReceiver<i64>,
+        outcome_tx: &mpsc::UnboundedSender<Attempt>,
+    ) {
         while let Ok(webhook_id) = done_rx.try_recv() {
             self.finished(webhook_id, outcome_tx);
         }
@@ -155,8 +162,15 @@ impl Dispatcher {
                 self.in_flight.remove(&webhook_id);
             }
         }
-        let next = self.waiting.get_mut(&webhook_id).and_then(VecDeque::pop_front);
-        if self.waiting.get(&webhook_id).is_some_and(VecDeque::is_empty) {
+        let next = self
+            .waiting
+            .get_mut(&webhook_id)
+            .and_then(VecDeque::pop_front);
+        if self
+            .waiting
+            .get(&webhook_id)
+            .is_some_and(VecDeque::is_empty)
+        {
             self.waiting.remove(&webhook_id);
         }
         if let Some(job) = next {
@@ -165,7 +179,10 @@ impl Dispatcher {
     }
 
     /// Claims what the free slots allow and starts sending. Returns how many were claimed.
-    async fn claim_round(&mut self, outcome_tx: &mpsc::UnboundedSender<Attempt>) -> sqlx::Result<usize> {
+    async fn claim_round(
+        &mut self,
+        outcome_tx: &mpsc::UnboundedSender<Attempt>,
+    ) -> sqlx::Result<usize> {
         let waiting: usize = self.waiting.values().map(VecDeque::len).sum();
         let free = self
             .settings
@@ -189,7 +206,10 @@ impl Dispatcher {
             if self.in_flight.get(&job.webhook_id).copied().unwrap_or(0) < per_webhook {
                 self.start(job, outcome_tx);
             } else {
-                self.waiting.entry(job.webhook_id).or_default().push_back(job);
+                self.waiting
+                    .entry(job.webhook_id)
+                    .or_default()
+                    .push_back(job);
             }
         }
         Ok(claimed)

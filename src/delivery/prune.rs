@@ -16,7 +16,9 @@ pub fn spawn(db: Db, retention: Duration) -> tokio::task::JoinHandle<()> {
         loop {
             match prune(&db, retention).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(deliveries = n, "pruned finished deliveries past retention"),
+                Ok(n) => {
+                    tracing::info!(deliveries = n, "pruned finished deliveries past retention")
+                }
                 Err(error) => tracing::error!(error = %error, "pruning the delivery log failed"),
             }
             tokio::time::sleep(EVERY).await;
@@ -41,9 +43,11 @@ pub async fn prune(db: &Db, retention: Duration) -> sqlx::Result<u64> {
             break;
         }
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        sqlx::query(&format!("DELETE FROM delivery_attempts WHERE delivery_id IN ({list})"))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM delivery_attempts WHERE delivery_id IN ({list})"
+        ))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(&format!("DELETE FROM deliveries WHERE id IN ({list})"))
             .execute(&mut *tx)
             .await?;

@@ -21,7 +21,12 @@ enum Next {
     Failed,
 }
 
-fn next_state(attempt: &Attempt, attempts_so_far: i64, settings: &WebhookSettings, now: i64) -> Next {
+fn next_state(
+    attempt: &Attempt,
+    attempts_so_far: i64,
+    settings: &WebhookSettings,
+    now: i64,
+) -> Next {
     if attempt.succeeded() {
         return Next::Succeeded;
     }
@@ -99,11 +104,13 @@ async fn update_health(
 ) -> sqlx::Result<()> {
     let webhook_id = attempt.job.webhook_id;
     if attempt.succeeded() {
-        sqlx::query("UPDATE webhooks SET consecutive_failures = 0, last_success_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(webhook_id)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE webhooks SET consecutive_failures = 0, last_success_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(webhook_id)
+        .execute(&mut **tx)
+        .await?;
         return Ok(());
     }
     let failures: Option<i64> = sqlx::query_scalar(
@@ -132,7 +139,12 @@ async fn update_health(
         .fetch_optional(&mut **tx)
         .await?;
         if switched.is_some() {
-            tracing::warn!(webhook_id, failures, reason, "webhook switched off; its deliveries are held until it is switched on");
+            tracing::warn!(
+                webhook_id,
+                failures,
+                reason,
+                "webhook switched off; its deliveries are held until it is switched on"
+            );
         }
         sqlx::query(
             "UPDATE deliveries SET status = 'held', lease_until = NULL, updated_at = $1 \

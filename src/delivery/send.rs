@@ -95,12 +95,21 @@ async fn preflight(guard: &Guard, url: &str, proxied: bool) -> Result<(), String
     };
     let literal = matches!(parsed.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
     if literal || proxied {
-        guard.check_url(&parsed).await.map_err(|blocked| blocked.0)?;
+        guard
+            .check_url(&parsed)
+            .await
+            .map_err(|blocked| blocked.0)?;
     }
     Ok(())
 }
 
-pub async fn attempt(client: &reqwest::Client, guard: &Guard, job: Job, timeout: Duration, proxied: bool) -> Attempt {
+pub async fn attempt(
+    client: &reqwest::Client,
+    guard: &Guard,
+    job: Job,
+    timeout: Duration,
+    proxied: bool,
+) -> Attempt {
     let started_at = time::now();
     let clock = Instant::now();
     if let Err(reason) = preflight(guard, &job.url, proxied).await {
@@ -140,7 +149,11 @@ pub async fn attempt(client: &reqwest::Client, guard: &Guard, job: Job, timeout:
     ];
     let hub = job
         .hub_signature
-        .then(|| job.secrets.first().and_then(|s| secret::hub_signature(s, &job.body)))
+        .then(|| {
+            job.secrets
+                .first()
+                .and_then(|s| secret::hub_signature(s, &job.body))
+        })
         .flatten();
     if let Some(value) = hub.and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(HeaderName::from_static("x-hub-signature-256"), value);
@@ -229,7 +242,8 @@ fn classify(error: &reqwest::Error) -> (ErrorClass, String) {
         ErrorClass::Timeout
     } else if lower.contains("dns") || lower.contains("failed to lookup address") {
         ErrorClass::Dns
-    } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake") {
+    } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake")
+    {
         ErrorClass::Tls
     } else if error.is_connect() {
         ErrorClass::Connect
@@ -270,7 +284,10 @@ mod tests {
     #[test]
     fn reads_retry_after_in_both_forms() {
         assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -45,18 +45,90 @@ pub struct ActionInfo {
 }
 
 pub const CATALOGUE: &[ActionInfo] = &[
-    row(Action::ProjectCreated, "PROJECT_CREATED", "Project created", "project", true),
-    row(Action::ProjectUpdated, "PROJECT_UPDATED", "Project updated", "project", false),
-    row(Action::ProjectDeleted, "PROJECT_DELETED", "Project deleted", "project", true),
-    row(Action::TasksCreated, "TASKS_CREATED", "Task created", "tasks", false),
-    row(Action::TasksDeleted, "TASKS_DELETED", "Task deleted", "tasks", false),
-    row(Action::AnnotationCreated, "ANNOTATION_CREATED", "Annotation created", "annotation", false),
-    row(Action::AnnotationsCreated, "ANNOTATIONS_CREATED", "Annotations created", "annotation", false),
-    row(Action::AnnotationUpdated, "ANNOTATION_UPDATED", "Annotation updated", "annotation", false),
-    row(Action::AnnotationsDeleted, "ANNOTATIONS_DELETED", "Annotation deleted", "annotations", false),
-    row(Action::LabelLinkCreated, "LABEL_LINK_CREATED", "Label link created", "label_link", false),
-    row(Action::LabelLinkUpdated, "LABEL_LINK_UPDATED", "Label link updated", "label_link", false),
-    row(Action::LabelLinkDeleted, "LABEL_LINK_DELETED", "Label link deleted", "label_link", false),
+    row(
+        Action::ProjectCreated,
+        "PROJECT_CREATED",
+        "Project created",
+        "project",
+        true,
+    ),
+    row(
+        Action::ProjectUpdated,
+        "PROJECT_UPDATED",
+        "Project updated",
+        "project",
+        false,
+    ),
+    row(
+        Action::ProjectDeleted,
+        "PROJECT_DELETED",
+        "Project deleted",
+        "project",
+        true,
+    ),
+    row(
+        Action::TasksCreated,
+        "TASKS_CREATED",
+        "Task created",
+        "tasks",
+        false,
+    ),
+    row(
+        Action::TasksDeleted,
+        "TASKS_DELETED",
+        "Task deleted",
+        "tasks",
+        false,
+    ),
+    row(
+        Action::AnnotationCreated,
+        "ANNOTATION_CREATED",
+        "Annotation created",
+        "annotation",
+        false,
+    ),
+    row(
+        Action::AnnotationsCreated,
+        "ANNOTATIONS_CREATED",
+        "Annotations created",
+        "annotation",
+        false,
+    ),
+    row(
+        Action::AnnotationUpdated,
+        "ANNOTATION_UPDATED",
+        "Annotation updated",
+        "annotation",
+        false,
+    ),
+    row(
+        Action::AnnotationsDeleted,
+        "ANNOTATIONS_DELETED",
+        "Annotation deleted",
+        "annotations",
+        false,
+    ),
+    row(
+        Action::LabelLinkCreated,
+        "LABEL_LINK_CREATED",
+        "Label link created",
+        "label_link",
+        false,
+    ),
+    row(
+        Action::LabelLinkUpdated,
+        "LABEL_LINK_UPDATED",
+        "Label link updated",
+        "label_link",
+        false,
+    ),
+    row(
+        Action::LabelLinkDeleted,
+        "LABEL_LINK_DELETED",
+        "Label link deleted",
+        "label_link",
+        false,
+    ),
 ];
 
 const fn row(
@@ -274,6 +346,11 @@ pub fn bulk_bodies(
     let snapshot = project.snapshot();
     items
         .chunks(batch_size.max(1))
-        .map(|chunk| body([(key, Value::Array(chunk.to_vec())), ("project", snapshot.clone())]))
+        .map(|chunk| {
+            body([
+                (key, Value::Array(chunk.to_vec())),
+                ("project", snapshot.clone()),
+            ])
+        })
         .collect()
 }

@@ -85,7 +85,10 @@ pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec
     if task_ids.is_empty() {
         return Ok(vec![]);
     }
-    let sql = format!("{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id", id_list(task_ids));
+    let sql = format!(
+        "{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id",
+        id_list(task_ids)
+    );
     let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
     Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
 }
@@ -119,7 +122,11 @@ impl NewAnnotation {
     pub fn from_value(value: Value, at: &str) -> Result<NewAnnotation> {
         let Value::Object(object) = value else {
             return Err(LabelingError::invalid(
-                if at.is_empty() { "non_field_errors" } else { at },
+                if at.is_empty() {
+                    "non_field_errors"
+                } else {
+                    at
+                },
                 "Invalid data. Expected a dictionary.",
             ));
         };
@@ -143,7 +150,10 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(LabelingError::invalid(field_name(at, key), "Must be a valid boolean.")),
+            Some(_) => Err(LabelingError::invalid(
+                field_name(at, key),
+                "Must be a valid boolean.",
+            )),
         }
     };
     let integer = |key: &str| -> Result<Option<Option<i64>>> {
@@ -250,9 +260,15 @@ pub async fn insert(
 }
 
 /// The body of ANNOTATION_CREATED / ANNOTATION_UPDATED, read inside the transaction.
-async fn single_body(conn: &mut AnyConnection, annotation_id: i64, project: &Project) -> Result<Map<String, Value>> {
+async fn single_body(
+    conn: &mut AnyConnection,
+    annotation_id: i64,
+    project: &Project,
+) -> Result<Map<String, Value>> {
     let annotation = get_many(conn, &[annotation_id]).await?;
-    let annotation = annotation.first().ok_or(LabelingError::NotFound("Annotation"))?;
+    let annotation = annotation
+        .first()
+        .ok_or(LabelingError::NotFound("Annotation"))?;
     let task = tasks::get_many(conn, &[annotation.task_id]).await?;
     let task = task.first().ok_or(LabelingError::NotFound("Task"))?;
     Ok(events::body([
@@ -281,9 +297,12 @@ pub async fn create(
     let project = projects::get_unchecked(tx, task.project_id).await?;
     stats::refresh_task(tx, project.id, &project.skip_queue, task.id).await?;
     let project = projects::get_unchecked(tx, task.project_id).await?;
-    events::emit(tx, Scope::of(&project), Action::AnnotationCreated, async |conn| {
-        Ok(vec![single_body(conn, id, &project).await?])
-    })
+    events::emit(
+        tx,
+        Scope::of(&project),
+        Action::AnnotationCreated,
+        async |conn| Ok(vec![single_body(conn, id, &project).await?]),
+    )
     .await?;
     get(tx, actor, id).await
 }
@@ -335,9 +354,12 @@ pub async fn update(
     let project = projects::get_unchecked(tx, current.project_id).await?;
     stats::refresh_task(tx, project.id, &project.skip_queue, current.task_id).await?;
     let project = projects::get_unchecked(tx, current.project_id).await?;
-    events::emit(tx, Scope::of(&project), Action::AnnotationUpdated, async |conn| {
-        Ok(vec![single_body(conn, id, &project).await?])
-    })
+    events::emit(
+        tx,
+        Scope::of(&project),
+        Action::AnnotationUpdated,
+        async |conn| Ok(vec![single_body(conn, id, &project).await?]),
+    )
     .await?;
     get(tx, actor, id).await
 }
@@ -350,7 +372,13 @@ pub async fn delete(
     id: i64,
 ) -> Result<()> {
     let annotation = get(tx, actor, id).await?;
-    delete_ids(tx, settings, annotation.project_id, &[(id, annotation.task_id)]).await
+    delete_ids(
+        tx,
+        settings,
+        annotation.project_id,
+        &[(id, annotation.task_id)],
+    )
+    .await
 }
 
 /// Deletes every annotation of the given tasks of a project (data manager action
@@ -387,9 +415,12 @@ async fn delete_ids(
     }
     let ids: Vec<i64> = pairs.iter().map(|(id, _)| *id).collect();
     for chunk in ids.chunks(500) {
-        sqlx::query(&format!("DELETE FROM annotations WHERE id IN ({})", id_list(chunk)))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM annotations WHERE id IN ({})",
+            id_list(chunk)
+        ))
+        .execute(&mut *tx)
+        .await?;
     }
     let project = projects::get_unchecked(tx, project_id).await?;
     let mut task_ids: Vec<i64> = pairs.iter().map(|(_, task)| *task).collect();
@@ -405,10 +436,20 @@ async fn delete_ids(
         }
     }
     let project = projects::get_unchecked(tx, project_id).await?;
-    events::emit(tx, Scope::of(&project), Action::AnnotationsDeleted, async |_| {
-        let items = ids.iter().map(|id| json!({ "id": id })).collect();
-        Ok(events::bulk_bodies("annotations", items, &project, settings.batch_size))
-    })
+    events::emit(
+        tx,
+        Scope::of(&project),
+        Action::AnnotationsDeleted,
+        async |_| {
+            let items = ids.iter().map(|id| json!({ "id": id })).collect();
+            Ok(events::bulk_bodies(
+                "annotations",
+                items,
+                &project,
+                settings.batch_size,
+            ))
+        },
+    )
     .await?;
     Ok(())
 }
@@ -421,27 +462,35 @@ pub async fn emit_bulk_created(
     project: &Project,
     annotation_ids: &[i64],
 ) -> Result<()> {
-    events::emit(tx, Scope::of(project), Action::AnnotationsCreated, async |conn| {
-        let annotations = get_many(conn, annotation_ids).await?;
-        let mut task_ids: Vec<i64> = annotations.iter().map(|a| a.task_id).collect();
-        task_ids.sort_unstable();
-        task_ids.dedup();
-        let tasks = tasks::get_many(conn, &task_ids).await?;
-        let mut bodies = Vec::new();
-        for chunk in annotations.chunks(settings.batch_size.max(1)) {
-            let wanted: HashSet<i64> = chunk.iter().map(|a| a.task_id).collect();
-            let chunk_tasks: Vec<Value> = tasks
-                .iter()
-                .filter(|t| wanted.contains(&t.id))
-                .map(|t| t.snapshot())
-                .collect();
-            bodies.push(events::body([
-                ("annotation", Value::Array(chunk.iter().map(Annotation::snapshot).collect())),
-                ("task", Value::Array(chunk_tasks)),
-                ("project", project.snapshot()),
-            ]));
-        }
-        Ok(bodies)
-    })
+    events::emit(
+        tx,
+        Scope::of(project),
+        Action::AnnotationsCreated,
+        async |conn| {
+            let annotations = get_many(conn, annotation_ids).await?;
+            let mut task_ids: Vec<i64> = annotations.iter().map(|a| a.task_id).collect();
+            task_ids.sort_unstable();
+            task_ids.dedup();
+            let tasks = tasks::get_many(conn, &task_ids).await?;
+            let mut bodies = Vec::new();
+            for chunk in annotations.chunks(settings.batch_size.max(1)) {
+                let wanted: HashSet<i64> = chunk.iter().map(|a| a.task_id).collect();
+                let chunk_tasks: Vec<Value> = tasks
+                    .iter()
+                    .filter(|t| wanted.contains(&t.id))
+                    .map(|t| t.snapshot())
+                    .collect();
+                bodies.push(events::body([
+                    (
+                        "annotation",
+                        Value::Array(chunk.iter().map(Annotation::snapshot).collect()),
+                    ),
+                    ("task", Value::Array(chunk_tasks)),
+                    ("project", project.snapshot()),
+                ]));
+            }
+            Ok(bodies)
+        },
+    )
     .await
 }

@@ -49,7 +49,9 @@ pub async fn import(
                 let parsed = import_files::parse_file(name, bytes, &text_key)
                     .map_err(|e| LabelingError::invalid("file", e.to_string()))?;
                 items.extend(parsed);
-                if let Some(ext) = name.rsplit_once('.').map(|(_, e)| format!(".{}", e.to_lowercase()))
+                if let Some(ext) = name
+                    .rsplit_once('.')
+                    .map(|(_, e)| format!(".{}", e.to_lowercase()))
                     && !formats.contains(&ext)
                 {
                     formats.push(ext);

@@ -100,7 +100,11 @@ pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<MlB
     Ok(from_row(&row)?)
 }
 
-pub async fn list(conn: &mut AnyConnection, actor: &Actor, project: Option<i64>) -> Result<Vec<MlBackend>> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    project: Option<i64>,
+) -> Result<Vec<MlBackend>> {
     let sql = format!(
         "{SELECT} WHERE p.organization_id = $1 AND ($2 = 0 OR m.project_id = $2) ORDER BY m.id"
     );
@@ -136,27 +140,43 @@ fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields>
     let url = text("url", base.map(|b| b.url.as_str()))?
         .ok_or_else(|| LabelingError::invalid("url", "This field is required."))?;
     crate::webhooks::validate_url(&url)?;
-    let auth_method = text("auth_method", base.map(|b| b.auth_method.as_str()))?.unwrap_or_else(|| "NONE".into());
+    let auth_method =
+        text("auth_method", base.map(|b| b.auth_method.as_str()))?.unwrap_or_else(|| "NONE".into());
     if !matches!(auth_method.as_str(), "NONE" | "BASIC_AUTH") {
-        return Err(LabelingError::invalid("auth_method", format!("\"{auth_method}\" is not a valid choice.")));
+        return Err(LabelingError::invalid(
+            "auth_method",
+            format!("\"{auth_method}\" is not a valid choice."),
+        ));
     }
     let boolean = match input.get("is_interactive") {
         None => base.is_some_and(|b| b.is_interactive),
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(LabelingError::invalid("is_interactive", "Must be a valid boolean.")),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                "is_interactive",
+                "Must be a valid boolean.",
+            ));
+        }
     };
     let timeout = match input.get("timeout") {
         None | Some(Value::Null) => base.map_or(100.0, |b| b.timeout),
         Some(v) => v
             .as_f64()
             .filter(|t| t.is_finite() && *t > 0.0)
-            .ok_or_else(|| LabelingError::invalid("timeout", "A valid positive number is required."))?,
+            .ok_or_else(|| {
+                LabelingError::invalid("timeout", "A valid positive number is required.")
+            })?,
     };
     let extra_params = match input.get("extra_params") {
         None => base.map_or(json!({}), |b| b.extra_params.clone()),
         Some(Value::Null) => json!({}),
         Some(v @ Value::Object(_)) => v.clone(),
-        Some(_) => return Err(LabelingError::invalid("extra_params", "Expected a JSON object.")),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                "extra_params",
+                "Expected a JSON object.",
+            ));
+        }
     };
     Ok(Fields {
         url,
@@ -165,20 +185,30 @@ fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields>
         is_interactive: boolean,
         timeout,
         auth_method,
-        basic_auth_user: text("basic_auth_user", base.and_then(|b| b.basic_auth_user.as_deref()))?,
+        basic_auth_user: text(
+            "basic_auth_user",
+            base.and_then(|b| b.basic_auth_user.as_deref()),
+        )?,
         basic_auth_pass: text("basic_auth_pass", None)?,
         extra_params,
     })
 }
 
 /// Creates the project webhook `<url>/webhook` unless the project already has one there.
-async fn ensure_webhook(tx: &mut AnyConnection, organization_id: i64, project_id: i64, url: &str) -> Result<i64> {
+async fn ensure_webhook(
+    tx: &mut AnyConnection,
+    organization_id: i64,
+    project_id: i64,
+    url: &str,
+) -> Result<i64> {
     let target = webhook_url(url);
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM webhooks WHERE project_id = $1 AND url = $2 ORDER BY id LIMIT 1")
-        .bind(project_id)
-        .bind(&target)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM webhooks WHERE project_id = $1 AND url = $2 ORDER BY id LIMIT 1",
+    )
+    .bind(project_id)
+    .bind(&target)
+    .fetch_optional(&mut *tx)
+    .await?;
     if let Some(id) = existing {
         return Ok(id);
     }
@@ -199,11 +229,12 @@ async fn ensure_webhook(tx: &mut AnyConnection, organization_id: i64, project_id
 
 /// Removes the backend's webhook unless another backend of the project still uses the URL.
 async fn release_webhook(tx: &mut AnyConnection, project_id: i64, url: &str) -> Result<()> {
-    let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ml_backends WHERE project_id = $1 AND url = $2")
-        .bind(project_id)
-        .bind(url)
-        .fetch_one(&mut *tx)
-        .await?;
+    let others: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ml_backends WHERE project_id = $1 AND url = $2")
+            .bind(project_id)
+            .bind(url)
+            .fetch_one(&mut *tx)
+            .await?;
     if others == 0 {
         sqlx::query("DELETE FROM webhooks WHERE project_id = $1 AND url = $2")
             .bind(project_id)
@@ -214,7 +245,11 @@ async fn release_webhook(tx: &mut AnyConnection, project_id: i64, url: &str) -> 
     Ok(())
 }
 
-pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: &Map<String, Value>) -> Result<MlBackend> {
+pub async fn create(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    input: &Map<String, Value>,
+) -> Result<MlBackend> {
     let project_id = input
         .get("project")
         .ok_or_else(|| LabelingError::invalid("project", "This field is required."))?
@@ -245,7 +280,12 @@ pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: &Map<String, V
     get(tx, actor, id).await
 }
 
-pub async fn update(tx: &mut AnyConnection, actor: &Actor, id: i64, input: &Map<String, Value>) -> Result<MlBackend> {
+pub async fn update(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    input: &Map<String, Value>,
+) -> Result<MlBackend> {
     let current = get(tx, actor, id).await?;
     let fields = apply(Some(&current), input)?;
     sqlx::query(
@@ -289,6 +329,13 @@ pub async fn train(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()>
     let project = projects::get_unchecked(tx, backend.project_id).await?;
     let webhook_id = ensure_webhook(tx, project.organization_id, project.id, &backend.url).await?;
     let body = events::body([("project", project.snapshot())]);
-    events::emit_to(tx, Scope::of(&project), Action::StartTraining, body, webhook_id).await?;
+    events::emit_to(
+        tx,
+        Scope::of(&project),
+        Action::StartTraining,
+        body,
+        webhook_id,
+    )
+    .await?;
     Ok(())
 }

@@ -49,7 +49,10 @@ pub struct NewPrediction {
 impl NewPrediction {
     pub fn from_value(value: Value, at: &str) -> Result<NewPrediction> {
         let Value::Object(object) = value else {
-            return Err(LabelingError::invalid(at, "Invalid data. Expected a dictionary."));
+            return Err(LabelingError::invalid(
+                at,
+                "Invalid data. Expected a dictionary.",
+            ));
         };
         let mut new = NewPrediction {
             result: Value::Array(vec![]),
@@ -73,26 +76,39 @@ fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &st
         Some(result @ Value::Array(_)) => target.result = result.clone(),
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(result @ Value::Array(_)) => target.result = result,
-            _ => return Err(LabelingError::invalid(name("result"), "Expected a list of result items.")),
+            _ => {
+                return Err(LabelingError::invalid(
+                    name("result"),
+                    "Expected a list of result items.",
+                ));
+            }
         },
-        Some(_) => return Err(LabelingError::invalid(name("result"), "Expected a list of result items.")),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                name("result"),
+                "Expected a list of result items.",
+            ));
+        }
     }
     match object.get("score") {
         None => {}
         Some(Value::Null) => target.score = None,
         Some(v) => {
-            target.score = Some(
-                v.as_f64()
-                    .filter(|f| f.is_finite())
-                    .ok_or_else(|| LabelingError::invalid(name("score"), "A valid number is required."))?,
-            )
+            target.score = Some(v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
+                LabelingError::invalid(name("score"), "A valid number is required.")
+            })?)
         }
     }
     match object.get("model_version") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => target.model_version = s.clone(),
         Some(Value::Number(n)) => target.model_version = n.to_string(),
-        Some(_) => return Err(LabelingError::invalid(name("model_version"), "Not a valid string.")),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                name("model_version"),
+                "Not a valid string.",
+            ));
+        }
     }
     Ok(())
 }
@@ -156,7 +172,10 @@ pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec
     if task_ids.is_empty() {
         return Ok(vec![]);
     }
-    let sql = format!("{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id", id_list(task_ids));
+    let sql = format!(
+        "{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id",
+        id_list(task_ids)
+    );
     let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
     Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
 }
@@ -168,9 +187,12 @@ pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: Value) -> Resu
         .ok_or_else(|| LabelingError::invalid("task", "This field is required."))?
         .as_i64()
         .ok_or_else(|| LabelingError::invalid("task", "Incorrect type. Expected pk value."))?;
-    let task = tasks::get(tx, actor, task_id)
-        .await
-        .map_err(|_| LabelingError::invalid("task", format!("Invalid pk \"{task_id}\" - object does not exist.")))?;
+    let task = tasks::get(tx, actor, task_id).await.map_err(|_| {
+        LabelingError::invalid(
+            "task",
+            format!("Invalid pk \"{task_id}\" - object does not exist."),
+        )
+    })?;
     let new = NewPrediction::from_value(input, "")?;
     let id = insert(tx, task.project_id, task.id, new).await?;
     let project = projects::get_unchecked(tx, task.project_id).await?;
@@ -238,7 +260,8 @@ pub async fn to_annotations(
             parent_prediction: Some(prediction.id),
             ..Default::default()
         };
-        created.push(annotations::insert(tx, actor, project.id, prediction.task_id, new, true).await?);
+        created
+            .push(annotations::insert(tx, actor, project.id, prediction.task_id, new, true).await?);
     }
     if created.is_empty() {
         return Ok(0);

@@ -231,10 +231,7 @@ pub async fn list(
     let ids_clause = match &filter.ids {
         Some(ids) if !ids.is_empty() => format!(
             " AND p.id IN ({})",
-            ids.iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
         ),
         Some(_) => " AND 1 = 0".to_string(),
         None => String::new(),
@@ -309,7 +306,9 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
             })?,
     };
     let skip_queue = match input.get("skip_queue") {
-        None | Some(Value::Null) => base.map_or("REQUEUE_FOR_OTHERS".into(), |p| p.skip_queue.clone()),
+        None | Some(Value::Null) => {
+            base.map_or("REQUEUE_FOR_OTHERS".into(), |p| p.skip_queue.clone())
+        }
         Some(Value::String(s)) if SKIP_QUEUES.contains(&s.as_str()) => s.clone(),
         Some(other) => {
             return Err(LabelingError::invalid(
@@ -388,9 +387,12 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let project = get(tx, actor, id).await?;
-    events::emit(tx, Scope::of(&project), Action::ProjectCreated, async |_| {
-        Ok(vec![events::body([("project", project.snapshot())])])
-    })
+    events::emit(
+        tx,
+        Scope::of(&project),
+        Action::ProjectCreated,
+        async |_| Ok(vec![events::body([("project", project.snapshot())])]),
+    )
     .await?;
     Ok(project)
 }
@@ -437,9 +439,12 @@ pub async fn update(
         super::stats::recount_project(tx, id, &fields.skip_queue).await?;
     }
     let project = get(tx, actor, id).await?;
-    events::emit(tx, Scope::of(&project), Action::ProjectUpdated, async |_| {
-        Ok(vec![events::body([("project", project.snapshot())])])
-    })
+    events::emit(
+        tx,
+        Scope::of(&project),
+        Action::ProjectUpdated,
+        async |_| Ok(vec![events::body([("project", project.snapshot())])]),
+    )
     .await?;
     Ok(project)
 }
@@ -449,9 +454,12 @@ pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()
     let project = get(tx, actor, id).await?;
     // Emit first: the event's deliveries must not reference the project's own webhooks,
     // which go with it (PROJECT_DELETED is organization-only anyway).
-    events::emit(tx, Scope::of(&project), Action::ProjectDeleted, async |_| {
-        Ok(vec![events::body([("project", json!({"id": id}))])])
-    })
+    events::emit(
+        tx,
+        Scope::of(&project),
+        Action::ProjectDeleted,
+        async |_| Ok(vec![events::body([("project", json!({"id": id}))])]),
+    )
     .await?;
     sqlx::query("DELETE FROM annotations WHERE project_id = $1")
         .bind(id)

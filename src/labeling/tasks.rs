@@ -91,10 +91,12 @@ pub async fn list(
         .bind(project_id)
         .fetch_one(&mut *conn)
         .await?;
-    let sql = format!(
-        "{SELECT} WHERE t.project_id = $1 ORDER BY t.id LIMIT {limit} OFFSET {offset}"
-    );
-    let rows = sqlx::query(&sql).bind(project_id).fetch_all(&mut *conn).await?;
+    let sql =
+        format!("{SELECT} WHERE t.project_id = $1 ORDER BY t.id LIMIT {limit} OFFSET {offset}");
+    let rows = sqlx::query(&sql)
+        .bind(project_id)
+        .fetch_all(&mut *conn)
+        .await?;
     let tasks = rows.iter().map(from_row).collect::<sqlx::Result<_>>()?;
     Ok((tasks, total))
 }
@@ -135,7 +137,10 @@ impl NewTask {
     /// or a flat object that is the data itself. `at` names the item in errors.
     pub fn from_item(item: Value, at: &str) -> Result<NewTask> {
         let Value::Object(mut object) = item else {
-            return Err(LabelingError::invalid(at, "Each task must be a JSON object."));
+            return Err(LabelingError::invalid(
+                at,
+                "Each task must be a JSON object.",
+            ));
         };
         if !object.contains_key("data") {
             return Ok(NewTask {
@@ -262,10 +267,13 @@ pub async fn create_many(
     // annotation.
     if !annotation_ids.is_empty() {
         for chunk in touched.chunks(500) {
-            sqlx::query(&format!("UPDATE tasks SET updated_by = $1 WHERE id IN ({})", id_list(chunk)))
-                .bind(actor.user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&format!(
+                "UPDATE tasks SET updated_by = $1 WHERE id IN ({})",
+                id_list(chunk)
+            ))
+            .bind(actor.user_id)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     let tasks = get_many(tx, &task_ids).await?;
@@ -302,19 +310,35 @@ pub async fn update(
     let data = match input.get("data") {
         None => task.data.clone(),
         Some(data @ Value::Object(_)) => data.clone(),
-        Some(_) => return Err(LabelingError::invalid("data", "Task data must be a JSON object.")),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                "data",
+                "Task data must be a JSON object.",
+            ));
+        }
     };
     let meta = match input.get("meta") {
         None => task.meta.clone(),
         Some(Value::Null) => json!({}),
         Some(meta @ Value::Object(_)) => meta.clone(),
-        Some(_) => return Err(LabelingError::invalid("meta", "Task meta must be a JSON object.")),
+        Some(_) => {
+            return Err(LabelingError::invalid(
+                "meta",
+                "Task meta must be a JSON object.",
+            ));
+        }
     };
     let overlap = match input.get("overlap") {
         None => task.overlap,
-        Some(v) => v.as_i64().filter(|n| *n >= 1 && *n <= i64::from(i32::MAX)).ok_or_else(|| {
-            LabelingError::invalid("overlap", "Ensure this value is a whole number greater than or equal to 1.")
-        })?,
+        Some(v) => v
+            .as_i64()
+            .filter(|n| *n >= 1 && *n <= i64::from(i32::MAX))
+            .ok_or_else(|| {
+                LabelingError::invalid(
+                    "overlap",
+                    "Ensure this value is a whole number greater than or equal to 1.",
+                )
+            })?,
     };
     sqlx::query(
         "UPDATE tasks SET data = $1, meta = $2, overlap = $3, updated_by = $4, updated_at = $5 WHERE id = $6",
@@ -360,7 +384,12 @@ pub async fn delete_many(
     let project = projects::get_unchecked(tx, project_id).await?;
     events::emit(tx, Scope::of(&project), Action::TasksDeleted, async |_| {
         let items = ids.iter().map(|id| json!({ "id": id })).collect();
-        Ok(events::bulk_bodies("tasks", items, &project, settings.batch_size))
+        Ok(events::bulk_bodies(
+            "tasks",
+            items,
+            &project,
+            settings.batch_size,
+        ))
     })
     .await?;
     Ok(ids.len())

@@ -8,7 +8,12 @@ use sqlx::{AnyPool, Executor};
 
 use super::Backend;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, ML_BACKENDS), (3, HUB_SIGNATURE), (4, LEASE_OWNER)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, INITIAL),
+    (2, ML_BACKENDS),
+    (3, HUB_SIGNATURE),
+    (4, LEASE_OWNER),
+];
 
 const INITIAL: &str = r#"
 CREATE TABLE organizations (
@@ -261,9 +266,9 @@ async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> anyhow::Resu
             .join("\n");
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            tx.execute(statement).await.map_err(|e| {
-                anyhow::anyhow!("migration {version} failed at `{statement}`: {e}")
-            })?;
+            tx.execute(statement)
+                .await
+                .map_err(|e| anyhow::anyhow!("migration {version} failed at `{statement}`: {e}"))?;
         }
         sqlx::query("INSERT INTO labelhook_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)

@@ -34,6 +34,9 @@ mod tests {
     #[test]
     fn renders_like_label_studio() {
         assert_eq!(render(1_629_208_262_590_839), "2021-08-17T13:51:02.590839Z");
-        assert_eq!(parse("2021-08-17T13:51:02.590839Z"), Some(1_629_208_262_590_839));
+        assert_eq!(
+            parse("2021-08-17T13:51:02.590839Z"),
+            Some(1_629_208_262_590_839)
+        );
     }
 }

@@ -98,7 +98,8 @@ pub async fn list(
 ) -> Result<(Vec<Value>, i64)> {
     get_webhook(conn, actor, webhook_id).await?;
     let (clause, binds) = where_clause(filter);
-    let count_sql = format!("SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id{clause}");
+    let count_sql =
+        format!("SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id{clause}");
     let count_row = bind_all(sqlx::query(&count_sql).bind(webhook_id), &binds)
         .fetch_one(&mut *conn)
         .await?;
@@ -108,12 +109,20 @@ pub async fn list(
         .fetch_all(&mut *conn)
         .await?;
     let now = time::now();
-    let items = rows.iter().map(|r| summary(r, now)).collect::<sqlx::Result<_>>()?;
+    let items = rows
+        .iter()
+        .map(|r| summary(r, now))
+        .collect::<sqlx::Result<_>>()?;
     Ok((items, total))
 }
 
 /// One delivery with the request it sends and every attempt.
-pub async fn detail(conn: &mut AnyConnection, actor: &Actor, webhook_id: i64, delivery_id: i64) -> Result<Value> {
+pub async fn detail(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    webhook_id: i64,
+    delivery_id: i64,
+) -> Result<Value> {
     let webhook = get_webhook(conn, actor, webhook_id).await?;
     let sql = format!("{SELECT} WHERE d.id = $1 AND d.webhook_id = $2");
     let row = sqlx::query(&sql)
@@ -172,13 +181,24 @@ fn request_view(webhook: &Webhook, row: &AnyRow, body: Value) -> sqlx::Result<Va
     for (name, value) in &webhook.headers {
         headers.insert(name.clone(), value.clone());
     }
-    headers.insert("webhook-id".into(), json!(row.try_get::<String, _>("message_id")?));
-    headers.insert("labelhook-sequence".into(), json!(row.try_get::<i64, _>("sequence")?.to_string()));
+    headers.insert(
+        "webhook-id".into(),
+        json!(row.try_get::<String, _>("message_id")?),
+    );
+    headers.insert(
+        "labelhook-sequence".into(),
+        json!(row.try_get::<i64, _>("sequence")?.to_string()),
+    );
     Ok(json!({ "method": "POST", "url": webhook.url, "headers": headers, "body": body }))
 }
 
 /// Sends a delivery again (same `webhook-id`), with a fresh retry schedule.
-pub async fn redeliver(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64, delivery_id: i64) -> Result<()> {
+pub async fn redeliver(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    webhook_id: i64,
+    delivery_id: i64,
+) -> Result<()> {
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let status = if webhook.is_active { "pending" } else { "held" };
     let now = time::now();
@@ -200,7 +220,13 @@ pub async fn redeliver(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64, d
 }
 
 /// Queues again every failed delivery of the webhook created in [since, until).
-pub async fn recover(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64, since: i64, until: Option<i64>) -> Result<u64> {
+pub async fn recover(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    webhook_id: i64,
+    since: i64,
+    until: Option<i64>,
+) -> Result<u64> {
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let status = if webhook.is_active { "pending" } else { "held" };
     let now = time::now();
@@ -223,7 +249,10 @@ pub async fn recover(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64, sin
 pub async fn send_test(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64) -> Result<i64> {
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let body = events::body([
-        ("webhook", json!({ "id": webhook.id, "url": webhook.url, "project": webhook.project_id })),
+        (
+            "webhook",
+            json!({ "id": webhook.id, "url": webhook.url, "project": webhook.project_id }),
+        ),
         ("message", json!("labelhook test event")),
         ("sent_at", json!(render(time::now()))),
     ]);
@@ -232,16 +261,25 @@ pub async fn send_test(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64) -
         project_id: webhook.project_id,
     };
     let ids = events::emit_to(tx, scope, Action::Ping, body, webhook.id).await?;
-    ids.first().copied().ok_or(LabelingError::NotFound("Delivery"))
+    ids.first()
+        .copied()
+        .ok_or(LabelingError::NotFound("Delivery"))
 }
 
 /// Delivery statistics shown on the webhook object.
-pub async fn stats(conn: &mut AnyConnection, webhook_ids: &[i64]) -> Result<std::collections::HashMap<i64, (i64, i64)>> {
+pub async fn stats(
+    conn: &mut AnyConnection,
+    webhook_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, (i64, i64)>> {
     let mut found = std::collections::HashMap::new();
     if webhook_ids.is_empty() {
         return Ok(found);
     }
-    let list = webhook_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = webhook_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let rows = sqlx::query(&format!(
         "SELECT webhook_id, status, COUNT(*) AS n FROM deliveries WHERE webhook_id IN ({list}) \
          AND status IN ('pending', 'held') GROUP BY webhook_id, status"

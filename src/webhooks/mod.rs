@@ -172,7 +172,11 @@ pub enum ProjectFilter {
     Project(i64),
 }
 
-pub async fn list(conn: &mut AnyConnection, actor: &Actor, filter: ProjectFilter) -> Result<Vec<Webhook>> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    filter: ProjectFilter,
+) -> Result<Vec<Webhook>> {
     let (condition, project) = match filter {
         ProjectFilter::All => ("", 0),
         ProjectFilter::OrganizationLevel => (" AND project_id IS NULL", 0),
@@ -227,7 +231,10 @@ pub fn validate_url(url: &str) -> Result<()> {
 
 fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
     let Value::Object(headers) = value else {
-        return Err(LabelingError::invalid("headers", "Expected an object of header names to string values."));
+        return Err(LabelingError::invalid(
+            "headers",
+            "Expected an object of header names to string values.",
+        ));
     };
     if headers.len() > MAX_HEADERS {
         return Err(LabelingError::invalid(
@@ -258,10 +265,14 @@ fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
                 format!("The value of header {name:?} must be a string."),
             ));
         };
-        if text.contains(['\r', '\n', '\0']) || reqwest::header::HeaderValue::from_str(text).is_err() {
+        if text.contains(['\r', '\n', '\0'])
+            || reqwest::header::HeaderValue::from_str(text).is_err()
+        {
             return Err(LabelingError::invalid(
                 "headers",
-                format!("The value of header {name:?} contains characters not allowed in a header (such as a line break)."),
+                format!(
+                    "The value of header {name:?} contains characters not allowed in a header (such as a line break)."
+                ),
             ));
         }
     }
@@ -270,7 +281,10 @@ fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
 
 /// Each action must be in the catalogue; organization-only ones need an
 /// organization-level webhook. Errors name the list index, as Label Studio does.
-fn validate_actions(value: &Value, project: Option<i64>) -> std::result::Result<Vec<String>, Map<String, Value>> {
+fn validate_actions(
+    value: &Value,
+    project: Option<i64>,
+) -> std::result::Result<Vec<String>, Map<String, Value>> {
     let mut errors = Map::new();
     let Value::Array(items) = value else {
         errors.insert("actions".into(), json!(["Expected a list of items."]));
@@ -280,12 +294,18 @@ fn validate_actions(value: &Value, project: Option<i64>) -> std::result::Result<
     let mut by_index = Map::new();
     for (i, item) in items.iter().enumerate() {
         let Some(name) = item.as_str() else {
-            by_index.insert(i.to_string(), json!([format!("{item} is not a valid choice.")]));
+            by_index.insert(
+                i.to_string(),
+                json!([format!("{item} is not a valid choice.")]),
+            );
             continue;
         };
         match Action::from_id(name) {
             None => {
-                by_index.insert(i.to_string(), json!([format!("\"{name}\" is not a valid choice.")]));
+                by_index.insert(
+                    i.to_string(),
+                    json!([format!("\"{name}\" is not a valid choice.")]),
+                );
             }
             Some(info) if info.organization_only && project.is_some() => {
                 by_index.insert(
@@ -327,10 +347,16 @@ impl From<sqlx::Error> for WebhookError {
     }
 }
 
-fn apply(base: Option<&Webhook>, input: &Map<String, Value>, project: Option<i64>) -> std::result::Result<Fields, WebhookError> {
+fn apply(
+    base: Option<&Webhook>,
+    input: &Map<String, Value>,
+    project: Option<i64>,
+) -> std::result::Result<Fields, WebhookError> {
     let url = match input.get("url") {
         None if base.is_some() => base.map(|w| w.url.clone()).unwrap_or_default(),
-        None | Some(Value::Null) => return Err(LabelingError::invalid("url", "This field is required.").into()),
+        None | Some(Value::Null) => {
+            return Err(LabelingError::invalid("url", "This field is required.").into());
+        }
         Some(Value::String(url)) => {
             validate_url(url)?;
             url.clone()
@@ -358,7 +384,11 @@ fn apply(base: Option<&Webhook>, input: &Map<String, Value>, project: Option<i64
         headers,
         actions,
         is_active: boolean(input, "is_active", base.is_none_or(|w| w.is_active))?,
-        hub_signature: boolean(input, "hub_signature", base.is_some_and(|w| w.hub_signature))?,
+        hub_signature: boolean(
+            input,
+            "hub_signature",
+            base.is_some_and(|w| w.hub_signature),
+        )?,
     })
 }
 

@@ -33,7 +33,10 @@ pub fn sign(secret: &str, message_id: &str, timestamp: i64, body: &[u8]) -> Opti
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// GitHub/Labelbox style `sha256=<hex HMAC-SHA256 of the body>`, keyed with the secret
@@ -75,14 +78,24 @@ mod tests {
         let body = br#"{"test": 2432232314}"#;
         let signature = sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-        assert!(verify(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, &format!("v1,bogus {signature}")));
+        assert!(verify(
+            secret,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            body,
+            &format!("v1,bogus {signature}")
+        ));
     }
 
     #[test]
     fn hub_signature_is_hex_hmac_of_the_body() {
         // HMAC-SHA256(key="key", "The quick brown fox jumps over the lazy dog"), a well-known vector.
-        let signature = hub_signature("key", b"The quick brown fox jumps over the lazy dog").unwrap();
-        assert_eq!(signature, "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+        let signature =
+            hub_signature("key", b"The quick brown fox jumps over the lazy dog").unwrap();
+        assert_eq!(
+            signature,
+            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
     }
 
     #[test]

@@ -105,7 +105,13 @@ impl Server {
         self.call_as(TOKEN, method, path, body).await
     }
 
-    pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self
             .client
@@ -141,7 +147,10 @@ impl Server {
     pub async fn project(&self, title: &str) -> i64 {
         let config = r#"<View><Text name="text" value="$text"/><Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"#;
         let project = self
-            .create("/api/projects/", serde_json::json!({"title": title, "label_config": config}))
+            .create(
+                "/api/projects/",
+                serde_json::json!({"title": title, "label_config": config}),
+            )
             .await;
         project["id"].as_i64().expect("project id")
     }
@@ -149,10 +158,23 @@ impl Server {
     /// Creates a second organization with its own user through the CLI; returns its token.
     pub fn other_organization(&self, email: &str) -> String {
         let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
-            .args(["admin", "--db", &self.db_url, "create-organization", "--title", "other", "--email", email])
+            .args([
+                "admin",
+                "--db",
+                &self.db_url,
+                "create-organization",
+                "--title",
+                "other",
+                "--email",
+                email,
+            ])
             .output()
             .expect("run labelhook admin");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let text = String::from_utf8_lossy(&output.stdout);
         text.split_whitespace().last().expect("token").to_string()
     }
@@ -172,7 +194,12 @@ impl Drop for Server {
             && let Some((_, name)) = self.db_url.rsplit_once('/')
         {
             let _ = Command::new("psql")
-                .args([admin.as_str(), "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .args([
+                    admin.as_str(),
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -283,8 +310,12 @@ impl Receiver {
             got: Arc::new(Mutex::new(Vec::new())),
             behaviour: Arc::new(Mutex::new(behaviour)),
         };
-        let app = axum::Router::new().fallback(receive).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let address = listener.local_addr().expect("address");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -306,11 +337,19 @@ impl Receiver {
 
     /// Requests whose body has this action.
     pub fn with_action(&self, action: &str) -> Vec<Received> {
-        self.received().into_iter().filter(|r| r.action() == action).collect()
+        self.received()
+            .into_iter()
+            .filter(|r| r.action() == action)
+            .collect()
     }
 
     /// Waits until `check` holds for what arrived, or panics after `seconds`.
-    pub async fn wait_until(&self, seconds: u64, what: &str, check: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub async fn wait_until(
+        &self,
+        seconds: u64,
+        what: &str,
+        check: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             let got = self.received();
@@ -335,7 +374,12 @@ impl Receiver {
     }
 }
 
-async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+async fn receive(
+    State(state): State<ReceiverState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
     let received = Received {
         path: uri.path().to_string(),
         headers: headers
@@ -353,7 +397,10 @@ async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMa
         Behaviour::Status(code) => code,
         Behaviour::WithHeaders(code, headers) => {
             for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (axum::http::HeaderName::from_bytes(name.as_bytes()), value.parse()) {
+                if let (Ok(name), Ok(value)) = (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()),
+                    value.parse(),
+                ) {
                     extra.insert(name, value);
                 }
             }
@@ -369,10 +416,18 @@ async fn receive(State(state): State<ReceiverState>, uri: Uri, headers: HeaderMa
         }
         Behaviour::Script(codes) => {
             let mut codes = codes.lock().unwrap();
-            if codes.is_empty() { 200 } else { codes.remove(0) }
+            if codes.is_empty() {
+                200
+            } else {
+                codes.remove(0)
+            }
         }
     };
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), extra, "received")
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        extra,
+        "received",
+    )
 }
 
 /// Polls `check` until it returns Some, or panics after `seconds`.
@@ -386,7 +441,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {seconds} s waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -396,7 +454,8 @@ pub fn reference(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/reference/label-studio-1.23.2")
         .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("reference JSON")
 }
 
@@ -407,7 +466,11 @@ pub fn reference(name: &str) -> Value {
 pub fn assert_same_shape(expected: &Value, actual: &Value) {
     let mut problems = Vec::new();
     shape_diff("$", expected, actual, &mut problems);
-    assert!(problems.is_empty(), "shape differs from the reference:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "shape differs from the reference:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// Like [`assert_same_shape`], but `actual` may carry extra top-level keys (labelhook's own
@@ -416,7 +479,11 @@ pub fn assert_shape_with_extras(expected: &Value, actual: &Value) {
     let mut problems = Vec::new();
     shape_diff("$", expected, actual, &mut problems);
     problems.retain(|p| !(p.ends_with("not in the reference") && p.matches('.').count() == 1));
-    assert!(problems.is_empty(), "shape differs from the reference:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "shape differs from the reference:\n{}",
+        problems.join("\n")
+    );
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -459,12 +526,20 @@ fn shape_diff(path: &str, expected: &Value, actual: &Value, problems: &mut Vec<S
         (Value::Number(_), Value::Number(_)) => {
             // An integer where Label Studio sent a float (or back) is a type change.
             if type_name(expected) != type_name(actual) {
-                problems.push(format!("{path}: {} in the reference, {} here", type_name(expected), type_name(actual)));
+                problems.push(format!(
+                    "{path}: {} in the reference, {} here",
+                    type_name(expected),
+                    type_name(actual)
+                ));
             }
         }
         _ => {
             if type_name(expected) != type_name(actual) {
-                problems.push(format!("{path}: {} in the reference, {} here", type_name(expected), type_name(actual)));
+                problems.push(format!(
+                    "{path}: {} in the reference, {} here",
+                    type_name(expected),
+                    type_name(actual)
+                ));
             }
         }
     }
