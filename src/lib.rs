@@ -12,6 +12,7 @@ pub mod config;
 pub mod delivery;
 pub mod events;
 pub mod labeling;
+pub mod listen;
 pub mod server;
 pub mod store;
 pub mod web;

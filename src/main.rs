@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Run the server (API, webhooks, delivery).
     Serve(Settings),
+    /// A local receiver that prints each event, checks its signature and can forward it.
+    Listen(labelhook::listen::ListenSettings),
     /// Manage organizations and users.
     Admin {
         /// Database: `sqlite://path` or `postgres://...`.
@@ -77,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             }
             labelhook::server::serve(settings).await
         }
+        Command::Listen(settings) => labelhook::listen::run(settings).await,
         Command::Admin {
             database_url,
             command,
