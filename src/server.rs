@@ -14,6 +14,7 @@ use crate::store::Db;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     print_settings(&settings);
+    crate::api::metrics::handle();
     let db = Db::open(&settings.database_url).await?;
     if let Some(token) =
         crate::auth::bootstrap(&db, &settings.admin_email, settings.admin_token.as_deref()).await?

@@ -567,3 +567,48 @@ async fn the_ssrf_guard_blocks_attempts_too() {
         "nothing reached the receiver"
     );
 }
+
+#[tokio::test]
+async fn metrics_describe_deliveries_and_requests() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
+    let receiver = Receiver::start().await;
+    let failing = Receiver::start_with(Behaviour::Status(500)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": failing.url, "project": project}),
+        )
+        .await;
+    add_task(&server, project, "x").await;
+    wait_status(&server, &webhook, "succeeded", 1).await;
+    let text = eventually(10, "both outcomes in /metrics", || async {
+        let text = server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (text.contains("outcome=\"succeeded\"") && text.contains("outcome=\"http\""))
+            .then_some(text)
+    })
+    .await;
+    for expected in [
+        "labelhook_delivery_attempts_total{",
+        "action=\"TASKS_CREATED\"",
+        "labelhook_delivery_attempt_duration_seconds_bucket",
+        "labelhook_deliveries_pending 0",
+        "labelhook_deliveries_held 0",
+        "labelhook_oldest_pending_delivery_age_seconds",
+        "labelhook_webhook_consecutive_failures{webhook=\"2\"} 1",
+        "labelhook_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/tasks\"",
+    ] {
+        assert!(
+            text.contains(expected),
+            "/metrics lacks {expected}:\n{text}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod annotations;
 mod data_manager;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 mod ml;
 mod pagination;
 mod predictions;
@@ -55,12 +56,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(system::routes())
         .merge(crate::web::routes())
+        .route("/metrics", axum::routing::get(metrics::render))
         .merge(webhooks::public_routes())
         .merge(private)
         .fallback(|| async { ApiError::NotFound("Not found: no such route.".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("Method not allowed on this route.".into())
         })
+        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -259,13 +259,26 @@ async fn recorder(
             }
         }
         for attempt in batch.drain(..) {
+            let outcome = if attempt.succeeded() {
+                "succeeded"
+            } else {
+                attempt.error.as_ref().map_or("failed", |(c, _)| c.as_str())
+            };
+            metrics::counter!(
+                "labelhook_delivery_attempts_total",
+                "outcome" => outcome,
+                "action" => attempt.job.action.clone()
+            )
+            .increment(1);
+            metrics::histogram!("labelhook_delivery_attempt_duration_seconds")
+                .record(attempt.duration.as_secs_f64());
             tracing::info!(
                 webhook_id = attempt.job.webhook_id,
                 delivery_id = attempt.job.delivery_id,
                 message_id = %attempt.job.message_id,
                 action = %attempt.job.action,
                 status = attempt.status_code,
-                outcome = if attempt.succeeded() { "succeeded" } else { attempt.error.as_ref().map_or("failed", |(c, _)| c.as_str()) },
+                outcome,
                 duration_ms = attempt.duration.as_secs_f64() * 1000.0,
                 "delivery attempt"
             );

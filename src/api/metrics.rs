@@ -1,0 +1,101 @@
+//! `/metrics` in Prometheus format, and the HTTP latency middleware that feeds it.
+//!
+//! Counters and histograms are recorded where things happen (deliveries in
+//! `delivery::mod`, requests here); gauges that describe the outbox (pending, held, oldest
+//! pending age, failure streaks) are read from the database at scrape time, so every
+//! process reports the shared truth.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sqlx::Row;
+
+use super::AppState;
+use super::error::ApiResult;
+use crate::store::time;
+
+/// The process-wide recorder (installed once, on first use).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        match builder.install_recorder() {
+            Ok(handle) => handle,
+            // Another recorder is installed (tests): render an empty registry.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        }
+    })
+}
+
+/// Records `labelhook_http_request_duration_seconds{method, route, status}`.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(
+        "labelhook_http_request_duration_seconds",
+        "method" => method,
+        "route" => route,
+        "status" => status
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let handle = handle();
+    let reader = state.db.reader();
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
+         WHERE status IN ('pending', 'held') GROUP BY status",
+    )
+    .fetch_all(reader)
+    .await?;
+    let mut pending = 0;
+    let mut held = 0;
+    let mut oldest_pending: Option<i64> = None;
+    for row in rows {
+        let status: String = row.try_get("status")?;
+        let n: i64 = row.try_get("n")?;
+        if status == "pending" {
+            pending = n;
+            oldest_pending = row.try_get("oldest")?;
+        } else {
+            held = n;
+        }
+    }
+    metrics::gauge!("labelhook_deliveries_pending").set(pending as f64);
+    metrics::gauge!("labelhook_deliveries_held").set(held as f64);
+    let age = oldest_pending.map_or(0.0, |t| (time::now() - t).max(0) as f64 / 1e6);
+    metrics::gauge!("labelhook_oldest_pending_delivery_age_seconds").set(age);
+    let streaks = sqlx::query("SELECT id, consecutive_failures, is_active FROM webhooks")
+        .fetch_all(reader)
+        .await?;
+    for row in streaks {
+        let id: i64 = row.try_get("id")?;
+        let failures: i64 = row.try_get("consecutive_failures")?;
+        let active: i64 = row.try_get("is_active")?;
+        metrics::gauge!("labelhook_webhook_consecutive_failures", "webhook" => id.to_string())
+            .set(failures as f64);
+        metrics::gauge!("labelhook_webhook_active", "webhook" => id.to_string()).set(active as f64);
+    }
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    ))
+}
