@@ -304,7 +304,11 @@ pub async fn create(
         async |conn| Ok(vec![single_body(conn, id, &project).await?]),
     )
     .await?;
-    get(tx, actor, id).await
+    let annotation = get(tx, actor, id).await?;
+    if !annotation.was_cancelled {
+        super::ml_backends::count_new_annotations(tx, project.id, 1).await?;
+    }
+    Ok(annotation)
 }
 
 /// Applies a PATCH (or PUT) and emits ANNOTATION_UPDATED.
@@ -361,6 +365,7 @@ pub async fn update(
         async |conn| Ok(vec![single_body(conn, id, &project).await?]),
     )
     .await?;
+    super::ml_backends::annotation_updated(tx, project.id).await?;
     get(tx, actor, id).await
 }
 
@@ -455,8 +460,29 @@ async fn delete_ids(
 }
 
 /// Emits ANNOTATIONS_CREATED for annotations made in bulk (import, predictions converted
-/// to annotations): `annotation` and `task` are parallel lists, cut into chunks.
+/// to annotations): `annotation` and `task` are parallel lists, cut into chunks. They
+/// count towards training on a threshold.
 pub async fn emit_bulk_created(
+    tx: &mut AnyConnection,
+    settings: &LabelingSettings,
+    project: &Project,
+    annotation_ids: &[i64],
+) -> Result<()> {
+    let mut not_skipped = 0;
+    for chunk in annotation_ids.chunks(500) {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM annotations WHERE id IN ({}) AND was_cancelled = 0",
+            id_list(chunk)
+        ))
+        .fetch_one(&mut *tx)
+        .await?;
+        not_skipped += n;
+    }
+    emit_bulk_events(tx, settings, project, annotation_ids).await?;
+    super::ml_backends::count_new_annotations(tx, project.id, not_skipped).await
+}
+
+async fn emit_bulk_events(
     tx: &mut AnyConnection,
     settings: &LabelingSettings,
     project: &Project,

@@ -327,15 +327,85 @@ pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()
 pub async fn train(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
     let backend = get(tx, actor, id).await?;
     let project = projects::get_unchecked(tx, backend.project_id).await?;
-    let webhook_id = ensure_webhook(tx, project.organization_id, project.id, &backend.url).await?;
+    send_start_training(tx, &project, &backend.url).await
+}
+
+async fn send_start_training(
+    tx: &mut AnyConnection,
+    project: &projects::Project,
+    url: &str,
+) -> Result<()> {
+    let webhook_id = ensure_webhook(tx, project.organization_id, project.id, url).await?;
     let body = events::body([("project", project.snapshot())]);
     events::emit_to(
         tx,
-        Scope::of(&project),
+        Scope::of(project),
         Action::StartTraining,
         body,
         webhook_id,
     )
     .await?;
+    Ok(())
+}
+
+async fn backend_urls(tx: &mut AnyConnection, project_id: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT url FROM ml_backends WHERE project_id = $1 ORDER BY url",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+/// Training on a threshold: counts `new` non-skipped annotations of the project and, each
+/// time `min_annotations_to_start_training` (> 0) of them have accumulated, sends
+/// START_TRAINING to every ML backend of the project.
+pub async fn count_new_annotations(
+    tx: &mut AnyConnection,
+    project_id: i64,
+    new: i64,
+) -> Result<()> {
+    if new <= 0 {
+        return Ok(());
+    }
+    let project = projects::get_unchecked(tx, project_id).await?;
+    let threshold = project.settings.min_annotations_to_start_training;
+    if threshold <= 0 {
+        return Ok(());
+    }
+    let count: i64 = sqlx::query_scalar(
+        "UPDATE projects SET annotations_since_training = annotations_since_training + $1 \
+         WHERE id = $2 RETURNING annotations_since_training",
+    )
+    .bind(new)
+    .bind(project_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if count < threshold {
+        return Ok(());
+    }
+    let urls = backend_urls(tx, project_id).await?;
+    if urls.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE projects SET annotations_since_training = 0 WHERE id = $1")
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
+    for url in urls {
+        send_start_training(tx, &project, &url).await?;
+    }
+    Ok(())
+}
+
+/// `start_training_on_annotation_update`: an updated annotation also starts training.
+pub async fn annotation_updated(tx: &mut AnyConnection, project_id: i64) -> Result<()> {
+    let project = projects::get_unchecked(tx, project_id).await?;
+    if !project.settings.start_training_on_annotation_update {
+        return Ok(());
+    }
+    for url in backend_urls(tx, project_id).await? {
+        send_start_training(tx, &project, &url).await?;
+    }
     Ok(())
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, ML_BACKENDS),
     (3, HUB_SIGNATURE),
     (4, LEASE_OWNER),
+    (5, TRAINING_COUNTER),
 ];
 
 const INITIAL: &str = r#"
@@ -225,6 +226,11 @@ const LEASE_OWNER: &str = r#"
 -- the dispatcher process holding the lease (PostgreSQL: its advisory-lock key)
 ALTER TABLE deliveries ADD COLUMN lease_owner BIGINT;
 CREATE INDEX deliveries_by_lease_owner ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
+"#;
+
+const TRAINING_COUNTER: &str = r#"
+-- non-skipped annotations made since START_TRAINING was last sent automatically
+ALTER TABLE projects ADD COLUMN annotations_since_training BIGINT NOT NULL DEFAULT 0;
 "#;
 
 /// Applies every migration not yet recorded.

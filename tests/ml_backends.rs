@@ -1,0 +1,146 @@
+//! ML backends: CRUD, the `<url>/webhook` project webhook, `train`, and training on a
+//! threshold of new annotations.
+
+mod common;
+
+use common::{Receiver, Server};
+use serde_json::json;
+
+#[tokio::test]
+async fn ml_backends_get_their_webhook_and_train() {
+    let server = Server::start();
+    let model = Receiver::start().await;
+    let project = server.project("ml").await;
+    let backend = server
+        .create(
+            "/api/ml/",
+            json!({"url": format!("{}/model/", model.url), "project": project, "title": "m"}),
+        )
+        .await;
+    assert_eq!(backend["project"], project);
+    let id = backend["id"].as_i64().unwrap();
+    let hooks = server
+        .get(&format!("/api/webhooks/?project={project}"))
+        .await;
+    assert_eq!(hooks.as_array().unwrap().len(), 1);
+    assert_eq!(hooks[0]["url"], format!("{}/model/webhook", model.url));
+    assert_eq!(hooks[0]["send_payload"], true);
+    assert_eq!(hooks[0]["send_for_all_actions"], true);
+
+    // Annotation events reach the model's /webhook.
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"result": []}),
+        )
+        .await;
+    let got = model.wait_for("ANNOTATION_CREATED", 1).await;
+    assert_eq!(got[0].path, "/model/webhook");
+
+    // train → START_TRAINING with the project.
+    let (status, _) = server
+        .call("POST", &format!("/api/ml/{id}/train"), None)
+        .await;
+    assert_eq!(status, 200);
+    let training = model.wait_for("START_TRAINING", 1).await;
+    assert_eq!(training[0].body["project"]["id"], project);
+    assert!(training[0].body["project"]["label_config"].is_string());
+    assert!(
+        !training[0].header("webhook-signature").is_empty(),
+        "signed like every delivery"
+    );
+
+    let listed = server.get(&format!("/api/ml/?project={project}")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let (status, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/ml/{id}"),
+            Some(json!({"title": "renamed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(patched["title"], "renamed");
+    for (input, field) in [
+        (json!({"project": project}), "url"),
+        (json!({"url": "x", "project": project}), "url"),
+        (json!({"url": model.url}), "project"),
+    ] {
+        let (status, body) = server.call("POST", "/api/ml/", Some(input.clone())).await;
+        assert_eq!(status, 400, "{input}: {body}");
+        assert!(body["validation_errors"][field].is_array(), "{body}");
+    }
+    let (status, _) = server.call("DELETE", &format!("/api/ml/{id}"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        server
+            .get(&format!("/api/webhooks/?project={project}"))
+            .await,
+        json!([])
+    );
+    let (status, _) = server
+        .call("POST", &format!("/api/ml/{id}/train"), None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn training_starts_each_time_enough_annotations_accumulate() {
+    let server = Server::start();
+    let model = Receiver::start().await;
+    let project = server.project("threshold").await;
+    server
+        .call(
+            "PATCH",
+            &format!("/api/projects/{project}/"),
+            Some(json!({"min_annotations_to_start_training": 2})),
+        )
+        .await;
+    server
+        .create("/api/ml/", json!({"url": model.url, "project": project}))
+        .await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
+    let annotate = |cancelled: bool| {
+        let path = format!("/api/tasks/{}/annotations/", task["id"]);
+        let server = &server;
+        async move {
+            server
+                .create(&path, json!({"result": [], "was_cancelled": cancelled}))
+                .await;
+        }
+    };
+    annotate(false).await;
+    annotate(true).await; // a skip does not count
+    annotate(false).await; // second counted: training
+    model.wait_for("START_TRAINING", 1).await;
+    annotate(false).await;
+    // An import with two annotations reaches the threshold again.
+    server
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!([{"data": {"text": "y"}, "annotations": [{"result": []}]}]),
+        )
+        .await;
+    let training = model.wait_for("START_TRAINING", 2).await;
+    assert_eq!(training.len(), 2);
+    // Marker: one more annotation (below the threshold) arrives, and still two trainings.
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", task["id"]),
+            json!({"result": []}),
+        )
+        .await;
+    model.wait_for("ANNOTATION_CREATED", 5).await;
+    assert_eq!(model.with_action("START_TRAINING").len(), 2);
+}
