@@ -188,9 +188,21 @@ mod tests {
     fn checks_signatures() {
         let key = secret::generate();
         let signed = secret::sign(&key, "msg_1", 10, b"{}").unwrap();
-        assert_eq!(check_signature(Some(&key), "msg_1", "10", b"{}", &signed), "valid");
-        assert_eq!(check_signature(Some(&key), "msg_1", "10", b"{ }", &signed), "INVALID");
-        assert_eq!(check_signature(None, "msg_1", "10", b"{}", &signed), "unchecked");
-        assert_eq!(check_signature(Some(&key), "msg_1", "10", b"{}", ""), "missing");
+        assert_eq!(
+            check_signature(Some(&key), "msg_1", "10", b"{}", &signed),
+            "valid"
+        );
+        assert_eq!(
+            check_signature(Some(&key), "msg_1", "10", b"{ }", &signed),
+            "INVALID"
+        );
+        assert_eq!(
+            check_signature(None, "msg_1", "10", b"{}", &signed),
+            "unchecked"
+        );
+        assert_eq!(
+            check_signature(Some(&key), "msg_1", "10", b"{}", ""),
+            "missing"
+        );
     }
 }

@@ -18,7 +18,15 @@ async fn listen_prints_verifies_and_forwards() {
         .create("/api/webhooks/", json!({"url": "http://127.0.0.1:9/placeholder", "project": project, "is_active": false}))
         .await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_labelhook"))
-        .args(["listen", "--port", "0", "--secret", webhook["secret"].as_str().unwrap(), "--forward-to", &forward.url])
+        .args([
+            "listen",
+            "--port",
+            "0",
+            "--secret",
+            webhook["secret"].as_str().unwrap(),
+            "--forward-to",
+            &forward.url,
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start labelhook listen");
@@ -34,25 +42,46 @@ async fn listen_prints_verifies_and_forwards() {
         let lines = lines.clone();
         async move {
             lines.lock().unwrap().iter().find_map(|l| {
-                l.split("receiving on ").nth(1).map(|rest| rest.split_whitespace().next().unwrap_or("").to_string())
+                l.split("receiving on ")
+                    .nth(1)
+                    .map(|rest| rest.split_whitespace().next().unwrap_or("").to_string())
             })
         }
     })
     .await;
     server
-        .call("PATCH", &format!("/api/webhooks/{}/", webhook["id"]), Some(json!({"url": address, "is_active": true})))
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", webhook["id"]),
+            Some(json!({"url": address, "is_active": true})),
+        )
         .await;
-    server.create("/api/tasks/", json!({"project": project, "data": {"text": "hello"}})).await;
+    server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "hello"}}),
+        )
+        .await;
 
     let line = eventually(20, "the event line", || {
         let lines = lines.clone();
-        async move { lines.lock().unwrap().iter().find(|l| l.contains("TASKS_CREATED")).cloned() }
+        async move {
+            lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("TASKS_CREATED"))
+                .cloned()
+        }
     })
     .await;
     assert!(line.contains("signature valid"), "{line}");
     assert!(line.contains(&format!("project={project}")), "{line}");
     let got = forward.wait_for("TASKS_CREATED", 1).await;
-    assert!(got[0].header("webhook-signature").starts_with("v1,"), "headers are forwarded");
+    assert!(
+        got[0].header("webhook-signature").starts_with("v1,"),
+        "headers are forwarded"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
