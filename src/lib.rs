@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod delivery;
 pub mod events;
+pub mod import_cli;
 pub mod labeling;
 pub mod listen;
 pub mod server;

@@ -20,6 +20,8 @@ enum Command {
     Serve(Settings),
     /// A local receiver that prints each event, checks its signature and can forward it.
     Listen(labelhook::listen::ListenSettings),
+    /// Upload task files to a running server in batches, with a progress bar.
+    Import(labelhook::import_cli::ImportSettings),
     /// Manage organizations and users.
     Admin {
         /// Database: `sqlite://path` or `postgres://...`.
@@ -80,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             labelhook::server::serve(settings).await
         }
         Command::Listen(settings) => labelhook::listen::run(settings).await,
+        Command::Import(settings) => labelhook::import_cli::run(settings).await,
         Command::Admin {
             database_url,
             command,
