@@ -17,6 +17,39 @@ pub fn random_token(len: usize) -> String {
         .collect()
 }
 
+/// Recently seen tokens, so most requests authenticate without a database read. Entries
+/// live for [`TokenCache::TTL`]; a token changed through `labelhook admin` is honoured
+/// within that time.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+    const MAX_ENTRIES: usize = 10_000;
+
+    /// The actor for `token`, from the cache or the database.
+    pub async fn actor(&self, db: &Db, token: &str) -> sqlx::Result<Option<Actor>> {
+        if let Ok(entries) = self.entries.read()
+            && let Some((actor, at)) = entries.get(token)
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(Some(actor.clone()));
+        }
+        let found = actor_for_token(db, token).await?;
+        if let (Some(actor), Ok(mut entries)) = (&found, self.entries.write()) {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+            }
+            if entries.len() < Self::MAX_ENTRIES {
+                entries.insert(token.to_string(), (actor.clone(), std::time::Instant::now()));
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// The user whose API token is `token`, if any.
 pub async fn actor_for_token(db: &Db, token: &str) -> sqlx::Result<Option<Actor>> {
     let row = sqlx::query("SELECT id, organization_id, email FROM users WHERE token = $1")

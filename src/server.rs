@@ -35,6 +35,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             batch_size: settings.webhooks.webhook_batch_size as usize,
         },
         guard: settings.webhooks.guard(),
+        tokens: Arc::default(),
         settings: Arc::new(settings),
     };
     // Label Studio routes end in a slash; accept them with or without.

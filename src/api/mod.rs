@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 mod ml;
+pub mod openapi;
 mod pagination;
 mod predictions;
 mod projects;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub labeling: LabelingSettings,
     /// Which addresses webhooks may point at (checked at creation and at every attempt).
     pub guard: crate::delivery::ssrf::Guard,
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 /// The whole application: `/api/...` behind token auth, plus the public routes.
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .merge(system::routes())
+        .merge(openapi::routes())
         .merge(crate::web::routes())
         .route("/metrics", axum::routing::get(metrics::render))
         .merge(webhooks::public_routes())
@@ -92,7 +95,9 @@ async fn authenticate(
         .ok_or(ApiError::Unauthorized(
             "Invalid token header. Use `Token <key>`.",
         ))?;
-    let actor: Actor = crate::auth::actor_for_token(&state.db, token)
+    let actor: Actor = state
+        .tokens
+        .actor(&state.db, token)
         .await?
         .ok_or(ApiError::Unauthorized("Invalid token."))?;
     request.extensions_mut().insert(actor);
