@@ -612,3 +612,64 @@ async fn metrics_describe_deliveries_and_requests() {
         );
     }
 }
+
+/// A receiver that accepts the connection and drops it without answering: a failure,
+/// logged with its transport error class.
+#[tokio::test]
+async fn connection_resets_are_failures_that_get_retried() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
+    let project = server.project("reset").await;
+    let webhook = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": format!("http://{address}/hook"), "project": project}),
+        )
+        .await;
+    let accept = tokio::spawn(async move {
+        // Read a little of the request, then close without answering.
+        use tokio::io::AsyncReadExt;
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = [0u8; 64];
+        let _ = socket.read(&mut buffer).await;
+        drop(socket);
+    });
+    add_task(&server, project, "x").await;
+    let failed = wait_status(&server, &webhook, "failed", 1).await;
+    accept.await.unwrap();
+    let detail = server
+        .get(&format!(
+            "/api/webhooks/{}/deliveries/{}",
+            webhook["id"], failed[0]["id"]
+        ))
+        .await;
+    let attempt = &detail["attempts"][0];
+    assert!(attempt["status_code"].is_null(), "{attempt}");
+    assert!(
+        ["http", "connect"].contains(&attempt["error_class"].as_str().unwrap()),
+        "{attempt}"
+    );
+    assert!(!attempt["error"].as_str().unwrap().is_empty());
+}
+
+/// With LABELHOOK_DELIVERY_PROXY every delivery leaves through the proxy.
+#[tokio::test]
+async fn deliveries_go_through_the_egress_proxy() {
+    let proxy = Receiver::start().await;
+    let server = Server::start_with(&[
+        ("SSRF_PROTECTION_ENABLED", "true"),
+        ("LABELHOOK_DELIVERY_PROXY", &proxy.url),
+    ]);
+    let project = server.project("proxy").await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": "http://93.184.216.34/hook", "project": project}),
+        )
+        .await;
+    add_task(&server, project, "x").await;
+    let got = proxy.wait_for("TASKS_CREATED", 1).await;
+    assert_eq!(got[0].header("host"), "93.184.216.34");
+    assert_eq!(got[0].path, "/hook");
+}
