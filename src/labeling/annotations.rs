@@ -306,7 +306,7 @@ pub async fn create(
     .await?;
     let annotation = get(tx, actor, id).await?;
     if !annotation.was_cancelled {
-        super::ml_backends::count_new_annotations(tx, project.id, 1).await?;
+        super::ml_backends::count_new_annotations(tx, &project, 1).await?;
     }
     Ok(annotation)
 }
@@ -365,7 +365,7 @@ pub async fn update(
         async |conn| Ok(vec![single_body(conn, id, &project).await?]),
     )
     .await?;
-    super::ml_backends::annotation_updated(tx, project.id).await?;
+    super::ml_backends::annotation_updated(tx, &project).await?;
     get(tx, actor, id).await
 }
 
@@ -479,7 +479,7 @@ pub async fn emit_bulk_created(
         not_skipped += n;
     }
     emit_bulk_events(tx, settings, project, annotation_ids).await?;
-    super::ml_backends::count_new_annotations(tx, project.id, not_skipped).await
+    super::ml_backends::count_new_annotations(tx, project, not_skipped).await
 }
 
 async fn emit_bulk_events(

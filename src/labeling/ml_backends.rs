@@ -362,14 +362,14 @@ async fn backend_urls(tx: &mut AnyConnection, project_id: i64) -> Result<Vec<Str
 /// START_TRAINING to every ML backend of the project.
 pub async fn count_new_annotations(
     tx: &mut AnyConnection,
-    project_id: i64,
+    project: &projects::Project,
     new: i64,
 ) -> Result<()> {
-    if new <= 0 {
+    let project_id = project.id;
+    let threshold = project.settings.min_annotations_to_start_training;
+    if new <= 0 || threshold <= 0 {
         return Ok(());
     }
-    let project = projects::get_unchecked(tx, project_id).await?;
-    let threshold = project.settings.min_annotations_to_start_training;
     if threshold <= 0 {
         return Ok(());
     }
@@ -393,19 +393,18 @@ pub async fn count_new_annotations(
         .execute(&mut *tx)
         .await?;
     for url in urls {
-        send_start_training(tx, &project, &url).await?;
+        send_start_training(tx, project, &url).await?;
     }
     Ok(())
 }
 
 /// `start_training_on_annotation_update`: an updated annotation also starts training.
-pub async fn annotation_updated(tx: &mut AnyConnection, project_id: i64) -> Result<()> {
-    let project = projects::get_unchecked(tx, project_id).await?;
+pub async fn annotation_updated(tx: &mut AnyConnection, project: &projects::Project) -> Result<()> {
     if !project.settings.start_training_on_annotation_update {
         return Ok(());
     }
-    for url in backend_urls(tx, project_id).await? {
-        send_start_training(tx, &project, &url).await?;
+    for url in backend_urls(tx, project.id).await? {
+        send_start_training(tx, project, &url).await?;
     }
     Ok(())
 }

@@ -57,16 +57,17 @@ async fn read_counters(conn: &mut AnyConnection, task_id: i64) -> Result<Option<
     .bind(task_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(match row {
-        Some(row) => Some(TaskCounters {
-            total: row.try_get(0)?,
-            cancelled: row.try_get(1)?,
-            useful: row.try_get(2)?,
-            ground_truth: row.try_get(3)?,
-            predictions: row.try_get(4)?,
-            labeled: row.try_get(5)?,
-        }),
-        None => None,
+    Ok(row.as_ref().map(counters_from).transpose()?)
+}
+
+fn counters_from(row: &sqlx::any::AnyRow) -> sqlx::Result<TaskCounters> {
+    Ok(TaskCounters {
+        total: row.try_get(0)?,
+        cancelled: row.try_get(1)?,
+        useful: row.try_get(2)?,
+        ground_truth: row.try_get(3)?,
+        predictions: row.try_get(4)?,
+        labeled: row.try_get(5)?,
     })
 }
 
@@ -80,11 +81,16 @@ pub async fn refresh_task(
     let Some(before) = read_counters(conn, task_id).await? else {
         return Ok(());
     };
-    sqlx::query(&refresh_sql(skip_queue, "id = $1"))
+    let sql = format!(
+        "{} RETURNING total_annotations, cancelled_annotations, useful_annotations, \
+         ground_truth_annotations, total_predictions, is_labeled",
+        refresh_sql(skip_queue, "id = $1")
+    );
+    let row = sqlx::query(&sql)
         .bind(task_id)
-        .execute(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
-    let after = read_counters(conn, task_id).await?.unwrap_or_default();
+    let after = counters_from(&row)?;
     if before == after {
         return Ok(());
     }
