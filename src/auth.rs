@@ -43,7 +43,10 @@ impl TokenCache {
                 entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
             }
             if entries.len() < Self::MAX_ENTRIES {
-                entries.insert(token.to_string(), (actor.clone(), std::time::Instant::now()));
+                entries.insert(
+                    token.to_string(),
+                    (actor.clone(), std::time::Instant::now()),
+                );
             }
         }
         Ok(found)
