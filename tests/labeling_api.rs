@@ -992,3 +992,62 @@ async fn organizations_are_isolated() {
         1
     );
 }
+
+/// Nullable numbers stay right whichever comes first (a NULL first once broke PostgreSQL's
+/// cached statement types).
+#[tokio::test]
+async fn nullable_numbers_round_trip_in_any_order() {
+    let server = Server::start();
+    let project = server.project("numbers").await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await;
+    let path = format!("/api/tasks/{}/annotations/", task["id"]);
+    let none = server.create(&path, json!({"result": []})).await;
+    assert!(none["lead_time"].is_null());
+    let some = server
+        .create(&path, json!({"result": [], "lead_time": 2.5}))
+        .await;
+    assert_eq!(some["lead_time"], 2.5);
+    let (_, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/annotations/{}/", none["id"]),
+            Some(json!({"lead_time": 7})),
+        )
+        .await;
+    assert_eq!(patched["lead_time"], 7.0);
+    let (_, cleared) = server
+        .call(
+            "PATCH",
+            &format!("/api/annotations/{}/", some["id"]),
+            Some(json!({"lead_time": null})),
+        )
+        .await;
+    assert!(cleared["lead_time"].is_null());
+    let first = server
+        .create(
+            "/api/predictions/",
+            json!({"task": task["id"], "result": []}),
+        )
+        .await;
+    assert!(first["score"].is_null());
+    let second = server
+        .create(
+            "/api/predictions/",
+            json!({"task": task["id"], "result": [], "score": 0.25}),
+        )
+        .await;
+    assert_eq!(second["score"], 0.25);
+    let (_, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/predictions/{}/", first["id"]),
+            Some(json!({"score": 1e-3})),
+        )
+        .await;
+    assert_eq!(patched["score"], 0.001);
+}

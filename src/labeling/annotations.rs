@@ -10,7 +10,7 @@ use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{Actor, LabelingError, LabelingSettings, Result, stats};
 use crate::events::{self, Action, Scope};
-use crate::store::{flag, time};
+use crate::store::{flag, nullable_float, time};
 
 #[derive(Debug, Clone)]
 pub struct Annotation {
@@ -238,14 +238,14 @@ pub async fn insert(
         "INSERT INTO annotations (task_id, project_id, result, was_cancelled, ground_truth, \
          lead_time, completed_by, updated_by, unique_id, import_id, last_action, bulk_created, \
          parent_prediction, parent_annotation, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, CAST($6 AS DOUBLE PRECISION), $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
     )
     .bind(task_id)
     .bind(project_id)
     .bind(new.result.map(|r| r.to_string()))
     .bind(flag(new.was_cancelled))
     .bind(flag(new.ground_truth))
-    .bind(new.lead_time)
+    .bind(nullable_float(new.lead_time))
     .bind(actor.user_id)
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(new.import_id)
@@ -333,13 +333,13 @@ pub async fn update(
     let now = time::now();
     sqlx::query(
         "UPDATE annotations SET result = $1, was_cancelled = $2, ground_truth = $3, \
-         lead_time = $4, import_id = $5, last_action = $6, parent_prediction = $7, \
+         lead_time = CAST($4 AS DOUBLE PRECISION), import_id = $5, last_action = $6, parent_prediction = $7, \
          parent_annotation = $8, updated_by = $9, updated_at = $10 WHERE id = $11",
     )
     .bind(fields.result.map(|r| r.to_string()))
     .bind(flag(fields.was_cancelled))
     .bind(flag(fields.ground_truth))
-    .bind(fields.lead_time)
+    .bind(nullable_float(fields.lead_time))
     .bind(fields.import_id)
     .bind(fields.last_action)
     .bind(fields.parent_prediction)

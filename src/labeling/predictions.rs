@@ -8,7 +8,7 @@ use super::annotations::{self, NewAnnotation};
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
-use crate::store::time;
+use crate::store::{nullable_float, time};
 
 #[derive(Debug, Clone)]
 pub struct Prediction {
@@ -122,12 +122,12 @@ pub async fn insert(
     let now = time::now();
     Ok(sqlx::query_scalar(
         "INSERT INTO predictions (task_id, project_id, result, score, model_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+         VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION), $5, $6, $6) RETURNING id",
     )
     .bind(task_id)
     .bind(project_id)
     .bind(new.result.to_string())
-    .bind(new.score)
+    .bind(nullable_float(new.score))
     .bind(new.model_version)
     .bind(now)
     .fetch_one(&mut *tx)
@@ -214,10 +214,10 @@ pub async fn update(
     };
     apply_fields(&mut fields, input, "")?;
     sqlx::query(
-        "UPDATE predictions SET result = $1, score = $2, model_version = $3, updated_at = $4 WHERE id = $5",
+        "UPDATE predictions SET result = $1, score = CAST($2 AS DOUBLE PRECISION), model_version = $3, updated_at = $4 WHERE id = $5",
     )
     .bind(fields.result.to_string())
-    .bind(fields.score)
+    .bind(nullable_float(fields.score))
     .bind(fields.model_version)
     .bind(time::now())
     .bind(id)

@@ -167,6 +167,15 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// A nullable float to bind, written into SQL as `CAST($n AS DOUBLE PRECISION)`.
+///
+/// sqlx's `Any` driver declares a NULL `f64` parameter to PostgreSQL as `float4`; the
+/// statement is cached with that type and the next non-null `f64` then fails to bind. Text
+/// has one type whether null or not, and both backends cast it exactly.
+pub fn nullable_float(value: Option<f64>) -> Option<String> {
+    value.map(|v| format!("{v:?}"))
+}
+
 /// Converts a Rust bool to the 0/1 stored in the database.
 pub fn flag(value: bool) -> i64 {
     i64::from(value)
