@@ -1,12 +1,130 @@
 //! The web pages (Settings → Webhooks, organization webhooks, the delivery log), served by
 //! the same binary with their assets embedded at build time.
+//!
+//! The pages are a small single-page app in plain HTML/CSS/JS under `web/` (no build step):
+//! they sign in with an API token kept in the browser session and call the public REST API
+//! like any other client, so these routes need no authentication and hold no logic.
 
 use axum::Router;
-use axum::response::Redirect;
+use axum::extract::Path;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::api::AppState;
+use crate::api::error::ApiError;
+
+/// One embedded file: its path under `/ui/`, its Content-Type and its bytes.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! asset {
+    ($path:literal, $content_type:literal) => {
+        Asset {
+            path: $path,
+            content_type: $content_type,
+            body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/", $path)),
+        }
+    };
+}
+
+const ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("api.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("webhooks.js", "text/javascript; charset=utf-8"),
+    asset!("deliveries.js", "text/javascript; charset=utf-8"),
+    asset!("icon.svg", "image/svg+xml"),
+];
+
+/// Only our own scripts and styles run, and only our own API is called: API data that
+/// slipped through unescaped could not load or send anything elsewhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(|| async { Redirect::temporary("/ui/") }))
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary("/ui/") }))
+        // The server trims trailing slashes before routing, so `/ui/` arrives as `/ui`.
+        .route("/ui", get(index))
+        .route("/ui/", get(index))
+        .route("/ui/{*path}", get(file))
+}
+
+async fn index() -> Response {
+    serve("index.html").unwrap_or_else(|| ApiError::not_found().into_response())
+}
+
+async fn file(Path(path): Path<String>) -> Response {
+    serve(&path).unwrap_or_else(|| ApiError::NotFound("No such page asset.".into()).into_response())
+}
+
+fn find(path: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|asset| asset.path == path)
+}
+
+fn serve(path: &str) -> Option<Response> {
+    let asset = find(path)?;
+    Some(
+        (
+            [
+                (CONTENT_TYPE, asset.content_type),
+                // Revalidate every time: a new build must not be hidden behind a stale cache.
+                (CACHE_CONTROL, "no-cache"),
+                (HeaderName::from_static("x-content-type-options"), "nosniff"),
+                (HeaderName::from_static("referrer-policy"), "no-referrer"),
+                (
+                    HeaderName::from_static("content-security-policy"),
+                    CONTENT_SECURITY_POLICY,
+                ),
+            ],
+            asset.body,
+        )
+            .into_response(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_the_pages_import_is_embedded() {
+        // A script imported by another but missing here would fail only in the browser.
+        for asset in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+            let text = std::str::from_utf8(asset.body).expect("utf-8");
+            for line in text.lines().filter(|l| l.starts_with("import ")) {
+                let target = line
+                    .split(['\'', '"'])
+                    .nth(1)
+                    .expect("import path in quotes");
+                let name = target.trim_start_matches("./");
+                assert!(
+                    find(name).is_some(),
+                    "{} imports {target}, which is not embedded",
+                    asset.path
+                );
+            }
+        }
+        let index = std::str::from_utf8(find("index.html").expect("index").body).expect("utf-8");
+        for referenced in ["/ui/style.css", "/ui/app.js", "/ui/icon.svg"] {
+            assert!(
+                index.contains(referenced),
+                "index.html does not load {referenced}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_assets_are_not_found() {
+        assert!(find("../Cargo.toml").is_none());
+        assert!(serve("nope.js").is_none());
+        assert!(serve("app.js").is_some());
+    }
 }

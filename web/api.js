@@ -1,0 +1,65 @@
+// The REST API as the pages use it: the token kept in this browser tab's session,
+// JSON in and out, and errors in Label Studio's shape turned into ApiError.
+
+const TOKEN_KEY = 'labelhook.token';
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** An answer other than 2xx: `detail` for people, `fields` maps a field to its messages. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const detail = (body && typeof body.detail === 'string' && body.detail) ||
+      (status === 0 ? 'The server cannot be reached.' : `The server answered ${status}.`);
+    super(detail);
+    this.status = status;
+    this.fields = (body && body.validation_errors) || {};
+  }
+}
+
+/** Called on a 401: the app returns to the sign-in page. */
+let onUnauthorized = () => {};
+export function whenUnauthorized(handler) {
+  onUnauthorized = handler;
+}
+
+export async function api(path, { method = 'GET', body, query } = {}) {
+  const headers = { Accept: 'application/json' };
+  const key = token.get();
+  if (key) headers.Authorization = `Token ${key}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let url = path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null && value !== '') params.set(name, value);
+    }
+    if ([...params].length) url += `?${params}`;
+  }
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (response.status === 401) {
+    onUnauthorized();
+    throw new ApiError(401, data);
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}

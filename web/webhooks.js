@@ -1,0 +1,361 @@
+// Webhook lists (a project's, or the organization's) and the add/edit form.
+
+import { api } from './api.js';
+import { h, time, statusBadge, pageHeader, flash, notice, confirmDialog, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
+
+let catalogue = null;
+/** The action catalogue (`/api/webhooks/info/`), fetched once. */
+export function actionCatalogue() {
+  catalogue ??= api('/api/webhooks/info/').catch((error) => {
+    catalogue = null;
+    throw error;
+  });
+  return catalogue;
+}
+
+/**
+ * Where a webhook belongs: its list page and the breadcrumb trail that leads to it.
+ * `projectId` null is the organization.
+ */
+export async function scopeOf(projectId) {
+  if (projectId === null || projectId === undefined) {
+    return { project: null, listHref: '#/webhooks', trail: [['Organization webhooks', '#/webhooks']] };
+  }
+  const project = await api(`/api/projects/${projectId}/`);
+  const name = project.title || `Project ${project.id}`;
+  const listHref = `#/projects/${project.id}/webhooks`;
+  return { project: project.id, name, listHref, trail: [['Projects', '#/projects'], [name, listHref]] };
+}
+
+/** On, or off and why. */
+export function stateBadge(webhook) {
+  if (webhook.is_active) return h('span', { class: 'badge badge-ok' }, 'On');
+  const [label, look] = {
+    failures: ['Off after failures', 'bad'],
+    gone: ['Off: receiver gone (410)', 'bad'],
+  }[webhook.disabled_reason] || ['Off', 'off'];
+  return h('span', { class: `badge badge-${look}` }, label);
+}
+
+function lastDelivery({ last_success_at: ok, last_failure_at: bad }) {
+  if (!ok && !bad) return h('span', { class: 'muted' }, 'None yet');
+  const failed = bad && (!ok || Date.parse(bad) > Date.parse(ok));
+  return [statusBadge(failed ? 'failed' : 'succeeded'), ' ', time(failed ? bad : ok)];
+}
+
+function eventsSummary(webhook, actions) {
+  const body = webhook.send_payload ? 'full payload' : 'action name only';
+  if (webhook.send_for_all_actions) return `All events · ${body}`;
+  if (!webhook.actions.length) return `No events selected (tests only) · ${body}`;
+  return `${webhook.actions.map((a) => actions[a]?.name || a).join(', ')} · ${body}`;
+}
+
+// ---- List -------------------------------------------------------------------------------
+
+export async function webhookListPage(ctx, { project }) {
+  const [scope, actions] = await Promise.all([scopeOf(project), actionCatalogue()]);
+  // What the user opened or was told stays across redraws of the list.
+  const notes = new Map();
+  const openSecrets = new Set();
+  const revealed = new Map();
+  const region = h('div', { class: 'webhook-list' });
+  // Messages about the page as a whole (a card that was deleted cannot carry its own).
+  const pageNotes = h('div', { class: 'page-notes' });
+  const newHref = project === null ? '#/webhooks/new' : `${scope.listHref}/new`;
+
+  async function refresh() {
+    const webhooks = await api('/api/webhooks/', { query: { project: project ?? 'null' } });
+    if (!ctx.active()) return;
+    redraw(region, webhooks.length
+      ? webhooks.map(card)
+      : h('div', { class: 'card empty' },
+        h('p', {}, project === null ? 'No organization webhooks yet.' : 'This project has no webhooks yet.'),
+        h('p', {}, h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'))));
+    // Keep the queue counts and the last result current while something is on its way.
+    if (webhooks.some((w) => w.delivery_stats.pending > 0)) ctx.later(refresh);
+  }
+
+  /** Runs one button's request; any error is shown on the webhook's card. */
+  function act(button, webhook, work) {
+    return busy(button, async () => {
+      try {
+        await work();
+      } catch (error) {
+        if (error.status === 401) return;
+        notes.set(webhook.id, [error.message, 'error']);
+      }
+      await refresh();
+    });
+  }
+
+  function card(webhook) {
+    const id = webhook.id;
+    const urlId = `webhook-${id}-url`;
+    const key = (name) => ({ 'data-key': `${id}:${name}`, 'aria-describedby': urlId });
+    const stats = webhook.delivery_stats;
+    const queue = [`${stats.pending} pending`];
+    if (stats.held) queue.push(`${stats.held} held until switched on`);
+    if (webhook.consecutive_failures) queue.push(`${webhook.consecutive_failures} failed attempts in a row`);
+    const headerNames = Object.keys(webhook.headers || {});
+    const secretId = `webhook-${id}-secret`;
+    const secretOpen = openSecrets.has(id);
+    const note = notes.get(id);
+
+    return h('article', { class: 'card webhook', 'aria-labelledby': urlId, 'data-webhook': id },
+      h('div', { class: 'webhook-head' },
+        h('h2', { id: urlId, class: 'webhook-url' }, webhook.url),
+        stateBadge(webhook)),
+      h('dl', { class: 'facts' },
+        h('div', {}, h('dt', {}, 'Events'), h('dd', {}, eventsSummary(webhook, actions))),
+        h('div', {}, h('dt', {}, 'Last delivery'), h('dd', { class: 'last-delivery' }, lastDelivery(stats))),
+        h('div', {}, h('dt', {}, 'Queue'), h('dd', {}, queue.join(' · '))),
+        headerNames.length > 0 && h('div', {}, h('dt', {}, 'Headers'), h('dd', {}, headerNames.join(', ')))),
+      note && notice(note[0], note[1]),
+      h('div', { class: 'toolbar' },
+        h('a', { class: 'btn', href: `#/webhooks/${id}/deliveries`, ...key('log') }, 'Delivery log'),
+        h('button', {
+          type: 'button', class: 'btn', ...key('test'),
+          onclick: (e) => act(e.currentTarget, webhook, async () => {
+            const delivery = await api(`/api/webhooks/${id}/test`, { method: 'POST' });
+            notes.set(id, [[`Test event queued as delivery ${delivery.id}. `,
+              h('a', { href: `#/webhooks/${id}/deliveries/${delivery.id}` }, 'Open it in the log')], 'ok']);
+          }),
+        }, 'Send test'),
+        h('a', { class: 'btn', href: `#/webhooks/${id}/edit`, ...key('edit') }, 'Edit'),
+        h('button', {
+          type: 'button', class: 'btn', ...key('switch'),
+          onclick: (e) => act(e.currentTarget, webhook, async () => {
+            await api(`/api/webhooks/${id}/`, { method: 'PATCH', body: { is_active: !webhook.is_active } });
+            notes.set(id, [webhook.is_active
+              ? 'Switched off: nothing is sent to it until it is switched on again.'
+              : 'Switched on.', 'ok']);
+          }),
+        }, webhook.is_active ? 'Switch off' : 'Switch on'),
+        h('button', {
+          type: 'button', class: 'btn', 'aria-expanded': String(secretOpen), 'aria-controls': secretId, ...key('secret'),
+          onclick: () => {
+            if (secretOpen) openSecrets.delete(id);
+            else openSecrets.add(id);
+            refresh();
+          },
+        }, 'Secret'),
+        h('button', {
+          type: 'button', class: 'btn btn-danger', ...key('delete'),
+          onclick: async (e) => {
+            const button = e.currentTarget; // events forget it once the handler awaits
+            const yes = await confirmDialog({
+              title: 'Delete this webhook?',
+              message: `${webhook.url} will receive nothing more, and its delivery log is deleted with it.`,
+              confirm: 'Delete webhook',
+              danger: true,
+            });
+            if (!yes) return;
+            await act(button, webhook, async () => {
+              await api(`/api/webhooks/${id}/`, { method: 'DELETE' });
+              pageNotes.replaceChildren(notice(`Webhook ${webhook.url} deleted.`));
+            });
+            // The card is gone; give the focus somewhere sensible.
+            document.querySelector('main h1')?.focus();
+          },
+        }, 'Delete')),
+      secretOpen && secretPanel(webhook, secretId));
+  }
+
+  function secretPanel(webhook, panelId) {
+    const id = webhook.id;
+    const shown = revealed.get(id);
+    const labelId = `${panelId}-label`;
+    return h('div', { class: 'secret-panel', id: panelId },
+      h('p', { class: 'secret-line' },
+        h('span', { id: labelId, class: 'label' }, 'Signing secret'),
+        h('code', { class: 'secret', 'aria-labelledby': labelId }, shown ? shown.secret : '••••••••••••••••••••••••')),
+      h('p', { class: 'hint' }, 'Receivers verify the webhook-signature header with it (Standard Webhooks).'),
+      shown?.previous_secret_expires_at && h('p', { class: 'hint' },
+        'The previous secret also signs until ', time(shown.previous_secret_expires_at), ', so receivers can switch over.'),
+      h('div', { class: 'toolbar' },
+        h('button', {
+          type: 'button', class: 'btn', 'data-key': `${id}:reveal`,
+          onclick: (e) => act(e.currentTarget, webhook, async () => {
+            if (shown) revealed.delete(id);
+            else revealed.set(id, await api(`/api/webhooks/${id}/secret`));
+          }),
+        }, shown ? 'Hide' : 'Reveal'),
+        h('button', {
+          type: 'button', class: 'btn', 'data-key': `${id}:rotate`,
+          onclick: async (e) => {
+            const button = e.currentTarget;
+            const yes = await confirmDialog({
+              title: 'Rotate the signing secret?',
+              message: 'A new secret signs from now on. The current one keeps signing too for a grace period, so receivers can be updated without losing a delivery.',
+              confirm: 'Rotate secret',
+            });
+            if (!yes) return;
+            await act(button, webhook, async () => {
+              revealed.set(id, await api(`/api/webhooks/${id}/secret/rotate`, { method: 'POST' }));
+              notes.set(id, ['Secret rotated. Update your receiver with the new secret.', 'ok']);
+            });
+          },
+        }, 'Rotate secret')));
+  }
+
+  const isOrg = project === null;
+  ctx.show(isOrg ? 'Organization webhooks' : `Webhooks · ${scope.name}`,
+    pageHeader({
+      trail: isOrg ? null : [['Projects', '#/projects'], scope.name],
+      title: isOrg ? 'Organization webhooks' : 'Webhooks',
+      lead: isOrg
+        ? 'These receive the events of every project of the organization, and project created and deleted.'
+        : `Events of project “${scope.name}” are sent to these URLs, signed, and retried until they succeed.`,
+      actions: h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'),
+    }),
+    pageNotes,
+    region);
+  await refresh();
+}
+
+// ---- Add / edit form --------------------------------------------------------------------
+
+export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
+  const webhook = webhookId ? await api(`/api/webhooks/${webhookId}/`) : null;
+  const projectId = webhook ? webhook.project : project;
+  const [scope, catalogue] = await Promise.all([scopeOf(projectId), actionCatalogue()]);
+  const isOrg = projectId === null;
+  // Organization-only actions (project created/deleted) cannot reach a project webhook.
+  const choices = Object.entries(catalogue).filter(([, info]) => isOrg || !info['organization-only']);
+
+  const url = h('input', {
+    id: 'wh-url', name: 'url', type: 'url', inputmode: 'url', autocomplete: 'url', spellcheck: 'false',
+    placeholder: 'https://example.com/hooks/labeling', value: webhook?.url ?? '',
+    'data-field': 'url', 'aria-describedby': 'wh-url-hint wh-url-error',
+  });
+
+  const allRadio = h('input', { type: 'radio', name: 'scope', id: 'wh-all', value: 'all', checked: webhook ? webhook.send_for_all_actions : true });
+  const someRadio = h('input', { type: 'radio', name: 'scope', id: 'wh-some', value: 'some', checked: webhook ? !webhook.send_for_all_actions : false });
+  const boxes = choices.map(([action, info]) => h('input', {
+    type: 'checkbox', id: `wh-action-${action}`, value: action, 'data-field': 'actions',
+    checked: webhook?.actions.includes(action),
+  }));
+  const syncBoxes = () => {
+    for (const box of boxes) box.disabled = allRadio.checked;
+  };
+  allRadio.addEventListener('change', syncBoxes);
+  someRadio.addEventListener('change', syncBoxes);
+  syncBoxes();
+
+  const payload = h('input', { type: 'checkbox', id: 'wh-payload', 'data-field': 'send_payload', checked: webhook ? webhook.send_payload : true, 'aria-describedby': 'wh-payload-hint wh-payload-error' });
+  const active = h('input', { type: 'checkbox', id: 'wh-active', 'data-field': 'is_active', checked: webhook ? webhook.is_active : true, 'aria-describedby': 'wh-active-hint wh-active-error' });
+
+  const rows = h('div', { class: 'header-rows' });
+  function addHeader(name = '', value = '') {
+    const n = rows.children.length + 1;
+    const row = h('div', { class: 'header-row' },
+      h('input', { type: 'text', class: 'header-name', 'aria-label': `Header ${n} name`, placeholder: 'Name', value: name, spellcheck: 'false', 'data-field': 'headers', 'aria-describedby': 'wh-headers-error' }),
+      h('input', { type: 'text', class: 'header-value', 'aria-label': `Header ${n} value`, placeholder: 'Value', value, spellcheck: 'false', 'data-field': 'headers', 'aria-describedby': 'wh-headers-error' }),
+      h('button', {
+        type: 'button', class: 'btn btn-quiet', 'aria-label': `Remove header ${n}`,
+        onclick: () => {
+          const next = row.nextElementSibling || row.previousElementSibling;
+          row.remove();
+          (next?.querySelector('input') || addButton).focus();
+        },
+      }, 'Remove'));
+    rows.append(row);
+    return row;
+  }
+  for (const [name, value] of Object.entries(webhook?.headers || {})) addHeader(name, value);
+  const addButton = h('button', {
+    type: 'button', class: 'btn', id: 'wh-add-header',
+    onclick: () => addHeader().querySelector('input').focus(),
+  }, '+ Add header');
+
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, webhook ? 'Save changes' : 'Add webhook');
+  const form = h('form', { class: 'card form', novalidate: true },
+    formAlert(),
+    h('div', { class: 'field' },
+      h('label', { for: 'wh-url' }, 'URL'),
+      url,
+      h('p', { class: 'hint', id: 'wh-url-hint' }, 'Where events are POSTed: an absolute http:// or https:// address.'),
+      errorSlot('url', 'wh-url-error')),
+    h('fieldset', { class: 'field' },
+      h('legend', {}, 'Events'),
+      errorSlot('actions', 'wh-actions-error'),
+      h('div', { class: 'choice' }, allRadio, h('label', { for: 'wh-all' }, 'All events')),
+      h('div', { class: 'choice' }, someRadio, h('label', { for: 'wh-some' }, 'Only the events selected below')),
+      h('ul', { class: 'checks', 'aria-label': 'Events to send' }, choices.map(([action, info], i) => h('li', { class: 'choice' },
+        boxes[i],
+        h('label', { for: boxes[i].id }, info.name, ' ', h('code', {}, action)))))),
+    h('fieldset', { class: 'field' },
+      h('legend', {}, 'Headers'),
+      h('p', { class: 'hint' }, 'Sent with every request, for example a token your receiver checks. At most 10.'),
+      errorSlot('headers', 'wh-headers-error'),
+      rows,
+      addButton),
+    h('div', { class: 'field' },
+      h('div', { class: 'choice' }, payload, h('label', { for: 'wh-payload' }, 'Send payload')),
+      h('p', { class: 'hint', id: 'wh-payload-hint' }, 'Without it the body is only {"action": "…"}.'),
+      errorSlot('send_payload', 'wh-payload-error')),
+    h('div', { class: 'field' },
+      h('div', { class: 'choice' }, active, h('label', { for: 'wh-active' }, 'Active')),
+      h('p', { class: 'hint', id: 'wh-active-hint' }, 'While off, nothing is sent to it.'),
+      errorSlot('is_active', 'wh-active-error')),
+    h('div', { class: 'toolbar' },
+      submit,
+      h('a', { class: 'btn btn-quiet', href: scope.listHref }, 'Cancel')));
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      clearErrors(form);
+      const headers = {};
+      const problems = [];
+      for (const row of rows.children) {
+        const name = row.querySelector('.header-name').value.trim();
+        const value = row.querySelector('.header-value').value;
+        if (!name && !value) continue;
+        if (name in headers) problems.push(`Header "${name}" is given twice.`);
+        headers[name] = value;
+      }
+      const body = {
+        url: url.value.trim(),
+        send_for_all_actions: allRadio.checked,
+        actions: boxes.filter((b) => b.checked).map((b) => b.value),
+        send_payload: payload.checked,
+        headers,
+        is_active: active.checked,
+      };
+      const local = {};
+      if (problems.length) local.headers = problems;
+      if (!body.send_for_all_actions && !body.actions.length) local.actions = ['Select at least one event, or choose All events.'];
+      if (Object.keys(local).length) {
+        showErrors(form, { fields: local });
+        return;
+      }
+      try {
+        if (webhook) {
+          await api(`/api/webhooks/${webhook.id}/`, { method: 'PATCH', body });
+          flash('Changes saved.');
+        } else {
+          const created = await api('/api/webhooks/', { method: 'POST', body: { ...body, project: projectId } });
+          flash([h('strong', {}, 'Webhook added. '), 'Its signing secret is ', h('code', { class: 'secret' }, created.secret),
+            '; you can reveal it again under Secret.']);
+        }
+        location.hash = scope.listHref;
+      } catch (error) {
+        if (error.status === 401) return;
+        // `actions` errors are indexed by position in the list sent: name the action instead.
+        showErrors(form, error, { actions: (i) => catalogue[body.actions[i]]?.name || body.actions[i] || i });
+      }
+    });
+  });
+
+  const title = webhook ? 'Edit webhook' : 'Add webhook';
+  ctx.show(title,
+    h('div', { class: 'form-page' },
+      pageHeader({
+        trail: [...scope.trail, title],
+        title,
+        lead: isOrg ? 'An organization webhook receives the events of every project.' : `For project “${scope.name}”.`,
+      }),
+      form));
+  url.focus();
+}
