@@ -25,7 +25,9 @@ pub struct Filter {
 
 const SELECT: &str = "SELECT d.id, d.message_id, d.event_id, d.webhook_id, d.send_payload, d.status, \
     d.attempts, d.next_attempt_at, d.lease_until, d.last_status_code, d.last_error, d.created_at, \
-    d.updated_at, e.action, e.sequence, e.project_id FROM deliveries d JOIN events e ON e.id = d.event_id";
+    d.updated_at, e.action, e.sequence, e.project_id, \
+    (SELECT a.duration_ms FROM delivery_attempts a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1) AS last_duration_ms \
+    FROM deliveries d JOIN events e ON e.id = d.event_id";
 
 /// One delivery as the log lists it.
 fn summary(row: &AnyRow, now: i64) -> sqlx::Result<Value> {
@@ -47,6 +49,7 @@ fn summary(row: &AnyRow, now: i64) -> sqlx::Result<Value> {
         "next_attempt_at": if status == "pending" && !in_flight { render_opt(next) } else { None },
         "last_status_code": row.try_get::<Option<i64>, _>("last_status_code")?,
         "last_error": row.try_get::<Option<String>, _>("last_error")?,
+        "last_duration_ms": row.try_get::<Option<f64>, _>("last_duration_ms")?,
         "created_at": render(row.try_get("created_at")?),
         "updated_at": render(row.try_get("updated_at")?),
     }))
