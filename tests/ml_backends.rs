@@ -125,22 +125,30 @@ async fn training_starts_each_time_enough_annotations_accumulate() {
     annotate(false).await; // second counted: training
     model.wait_for("START_TRAINING", 1).await;
     annotate(false).await;
-    // An import with two annotations reaches the threshold again.
+    // An import with three annotations: 1 + 3 = 4 reaches the threshold: one training, and
+    // the count starts over at 4 mod 2 = 0.
     server
         .create(
             &format!("/api/projects/{project}/import"),
-            json!([{"data": {"text": "y"}, "annotations": [{"result": []}]}]),
+            json!([
+                {"data": {"text": "y"}, "annotations": [{"result": []}]},
+                {"data": {"text": "z"}, "annotations": [{"result": []}, {"result": []}]},
+            ]),
         )
         .await;
-    let training = model.wait_for("START_TRAINING", 2).await;
-    assert_eq!(training.len(), 2);
-    // Marker: one more annotation (below the threshold) arrives, and still two trainings.
-    server
-        .create(
-            &format!("/api/tasks/{}/annotations/", task["id"]),
-            json!({"result": []}),
-        )
+    model.wait_for("START_TRAINING", 2).await;
+    // One more annotation stays below the threshold; a second one reaches it.
+    let path = format!("/api/tasks/{}/annotations/", task["id"]);
+    server.create(&path, json!({"result": []})).await;
+    // The outbox is written with the annotation: its log is exact at once.
+    let hooks = server
+        .get(&format!("/api/webhooks/?project={project}"))
         .await;
-    model.wait_for("ANNOTATION_CREATED", 5).await;
-    assert_eq!(model.with_action("START_TRAINING").len(), 2);
+    let log = format!(
+        "/api/webhooks/{}/deliveries?action=START_TRAINING",
+        hooks[0]["id"]
+    );
+    assert_eq!(server.get(&log).await["count"], 2);
+    server.create(&path, json!({"result": []})).await;
+    model.wait_for("START_TRAINING", 3).await;
 }

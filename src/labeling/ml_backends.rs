@@ -359,7 +359,8 @@ async fn backend_urls(tx: &mut AnyConnection, project_id: i64) -> Result<Vec<Str
 
 /// Training on a threshold: counts `new` non-skipped annotations of the project and, each
 /// time `min_annotations_to_start_training` (> 0) of them have accumulated, sends
-/// START_TRAINING to every ML backend of the project.
+/// START_TRAINING to every ML backend of the project (with none attached, the count still
+/// starts over, so attaching a backend does not trigger training at once).
 pub async fn count_new_annotations(
     tx: &mut AnyConnection,
     project: &projects::Project,
@@ -368,9 +369,6 @@ pub async fn count_new_annotations(
     let project_id = project.id;
     let threshold = project.settings.min_annotations_to_start_training;
     if new <= 0 || threshold <= 0 {
-        return Ok(());
-    }
-    if threshold <= 0 {
         return Ok(());
     }
     let count: i64 = sqlx::query_scalar(
@@ -384,15 +382,14 @@ pub async fn count_new_annotations(
     if count < threshold {
         return Ok(());
     }
-    let urls = backend_urls(tx, project_id).await?;
-    if urls.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("UPDATE projects SET annotations_since_training = 0 WHERE id = $1")
+    // The threshold was reached: train once, and keep what is beyond it for the next round
+    // (a bulk import of 5 with a threshold of 2 trains once and carries 1).
+    sqlx::query("UPDATE projects SET annotations_since_training = $1 WHERE id = $2")
+        .bind(count % threshold)
         .bind(project_id)
         .execute(&mut *tx)
         .await?;
-    for url in urls {
+    for url in backend_urls(tx, project_id).await? {
         send_start_training(tx, project, &url).await?;
     }
     Ok(())
