@@ -21,6 +21,22 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}/annotations",
+    tag = "annotations",
+    operation_id = "annotations_list",
+    summary = "List a task's annotations",
+    params(
+        ("id" = i64, Path, example = 1, description = "The task's id."),
+    ),
+    responses(
+        (status = 200, description = "The annotations", body = Vec<super::openapi::Annotation>),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -33,6 +49,26 @@ async fn list(
 }
 
 /// Creates an annotation, or a skip with `was_cancelled: true`.
+#[utoipa::path(
+    post,
+    path = "/api/tasks/{id}/annotations",
+    tag = "annotations",
+    operation_id = "annotations_create",
+    summary = "Create an annotation",
+    description = "Or a skip, with `was_cancelled: true`. Emits ANNOTATION_CREATED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The task's id."),
+    ),
+    request_body(content = super::openapi::AnnotationInput, description = "The annotation.", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new annotation", body = super::openapi::Annotation),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -45,6 +81,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(annotation.api())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/annotations/{id}",
+    tag = "annotations",
+    operation_id = "annotations_read",
+    summary = "Read an annotation",
+    params(
+        ("id" = i64, Path, example = 1, description = "The annotation's id."),
+    ),
+    responses(
+        (status = 200, description = "The annotation", body = super::openapi::Annotation),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -54,6 +106,26 @@ async fn read(
     Ok(Json(annotations::get(&mut conn, &actor, id).await?.api()))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/annotations/{id}",
+    tag = "annotations",
+    operation_id = "annotations_update",
+    summary = "Update an annotation",
+    description = "Only the keys sent change (PUT behaves the same). Emits ANNOTATION_UPDATED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The annotation's id."),
+    ),
+    request_body(content = super::openapi::AnnotationInput, description = "The fields to change.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated annotation", body = super::openapi::Annotation),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -67,6 +139,23 @@ async fn update(
     Ok(Json(annotation.api()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/annotations/{id}",
+    tag = "annotations",
+    operation_id = "annotations_delete",
+    summary = "Delete an annotation",
+    description = "Emits ANNOTATIONS_DELETED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The annotation's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -24,6 +24,21 @@ const ACTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+#[utoipa::path(
+    get,
+    path = "/api/dm/actions",
+    tag = "data-manager",
+    operation_id = "dm_actions_list",
+    summary = "List data manager actions",
+    params(
+        ("project" = Option<i64>, Query, description = "Accepted for Label Studio compatibility; the list is the same for every project."),
+    ),
+    responses(
+        (status = 200, description = "The actions", body = Vec<super::openapi::DmAction>),
+        (status = 401, response = super::openapi::Unauthorized),
+    ),
+    security(("token" = [])),
+)]
 async fn catalogue() -> Json<Value> {
     Json(
         ACTIONS
@@ -55,6 +70,27 @@ struct Selection {
     excluded: Vec<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/dm/actions",
+    tag = "data-manager",
+    operation_id = "dm_actions_run",
+    summary = "Run a data manager action",
+    description = "On the selected tasks of the project; ids of other projects are ignored. Emits TASKS_DELETED, ANNOTATIONS_DELETED or ANNOTATION_CREATED as the action does.",
+    params(
+        ("id" = super::openapi::DmActionId, Query, description = "The action."),
+        ("project" = i64, Query, description = "The project's id."),
+    ),
+    request_body(content = super::openapi::DmActionInput, description = "The selected tasks.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was done", body = super::openapi::DmActionResult),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn run(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -54,12 +54,43 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body is empty; send a JSON document.",
         ));
     }
+    reject_null_characters(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
     deserializer
         .end()
         .map_err(|e| ApiError::field("non_field_errors", format!("JSON parse error - {e}")))?;
     Ok(value)
+}
+
+const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
+/// U+0000 in a JSON string is a 400, as in Label Studio: PostgreSQL cannot store it in text.
+/// Only bodies that spell `\u0000` are parsed a second time, to name the field.
+fn reject_null_characters(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    fn has_null(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_null),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_null(v)),
+            _ => false,
+        }
+    }
+    let field = match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => map
+            .iter()
+            .find(|(k, v)| k.contains('\0') || has_null(v))
+            .map(|(k, _)| k.replace('\0', "")),
+        Ok(value) if has_null(&value) => Some("non_field_errors".to_string()),
+        _ => None,
+    };
+    match field {
+        Some(field) => Err(ApiError::field(&field, NULL_CHARACTERS)),
+        None => Ok(()),
+    }
 }
 
 fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
@@ -91,6 +122,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for LsQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // `%00` would reach the database (PostgreSQL cannot store it): a 400 naming the parameter.
+        if let Some(query) = parts.uri.query().filter(|q| q.contains("%00"))
+            && let Some((name, _)) = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::field(&name.replace('\0', ""), NULL_CHARACTERS));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| LsQuery(value))

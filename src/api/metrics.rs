@@ -57,6 +57,17 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    description = "Request latencies, delivery counters and the outbox gauges, in Prometheus text format.",
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
+    ),
+)]
 pub async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let handle = handle();
     let reader = state.db.reader();

@@ -28,6 +28,23 @@ struct ListQuery {
     project: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/ml",
+    tag = "ml",
+    operation_id = "ml_list",
+    summary = "List ML backends",
+    params(
+        ("project" = Option<i64>, Query, description = "Only this project's backends."),
+    ),
+    responses(
+        (status = 200, description = "The ML backends", body = Vec<super::openapi::MlBackend>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -50,6 +67,23 @@ async fn list(
     Ok(Json(found.iter().map(|m| m.api()).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/ml",
+    tag = "ml",
+    operation_id = "ml_create",
+    summary = "Attach an ML backend",
+    description = "Also creates the project webhook `<url>/webhook` that Label Studio ML backends receive events at.",
+    request_body(content = super::openapi::MlBackendCreateInput, description = "The backend.", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new ML backend", body = super::openapi::MlBackend),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -63,6 +97,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(backend.api())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/ml/{id}",
+    tag = "ml",
+    operation_id = "ml_read",
+    summary = "Read an ML backend",
+    params(
+        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
+    ),
+    responses(
+        (status = 200, description = "The ML backend", body = super::openapi::MlBackend),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -72,6 +122,26 @@ async fn read(
     Ok(Json(ml_backends::get(&mut conn, &actor, id).await?.api()))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/ml/{id}",
+    tag = "ml",
+    operation_id = "ml_update",
+    summary = "Update an ML backend",
+    description = "Only the keys sent change (PUT behaves the same).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
+    ),
+    request_body(content = super::openapi::MlBackendUpdateInput, description = "The fields to change.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated ML backend", body = super::openapi::MlBackend),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -86,6 +156,22 @@ async fn update(
     Ok(Json(backend.api()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/ml/{id}",
+    tag = "ml",
+    operation_id = "ml_delete",
+    summary = "Detach an ML backend",
+    params(
+        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -98,6 +184,23 @@ async fn remove(
 }
 
 /// Queues START_TRAINING to the backend's `/webhook`; answers before it is sent.
+#[utoipa::path(
+    post,
+    path = "/api/ml/{id}/train",
+    tag = "ml",
+    operation_id = "ml_train",
+    summary = "Start training",
+    description = "Queues START_TRAINING to the backend's `/webhook` and answers before it is sent (labelhook addition: delivered and logged like any webhook).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
+    ),
+    responses(
+        (status = 200, description = "Queued", body = super::openapi::Empty),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn train(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 mod ml;
+pub mod openapi;
 mod pagination;
 mod predictions;
 mod projects;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .merge(system::routes())
+        .merge(openapi::routes())
         .merge(crate::web::routes())
         .route("/metrics", axum::routing::get(metrics::render))
         .merge(webhooks::public_routes())

@@ -20,7 +20,8 @@ pub struct Page {
 
 impl Page {
     pub fn offset(&self) -> i64 {
-        (self.number - 1) * self.size
+        // Saturating: a huge page number is past the end (an empty page), not an overflow.
+        (self.number - 1).saturating_mul(self.size)
     }
 }
 
@@ -63,7 +64,7 @@ pub fn envelope(
             page.size
         ))
     };
-    let next = if page.number * page.size < count {
+    let next = if page.number.saturating_mul(page.size) < count {
         link(page.number + 1)
     } else {
         Value::Null

@@ -38,6 +38,24 @@ fn optional_id(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/predictions",
+    tag = "predictions",
+    operation_id = "predictions_list",
+    summary = "List predictions",
+    params(
+        ("task" = Option<i64>, Query, description = "Only this task's predictions."),
+        ("project" = Option<i64>, Query, description = "Only this project's predictions."),
+    ),
+    responses(
+        (status = 200, description = "The predictions", body = Vec<super::openapi::Prediction>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -50,6 +68,22 @@ async fn list(
     Ok(Json(found.iter().map(|p| p.api()).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/predictions",
+    tag = "predictions",
+    operation_id = "predictions_create",
+    summary = "Create a prediction",
+    request_body(content = super::openapi::PredictionCreate, description = "The prediction.", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new prediction", body = super::openapi::Prediction),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -62,6 +96,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(prediction.api())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/predictions/{id}",
+    tag = "predictions",
+    operation_id = "predictions_read",
+    summary = "Read a prediction",
+    params(
+        ("id" = i64, Path, example = 1, description = "The prediction's id."),
+    ),
+    responses(
+        (status = 200, description = "The prediction", body = super::openapi::Prediction),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -71,6 +121,26 @@ async fn read(
     Ok(Json(predictions::get(&mut conn, &actor, id).await?.api()))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/predictions/{id}",
+    tag = "predictions",
+    operation_id = "predictions_update",
+    summary = "Update a prediction",
+    description = "Only the keys sent change (PUT behaves the same).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The prediction's id."),
+    ),
+    request_body(content = super::openapi::PredictionFields, description = "The fields to change.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated prediction", body = super::openapi::Prediction),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -84,6 +154,22 @@ async fn update(
     Ok(Json(prediction.api()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/predictions/{id}",
+    tag = "predictions",
+    operation_id = "predictions_delete",
+    summary = "Delete a prediction",
+    params(
+        ("id" = i64, Path, example = 1, description = "The prediction's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

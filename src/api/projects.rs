@@ -38,6 +38,26 @@ struct ListQuery {
     ids: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects",
+    tag = "projects",
+    operation_id = "projects_list",
+    summary = "List projects",
+    description = "Newest first; paged (default page size 30).",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
+        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
+        ("title" = Option<String>, Query, description = "Only projects whose title contains this (case-insensitive)."),
+        ("ids" = Option<String>, Query, pattern = "^ *-?[0-9]+ *(, *-?[0-9]+ *)*$", description = "Only these projects: comma-separated ids such as `1,2`."),
+    ),
+    responses(
+        (status = 200, description = "A page of projects", body = super::openapi::ProjectPage),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+    ),
+    security(("token" = [])),
+)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -73,6 +93,22 @@ async fn list(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects",
+    tag = "projects",
+    operation_id = "projects_create",
+    summary = "Create a project",
+    description = "Emits PROJECT_CREATED. The statistics are `null` in this answer, as in Label Studio.",
+    request_body(content = super::openapi::ProjectInput, description = "The project's fields; all optional.", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new project", body = super::openapi::Project),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -85,6 +121,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(project.api(false))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}",
+    tag = "projects",
+    operation_id = "projects_read",
+    summary = "Read a project",
+    params(
+        ("id" = i64, Path, example = 1, description = "The project's id."),
+    ),
+    responses(
+        (status = 200, description = "The project", body = super::openapi::Project),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -94,6 +146,26 @@ async fn read(
     Ok(Json(projects::get(&mut conn, &actor, id).await?.api(true)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/projects/{id}",
+    tag = "projects",
+    operation_id = "projects_update",
+    summary = "Update a project",
+    description = "Only the keys sent change (PUT behaves the same). Emits PROJECT_UPDATED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The project's id."),
+    ),
+    request_body(content = super::openapi::ProjectInput, description = "The fields to change.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated project", body = super::openapi::Project),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -107,6 +179,23 @@ async fn update(
     Ok(Json(project.api(true)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}",
+    tag = "projects",
+    operation_id = "projects_delete",
+    summary = "Delete a project",
+    description = "With its tasks, annotations and predictions. Emits PROJECT_DELETED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The project's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -119,6 +208,26 @@ async fn remove(
 }
 
 /// A JSON body, or multipart files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`).
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/import",
+    tag = "projects",
+    operation_id = "projects_import",
+    summary = "Import tasks",
+    description = "A JSON list of tasks (or one task), or multipart form data with files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`). One transaction; TASKS_CREATED in batches.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The project's id."),
+    ),
+    request_body(description = "Tasks as JSON, or files as multipart form data.", content((super::openapi::ImportBody = "application/json"), (super::openapi::ImportFiles = "multipart/form-data"))),
+    responses(
+        (status = 201, description = "What was imported", body = super::openapi::ImportResult),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn import_tasks(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -178,6 +287,26 @@ async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String
     Ok(files)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/tasks",
+    tag = "projects",
+    operation_id = "projects_tasks_list",
+    summary = "List a project's tasks",
+    description = "A plain list (no envelope) of tasks with their annotations and predictions; paged (default page size 100).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The project's id."),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
+        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
+    ),
+    responses(
+        (status = 200, description = "The tasks", body = Vec<super::openapi::TaskDetail>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn list_tasks(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -202,6 +331,23 @@ async fn list_tasks(
     Ok(Json(Value::Array(items)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/tasks",
+    tag = "projects",
+    operation_id = "projects_tasks_delete",
+    summary = "Delete all tasks of a project",
+    description = "Emits TASKS_DELETED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The project's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn delete_all_tasks(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -15,6 +15,17 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `{"status": "UP"}` once the database answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    operation_id = "health",
+    summary = "Health",
+    description = "`{\"status\": \"UP\"}` once the database answers.",
+    responses(
+        (status = 200, description = "Up", body = super::openapi::Health),
+    ),
+)]
 async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     sqlx::query_scalar::<_, i64>("SELECT 1")
         .fetch_one(state.db.reader())
@@ -22,6 +33,16 @@ async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "status": "UP" })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/version",
+    tag = "system",
+    operation_id = "version",
+    summary = "Version",
+    responses(
+        (status = 200, description = "The versions", body = super::openapi::Version),
+    ),
+)]
 async fn version() -> Json<Value> {
     Json(json!({
         "release": crate::VERSION,

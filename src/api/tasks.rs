@@ -33,6 +33,27 @@ struct ListQuery {
 }
 
 /// `GET /api/tasks/?project=ID`: `{total, total_annotations, total_predictions, tasks}`.
+#[utoipa::path(
+    get,
+    path = "/api/tasks",
+    tag = "tasks",
+    operation_id = "tasks_list",
+    summary = "List a project's tasks (data manager)",
+    description = "Label Studio's data manager list: `{total, total_annotations, total_predictions, tasks}`; paged (default page size 100).",
+    params(
+        ("project" = i64, Query, description = "The project's id (required)."),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
+        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
+        ("fields" = Option<String>, Query, description = "`all` adds each task's `annotations` and `predictions`."),
+    ),
+    responses(
+        (status = 200, description = "The tasks", body = super::openapi::TaskList),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -77,6 +98,22 @@ async fn list(
 
 /// `POST /api/tasks/`: `{project, data, meta?, annotations?, predictions?}`; one
 /// TASKS_CREATED.
+#[utoipa::path(
+    post,
+    path = "/api/tasks",
+    tag = "tasks",
+    operation_id = "tasks_create",
+    summary = "Create a task",
+    description = "Emits TASKS_CREATED.",
+    request_body(content = super::openapi::TaskCreate, description = "The task.", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new task", body = super::openapi::Task),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -120,6 +157,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(task.api())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    operation_id = "tasks_read",
+    summary = "Read a task",
+    params(
+        ("id" = i64, Path, example = 1, description = "The task's id."),
+    ),
+    responses(
+        (status = 200, description = "The task with its annotations and predictions", body = super::openapi::TaskDetail),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -134,6 +187,26 @@ async fn read(
     )))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    operation_id = "tasks_update",
+    summary = "Update a task",
+    description = "Only the keys sent change (PUT behaves the same).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The task's id."),
+    ),
+    request_body(content = super::openapi::TaskUpdate, description = "The fields to change.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated task", body = super::openapi::Task),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -147,6 +220,23 @@ async fn update(
     Ok(Json(task.api()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    operation_id = "tasks_delete",
+    summary = "Delete a task",
+    description = "Emits TASKS_DELETED.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The task's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

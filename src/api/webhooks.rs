@@ -61,6 +61,20 @@ struct InfoQuery {
 }
 
 /// The action catalogue: `{ACTION: {name, description, key, organization-only}}`.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/info",
+    tag = "webhooks",
+    operation_id = "webhooks_info",
+    summary = "The action catalogue",
+    params(
+        ("organization-only" = Option<bool>, Query, description = "Only organization-only actions (`true`) or only the others (`false`)."),
+    ),
+    responses(
+        (status = 200, description = "`{ACTION: {name, description, key, organization-only}}`", body = super::openapi::ActionCatalogue),
+        (status = 400, response = super::openapi::BadRequest),
+    ),
+)]
 async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<Value>> {
     let only = match query
         .organization_only
@@ -101,6 +115,22 @@ struct ListQuery {
     project: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_list",
+    summary = "List webhooks",
+    params(
+        ("project" = Option<String>, Query, pattern = "^(-?[0-9]+|null|None)$", description = "A project id, or `null` for organization-level webhooks only."),
+    ),
+    responses(
+        (status = 200, description = "The webhooks", body = Vec<super::openapi::Webhook>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+    ),
+    security(("token" = [])),
+)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -143,6 +173,23 @@ fn rules(state: &AppState) -> Rules {
 }
 
 /// 201 with the webhook and, this once, its signing `secret`.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_create",
+    summary = "Create a webhook",
+    description = "The answer carries the signing `secret` (also readable later at `/secret`).",
+    request_body(content = super::openapi::WebhookCreateInput, description = "The webhook.", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new webhook with its secret", body = super::openapi::WebhookCreated),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -160,6 +207,22 @@ async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_read",
+    summary = "Read a webhook",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    responses(
+        (status = 200, description = "The webhook", body = super::openapi::Webhook),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -171,6 +234,26 @@ async fn read(
     Ok(Json(webhook.api()))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_update",
+    summary = "Update a webhook",
+    description = "Only the keys sent change (PUT behaves the same). Switching `is_active` off holds new deliveries; on releases them.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    request_body(content = super::openapi::WebhookUpdateInput, description = "The fields to change.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated webhook", body = super::openapi::Webhook),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -185,6 +268,23 @@ async fn update(
     Ok(Json(webhook.api()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_delete",
+    summary = "Delete a webhook",
+    description = "With its delivery log.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -197,6 +297,22 @@ async fn remove(
 }
 
 /// `{"secret", "previous_secret_expires_at"}`: the signing secret, readable any time.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/{id}/secret",
+    tag = "webhooks",
+    operation_id = "webhooks_secret_read",
+    summary = "Read the signing secret",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    responses(
+        (status = 200, description = "The secret", body = super::openapi::WebhookSecret),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read_secret(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -218,6 +334,23 @@ fn secret_view(webhook: &webhooks::Webhook) -> Value {
 }
 
 /// A new secret; the old one keeps signing (both signatures are sent) for the grace period.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/secret/rotate",
+    tag = "webhooks",
+    operation_id = "webhooks_secret_rotate",
+    summary = "Rotate the signing secret",
+    description = "The previous secret keeps signing (both signatures are sent) for LABELHOOK_SECRET_ROTATION_GRACE.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    responses(
+        (status = 200, description = "The new secret", body = super::openapi::WebhookSecret),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn rotate_secret(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -231,6 +364,23 @@ async fn rotate_secret(
 }
 
 /// Queues a PING event to the webhook; 201 with the delivery to follow in the log.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/test",
+    tag = "webhooks",
+    operation_id = "webhooks_test",
+    summary = "Send a test event",
+    description = "Queues a PING to this webhook; follow it in the delivery log.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    responses(
+        (status = 201, description = "The queued delivery", body = super::openapi::DeliveryDetail),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn send_test(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -263,6 +413,26 @@ fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
 }
 
 /// Queues again every failed delivery created since `since` (and before `until`).
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/recover",
+    tag = "webhooks",
+    operation_id = "webhooks_recover",
+    summary = "Recover failed deliveries",
+    description = "Queues again every failed delivery created in [since, until).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+    ),
+    request_body(content = super::openapi::RecoverInput, description = "The period.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "How many were queued again", body = super::openapi::RecoverResult),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+    ),
+    security(("token" = [])),
+)]
 async fn recover(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -293,6 +463,30 @@ struct DeliveriesQuery {
 }
 
 /// The delivery log of a webhook, newest first, paged like the project list.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/{id}/deliveries",
+    tag = "deliveries",
+    operation_id = "deliveries_list",
+    summary = "List a webhook's deliveries",
+    description = "Newest first; paged (default page size 50).",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
+        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
+        ("status" = Option<super::openapi::DeliveryStatus>, Query, description = "Only deliveries in this status."),
+        ("action" = Option<String>, Query, description = "Only deliveries of this action, such as `TASKS_CREATED`."),
+        ("since" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this RFC 3339 time."),
+        ("until" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this RFC 3339 time."),
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries", body = super::openapi::DeliveryPage),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn list_deliveries(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -325,6 +519,24 @@ async fn list_deliveries(
     Ok(Json(envelope(&headers, &path, &page, count, items)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/{id}/deliveries/{delivery_id}",
+    tag = "deliveries",
+    operation_id = "deliveries_read",
+    summary = "Read a delivery",
+    description = "With the request it sends and every attempt.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+        ("delivery_id" = i64, Path, example = 1, description = "The delivery's id."),
+    ),
+    responses(
+        (status = 200, description = "The delivery", body = super::openapi::DeliveryDetail),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn read_delivery(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -335,6 +547,24 @@ async fn read_delivery(
 }
 
 /// Sends one delivery again with the same `webhook-id` and a fresh retry schedule.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    tag = "deliveries",
+    operation_id = "deliveries_redeliver",
+    summary = "Send a delivery again",
+    description = "Same `webhook-id`, a fresh retry schedule.",
+    params(
+        ("id" = i64, Path, example = 1, description = "The webhook's id."),
+        ("delivery_id" = i64, Path, example = 1, description = "The delivery's id."),
+    ),
+    responses(
+        (status = 202, description = "The delivery, queued again", body = super::openapi::DeliveryDetail),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    ),
+    security(("token" = [])),
+)]
 async fn redeliver(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
