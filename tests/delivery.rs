@@ -582,8 +582,23 @@ async fn metrics_describe_deliveries_and_requests() {
         .await;
     add_task(&server, project, "x").await;
     wait_status(&server, &webhook, "succeeded", 1).await;
-    let text = eventually(10, "both outcomes in /metrics", || async {
-        let text = server
+    let expected = [
+        "labelhook_delivery_attempts_total{",
+        "outcome=\"succeeded\"",
+        "outcome=\"http\"",
+        "action=\"TASKS_CREATED\"",
+        "labelhook_delivery_attempt_duration_seconds_bucket",
+        "labelhook_deliveries_pending 0",
+        "labelhook_deliveries_held 0",
+        "labelhook_oldest_pending_delivery_age_seconds",
+        "labelhook_webhook_consecutive_failures{webhook=\"2\"} 1",
+        "labelhook_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/tasks\"",
+    ];
+    // One scrape reads the outbox, then the counters: poll until a scrape sees both settled.
+    let mut last = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        last = server
             .client
             .get(server.url("/metrics"))
             .send()
@@ -592,25 +607,13 @@ async fn metrics_describe_deliveries_and_requests() {
             .text()
             .await
             .unwrap();
-        (text.contains("outcome=\"succeeded\"") && text.contains("outcome=\"http\""))
-            .then_some(text)
-    })
-    .await;
-    for expected in [
-        "labelhook_delivery_attempts_total{",
-        "action=\"TASKS_CREATED\"",
-        "labelhook_delivery_attempt_duration_seconds_bucket",
-        "labelhook_deliveries_pending 0",
-        "labelhook_deliveries_held 0",
-        "labelhook_oldest_pending_delivery_age_seconds",
-        "labelhook_webhook_consecutive_failures{webhook=\"2\"} 1",
-        "labelhook_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/tasks\"",
-    ] {
-        assert!(
-            text.contains(expected),
-            "/metrics lacks {expected}:\n{text}"
-        );
+        if expected.iter().all(|e| last.contains(e)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    let missing: Vec<&&str> = expected.iter().filter(|e| !last.contains(**e)).collect();
+    panic!("/metrics lacks {missing:?}:\n{last}");
 }
 
 /// A receiver that accepts the connection and drops it without answering: a failure,

@@ -33,6 +33,8 @@ const CLAIM_BATCH: usize = 512;
 const RECORD_BATCH: usize = 1024;
 /// Even with no wake-up, look for due work this often (a safety net, not the path).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Claims triggered by freed slots are at most this frequent.
+const REFILL_EVERY: Duration = Duration::from_millis(2);
 
 /// Starts the dispatcher on the runtime; it runs until the process ends.
 pub fn spawn(db: Db, settings: WebhookSettings) -> tokio::task::JoinHandle<()> {
@@ -105,6 +107,13 @@ impl Dispatcher {
             outcome_rx,
             done_tx,
         ));
+        // When to claim next. A commit (new events) claims at once; completions free
+        // slots, and claim only when due work was left behind for lack of them, at most
+        // every REFILL_EVERY, so thousands of completions a second cost a few claims, not
+        // one each.
+        let mut claim_at = Some(tokio::time::Instant::now());
+        let mut backlog = false;
+        let mut last_claim = tokio::time::Instant::now();
         loop {
             if last_sweep.elapsed() >= POLL_INTERVAL {
                 last_sweep = std::time::Instant::now();
@@ -114,29 +123,50 @@ impl Dispatcher {
                     tracing::error!(error = %error, "checking for stopped dispatchers failed");
                 }
             }
-            let claimed = match self.claim_round(&outcome_tx).await {
-                Ok(n) => n,
-                Err(error) => {
-                    tracing::error!(error = %error, "claiming deliveries failed; retrying shortly");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    0
+            let mut timer = POLL_INTERVAL;
+            if claim_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                claim_at = None;
+                last_claim = tokio::time::Instant::now();
+                match self.claim_round(&outcome_tx).await {
+                    // Slots left and a full batch: more is due, go again at once.
+                    Ok((claimed, limit)) if claimed == limit && claimed == CLAIM_BATCH => {
+                        claim_at = Some(tokio::time::Instant::now());
+                        self.reap(&mut done_rx, &outcome_tx);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(error = %error, "claiming deliveries failed; retrying shortly");
+                        claim_at = Some(tokio::time::Instant::now() + Duration::from_millis(200));
+                    }
                 }
-            };
-            // A full round suggests more is due: go again at once.
-            if claimed == CLAIM_BATCH {
-                self.reap(&mut done_rx, &outcome_tx);
-                continue;
+                // Due rows still there belong to webhooks at their cap (or no slot was
+                // free): they are taken as slots free up.
+                match claim::next_due(&self.db).await {
+                    Ok(Some(at)) if at <= time::now() => backlog = true,
+                    Ok(Some(at)) => {
+                        backlog = false;
+                        timer = Duration::from_micros((at - time::now()).max(0) as u64)
+                            .min(POLL_INTERVAL);
+                    }
+                    _ => backlog = false,
+                }
+            } else if let Some(at) = claim_at {
+                timer = at.saturating_duration_since(tokio::time::Instant::now());
             }
-            let wait = match claim::next_due(&self.db).await {
-                Ok(Some(at)) => {
-                    Duration::from_micros((at - time::now()).max(0) as u64).min(POLL_INTERVAL)
-                }
-                _ => POLL_INTERVAL,
-            };
             tokio::select! {
-                _ = self.db.committed() => {}
-                Some(webhook_id) = done_rx.recv() => self.finished(webhook_id, &outcome_tx),
-                _ = tokio::time::sleep(wait) => {}
+                _ = self.db.committed() => claim_at = Some(tokio::time::Instant::now()),
+                Some(webhook_id) = done_rx.recv() => {
+                    self.finished(webhook_id, &outcome_tx);
+                    if backlog && claim_at.is_none() {
+                        claim_at = Some(last_claim + REFILL_EVERY);
+                    }
+                }
+                _ = tokio::time::sleep(timer) => {
+                    if claim_at.is_none() {
+                        claim_at = Some(tokio::time::Instant::now());
+                    }
+                }
             }
             self.reap(&mut done_rx, &outcome_tx);
         }
@@ -182,14 +212,14 @@ impl Dispatcher {
     async fn claim_round(
         &mut self,
         outcome_tx: &mpsc::UnboundedSender<Attempt>,
-    ) -> sqlx::Result<usize> {
+    ) -> sqlx::Result<(usize, usize)> {
         let waiting: usize = self.waiting.values().map(VecDeque::len).sum();
         let free = self
             .settings
             .max_in_flight
             .saturating_sub(self.total_in_flight + waiting);
         if free == 0 {
-            return Ok(0);
+            return Ok((0, 0));
         }
         let per_webhook = self.settings.max_in_flight_per_webhook.max(1);
         let busy: Vec<i64> = self
@@ -212,7 +242,7 @@ impl Dispatcher {
                     .push_back(job);
             }
         }
-        Ok(claimed)
+        Ok((claimed, limit))
     }
 
     fn start(&mut self, job: Job, outcome_tx: &mpsc::UnboundedSender<Attempt>) {

@@ -53,6 +53,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
     insert_attempts(&mut tx, batch).await?;
 
     let mut succeeded: BTreeMap<Option<u16>, Vec<i64>> = BTreeMap::new();
+    let mut retries = false;
     for attempt in batch {
         let job = &attempt.job;
         let attempts = job.attempts + 1;
@@ -64,7 +65,10 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
                     .push(job.delivery_id);
                 continue;
             }
-            Next::RetryAt(at) => ("pending", Some(at)),
+            Next::RetryAt(at) => {
+                retries = true;
+                ("pending", Some(at))
+            }
             Next::Failed => ("failed", None),
         };
         // Only a delivery still pending moves: one released or held meanwhile keeps its
@@ -103,7 +107,13 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
         }
     }
     update_health(&mut tx, settings, batch, now).await?;
-    db.commit(tx).await
+    // A plain commit: outcomes make no work due now. A scheduled retry wakes the
+    // dispatcher only so that it sets its timer to the retry's time.
+    tx.commit().await?;
+    if retries {
+        db.wake_dispatcher();
+    }
+    Ok(())
 }
 
 /// The delivery log rows, many per statement.
