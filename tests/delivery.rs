@@ -676,3 +676,56 @@ async fn deliveries_go_through_the_egress_proxy() {
     assert_eq!(got[0].header("host"), "93.184.216.34");
     assert_eq!(got[0].path, "/hook");
 }
+
+/// Deleting a webhook while one of its deliveries is in flight does not disturb the others.
+#[tokio::test]
+async fn deleting_a_webhook_mid_delivery_leaves_the_others_flowing() {
+    let server = Server::start();
+    let slow = Receiver::start_with(Behaviour::Slow(1500)).await;
+    let fast = Receiver::start().await;
+    let project = server.project("delete").await;
+    let doomed = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": slow.url, "project": project}),
+        )
+        .await;
+    let kept = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": fast.url, "project": project}),
+        )
+        .await;
+    server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/test", doomed["id"]),
+            None,
+        )
+        .await;
+    slow.wait_for("PING", 1).await; // in flight now
+    let (status, _) = server
+        .call("DELETE", &format!("/api/webhooks/{}/", doomed["id"]), None)
+        .await;
+    assert_eq!(status, 204);
+    // The slow attempt ends and finds its delivery gone; its outcome is counted once the
+    // recorder is past it (a recorder stuck on it would never count it).
+    eventually(20, "the orphaned attempt to be processed", || async {
+        let text = server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains("action=\"PING\"").then_some(())
+    })
+    .await;
+    for i in 0..3 {
+        add_task(&server, project, &format!("after {i}")).await;
+    }
+    fast.wait_for("TASKS_CREATED", 3).await;
+    wait_status(&server, &kept, "succeeded", 3).await;
+}

@@ -33,6 +33,8 @@ const CLAIM_BATCH: usize = 512;
 const RECORD_BATCH: usize = 1024;
 /// Even with no wake-up, look for due work this often (a safety net, not the path).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Tries to write one batch of outcomes before giving it up.
+const RECORD_TRIES: u32 = 8;
 /// Claims triggered by freed slots are at most this frequent.
 const REFILL_EVERY: Duration = Duration::from_millis(2);
 
@@ -276,16 +278,23 @@ async fn recorder(
                 Err(_) => break,
             }
         }
-        // A failed write is retried: the outcome must not be lost while the lease runs.
+        // A failed write is retried (the database may be briefly unavailable). One that
+        // keeps failing is given up, so it cannot stop every later outcome: those
+        // deliveries stay leased and are sent again when the lease ends (at least once).
         let mut backoff = Duration::from_millis(50);
-        loop {
+        for attempt in 1..=RECORD_TRIES {
             match record::record(&db, &settings, &batch).await {
                 Ok(()) => break,
-                Err(error) => {
-                    tracing::error!(error = %error, "recording delivery outcomes failed; retrying");
+                Err(error) if attempt < RECORD_TRIES => {
+                    tracing::error!(error = %error, attempt, "recording delivery outcomes failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+                Err(error) => tracing::error!(
+                    error = %error,
+                    outcomes = batch.len(),
+                    "recording delivery outcomes failed for good; those deliveries will be sent again when their lease ends"
+                ),
             }
         }
         for attempt in batch.drain(..) {

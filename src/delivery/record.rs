@@ -50,11 +50,19 @@ fn next_state(
 pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     let now = time::now();
+    // A webhook deleted while its delivery was in flight took the delivery with it: its
+    // outcome has nowhere to go (and must not block the rest of the batch).
+    let live = existing_deliveries(&mut tx, batch).await?;
+    let batch: Vec<&Attempt> = batch
+        .iter()
+        .filter(|a| live.contains(&a.job.delivery_id))
+        .collect();
+    let batch = batch.as_slice();
     insert_attempts(&mut tx, batch).await?;
 
     let mut succeeded: BTreeMap<Option<u16>, Vec<i64>> = BTreeMap::new();
     let mut retries = false;
-    for attempt in batch {
+    for &attempt in batch {
         let job = &attempt.job;
         let attempts = job.attempts + 1;
         let (status, next_at) = match next_state(attempt, attempts, settings, now) {
@@ -116,8 +124,29 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
     Ok(())
 }
 
+/// The ids among the batch's deliveries that still exist.
+async fn existing_deliveries(
+    tx: &mut crate::store::Tx,
+    batch: &[Attempt],
+) -> sqlx::Result<std::collections::HashSet<i64>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in batch.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(|a| a.job.delivery_id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let ids: Vec<i64> =
+            sqlx::query_scalar(&format!("SELECT id FROM deliveries WHERE id IN ({list})"))
+                .fetch_all(&mut **tx)
+                .await?;
+        found.extend(ids);
+    }
+    Ok(found)
+}
+
 /// The delivery log rows, many per statement.
-async fn insert_attempts(tx: &mut crate::store::Tx, batch: &[Attempt]) -> sqlx::Result<()> {
+async fn insert_attempts(tx: &mut crate::store::Tx, batch: &[&Attempt]) -> sqlx::Result<()> {
     const COLUMNS: usize = 8;
     for chunk in batch.chunks(100) {
         let placeholders: Vec<String> = (0..chunk.len())
@@ -167,7 +196,7 @@ struct Health {
 async fn update_health(
     tx: &mut crate::store::Tx,
     settings: &WebhookSettings,
-    batch: &[Attempt],
+    batch: &[&Attempt],
     now: i64,
 ) -> sqlx::Result<()> {
     let mut by_webhook: BTreeMap<i64, Health> = BTreeMap::new();
