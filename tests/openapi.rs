@@ -14,6 +14,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/schema"),
     ("get", "/health"),
     ("get", "/api/version"),
+    ("get", "/api/current-user/whoami"),
     ("get", "/metrics"),
     ("get", "/api/projects"),
     ("post", "/api/projects"),

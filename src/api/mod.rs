@@ -16,6 +16,7 @@ mod predictions;
 mod projects;
 mod system;
 mod tasks;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(annotations::routes())
         .merge(predictions::routes())
         .merge(data_manager::routes())
+        .merge(users::routes())
         .merge(ml::routes())
         .merge(webhooks::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));

@@ -65,6 +65,7 @@ async fn schema() -> impl IntoResponse {
         schema,
         super::system::health,
         super::system::version,
+        super::users::whoami,
         super::metrics::render,
         super::projects::list,
         super::projects::create,
