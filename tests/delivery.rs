@@ -729,3 +729,46 @@ async fn deleting_a_webhook_mid_delivery_leaves_the_others_flowing() {
     fast.wait_for("TASKS_CREATED", 3).await;
     wait_status(&server, &kept, "succeeded", 3).await;
 }
+
+/// A receiver that answers 200 but trickles its body past the timeout: the answer counts
+/// (the event was taken); the log keeps what arrived of the body.
+#[tokio::test]
+async fn a_slow_body_after_a_success_status_still_counts() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 65536];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
+                    .await;
+                // ...and the other 993 bytes never come.
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    let server = Server::start_with(&[
+        ("WEBHOOK_TIMEOUT", "1"),
+        ("LABELHOOK_RETRY_SCHEDULE", "none"),
+    ]);
+    let project = server.project("slow body").await;
+    let webhook = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": format!("http://{address}/hook"), "project": project}),
+        )
+        .await;
+    add_task(&server, project, "x").await;
+    let done = wait_status(&server, &webhook, "succeeded", 1).await;
+    let detail = server
+        .get(&format!(
+            "/api/webhooks/{}/deliveries/{}",
+            webhook["id"], done[0]["id"]
+        ))
+        .await;
+    assert_eq!(detail["attempts"][0]["status_code"], 200);
+    assert_eq!(detail["attempts"][0]["response_body"], "partial");
+}
