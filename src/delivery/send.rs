@@ -69,7 +69,8 @@ impl Attempt {
 pub fn client(settings: &WebhookSettings) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(64)
+        // Keep every connection for reuse (reqwest's default): capping idle ones below the
+        // number in flight made most deliveries open a new connection.
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true);
     match settings.delivery_proxy.as_deref().map(reqwest::Proxy::all) {
