@@ -63,14 +63,17 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LABELHOOK_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs go to stderr; LABELHOOK_LOG_FORMAT=json gives one JSON object per line.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LABELHOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LABELHOOK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     match Cli::parse().command {
         Command::Serve(mut settings) => {
             // Label Studio reads this setting with or without its prefix.
