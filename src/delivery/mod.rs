@@ -59,6 +59,8 @@ struct Dispatcher {
     liveness: Option<liveness::Liveness>,
     /// Which addresses deliveries may reach.
     guard: ssrf::Guard,
+    /// Where finished sends report, to free their slot.
+    done_tx: Option<mpsc::UnboundedSender<i64>>,
 }
 
 impl Dispatcher {
@@ -74,6 +76,7 @@ impl Dispatcher {
             waiting: HashMap::new(),
             liveness: None,
             guard,
+            done_tx: None,
         }
     }
 
@@ -101,14 +104,14 @@ impl Dispatcher {
         };
         let _listener = liveness::spawn_listener(self.db.clone());
         let mut last_sweep = std::time::Instant::now();
-        let (outcome_tx, outcome_rx) = mpsc::unbounded_channel::<Attempt>();
+        // Outcomes queue for the recorder (bounded: a slow database slows sending, it does
+        // not grow memory); a slot frees as soon as its outcome is queued. A crash before
+        // the outcome is written leaves the delivery leased: it is sent again (at least once).
+        let (outcome_tx, outcome_rx) =
+            mpsc::channel::<Attempt>(self.settings.max_in_flight.max(1) * 4);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<i64>();
-        tokio::spawn(recorder(
-            self.db.clone(),
-            self.settings.clone(),
-            outcome_rx,
-            done_tx,
-        ));
+        self.done_tx = Some(done_tx);
+        tokio::spawn(recorder(self.db.clone(), self.settings.clone(), outcome_rx));
         // When to claim next. A commit (new events) claims at once; completions free
         // slots, and claim only when due work was left behind for lack of them, at most
         // every REFILL_EVERY, so thousands of completions a second cost a few claims, not
@@ -178,7 +181,7 @@ impl Dispatcher {
     fn reap(
         &mut self,
         done_rx: &mut mpsc::UnboundedReceiver<i64>,
-        outcome_tx: &mpsc::UnboundedSender<Attempt>,
+        outcome_tx: &mpsc::Sender<Attempt>,
     ) {
         while let Ok(webhook_id) = done_rx.try_recv() {
             self.finished(webhook_id, outcome_tx);
@@ -186,7 +189,7 @@ impl Dispatcher {
     }
 
     /// A send to `webhook_id` is over: free its slot, start its next waiting job.
-    fn finished(&mut self, webhook_id: i64, outcome_tx: &mpsc::UnboundedSender<Attempt>) {
+    fn finished(&mut self, webhook_id: i64, outcome_tx: &mpsc::Sender<Attempt>) {
         self.total_in_flight = self.total_in_flight.saturating_sub(1);
         if let Some(count) = self.in_flight.get_mut(&webhook_id) {
             *count = count.saturating_sub(1);
@@ -213,7 +216,7 @@ impl Dispatcher {
     /// Claims what the free slots allow and starts sending. Returns how many were claimed.
     async fn claim_round(
         &mut self,
-        outcome_tx: &mpsc::UnboundedSender<Attempt>,
+        outcome_tx: &mpsc::Sender<Attempt>,
     ) -> sqlx::Result<(usize, usize)> {
         let waiting: usize = self.waiting.values().map(VecDeque::len).sum();
         let free = self
@@ -247,7 +250,7 @@ impl Dispatcher {
         Ok((claimed, limit))
     }
 
-    fn start(&mut self, job: Job, outcome_tx: &mpsc::UnboundedSender<Attempt>) {
+    fn start(&mut self, job: Job, outcome_tx: &mpsc::Sender<Attempt>) {
         *self.in_flight.entry(job.webhook_id).or_insert(0) += 1;
         self.total_in_flight += 1;
         let client = self.client.clone();
@@ -255,20 +258,20 @@ impl Dispatcher {
         let guard = self.guard.clone();
         let proxied = self.settings.delivery_proxy.is_some();
         let outcome_tx = outcome_tx.clone();
+        let done_tx = self.done_tx.clone();
         tokio::spawn(async move {
             let attempt = send::attempt(&client, &guard, job, timeout, proxied).await;
-            let _ = outcome_tx.send(attempt);
+            let webhook_id = attempt.job.webhook_id;
+            let _ = outcome_tx.send(attempt).await;
+            if let Some(done) = done_tx {
+                let _ = done.send(webhook_id);
+            }
         });
     }
 }
 
-/// Writes outcomes in batches; each written outcome frees its webhook's slot.
-async fn recorder(
-    db: Db,
-    settings: Arc<WebhookSettings>,
-    mut outcomes: mpsc::UnboundedReceiver<Attempt>,
-    done: mpsc::UnboundedSender<i64>,
-) {
+/// Writes outcomes in batches.
+async fn recorder(db: Db, settings: Arc<WebhookSettings>, mut outcomes: mpsc::Receiver<Attempt>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while let Some(first) = outcomes.recv().await {
         batch.push(first);
@@ -321,7 +324,6 @@ async fn recorder(
                 duration_ms = attempt.duration.as_secs_f64() * 1000.0,
                 "delivery attempt"
             );
-            let _ = done.send(attempt.job.webhook_id);
         }
     }
 }

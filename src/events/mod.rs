@@ -309,21 +309,36 @@ async fn record(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
+    // One statement per event, however many webhooks: event_id and the time are shared
+    // parameters, each row adds its message id, webhook, payload flag and status.
     let mut ids = Vec::with_capacity(targets.len());
-    for target in targets {
-        let id: i64 = sqlx::query_scalar(
+    for chunk in targets.chunks(200) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = 3 + i * 4;
+                format!(
+                    "(${}, $1, ${}, ${}, ${}, $2, $2, $2)",
+                    p,
+                    p + 1,
+                    p + 2,
+                    p + 3
+                )
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO deliveries (message_id, event_id, webhook_id, send_payload, status, \
-             next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
-        )
-        .bind(format!("msg_{}", uuid::Uuid::now_v7().simple()))
-        .bind(event_id)
-        .bind(target.webhook_id)
-        .bind(flag(target.send_payload))
-        .bind(if target.held { "held" } else { "pending" })
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        ids.push(id);
+             next_attempt_at, created_at, updated_at) VALUES {} RETURNING id",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(event_id).bind(now);
+        for target in chunk {
+            query = query
+                .bind(format!("msg_{}", uuid::Uuid::now_v7().simple()))
+                .bind(target.webhook_id)
+                .bind(flag(target.send_payload))
+                .bind(if target.held { "held" } else { "pending" });
+        }
+        ids.extend(query.fetch_all(&mut *tx).await?);
     }
     Ok(ids)
 }
