@@ -3,9 +3,9 @@
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use sqlx::Row;
 
 use crate::labeling::Actor;
+use crate::store;
 use crate::store::{Db, time};
 
 /// A random alphanumeric token of `len` characters.
@@ -30,7 +30,7 @@ impl TokenCache {
     const MAX_ENTRIES: usize = 10_000;
 
     /// The actor for `token`, from the cache or the database.
-    pub async fn actor(&self, db: &Db, token: &str) -> sqlx::Result<Option<Actor>> {
+    pub async fn actor(&self, db: &Db, token: &str) -> store::Result<Option<Actor>> {
         if let Ok(entries) = self.entries.read()
             && let Some((actor, at)) = entries.get(token)
             && at.elapsed() < Self::TTL
@@ -54,8 +54,8 @@ impl TokenCache {
 }
 
 /// The user whose API token is `token`, if any.
-pub async fn actor_for_token(db: &Db, token: &str) -> sqlx::Result<Option<Actor>> {
-    let row = sqlx::query("SELECT id, organization_id, email FROM users WHERE token = $1")
+pub async fn actor_for_token(db: &Db, token: &str) -> store::Result<Option<Actor>> {
+    let row = store::query("SELECT id, organization_id, email FROM users WHERE token = $1")
         .bind(token)
         .fetch_optional(db.reader())
         .await?;
@@ -79,7 +79,7 @@ pub struct NewUser {
 /// Creates an organization.
 pub async fn create_organization(db: &Db, title: &str) -> anyhow::Result<i64> {
     let mut tx = db.begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = store::query_scalar(
         "INSERT INTO organizations (title, created_at) VALUES ($1, $2) RETURNING id",
     )
     .bind(title)
@@ -99,14 +99,14 @@ pub async fn create_user(
 ) -> anyhow::Result<NewUser> {
     let token = token.map_or_else(|| random_token(40), str::to_string);
     let mut tx = db.begin().await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1")
+    let exists: Option<i64> = store::query_scalar("SELECT id FROM organizations WHERE id = $1")
         .bind(organization_id)
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_none() {
         anyhow::bail!("organization {organization_id} does not exist");
     }
-    let user_id: i64 = sqlx::query_scalar(
+    let user_id: i64 = store::query_scalar(
         "INSERT INTO users (organization_id, email, token, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(organization_id)
@@ -132,19 +132,19 @@ pub async fn bootstrap(
     admin_email: &str,
     fixed_token: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+    let users: i64 = store::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db.reader())
         .await?;
     if users > 0 {
         if let Some(token) = fixed_token {
             let mut tx = db.begin().await?;
             let taken: Option<String> =
-                sqlx::query_scalar("SELECT email FROM users WHERE token = $1")
+                store::query_scalar("SELECT email FROM users WHERE token = $1")
                     .bind(token)
                     .fetch_optional(&mut *tx)
                     .await?;
             if taken.is_none() {
-                sqlx::query("UPDATE users SET token = $1 WHERE id = (SELECT MIN(id) FROM users)")
+                store::query("UPDATE users SET token = $1 WHERE id = (SELECT MIN(id) FROM users)")
                     .bind(token)
                     .execute(&mut *tx)
                     .await?;

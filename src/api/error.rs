@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::labeling::LabelingError;
+use crate::store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -42,8 +43,8 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
+impl From<store::Error> for ApiError {
+    fn from(error: store::Error) -> Self {
         ApiError::Internal(error.into())
     }
 }

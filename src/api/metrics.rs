@@ -13,10 +13,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sqlx::Row;
 
 use super::AppState;
 use super::error::ApiResult;
+use crate::store;
 use crate::store::time;
 
 /// The process-wide recorder (installed once, on first use).
@@ -71,7 +71,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 pub async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let handle = handle();
     let reader = state.db.reader();
-    let rows = sqlx::query(
+    let rows = store::query(
         "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
          WHERE status IN ('pending', 'held') GROUP BY status",
     )
@@ -94,7 +94,7 @@ pub async fn render(State(state): State<AppState>) -> ApiResult<impl IntoRespons
     metrics::gauge!("labelhook_deliveries_held").set(held as f64);
     let age = oldest_pending.map_or(0.0, |t| (time::now() - t).max(0) as f64 / 1e6);
     metrics::gauge!("labelhook_oldest_pending_delivery_age_seconds").set(age);
-    let streaks = sqlx::query("SELECT id, consecutive_failures, is_active FROM webhooks")
+    let streaks = store::query("SELECT id, consecutive_failures, is_active FROM webhooks")
         .fetch_all(reader)
         .await?;
     for row in streaks {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiResult;
+use crate::store;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,7 +28,7 @@ pub fn routes() -> Router<AppState> {
     ),
 )]
 async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    sqlx::query_scalar::<_, i64>("SELECT 1")
+    store::query_scalar::<i64>("SELECT 1")
         .fetch_one(state.db.reader())
         .await?;
     Ok(Json(json!({ "status": "UP" })))

@@ -6,12 +6,12 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiResult;
 use crate::labeling::Actor;
+use crate::store;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/current-user/whoami", get(whoami))
@@ -47,7 +47,7 @@ pub(super) async fn whoami(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
 ) -> ApiResult<Json<Value>> {
-    let row = sqlx::query("SELECT first_name, last_name FROM users WHERE id = $1")
+    let row = store::query("SELECT first_name, last_name FROM users WHERE id = $1")
         .bind(actor.user_id)
         .fetch_one(state.db.reader())
         .await?;

@@ -7,8 +7,7 @@
 //!
 //! The claim reads at most a few batches of the due index, however large the backlog.
 
-use sqlx::Row;
-
+use crate::store;
 use crate::store::{Backend, Db, time};
 
 /// A delivery ready to send, with what sending needs.
@@ -38,7 +37,7 @@ pub async fn claim(
     skip: &[i64],
     lease: std::time::Duration,
     owner: Option<i64>,
-) -> sqlx::Result<Vec<Job>> {
+) -> store::Result<Vec<Job>> {
     if limit == 0 {
         return Ok(vec![]);
     }
@@ -74,7 +73,7 @@ pub async fn claim(
          ) RETURNING id"
     );
     let mut tx = db.begin().await?;
-    let ids: Vec<i64> = sqlx::query_scalar(&sql)
+    let ids: Vec<i64> = store::query_scalar(&sql)
         .bind(lease_end)
         .bind(now)
         .bind(owner)
@@ -85,7 +84,7 @@ pub async fn claim(
         return Ok(vec![]);
     }
     let id_list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let rows = sqlx::query(&format!(
+    let rows = store::query(&format!(
         "SELECT d.id, d.message_id, d.webhook_id, d.send_payload, d.attempts, e.action, e.sequence, \
          e.payload, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at, w.hub_signature \
          FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
@@ -136,8 +135,8 @@ pub async fn claim(
 }
 
 /// When the next pending delivery falls due, if any.
-pub async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+pub async fn next_due(db: &Db) -> store::Result<Option<i64>> {
+    store::query_scalar(
         "SELECT next_attempt_at FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at, id LIMIT 1",
     )
     .fetch_optional(db.reader())
@@ -147,13 +146,13 @@ pub async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
 /// On SQLite only this process uses the database, so at start no lease can belong to a live
 /// dispatcher: deliveries claimed before a crash are due again at once instead of when their
 /// lease would end. (PostgreSQL is shared; there, leases run out on their own.)
-pub async fn release_stale_leases(db: &Db) -> sqlx::Result<u64> {
+pub async fn release_stale_leases(db: &Db) -> store::Result<u64> {
     if db.backend != Backend::Sqlite {
         return Ok(0);
     }
     let now = time::now();
     let mut tx = db.begin().await?;
-    let released = sqlx::query(
+    let released = store::query(
         "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL \
          WHERE status = 'pending' AND lease_until IS NOT NULL",
     )

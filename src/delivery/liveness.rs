@@ -7,25 +7,24 @@
 //! lock: any other process that can take the lock knows the owner is gone and releases its
 //! leases. The lease end stays as the fallback (for example a process that hangs).
 
-use sqlx::{AnyConnection, Row};
-
+use crate::store::{self, Conn};
 use crate::store::{Backend, Db, time};
 
 pub struct Liveness {
     key: i64,
-    conn: AnyConnection,
+    conn: Conn,
 }
 
 impl Liveness {
     /// Registers this process; `None` on SQLite, where there is nothing to coordinate.
-    pub async fn register(db: &Db) -> sqlx::Result<Option<Liveness>> {
+    pub async fn register(db: &Db) -> store::Result<Option<Liveness>> {
         if db.backend != Backend::Postgres {
             return Ok(None);
         }
         let mut conn = db.dedicated_connection().await?;
         let key = loop {
             let candidate = rand::random::<i64>() & i64::MAX;
-            let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
+            let row = store::query("SELECT pg_try_advisory_lock($1) AS locked")
                 .bind(candidate)
                 .fetch_one(&mut conn)
                 .await?;
@@ -42,8 +41,8 @@ impl Liveness {
     }
 
     /// Releases the leases of processes that no longer hold their lock. Returns how many.
-    pub async fn take_over_dead(&mut self, db: &Db) -> sqlx::Result<u64> {
-        let owners: Vec<i64> = sqlx::query_scalar(
+    pub async fn take_over_dead(&mut self, db: &Db) -> store::Result<u64> {
+        let owners: Vec<i64> = store::query_scalar(
             "SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL \
              AND lease_owner <> $1 AND status = 'pending'",
         )
@@ -52,7 +51,7 @@ impl Liveness {
         .await?;
         let mut released = 0;
         for owner in owners {
-            let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
+            let row = store::query("SELECT pg_try_advisory_lock($1) AS locked")
                 .bind(owner)
                 .fetch_one(&mut self.conn)
                 .await?;
@@ -61,7 +60,7 @@ impl Liveness {
             }
             let now = time::now();
             let mut tx = db.begin().await?;
-            released += sqlx::query(
+            released += store::query(
                 "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL \
                  WHERE lease_owner = $2 AND status = 'pending'",
             )
@@ -71,7 +70,7 @@ impl Liveness {
             .await?
             .rows_affected();
             tx.commit().await?;
-            sqlx::query("SELECT pg_advisory_unlock($1)")
+            store::query("SELECT pg_advisory_unlock($1)")
                 .bind(owner)
                 .execute(&mut self.conn)
                 .await?;

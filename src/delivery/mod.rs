@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::WebhookSettings;
+use crate::store;
 use crate::store::{Db, time};
 use claim::Job;
 use send::Attempt;
@@ -217,7 +218,7 @@ impl Dispatcher {
     async fn claim_round(
         &mut self,
         outcome_tx: &mpsc::Sender<Attempt>,
-    ) -> sqlx::Result<(usize, usize)> {
+    ) -> store::Result<(usize, usize)> {
         let waiting: usize = self.waiting.values().map(VecDeque::len).sum();
         let free = self
             .settings

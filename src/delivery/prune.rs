@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::store;
 use crate::store::{Db, time};
 
 /// How often the pruner looks.
@@ -27,12 +28,12 @@ pub fn spawn(db: Db, retention: Duration) -> tokio::task::JoinHandle<()> {
 }
 
 /// Removes what is past retention; returns how many deliveries went.
-pub async fn prune(db: &Db, retention: Duration) -> sqlx::Result<u64> {
+pub async fn prune(db: &Db, retention: Duration) -> store::Result<u64> {
     let cutoff = time::now() - retention.as_micros().min(i64::MAX as u128) as i64;
     let mut removed = 0;
     loop {
         let mut tx = db.begin().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(&format!(
+        let ids: Vec<i64> = store::query_scalar(&format!(
             "SELECT id FROM deliveries WHERE status IN ('succeeded', 'failed') AND updated_at < $1 LIMIT {CHUNK}"
         ))
         .bind(cutoff)
@@ -43,19 +44,19 @@ pub async fn prune(db: &Db, retention: Duration) -> sqlx::Result<u64> {
             break;
         }
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        sqlx::query(&format!(
+        store::query(&format!(
             "DELETE FROM delivery_attempts WHERE delivery_id IN ({list})"
         ))
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!("DELETE FROM deliveries WHERE id IN ({list})"))
+        store::query(&format!("DELETE FROM deliveries WHERE id IN ({list})"))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         removed += ids.len() as u64;
     }
     let mut tx = db.begin().await?;
-    sqlx::query(
+    store::query(
         "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS \
          (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
     )

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::send::Attempt;
 use crate::config::WebhookSettings;
+use crate::store;
 use crate::store::{Db, time};
 
 /// Bounds for a receiver's `Retry-After`: never sooner than 1 s, never later than 24 h.
@@ -47,7 +48,7 @@ fn next_state(
 /// Writes a batch of outcomes in one transaction: the attempts in multi-row inserts,
 /// successes in one update per status code, webhook health in one update per webhook.
 /// (At thousands of deliveries a second, statements, not rows, are what costs.)
-pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> sqlx::Result<()> {
+pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> store::Result<()> {
     let mut tx = db.begin().await?;
     let now = time::now();
     // A webhook deleted while its delivery was in flight took the delivery with it: its
@@ -81,7 +82,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
         };
         // Only a delivery still pending moves: one released or held meanwhile keeps its
         // state but records the attempt.
-        sqlx::query(
+        store::query(
             "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
              lease_owner = NULL, last_status_code = $4, last_error = $5, updated_at = $6 \
              WHERE id = $7 AND status = 'pending'",
@@ -103,7 +104,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            sqlx::query(&format!(
+            store::query(&format!(
                 "UPDATE deliveries SET status = 'succeeded', attempts = attempts + 1, next_attempt_at = NULL, \
                  lease_until = NULL, lease_owner = NULL, last_status_code = $1, last_error = NULL, \
                  updated_at = $2 WHERE id IN ({list}) AND status = 'pending'"
@@ -128,7 +129,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
 async fn existing_deliveries(
     tx: &mut crate::store::Tx,
     batch: &[Attempt],
-) -> sqlx::Result<std::collections::HashSet<i64>> {
+) -> store::Result<std::collections::HashSet<i64>> {
     let mut found = std::collections::HashSet::new();
     for chunk in batch.chunks(500) {
         let list = chunk
@@ -137,7 +138,7 @@ async fn existing_deliveries(
             .collect::<Vec<_>>()
             .join(",");
         let ids: Vec<i64> =
-            sqlx::query_scalar(&format!("SELECT id FROM deliveries WHERE id IN ({list})"))
+            store::query_scalar(&format!("SELECT id FROM deliveries WHERE id IN ({list})"))
                 .fetch_all(&mut **tx)
                 .await?;
         found.extend(ids);
@@ -146,7 +147,7 @@ async fn existing_deliveries(
 }
 
 /// The delivery log rows, many per statement.
-async fn insert_attempts(tx: &mut crate::store::Tx, batch: &[&Attempt]) -> sqlx::Result<()> {
+async fn insert_attempts(tx: &mut crate::store::Tx, batch: &[&Attempt]) -> store::Result<()> {
     const COLUMNS: usize = 8;
     for chunk in batch.chunks(100) {
         let placeholders: Vec<String> = (0..chunk.len())
@@ -161,7 +162,7 @@ async fn insert_attempts(tx: &mut crate::store::Tx, batch: &[&Attempt]) -> sqlx:
              response_headers, response_body, error_class, error) VALUES {}",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = store::query(&sql);
         for attempt in chunk {
             let (error_class, error) = match &attempt.error {
                 Some((class, message)) => (Some(class.as_str()), Some(message.as_str())),
@@ -198,7 +199,7 @@ async fn update_health(
     settings: &WebhookSettings,
     batch: &[&Attempt],
     now: i64,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     let mut by_webhook: BTreeMap<i64, Health> = BTreeMap::new();
     for attempt in batch {
         let health = by_webhook.entry(attempt.job.webhook_id).or_default();
@@ -213,7 +214,7 @@ async fn update_health(
     let max = i64::from(settings.webhook_max_consecutive_failures);
     for (webhook_id, health) in by_webhook {
         let failures: Option<i64> = if health.succeeded {
-            sqlx::query_scalar(
+            store::query_scalar(
                 "UPDATE webhooks SET consecutive_failures = $1, last_success_at = $2, \
                  last_failure_at = CASE WHEN $1 > 0 THEN $2 ELSE last_failure_at END \
                  WHERE id = $3 RETURNING consecutive_failures",
@@ -224,7 +225,7 @@ async fn update_health(
             .fetch_optional(&mut **tx)
             .await?
         } else {
-            sqlx::query_scalar(
+            store::query_scalar(
                 "UPDATE webhooks SET consecutive_failures = consecutive_failures + $1, last_failure_at = $2 \
                  WHERE id = $3 RETURNING consecutive_failures",
             )
@@ -258,8 +259,8 @@ async fn switch_off(
     reason: &str,
     failures: i64,
     now: i64,
-) -> sqlx::Result<()> {
-    let switched: Option<i64> = sqlx::query_scalar(
+) -> store::Result<()> {
+    let switched: Option<i64> = store::query_scalar(
         "UPDATE webhooks SET is_active = 0, disabled_reason = $1, updated_at = $2 \
          WHERE id = $3 AND is_active = 1 RETURNING id",
     )
@@ -276,7 +277,7 @@ async fn switch_off(
             "webhook switched off; its deliveries are held until it is switched on"
         );
     }
-    sqlx::query(
+    store::query(
         "UPDATE deliveries SET status = 'held', lease_until = NULL, lease_owner = NULL, updated_at = $1 \
          WHERE webhook_id = $2 AND status = 'pending'",
     )

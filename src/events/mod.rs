@@ -4,10 +4,10 @@
 //! Adding an action is one row in [`CATALOGUE`] plus the call that emits it.
 
 use serde_json::{Map, Value};
-use sqlx::{AnyConnection, Row};
 
 use crate::labeling::projects::Project;
 use crate::labeling::{LabelingError, Result};
+use crate::store::{self, Conn};
 use crate::store::{flag, time};
 
 /// Every action labelhook can send.
@@ -200,8 +200,8 @@ struct Target {
 /// The webhooks of `scope` that want `action`: the project's own and the organization's
 /// (organization-only actions reach only the organization's). Active ones, plus those
 /// paused after failures (their deliveries wait).
-async fn targets(conn: &mut AnyConnection, scope: Scope, action: Action) -> Result<Vec<Target>> {
-    let rows = sqlx::query(
+async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Target>> {
+    let rows = store::query(
         "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason \
          FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)",
     )
@@ -246,10 +246,10 @@ async fn targets(conn: &mut AnyConnection, scope: Scope, action: Action) -> Resu
 /// webhook wants the event, inside the same transaction, so the payload is a snapshot of
 /// the change being committed.
 pub async fn emit(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     scope: Scope,
     action: Action,
-    build: impl AsyncFnOnce(&mut AnyConnection) -> Result<Vec<Map<String, Value>>>,
+    build: impl AsyncFnOnce(&mut Conn) -> Result<Vec<Map<String, Value>>>,
 ) -> Result<()> {
     let targets = targets(tx, scope, action).await?;
     if targets.is_empty() {
@@ -265,7 +265,7 @@ pub async fn emit(
 /// Writes one event to the given webhook ids, bypassing the matching (test events, ML
 /// backend training). Returns the delivery ids.
 pub async fn emit_to(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     scope: Scope,
     action: Action,
     body: Map<String, Value>,
@@ -280,7 +280,7 @@ pub async fn emit_to(
 }
 
 async fn record(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     scope: Scope,
     action: Action,
     body: Map<String, Value>,
@@ -290,14 +290,14 @@ async fn record(
     payload.insert("action".into(), Value::String(action.as_str().into()));
     payload.extend(body);
     let now = time::now();
-    let sequence: i64 = sqlx::query_scalar(
+    let sequence: i64 = store::query_scalar(
         "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 RETURNING event_sequence",
     )
     .bind(scope.organization_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(LabelingError::NotFound("Organization"))?;
-    let event_id: i64 = sqlx::query_scalar(
+    let event_id: i64 = store::query_scalar(
         "INSERT INTO events (organization_id, project_id, action, sequence, payload, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -330,7 +330,7 @@ async fn record(
              next_attempt_at, created_at, updated_at) VALUES {} RETURNING id",
             rows.join(", ")
         );
-        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(event_id).bind(now);
+        let mut query = store::query_scalar::<i64>(&sql).bind(event_id).bind(now);
         for target in chunk {
             query = query
                 .bind(format!("msg_{}", uuid::Uuid::now_v7().simple()))

@@ -3,14 +3,13 @@
 use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{Actor, LabelingError, LabelingSettings, Result, stats};
 use crate::events::{self, Action, Scope};
-use crate::store::{flag, nullable_float, time};
+use crate::store::{self, Conn, Row};
+use crate::store::{flag, time};
 
 #[derive(Debug, Clone)]
 pub struct Annotation {
@@ -41,7 +40,7 @@ const SELECT: &str = "SELECT a.id, a.task_id, a.project_id, a.result, a.was_canc
     a.draft_created_at, a.created_at, a.updated_at \
     FROM annotations a LEFT JOIN users u ON u.id = a.completed_by";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Annotation> {
+fn from_row(row: &Row) -> store::Result<Annotation> {
     let result: Option<String> = row.try_get("result")?;
     Ok(Annotation {
         id: row.try_get("id")?,
@@ -67,11 +66,11 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Annotation> {
 }
 
 /// Loads an annotation of the actor's organization (404 otherwise).
-pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Annotation> {
+pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> {
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = a.project_id WHERE a.id = $1 AND p.organization_id = $2"
     );
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
@@ -81,7 +80,7 @@ pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Ann
 }
 
 /// The annotations of the given tasks, in id order.
-pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec<Annotation>> {
+pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Annotation>> {
     if task_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -89,15 +88,15 @@ pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec
         "{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id",
         id_list(task_ids)
     );
-    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+    let rows = store::query(&sql).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
-async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Annotation>> {
+async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Annotation>> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let sql = format!("{SELECT} WHERE a.id IN ({}) ORDER BY a.id", id_list(chunk));
-        for row in sqlx::query(&sql).fetch_all(&mut *conn).await? {
+        for row in store::query(&sql).fetch_all(&mut *conn).await? {
             found.push(from_row(&row)?);
         }
     }
@@ -226,7 +225,7 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
 
 /// Inserts an annotation row (no statistics, no event: callers do both).
 pub async fn insert(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     project_id: i64,
     task_id: i64,
@@ -234,18 +233,18 @@ pub async fn insert(
     bulk_created: bool,
 ) -> Result<i64> {
     let now = time::now();
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = store::query_scalar(
         "INSERT INTO annotations (task_id, project_id, result, was_cancelled, ground_truth, \
          lead_time, completed_by, updated_by, unique_id, import_id, last_action, bulk_created, \
          parent_prediction, parent_annotation, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, CAST($6 AS DOUBLE PRECISION), $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
     )
     .bind(task_id)
     .bind(project_id)
     .bind(new.result.map(|r| r.to_string()))
     .bind(flag(new.was_cancelled))
     .bind(flag(new.ground_truth))
-    .bind(nullable_float(new.lead_time))
+    .bind(new.lead_time)
     .bind(actor.user_id)
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(new.import_id)
@@ -261,7 +260,7 @@ pub async fn insert(
 
 /// The body of ANNOTATION_CREATED / ANNOTATION_UPDATED, read inside the transaction.
 async fn single_body(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     annotation_id: i64,
     project: &Project,
 ) -> Result<Map<String, Value>> {
@@ -280,7 +279,7 @@ async fn single_body(
 
 /// Creates an annotation (or a skip) on a task and emits ANNOTATION_CREATED.
 pub async fn create(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     task_id: i64,
     input: Value,
@@ -288,7 +287,7 @@ pub async fn create(
     let task = tasks::get(tx, actor, task_id).await?;
     let new = NewAnnotation::from_value(input, "")?;
     let id = insert(tx, actor, task.project_id, task.id, new, false).await?;
-    sqlx::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
+    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
         .bind(actor.user_id)
         .bind(time::now())
         .bind(task.id)
@@ -313,7 +312,7 @@ pub async fn create(
 
 /// Applies a PATCH (or PUT) and emits ANNOTATION_UPDATED.
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     input: &Map<String, Value>,
@@ -331,15 +330,15 @@ pub async fn update(
     };
     apply_fields(&mut fields, input, "")?;
     let now = time::now();
-    sqlx::query(
+    store::query(
         "UPDATE annotations SET result = $1, was_cancelled = $2, ground_truth = $3, \
-         lead_time = CAST($4 AS DOUBLE PRECISION), import_id = $5, last_action = $6, parent_prediction = $7, \
+         lead_time = $4, import_id = $5, last_action = $6, parent_prediction = $7, \
          parent_annotation = $8, updated_by = $9, updated_at = $10 WHERE id = $11",
     )
     .bind(fields.result.map(|r| r.to_string()))
     .bind(flag(fields.was_cancelled))
     .bind(flag(fields.ground_truth))
-    .bind(nullable_float(fields.lead_time))
+    .bind(fields.lead_time)
     .bind(fields.import_id)
     .bind(fields.last_action)
     .bind(fields.parent_prediction)
@@ -349,7 +348,7 @@ pub async fn update(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
+    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
         .bind(actor.user_id)
         .bind(now)
         .bind(current.task_id)
@@ -371,7 +370,7 @@ pub async fn update(
 
 /// Deletes one annotation and emits ANNOTATIONS_DELETED.
 pub async fn delete(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     settings: &LabelingSettings,
     id: i64,
@@ -389,7 +388,7 @@ pub async fn delete(
 /// Deletes every annotation of the given tasks of a project (data manager action
 /// `delete_tasks_annotations`) and emits ANNOTATIONS_DELETED. Returns how many went.
 pub async fn delete_for_tasks(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     settings: &LabelingSettings,
     project_id: i64,
     task_ids: &[i64],
@@ -400,7 +399,7 @@ pub async fn delete_for_tasks(
             "SELECT id, task_id FROM annotations WHERE task_id IN ({}) ORDER BY id",
             id_list(chunk)
         );
-        for row in sqlx::query(&sql).fetch_all(&mut *tx).await? {
+        for row in store::query(&sql).fetch_all(&mut *tx).await? {
             pairs.push((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
         }
     }
@@ -410,7 +409,7 @@ pub async fn delete_for_tasks(
 
 /// Deletes annotations given as (annotation id, task id) pairs of one project.
 async fn delete_ids(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     settings: &LabelingSettings,
     project_id: i64,
     pairs: &[(i64, i64)],
@@ -420,7 +419,7 @@ async fn delete_ids(
     }
     let ids: Vec<i64> = pairs.iter().map(|(id, _)| *id).collect();
     for chunk in ids.chunks(500) {
-        sqlx::query(&format!(
+        store::query(&format!(
             "DELETE FROM annotations WHERE id IN ({})",
             id_list(chunk)
         ))
@@ -463,14 +462,14 @@ async fn delete_ids(
 /// to annotations): `annotation` and `task` are parallel lists, cut into chunks. They
 /// count towards training on a threshold.
 pub async fn emit_bulk_created(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     settings: &LabelingSettings,
     project: &Project,
     annotation_ids: &[i64],
 ) -> Result<()> {
     let mut not_skipped = 0;
     for chunk in annotation_ids.chunks(500) {
-        let n: i64 = sqlx::query_scalar(&format!(
+        let n: i64 = store::query_scalar(&format!(
             "SELECT COUNT(*) FROM annotations WHERE id IN ({}) AND was_cancelled = 0",
             id_list(chunk)
         ))
@@ -483,7 +482,7 @@ pub async fn emit_bulk_created(
 }
 
 async fn emit_bulk_events(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     settings: &LabelingSettings,
     project: &Project,
     annotation_ids: &[i64],

@@ -2,10 +2,10 @@
 //! transaction and one TASKS_CREATED event per request (cut into batches).
 
 use serde_json::{Value, json};
-use sqlx::AnyConnection;
 
 use super::tasks::{self, NewTask};
 use super::{Actor, LabelingError, LabelingSettings, Result, import_files, projects};
+use crate::store::Conn;
 
 /// What the client sent.
 pub enum ImportSource {
@@ -17,7 +17,7 @@ pub enum ImportSource {
 
 /// Imports into a project and answers as Label Studio does.
 pub async fn import(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     settings: &LabelingSettings,
     project_id: i64,

@@ -4,11 +4,10 @@
 //! through the same outbox.
 
 use serde_json::{Map, Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::{Actor, LabelingError, Result, projects};
 use crate::events::{self, Action, Scope};
+use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
 #[derive(Debug, Clone)]
@@ -33,7 +32,7 @@ const SELECT: &str = "SELECT m.id, m.project_id, m.url, m.title, m.description, 
     m.timeout, m.auth_method, m.basic_auth_user, m.basic_auth_pass, m.extra_params, m.model_version, \
     m.created_at, m.updated_at FROM ml_backends m JOIN projects p ON p.id = m.project_id";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<MlBackend> {
+fn from_row(row: &Row) -> store::Result<MlBackend> {
     let pass: Option<String> = row.try_get("basic_auth_pass")?;
     Ok(MlBackend {
         id: row.try_get("id")?,
@@ -89,9 +88,9 @@ fn webhook_url(url: &str) -> String {
     format!("{}/webhook", url.trim_end_matches('/'))
 }
 
-pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<MlBackend> {
+pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<MlBackend> {
     let sql = format!("{SELECT} WHERE m.id = $1 AND p.organization_id = $2");
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
@@ -100,20 +99,16 @@ pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<MlB
     Ok(from_row(&row)?)
 }
 
-pub async fn list(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    project: Option<i64>,
-) -> Result<Vec<MlBackend>> {
+pub async fn list(conn: &mut Conn, actor: &Actor, project: Option<i64>) -> Result<Vec<MlBackend>> {
     let sql = format!(
         "{SELECT} WHERE p.organization_id = $1 AND ($2 = 0 OR m.project_id = $2) ORDER BY m.id"
     );
-    let rows = sqlx::query(&sql)
+    let rows = store::query(&sql)
         .bind(actor.organization_id)
         .bind(project.unwrap_or(0))
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
 struct Fields {
@@ -196,13 +191,13 @@ fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields>
 
 /// Creates the project webhook `<url>/webhook` unless the project already has one there.
 async fn ensure_webhook(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     organization_id: i64,
     project_id: i64,
     url: &str,
 ) -> Result<i64> {
     let target = webhook_url(url);
-    let existing: Option<i64> = sqlx::query_scalar(
+    let existing: Option<i64> = store::query_scalar(
         "SELECT id FROM webhooks WHERE project_id = $1 AND url = $2 ORDER BY id LIMIT 1",
     )
     .bind(project_id)
@@ -213,7 +208,7 @@ async fn ensure_webhook(
         return Ok(id);
     }
     let now = time::now();
-    Ok(sqlx::query_scalar(
+    Ok(store::query_scalar(
         "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
          headers, actions, is_active, secret, created_at, updated_at) \
          VALUES ($1, $2, $3, 1, 1, '{}', '[]', 1, $4, $5, $5) RETURNING id",
@@ -228,15 +223,15 @@ async fn ensure_webhook(
 }
 
 /// Removes the backend's webhook unless another backend of the project still uses the URL.
-async fn release_webhook(tx: &mut AnyConnection, project_id: i64, url: &str) -> Result<()> {
+async fn release_webhook(tx: &mut Conn, project_id: i64, url: &str) -> Result<()> {
     let others: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM ml_backends WHERE project_id = $1 AND url = $2")
+        store::query_scalar("SELECT COUNT(*) FROM ml_backends WHERE project_id = $1 AND url = $2")
             .bind(project_id)
             .bind(url)
             .fetch_one(&mut *tx)
             .await?;
     if others == 0 {
-        sqlx::query("DELETE FROM webhooks WHERE project_id = $1 AND url = $2")
+        store::query("DELETE FROM webhooks WHERE project_id = $1 AND url = $2")
             .bind(project_id)
             .bind(webhook_url(url))
             .execute(&mut *tx)
@@ -245,11 +240,7 @@ async fn release_webhook(tx: &mut AnyConnection, project_id: i64, url: &str) -> 
     Ok(())
 }
 
-pub async fn create(
-    tx: &mut AnyConnection,
-    actor: &Actor,
-    input: &Map<String, Value>,
-) -> Result<MlBackend> {
+pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) -> Result<MlBackend> {
     let project_id = input
         .get("project")
         .ok_or_else(|| LabelingError::invalid("project", "This field is required."))?
@@ -258,7 +249,7 @@ pub async fn create(
     let project = projects::get(tx, actor, project_id).await?;
     let fields = apply(None, input)?;
     let now = time::now();
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = store::query_scalar(
         "INSERT INTO ml_backends (project_id, url, title, description, is_interactive, timeout, auth_method, \
          basic_auth_user, basic_auth_pass, extra_params, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
@@ -281,14 +272,14 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     input: &Map<String, Value>,
 ) -> Result<MlBackend> {
     let current = get(tx, actor, id).await?;
     let fields = apply(Some(&current), input)?;
-    sqlx::query(
+    store::query(
         "UPDATE ml_backends SET url = $1, title = $2, description = $3, is_interactive = $4, timeout = $5, \
          auth_method = $6, basic_auth_user = $7, basic_auth_pass = COALESCE($8, basic_auth_pass), \
          extra_params = $9, updated_at = $10 WHERE id = $11",
@@ -314,9 +305,9 @@ pub async fn update(
     get(tx, actor, id).await
 }
 
-pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     let backend = get(tx, actor, id).await?;
-    sqlx::query("DELETE FROM ml_backends WHERE id = $1")
+    store::query("DELETE FROM ml_backends WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -324,17 +315,13 @@ pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()
 }
 
 /// Queues START_TRAINING (`{"action", "project"}`) to the backend's `/webhook`.
-pub async fn train(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+pub async fn train(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     let backend = get(tx, actor, id).await?;
     let project = projects::get_unchecked(tx, backend.project_id).await?;
     send_start_training(tx, &project, &backend.url).await
 }
 
-async fn send_start_training(
-    tx: &mut AnyConnection,
-    project: &projects::Project,
-    url: &str,
-) -> Result<()> {
+async fn send_start_training(tx: &mut Conn, project: &projects::Project, url: &str) -> Result<()> {
     let webhook_id = ensure_webhook(tx, project.organization_id, project.id, url).await?;
     let body = events::body([("project", project.snapshot())]);
     events::emit_to(
@@ -348,8 +335,8 @@ async fn send_start_training(
     Ok(())
 }
 
-async fn backend_urls(tx: &mut AnyConnection, project_id: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
+async fn backend_urls(tx: &mut Conn, project_id: i64) -> Result<Vec<String>> {
+    Ok(store::query_scalar(
         "SELECT DISTINCT url FROM ml_backends WHERE project_id = $1 ORDER BY url",
     )
     .bind(project_id)
@@ -362,7 +349,7 @@ async fn backend_urls(tx: &mut AnyConnection, project_id: i64) -> Result<Vec<Str
 /// START_TRAINING to every ML backend of the project (with none attached, the count still
 /// starts over, so attaching a backend does not trigger training at once).
 pub async fn count_new_annotations(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     project: &projects::Project,
     new: i64,
 ) -> Result<()> {
@@ -371,7 +358,7 @@ pub async fn count_new_annotations(
     if new <= 0 || threshold <= 0 {
         return Ok(());
     }
-    let count: i64 = sqlx::query_scalar(
+    let count: i64 = store::query_scalar(
         "UPDATE projects SET annotations_since_training = annotations_since_training + $1 \
          WHERE id = $2 RETURNING annotations_since_training",
     )
@@ -384,7 +371,7 @@ pub async fn count_new_annotations(
     }
     // The threshold was reached: train once, and keep what is beyond it for the next round
     // (a bulk import of 5 with a threshold of 2 trains once and carries 1).
-    sqlx::query("UPDATE projects SET annotations_since_training = $1 WHERE id = $2")
+    store::query("UPDATE projects SET annotations_since_training = $1 WHERE id = $2")
         .bind(count % threshold)
         .bind(project_id)
         .execute(&mut *tx)
@@ -396,7 +383,7 @@ pub async fn count_new_annotations(
 }
 
 /// `start_training_on_annotation_update`: an updated annotation also starts training.
-pub async fn annotation_updated(tx: &mut AnyConnection, project: &projects::Project) -> Result<()> {
+pub async fn annotation_updated(tx: &mut Conn, project: &projects::Project) -> Result<()> {
     if !project.settings.start_training_on_annotation_update {
         return Ok(());
     }

@@ -16,6 +16,7 @@ pub mod render;
 pub mod stats;
 pub mod tasks;
 
+use crate::store;
 use serde_json::Value;
 
 /// Who is acting: every operation is confined to the actor's organization.
@@ -35,7 +36,7 @@ pub enum LabelingError {
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(#[from] store::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -1,14 +1,13 @@
 //! Predictions: model output attached to tasks, convertible into annotations.
 
 use serde_json::{Map, Value};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::annotations::{self, NewAnnotation};
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
-use crate::store::{nullable_float, time};
+use crate::store::time;
+use crate::store::{self, Conn, Row};
 
 #[derive(Debug, Clone)]
 pub struct Prediction {
@@ -25,7 +24,7 @@ pub struct Prediction {
 const SELECT: &str = "SELECT pr.id, pr.task_id, pr.project_id, pr.result, pr.score, \
     pr.model_version, pr.created_at, pr.updated_at FROM predictions pr";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Prediction> {
+fn from_row(row: &Row) -> store::Result<Prediction> {
     Ok(Prediction {
         id: row.try_get("id")?,
         task_id: row.try_get("task_id")?,
@@ -114,20 +113,20 @@ fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &st
 }
 
 pub async fn insert(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     project_id: i64,
     task_id: i64,
     new: NewPrediction,
 ) -> Result<i64> {
     let now = time::now();
-    Ok(sqlx::query_scalar(
+    Ok(store::query_scalar(
         "INSERT INTO predictions (task_id, project_id, result, score, model_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION), $5, $6, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(task_id)
     .bind(project_id)
     .bind(new.result.to_string())
-    .bind(nullable_float(new.score))
+    .bind(new.score)
     .bind(new.model_version)
     .bind(now)
     .fetch_one(&mut *tx)
@@ -135,11 +134,11 @@ pub async fn insert(
 }
 
 /// Loads a prediction of the actor's organization (404 otherwise).
-pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Prediction> {
+pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Prediction> {
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = pr.project_id WHERE pr.id = $1 AND p.organization_id = $2"
     );
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
@@ -150,7 +149,7 @@ pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Pre
 
 /// Predictions of the actor's organization, optionally of one task or one project.
 pub async fn list(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     actor: &Actor,
     task: Option<i64>,
     project: Option<i64>,
@@ -159,16 +158,16 @@ pub async fn list(
         "{SELECT} JOIN projects p ON p.id = pr.project_id WHERE p.organization_id = $1 \
          AND ($2 = 0 OR pr.task_id = $2) AND ($3 = 0 OR pr.project_id = $3) ORDER BY pr.id"
     );
-    let rows = sqlx::query(&sql)
+    let rows = store::query(&sql)
         .bind(actor.organization_id)
         .bind(task.unwrap_or(0))
         .bind(project.unwrap_or(0))
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
-pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec<Prediction>> {
+pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Prediction>> {
     if task_ids.is_empty() {
         return Ok(vec![]);
     }
@@ -176,12 +175,12 @@ pub async fn for_tasks(conn: &mut AnyConnection, task_ids: &[i64]) -> Result<Vec
         "{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id",
         id_list(task_ids)
     );
-    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+    let rows = store::query(&sql).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
 /// Creates a prediction for a task (`task` in the body).
-pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: Value) -> Result<Prediction> {
+pub async fn create(tx: &mut Conn, actor: &Actor, input: Value) -> Result<Prediction> {
     let task_id = input
         .get("task")
         .ok_or_else(|| LabelingError::invalid("task", "This field is required."))?
@@ -201,7 +200,7 @@ pub async fn create(tx: &mut AnyConnection, actor: &Actor, input: Value) -> Resu
 }
 
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     input: &Map<String, Value>,
@@ -213,11 +212,11 @@ pub async fn update(
         model_version: current.model_version,
     };
     apply_fields(&mut fields, input, "")?;
-    sqlx::query(
-        "UPDATE predictions SET result = $1, score = CAST($2 AS DOUBLE PRECISION), model_version = $3, updated_at = $4 WHERE id = $5",
+    store::query(
+        "UPDATE predictions SET result = $1, score = $2, model_version = $3, updated_at = $4 WHERE id = $5",
     )
     .bind(fields.result.to_string())
-    .bind(nullable_float(fields.score))
+    .bind(fields.score)
     .bind(fields.model_version)
     .bind(time::now())
     .bind(id)
@@ -226,9 +225,9 @@ pub async fn update(
     get(tx, actor, id).await
 }
 
-pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     let prediction = get(tx, actor, id).await?;
-    sqlx::query("DELETE FROM predictions WHERE id = $1")
+    store::query("DELETE FROM predictions WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -240,7 +239,7 @@ pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()
 /// Data manager action `predictions_to_annotations`: each selected task's latest
 /// prediction becomes an annotation (bulk: ANNOTATIONS_CREATED). Returns how many.
 pub async fn to_annotations(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     settings: &LabelingSettings,
     project: &Project,
@@ -267,7 +266,7 @@ pub async fn to_annotations(
         return Ok(0);
     }
     for chunk in task_ids.chunks(500) {
-        sqlx::query(&format!(
+        store::query(&format!(
             "UPDATE tasks SET updated_by = $1 WHERE id IN ({}) AND EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND a.bulk_created = 1)",
             id_list(chunk)
         ))

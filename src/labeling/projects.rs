@@ -2,13 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::label_config;
 use super::{Actor, LabelingError, Result, stored_json};
 use crate::events::{self, Action, Scope};
 use crate::store::time;
+use crate::store::{self, Conn, Row};
 
 pub const DEFAULT_LABEL_CONFIG: &str = "<View></View>";
 const SKIP_QUEUES: &[&str] = &["REQUEUE_FOR_ME", "REQUEUE_FOR_OTHERS", "IGNORE_SKIPPED"];
@@ -147,7 +146,7 @@ const SELECT: &str = "SELECT p.id, p.organization_id, p.title, p.description, p.
     u.id AS creator_id, u.email, u.first_name, u.last_name \
     FROM projects p JOIN users u ON u.id = p.created_by";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Project> {
+fn from_row(row: &Row) -> store::Result<Project> {
     let settings: String = row.try_get("settings")?;
     Ok(Project {
         id: row.try_get("id")?,
@@ -184,9 +183,9 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Project> {
 }
 
 /// Loads a project of the actor's organization (404 otherwise).
-pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Project> {
+pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Project> {
     let sql = format!("{SELECT} WHERE p.id = $1 AND p.organization_id = $2");
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
@@ -196,9 +195,9 @@ pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Pro
 }
 
 /// Loads a project by id alone (for code that already checked the organization).
-pub async fn get_unchecked(conn: &mut AnyConnection, id: i64) -> Result<Project> {
+pub async fn get_unchecked(conn: &mut Conn, id: i64) -> Result<Project> {
     let sql = format!("{SELECT} WHERE p.id = $1");
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -214,7 +213,7 @@ pub struct ListFilter {
 
 /// One page of the organization's projects, newest first, with the total count.
 pub async fn list(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     actor: &Actor,
     filter: &ListFilter,
     offset: i64,
@@ -237,7 +236,7 @@ pub async fn list(
         None => String::new(),
     };
     let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {condition}{ids_clause}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(actor.organization_id);
+    let mut count = store::query_scalar::<i64>(&count_sql).bind(actor.organization_id);
     if let Some(pattern) = &title_pattern {
         count = count.bind(pattern.clone());
     }
@@ -245,12 +244,12 @@ pub async fn list(
     let page_sql = format!(
         "{SELECT} WHERE {condition}{ids_clause} ORDER BY p.id DESC LIMIT {limit} OFFSET {offset}"
     );
-    let mut query = sqlx::query(&page_sql).bind(actor.organization_id);
+    let mut query = store::query(&page_sql).bind(actor.organization_id);
     if let Some(pattern) = &title_pattern {
         query = query.bind(pattern.clone());
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    let projects = rows.iter().map(from_row).collect::<sqlx::Result<_>>()?;
+    let projects = rows.iter().map(from_row).collect::<store::Result<_>>()?;
     Ok((projects, total))
 }
 
@@ -357,15 +356,11 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
 }
 
 /// Creates a project and emits PROJECT_CREATED.
-pub async fn create(
-    tx: &mut AnyConnection,
-    actor: &Actor,
-    input: &Map<String, Value>,
-) -> Result<Project> {
+pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) -> Result<Project> {
     let fields = apply_input(None, input)?;
     let now = time::now();
     let token = crate::auth::random_token(20);
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = store::query_scalar(
         "INSERT INTO projects (organization_id, created_by, title, description, label_config, \
          parsed_label_config, control_weights, data_types, settings, maximum_annotations, \
          skip_queue, token, created_at, updated_at) \
@@ -399,7 +394,7 @@ pub async fn create(
 
 /// Applies a partial (PATCH) or full (PUT) update and emits PROJECT_UPDATED.
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     input: &Map<String, Value>,
@@ -407,7 +402,7 @@ pub async fn update(
     let before = get(tx, actor, id).await?;
     let fields = apply_input(Some(&before), input)?;
     let now = time::now();
-    sqlx::query(
+    store::query(
         "UPDATE projects SET title = $1, description = $2, label_config = $3, \
          parsed_label_config = $4, control_weights = $5, data_types = $6, settings = $7, \
          maximum_annotations = $8, skip_queue = $9, updated_at = $10 WHERE id = $11",
@@ -427,7 +422,7 @@ pub async fn update(
     .await?;
     // Overlap and the skip rule decide which tasks are finished: recount when they change.
     if fields.maximum_annotations != before.maximum_annotations {
-        sqlx::query("UPDATE tasks SET overlap = $1 WHERE project_id = $2")
+        store::query("UPDATE tasks SET overlap = $1 WHERE project_id = $2")
             .bind(fields.maximum_annotations)
             .bind(id)
             .execute(&mut *tx)
@@ -450,7 +445,7 @@ pub async fn update(
 }
 
 /// Deletes a project with everything in it and emits PROJECT_DELETED.
-pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     let project = get(tx, actor, id).await?;
     // Emit first: the event's deliveries must not reference the project's own webhooks,
     // which go with it (PROJECT_DELETED is organization-only anyway).
@@ -461,23 +456,23 @@ pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()
         async |_| Ok(vec![events::body([("project", json!({"id": id}))])]),
     )
     .await?;
-    sqlx::query("DELETE FROM annotations WHERE project_id = $1")
+    store::query("DELETE FROM annotations WHERE project_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM predictions WHERE project_id = $1")
+    store::query("DELETE FROM predictions WHERE project_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM tasks WHERE project_id = $1")
+    store::query("DELETE FROM tasks WHERE project_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM webhooks WHERE project_id = $1")
+    store::query("DELETE FROM webhooks WHERE project_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM projects WHERE id = $1")
+    store::query("DELETE FROM projects WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;

@@ -12,9 +12,8 @@
 //! - a task is labeled when its finished annotations (not cancelled, result present; with
 //!   `IGNORE_SKIPPED` every annotation) reach its `overlap`.
 
-use sqlx::{AnyConnection, Row};
-
 use super::Result;
+use crate::store::{self, Conn, Row};
 
 fn finished_condition(skip_queue: &str) -> &'static str {
     if skip_queue == "IGNORE_SKIPPED" {
@@ -49,8 +48,8 @@ struct TaskCounters {
     labeled: i64,
 }
 
-async fn read_counters(conn: &mut AnyConnection, task_id: i64) -> Result<Option<TaskCounters>> {
-    let row = sqlx::query(
+async fn read_counters(conn: &mut Conn, task_id: i64) -> Result<Option<TaskCounters>> {
+    let row = store::query(
         "SELECT total_annotations, cancelled_annotations, useful_annotations, \
          ground_truth_annotations, total_predictions, is_labeled FROM tasks WHERE id = $1",
     )
@@ -60,7 +59,7 @@ async fn read_counters(conn: &mut AnyConnection, task_id: i64) -> Result<Option<
     Ok(row.as_ref().map(counters_from).transpose()?)
 }
 
-fn counters_from(row: &sqlx::any::AnyRow) -> sqlx::Result<TaskCounters> {
+fn counters_from(row: &Row) -> store::Result<TaskCounters> {
     Ok(TaskCounters {
         total: row.try_get(0)?,
         cancelled: row.try_get(1)?,
@@ -73,7 +72,7 @@ fn counters_from(row: &sqlx::any::AnyRow) -> sqlx::Result<TaskCounters> {
 
 /// Recomputes one task's counters and moves its project's statistics by the difference.
 pub async fn refresh_task(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     project_id: i64,
     skip_queue: &str,
     task_id: i64,
@@ -86,7 +85,7 @@ pub async fn refresh_task(
          ground_truth_annotations, total_predictions, is_labeled",
         refresh_sql(skip_queue, "id = $1")
     );
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(task_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -95,7 +94,7 @@ pub async fn refresh_task(
         return Ok(());
     }
     let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
-    sqlx::query(
+    store::query(
         "UPDATE projects SET \
          total_annotations_number = total_annotations_number + $1, \
          skipped_annotations_number = skipped_annotations_number + $2, \
@@ -121,12 +120,8 @@ pub async fn refresh_task(
 
 /// Recomputes every task of the project (after a change of overlap or of the skip rule, or
 /// a bulk change) and then the project's sums.
-pub async fn recount_project(
-    conn: &mut AnyConnection,
-    project_id: i64,
-    skip_queue: &str,
-) -> Result<()> {
-    sqlx::query(&refresh_sql(skip_queue, "project_id = $1"))
+pub async fn recount_project(conn: &mut Conn, project_id: i64, skip_queue: &str) -> Result<()> {
+    store::query(&refresh_sql(skip_queue, "project_id = $1"))
         .bind(project_id)
         .execute(&mut *conn)
         .await?;
@@ -134,8 +129,8 @@ pub async fn recount_project(
 }
 
 /// Re-adds the project's statistics from its tasks' counters.
-pub async fn sum_project(conn: &mut AnyConnection, project_id: i64) -> Result<()> {
-    sqlx::query(
+pub async fn sum_project(conn: &mut Conn, project_id: i64) -> Result<()> {
+    store::query(
         "UPDATE projects SET \
          task_number = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1), \
          finished_task_number = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1 AND t.is_labeled = 1), \

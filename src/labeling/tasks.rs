@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::annotations::{self, Annotation, NewAnnotation};
 use super::predictions::{self, NewPrediction, Prediction};
@@ -13,6 +11,7 @@ use super::projects::{self, Project};
 use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
 use crate::events::{self, Action, Scope};
 use crate::store::time;
+use crate::store::{self, Conn, Row};
 
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -35,7 +34,7 @@ const SELECT: &str = "SELECT t.id, t.project_id, t.inner_id, t.data, t.meta, t.o
     t.is_labeled, t.total_annotations, t.cancelled_annotations, t.total_predictions, \
     t.updated_by, t.created_at, t.updated_at FROM tasks t";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Task> {
+fn from_row(row: &Row) -> store::Result<Task> {
     Ok(Task {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -54,11 +53,11 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Task> {
 }
 
 /// Loads a task of the actor's organization (404 otherwise).
-pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Task> {
+pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Task> {
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = t.project_id WHERE t.id = $1 AND p.organization_id = $2"
     );
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
@@ -68,11 +67,11 @@ pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Tas
 }
 
 /// Loads tasks by id, in id order.
-pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Task>> {
+pub async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Task>> {
     let mut tasks = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let sql = format!("{SELECT} WHERE t.id IN ({}) ORDER BY t.id", id_list(chunk));
-        let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+        let rows = store::query(&sql).fetch_all(&mut *conn).await?;
         for row in &rows {
             tasks.push(from_row(row)?);
         }
@@ -82,28 +81,28 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Task>
 
 /// A page of a project's tasks in id order, with the total count.
 pub async fn list(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     project_id: i64,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Task>, i64)> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
+    let total: i64 = store::query_scalar("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
         .bind(project_id)
         .fetch_one(&mut *conn)
         .await?;
     let sql =
         format!("{SELECT} WHERE t.project_id = $1 ORDER BY t.id LIMIT {limit} OFFSET {offset}");
-    let rows = sqlx::query(&sql)
+    let rows = store::query(&sql)
         .bind(project_id)
         .fetch_all(&mut *conn)
         .await?;
-    let tasks = rows.iter().map(from_row).collect::<sqlx::Result<_>>()?;
+    let tasks = rows.iter().map(from_row).collect::<store::Result<_>>()?;
     Ok((tasks, total))
 }
 
 /// The annotations and predictions of the given tasks, grouped by task id.
 pub async fn children(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     task_ids: &[i64],
 ) -> Result<(HashMap<i64, Vec<Annotation>>, HashMap<i64, Vec<Prediction>>)> {
     let mut by_task_a: HashMap<i64, Vec<Annotation>> = HashMap::new();
@@ -209,7 +208,7 @@ pub struct Created {
 /// Creates tasks (with any annotations and predictions they carry) and emits
 /// TASKS_CREATED, plus ANNOTATIONS_CREATED when annotations came along.
 pub async fn create_many(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     settings: &LabelingSettings,
     project: &Project,
@@ -217,7 +216,7 @@ pub async fn create_many(
 ) -> Result<Created> {
     let now = time::now();
     let count = items.len() as i64;
-    let first_inner_id: i64 = sqlx::query_scalar(
+    let first_inner_id: i64 = store::query_scalar(
         "UPDATE projects SET next_inner_id = next_inner_id + $1 WHERE id = $2 \
          RETURNING next_inner_id - $1",
     )
@@ -230,7 +229,7 @@ pub async fn create_many(
     let mut touched = Vec::new();
     let mut prediction_count = 0;
     for (index, item) in items.into_iter().enumerate() {
-        let task_id: i64 = sqlx::query_scalar(
+        let task_id: i64 = store::query_scalar(
             "INSERT INTO tasks (project_id, inner_id, data, meta, overlap, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
         )
@@ -255,7 +254,7 @@ pub async fn create_many(
             prediction_count += 1;
         }
     }
-    sqlx::query("UPDATE projects SET task_number = task_number + $1 WHERE id = $2")
+    store::query("UPDATE projects SET task_number = task_number + $1 WHERE id = $2")
         .bind(count)
         .bind(project.id)
         .execute(&mut *tx)
@@ -267,7 +266,7 @@ pub async fn create_many(
     // annotation.
     if !annotation_ids.is_empty() {
         for chunk in touched.chunks(500) {
-            sqlx::query(&format!(
+            store::query(&format!(
                 "UPDATE tasks SET updated_by = $1 WHERE id IN ({})",
                 id_list(chunk)
             ))
@@ -301,7 +300,7 @@ pub async fn create_many(
 
 /// Applies a PATCH to a task (`data`, `meta`, `is_labeled` is derived and ignored).
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     input: &Map<String, Value>,
@@ -340,7 +339,7 @@ pub async fn update(
                 )
             })?,
     };
-    sqlx::query(
+    store::query(
         "UPDATE tasks SET data = $1, meta = $2, overlap = $3, updated_by = $4, updated_at = $5 WHERE id = $6",
     )
     .bind(data.to_string())
@@ -361,7 +360,7 @@ pub async fn update(
 /// Deletes tasks of one project (with their annotations and predictions) and emits
 /// TASKS_DELETED. `ids` must already be known to belong to `project`.
 pub async fn delete_many(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     settings: &LabelingSettings,
     project_id: i64,
     ids: &[i64],
@@ -372,11 +371,11 @@ pub async fn delete_many(
     for chunk in ids.chunks(500) {
         let list = id_list(chunk);
         for table in ["annotations", "predictions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE task_id IN ({list})"))
+            store::query(&format!("DELETE FROM {table} WHERE task_id IN ({list})"))
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(&format!("DELETE FROM tasks WHERE id IN ({list})"))
+        store::query(&format!("DELETE FROM tasks WHERE id IN ({list})"))
             .execute(&mut *tx)
             .await?;
     }
@@ -397,13 +396,13 @@ pub async fn delete_many(
 
 /// The ids of a project's tasks, all of them or those among `only`.
 pub async fn ids_in_project(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<&[i64]>,
 ) -> Result<Vec<i64>> {
     match only {
         None => Ok(
-            sqlx::query_scalar("SELECT id FROM tasks WHERE project_id = $1 ORDER BY id")
+            store::query_scalar("SELECT id FROM tasks WHERE project_id = $1 ORDER BY id")
                 .bind(project_id)
                 .fetch_all(&mut *conn)
                 .await?,
@@ -415,7 +414,7 @@ pub async fn ids_in_project(
                     "SELECT id FROM tasks WHERE project_id = $1 AND id IN ({}) ORDER BY id",
                     id_list(chunk)
                 );
-                let ids: Vec<i64> = sqlx::query_scalar(&sql)
+                let ids: Vec<i64> = store::query_scalar(&sql)
                     .bind(project_id)
                     .fetch_all(&mut *conn)
                     .await?;

@@ -1,27 +1,24 @@
-//! The database: SQLite by default, PostgreSQL for scale-out, behind sqlx's `Any` driver so
-//! that one set of queries serves both.
+//! The database: SQLite by default, PostgreSQL for scale-out, behind one small query layer
+//! ([`sql`]) so that one set of queries serves both.
 //!
 //! Conventions that keep the queries portable:
 //! - parameters are written `$1, $2, ...` (both backends accept them);
 //! - times are `BIGINT` microseconds since the Unix epoch (UTC), rendered by [`time`];
-//! - booleans are `BIGINT` 0/1 (the `Any` driver cannot decode SQLite booleans);
+//! - booleans are `BIGINT` 0/1 (one type on both backends);
 //! - JSON documents are `TEXT`.
 //!
 //! Every write goes through [`Db::begin`] and [`Db::commit`]: `commit` also wakes the
 //! delivery dispatcher, so an event committed by any write is sent at once.
 
 pub mod schema;
+pub mod sql;
 pub mod time;
 
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::Notify;
 
-pub type Tx = Transaction<'static, Any>;
+pub use sql::{Conn, Error, Pool, Query, Result, Row, Tx, query, query_scalar};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -34,9 +31,9 @@ pub enum Backend {
 pub struct Db {
     /// Pool for transactions that write. On SQLite it holds one connection: SQLite has one
     /// writer at a time, and queueing in the pool is cheaper than retrying on `SQLITE_BUSY`.
-    write: AnyPool,
+    write: Pool,
     /// Pool for reads (SQLite's WAL lets readers run beside the writer).
-    read: AnyPool,
+    read: Pool,
     pub backend: Backend,
     /// Signalled after every commit: new outbox rows may be waiting.
     outbox: Arc<Notify>,
@@ -50,7 +47,6 @@ pub const OUTBOX_CHANNEL: &str = "labelhook_outbox";
 impl Db {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> anyhow::Result<Db> {
-        sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -60,28 +56,14 @@ impl Db {
         };
         let (write, read) = match backend {
             Backend::Sqlite => {
-                let url = sqlite_url(url);
-                let options = AnyConnectOptions::from_str(&url)?;
-                let write = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
-                    .connect_with(options.clone())
-                    .await?;
+                let path = sqlite_path(url);
+                let write = Pool::sqlite(&path, 1);
                 // Create the schema (and the WAL file) before readers open the database.
                 schema::migrate(&write, backend).await?;
-                let read = AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
-                    .connect_with(options)
-                    .await?;
-                (write, read)
+                (write, Pool::sqlite(&path, 8))
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect(url)
-                    .await?;
+                let pool = Pool::postgres(url, 16).await?;
                 schema::migrate(&pool, backend).await?;
                 (pool.clone(), pool)
             }
@@ -96,22 +78,22 @@ impl Db {
     }
 
     /// Pool for plain reads.
-    pub fn reader(&self) -> &AnyPool {
+    pub fn reader(&self) -> &Pool {
         &self.read
     }
 
     /// Starts a write transaction.
-    pub async fn begin(&self) -> sqlx::Result<Tx> {
+    pub async fn begin(&self) -> Result<Tx> {
         self.write.begin().await
     }
 
     /// Commits a write transaction and wakes the dispatcher (on PostgreSQL, every
     /// process's: the notification is sent when the transaction commits).
-    pub async fn commit(&self, mut tx: Tx) -> sqlx::Result<()> {
+    pub async fn commit(&self, mut tx: Tx) -> Result<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')")
+            query("SELECT pg_notify($1, '')")
                 .bind(OUTBOX_CHANNEL)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -128,10 +110,10 @@ impl Db {
         &self.url
     }
 
-    /// A connection of its own, outside the pools (held for the process's lifetime).
-    pub async fn dedicated_connection(&self) -> sqlx::Result<sqlx::AnyConnection> {
-        use sqlx::Connection;
-        sqlx::AnyConnection::connect(&self.url).await
+    /// A PostgreSQL connection of its own, outside the pools (held for the process's
+    /// lifetime).
+    pub async fn dedicated_connection(&self) -> Result<Conn> {
+        Conn::connect_postgres(&self.url).await
     }
 
     pub fn wake_dispatcher(&self) {
@@ -144,36 +126,23 @@ impl Db {
     }
 }
 
-/// `sqlite://file.db` → create the file when missing.
-fn sqlite_url(url: &str) -> String {
-    if url.contains("mode=") || url.contains(":memory:") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
+/// `sqlite://file.db`, `sqlite:file.db` or `sqlite::memory:` → what SQLite opens. Options
+/// after `?` are ignored: the file is always created when missing.
+fn sqlite_path(url: &str) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path == ":memory:" || path.is_empty() {
+        // One in-memory database shared by the pools' connections.
+        format!(
+            "file:labelhook-{}?mode=memory&cache=shared",
+            uuid::Uuid::new_v4()
+        )
     } else {
-        format!("{url}?mode=rwc")
+        path.to_string()
     }
-}
-
-async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
-    use sqlx::Executor;
-    // WAL: readers never block the writer; NORMAL sync is durable across process crashes
-    // (a power cut can lose the last transactions, never corrupt the file).
-    conn.execute(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 10000;",
-    )
-    .await?;
-    Ok(())
-}
-
-/// A nullable float to bind, written into SQL as `CAST($n AS DOUBLE PRECISION)`.
-///
-/// sqlx's `Any` driver declares a NULL `f64` parameter to PostgreSQL as `float4`; the
-/// statement is cached with that type and the next non-null `f64` then fails to bind. Text
-/// has one type whether null or not, and both backends cast it exactly.
-pub fn nullable_float(value: Option<f64>) -> Option<String> {
-    value.map(|v| format!("{v:?}"))
 }
 
 /// Converts a Rust bool to the 0/1 stored in the database.

@@ -4,9 +4,8 @@
 //! Migrations are applied in order and recorded in `labelhook_migrations`; never edit one
 //! that has shipped, add a new one.
 
-use sqlx::{AnyPool, Executor};
-
 use super::Backend;
+use super::sql::{Conn, Pool, query, query_scalar};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, INITIAL),
@@ -234,25 +233,27 @@ ALTER TABLE projects ADD COLUMN annotations_since_training BIGINT NOT NULL DEFAU
 "#;
 
 /// Applies every migration not yet recorded.
-pub async fn migrate(pool: &AnyPool, backend: Backend) -> anyhow::Result<()> {
+pub async fn migrate(pool: &Pool, backend: Backend) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     if backend == Backend::Postgres {
         // Several processes may start at once; one migrates, the others wait.
-        conn.execute("SELECT pg_advisory_lock(7405183)").await?;
+        conn.execute_batch("SELECT pg_advisory_lock(7405183)")
+            .await?;
     }
     let result = apply(&mut conn, backend).await;
     if backend == Backend::Postgres {
-        conn.execute("SELECT pg_advisory_unlock(7405183)").await?;
+        conn.execute_batch("SELECT pg_advisory_unlock(7405183)")
+            .await?;
     }
     result
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> anyhow::Result<()> {
-    conn.execute(
+async fn apply(conn: &mut Conn, backend: Backend) -> anyhow::Result<()> {
+    conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS labelhook_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
     .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM labelhook_migrations")
+    let applied: Vec<i64> = query_scalar("SELECT version FROM labelhook_migrations")
         .fetch_all(&mut *conn)
         .await?;
     let id = match backend {
@@ -270,18 +271,30 @@ async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> anyhow::Resu
             .map(|line| line.split("--").next().unwrap_or(""))
             .collect::<Vec<_>>()
             .join("\n");
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            tx.execute(statement)
-                .await
-                .map_err(|e| anyhow::anyhow!("migration {version} failed at `{statement}`: {e}"))?;
+        // One transaction per migration, on this connection (SQLite's pool has only it).
+        conn.execute_batch("BEGIN").await?;
+        let applied = apply_one(conn, *version, &sql).await;
+        match applied {
+            Ok(()) => conn.execute_batch("COMMIT").await?,
+            Err(error) => {
+                conn.execute_batch("ROLLBACK").await?;
+                return Err(error);
+            }
         }
-        sqlx::query("INSERT INTO labelhook_migrations (version, applied_at) VALUES ($1, $2)")
-            .bind(*version)
-            .bind(super::time::now())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
     }
+    Ok(())
+}
+
+async fn apply_one(conn: &mut Conn, version: i64, sql: &str) -> anyhow::Result<()> {
+    for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        conn.execute_batch(statement)
+            .await
+            .map_err(|e| anyhow::anyhow!("migration {version} failed at `{statement}`: {e}"))?;
+    }
+    query("INSERT INTO labelhook_migrations (version, applied_at) VALUES ($1, $2)")
+        .bind(version)
+        .bind(super::time::now())
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -2,13 +2,12 @@
 //! operations on it (redeliver one, recover the failed ones of a period, send a test).
 
 use serde_json::{Map, Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::{Webhook, get as get_webhook};
 use crate::events::{self, Action, Scope};
 use crate::labeling::{Actor, LabelingError, Result};
 use crate::store::time::{self, render, render_opt};
+use crate::store::{self, Conn, Row};
 
 pub const STATUSES: &[&str] = &["pending", "held", "succeeded", "failed"];
 
@@ -30,7 +29,7 @@ const SELECT: &str = "SELECT d.id, d.message_id, d.event_id, d.webhook_id, d.sen
     FROM deliveries d JOIN events e ON e.id = d.event_id";
 
 /// One delivery as the log lists it.
-fn summary(row: &AnyRow, now: i64) -> sqlx::Result<Value> {
+fn summary(row: &Row, now: i64) -> store::Result<Value> {
     let status: String = row.try_get("status")?;
     let next: Option<i64> = row.try_get("next_attempt_at")?;
     let lease: Option<i64> = row.try_get("lease_until")?;
@@ -77,10 +76,7 @@ fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
     (sql, binds)
 }
 
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    binds: &'q [Value],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_all<'q>(mut query: store::Query<'q>, binds: &'q [Value]) -> store::Query<'q> {
     for value in binds {
         query = match value {
             Value::Number(n) => query.bind(n.as_i64()),
@@ -92,7 +88,7 @@ fn bind_all<'q>(
 
 /// A page of a webhook's deliveries, newest first, with the total count.
 pub async fn list(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     actor: &Actor,
     webhook_id: i64,
     filter: &Filter,
@@ -103,32 +99,32 @@ pub async fn list(
     let (clause, binds) = where_clause(filter);
     let count_sql =
         format!("SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id{clause}");
-    let count_row = bind_all(sqlx::query(&count_sql).bind(webhook_id), &binds)
+    let count_row = bind_all(store::query(&count_sql).bind(webhook_id), &binds)
         .fetch_one(&mut *conn)
         .await?;
     let total: i64 = count_row.try_get(0)?;
     let sql = format!("{SELECT}{clause} ORDER BY d.id DESC LIMIT {limit} OFFSET {offset}");
-    let rows = bind_all(sqlx::query(&sql).bind(webhook_id), &binds)
+    let rows = bind_all(store::query(&sql).bind(webhook_id), &binds)
         .fetch_all(&mut *conn)
         .await?;
     let now = time::now();
     let items = rows
         .iter()
         .map(|r| summary(r, now))
-        .collect::<sqlx::Result<_>>()?;
+        .collect::<store::Result<_>>()?;
     Ok((items, total))
 }
 
 /// One delivery with the request it sends and every attempt.
 pub async fn detail(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     actor: &Actor,
     webhook_id: i64,
     delivery_id: i64,
 ) -> Result<Value> {
     let webhook = get_webhook(conn, actor, webhook_id).await?;
     let sql = format!("{SELECT} WHERE d.id = $1 AND d.webhook_id = $2");
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(delivery_id)
         .bind(webhook_id)
         .fetch_optional(&mut *conn)
@@ -137,7 +133,7 @@ pub async fn detail(
     let mut item = summary(&row, time::now())?;
     let event_id: i64 = row.try_get("event_id")?;
     let send_payload = row.try_get::<i64, _>("send_payload")? != 0;
-    let payload: String = sqlx::query_scalar("SELECT payload FROM events WHERE id = $1")
+    let payload: String = store::query_scalar("SELECT payload FROM events WHERE id = $1")
         .bind(event_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -146,7 +142,7 @@ pub async fn detail(
     } else {
         json!({ "action": row.try_get::<String, _>("action")? })
     };
-    let attempts = sqlx::query(
+    let attempts = store::query(
         "SELECT id, started_at, duration_ms, status_code, response_headers, response_body, error_class, error \
          FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
     )
@@ -155,7 +151,7 @@ pub async fn detail(
     .await?;
     let attempts: Vec<Value> = attempts
         .iter()
-        .map(|a| -> sqlx::Result<Value> {
+        .map(|a| -> store::Result<Value> {
             let headers: Option<String> = a.try_get("response_headers")?;
             Ok(json!({
                 "id": a.try_get::<i64, _>("id")?,
@@ -168,7 +164,7 @@ pub async fn detail(
                 "error": a.try_get::<Option<String>, _>("error")?,
             }))
         })
-        .collect::<sqlx::Result<_>>()?;
+        .collect::<store::Result<_>>()?;
     if let Some(object) = item.as_object_mut() {
         object.insert("request".into(), request_view(&webhook, &row, body)?);
         object.insert("attempts".into(), Value::Array(attempts));
@@ -177,7 +173,7 @@ pub async fn detail(
 }
 
 /// The request as the receiver gets it (signature and timestamp differ per attempt).
-fn request_view(webhook: &Webhook, row: &AnyRow, body: Value) -> sqlx::Result<Value> {
+fn request_view(webhook: &Webhook, row: &Row, body: Value) -> store::Result<Value> {
     let mut headers = Map::new();
     headers.insert("Content-Type".into(), json!("application/json"));
     headers.insert("User-Agent".into(), json!(crate::USER_AGENT));
@@ -197,7 +193,7 @@ fn request_view(webhook: &Webhook, row: &AnyRow, body: Value) -> sqlx::Result<Va
 
 /// Sends a delivery again (same `webhook-id`), with a fresh retry schedule.
 pub async fn redeliver(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     webhook_id: i64,
     delivery_id: i64,
@@ -205,7 +201,7 @@ pub async fn redeliver(
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let status = if webhook.is_active { "pending" } else { "held" };
     let now = time::now();
-    let changed = sqlx::query(
+    let changed = store::query(
         "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, updated_at = $2 \
          WHERE id = $3 AND webhook_id = $4",
     )
@@ -224,7 +220,7 @@ pub async fn redeliver(
 
 /// Queues again every failed delivery of the webhook created in [since, until).
 pub async fn recover(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     webhook_id: i64,
     since: i64,
@@ -233,7 +229,7 @@ pub async fn recover(
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let status = if webhook.is_active { "pending" } else { "held" };
     let now = time::now();
-    Ok(sqlx::query(
+    Ok(store::query(
         "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, updated_at = $2 \
          WHERE webhook_id = $3 AND status = 'failed' AND created_at >= $4 AND created_at < $5",
     )
@@ -249,7 +245,7 @@ pub async fn recover(
 
 /// Queues a PING to the webhook (even when it is switched off: testing is how one checks
 /// a receiver before switching it on). Returns the delivery id.
-pub async fn send_test(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64) -> Result<i64> {
+pub async fn send_test(tx: &mut Conn, actor: &Actor, webhook_id: i64) -> Result<i64> {
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let body = events::body([
         (
@@ -271,7 +267,7 @@ pub async fn send_test(tx: &mut AnyConnection, actor: &Actor, webhook_id: i64) -
 
 /// Delivery statistics shown on the webhook object.
 pub async fn stats(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     webhook_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, (i64, i64)>> {
     let mut found = std::collections::HashMap::new();
@@ -283,7 +279,7 @@ pub async fn stats(
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let rows = sqlx::query(&format!(
+    let rows = store::query(&format!(
         "SELECT webhook_id, status, COUNT(*) AS n FROM deliveries WHERE webhook_id IN ({list}) \
          AND status IN ('pending', 'held') GROUP BY webhook_id, status"
     ))

@@ -2,11 +2,10 @@
 //! secrets, and switching on and off (which releases or holds deliveries).
 
 use serde_json::{Map, Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use crate::events::Action;
 use crate::labeling::{Actor, LabelingError, Result, projects};
+use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
 pub mod log;
@@ -56,7 +55,7 @@ const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload,
     secret, previous_secret_expires_at, hub_signature, last_success_at, last_failure_at, \
     created_at, updated_at FROM webhooks";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Webhook> {
+fn from_row(row: &Row) -> store::Result<Webhook> {
     let headers: String = row.try_get("headers")?;
     let actions: String = row.try_get("actions")?;
     Ok(Webhook {
@@ -112,7 +111,7 @@ impl Webhook {
 }
 
 /// Fills the delivery counters of the given webhooks.
-pub async fn with_stats(conn: &mut AnyConnection, webhooks: &mut [Webhook]) -> Result<()> {
+pub async fn with_stats(conn: &mut Conn, webhooks: &mut [Webhook]) -> Result<()> {
     let ids: Vec<i64> = webhooks.iter().map(|w| w.id).collect();
     let stats = log::stats(conn, &ids).await?;
     for webhook in webhooks {
@@ -126,14 +125,14 @@ pub async fn with_stats(conn: &mut AnyConnection, webhooks: &mut [Webhook]) -> R
 /// Makes a new secret; the previous one keeps signing for `grace`, so receivers can switch
 /// without losing a delivery. Returns the webhook with the new secret.
 pub async fn rotate_secret(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     grace: std::time::Duration,
 ) -> Result<Webhook> {
     let current = get(tx, actor, id).await?;
     let now = time::now();
-    sqlx::query(
+    store::query(
         "UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2, \
          updated_at = $3 WHERE id = $4",
     )
@@ -152,9 +151,9 @@ pub struct Rules {
     pub allow_organization_webhooks: bool,
 }
 
-pub async fn get(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Webhook> {
+pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Webhook> {
     let sql = format!("{SELECT} WHERE id = $1 AND organization_id = $2");
-    let row = sqlx::query(&sql)
+    let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
@@ -172,23 +171,19 @@ pub enum ProjectFilter {
     Project(i64),
 }
 
-pub async fn list(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    filter: ProjectFilter,
-) -> Result<Vec<Webhook>> {
+pub async fn list(conn: &mut Conn, actor: &Actor, filter: ProjectFilter) -> Result<Vec<Webhook>> {
     let (condition, project) = match filter {
         ProjectFilter::All => ("", 0),
         ProjectFilter::OrganizationLevel => (" AND project_id IS NULL", 0),
         ProjectFilter::Project(id) => (" AND project_id = $2", id),
     };
     let sql = format!("{SELECT} WHERE organization_id = $1{condition} ORDER BY id");
-    let mut query = sqlx::query(&sql).bind(actor.organization_id);
+    let mut query = store::query(&sql).bind(actor.organization_id);
     if let ProjectFilter::Project(_) = filter {
         query = query.bind(project);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
 /// Validated fields of a create or update.
@@ -341,8 +336,8 @@ impl From<LabelingError> for WebhookError {
     }
 }
 
-impl From<sqlx::Error> for WebhookError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<store::Error> for WebhookError {
+    fn from(e: store::Error) -> Self {
         WebhookError::Labeling(e.into())
     }
 }
@@ -404,7 +399,7 @@ fn project_field(input: &Map<String, Value>) -> Result<Option<i64>> {
 }
 
 pub async fn create(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     rules: Rules,
     input: &Map<String, Value>,
@@ -426,7 +421,7 @@ pub async fn create(
     }
     let fields = apply(None, input, project)?;
     let now = time::now();
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = store::query_scalar(
         "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
          headers, actions, is_active, disabled_reason, secret, hub_signature, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
@@ -451,7 +446,7 @@ pub async fn create(
 /// PATCH and PUT: fields present are applied, others kept (Label Studio clears `actions`
 /// when they are omitted; labelhook keeps them).
 pub async fn update(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     actor: &Actor,
     id: i64,
     input: &Map<String, Value>,
@@ -476,7 +471,7 @@ pub async fn update(
     } else {
         current.disabled_reason.clone()
     };
-    sqlx::query(
+    store::query(
         "UPDATE webhooks SET url = $1, send_payload = $2, send_for_all_actions = $3, headers = $4, \
          actions = $5, is_active = $6, disabled_reason = $7, \
          consecutive_failures = CASE WHEN $8 = 1 THEN 0 ELSE consecutive_failures END, \
@@ -502,9 +497,9 @@ pub async fn update(
 }
 
 /// Deliveries held while the webhook was off go out now.
-async fn release_held(tx: &mut AnyConnection, webhook_id: i64) -> Result<()> {
+async fn release_held(tx: &mut Conn, webhook_id: i64) -> Result<()> {
     let now = time::now();
-    sqlx::query(
+    store::query(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL, updated_at = $1 \
          WHERE webhook_id = $2 AND status = 'held'",
     )
@@ -515,9 +510,9 @@ async fn release_held(tx: &mut AnyConnection, webhook_id: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(tx: &mut AnyConnection, actor: &Actor, id: i64) -> Result<()> {
+pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     get(tx, actor, id).await?;
-    sqlx::query("DELETE FROM webhooks WHERE id = $1")
+    store::query("DELETE FROM webhooks WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;

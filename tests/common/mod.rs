@@ -336,11 +336,22 @@ impl Receiver {
     }
 
     /// Requests whose body has this action.
+    /// The requests of `action`, in the order the events happened: deliveries run in
+    /// parallel and may arrive in any order, so this sorts by `labelhook-sequence`, as
+    /// the spec tells receivers to.
     pub fn with_action(&self, action: &str) -> Vec<Received> {
-        self.received()
+        let mut found: Vec<Received> = self
+            .received()
             .into_iter()
             .filter(|r| r.action() == action)
-            .collect()
+            .collect();
+        found.sort_by_key(|r| {
+            r.headers
+                .get("labelhook-sequence")
+                .and_then(|value| value.parse::<i64>().ok())
+                .unwrap_or(i64::MAX)
+        });
+        found
     }
 
     /// Waits until `check` holds for what arrived, or panics after `seconds`.
