@@ -43,23 +43,19 @@ pub async fn claim(
     }
     let now = time::now();
     let lease_end = now + lease.as_micros() as i64;
+    // Parameters, not literals: the statement keeps one shape per size of `skip`, parsed
+    // once. (`NOT IN` with a NULL in the list matches nothing, so no padding here.)
     let skip_clause = if skip.is_empty() {
         String::new()
     } else {
-        format!(
-            " AND webhook_id NOT IN ({})",
-            skip.iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        )
+        let list: Vec<String> = (0..skip.len()).map(|i| format!("${}", 7 + i)).collect();
+        format!(" AND webhook_id NOT IN ({})", list.join(", "))
     };
     // PostgreSQL: rows another process holds are skipped, not waited for.
     let lock = match db.backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let scan = limit * 4;
     let sql = format!(
         "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, lease_owner = $3, updated_at = $2 WHERE id IN ( \
            SELECT id FROM ( \
@@ -67,29 +63,35 @@ pub async fn claim(
              FROM ( \
                SELECT id, webhook_id, next_attempt_at FROM deliveries \
                WHERE status = 'pending' AND next_attempt_at <= $2{skip_clause} \
-               ORDER BY next_attempt_at, id LIMIT {scan}{lock} \
+               ORDER BY next_attempt_at, id LIMIT $4{lock} \
              ) due \
-           ) ranked WHERE rn <= {per_webhook} ORDER BY next_attempt_at, id LIMIT {limit} \
+           ) ranked WHERE rn <= $5 ORDER BY next_attempt_at, id LIMIT $6 \
          ) RETURNING id"
     );
     let mut tx = db.begin().await?;
-    let ids: Vec<i64> = store::query_scalar(&sql)
+    let mut claim = store::query_scalar(&sql)
         .bind(lease_end)
         .bind(now)
         .bind(owner)
-        .fetch_all(&mut *tx)
-        .await?;
+        .bind((limit * 4) as i64)
+        .bind(per_webhook as i64)
+        .bind(limit as i64);
+    for webhook in skip {
+        claim = claim.bind(*webhook);
+    }
+    let ids: Vec<i64> = claim.fetch_all(&mut *tx).await?;
     if ids.is_empty() {
         tx.commit().await?;
         return Ok(vec![]);
     }
-    let id_list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let rows = store::query(&format!(
         "SELECT d.id, d.message_id, d.webhook_id, d.send_payload, d.attempts, e.action, e.sequence, \
          e.payload, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at, w.hub_signature \
          FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
-         WHERE d.id IN ({id_list}) ORDER BY d.next_attempt_at, d.id"
+         WHERE d.id IN ({}) ORDER BY d.next_attempt_at, d.id",
+        store::id_params(1, ids.len())
     ))
+    .bind_ids(&ids)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

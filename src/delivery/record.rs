@@ -99,18 +99,15 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
     }
     for (code, ids) in succeeded {
         for chunk in ids.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
             store::query(&format!(
                 "UPDATE deliveries SET status = 'succeeded', attempts = attempts + 1, next_attempt_at = NULL, \
                  lease_until = NULL, lease_owner = NULL, last_status_code = $1, last_error = NULL, \
-                 updated_at = $2 WHERE id IN ({list}) AND status = 'pending'"
+                 updated_at = $2 WHERE id IN ({}) AND status = 'pending'",
+                store::id_params(3, chunk.len())
             ))
             .bind(code.map(i64::from))
             .bind(now)
+            .bind_ids(chunk)
             .execute(&mut *tx)
             .await?;
         }
@@ -132,15 +129,14 @@ async fn existing_deliveries(
 ) -> store::Result<std::collections::HashSet<i64>> {
     let mut found = std::collections::HashSet::new();
     for chunk in batch.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(|a| a.job.delivery_id.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let ids: Vec<i64> =
-            store::query_scalar(&format!("SELECT id FROM deliveries WHERE id IN ({list})"))
-                .fetch_all(&mut **tx)
-                .await?;
+        let wanted: Vec<i64> = chunk.iter().map(|a| a.job.delivery_id).collect();
+        let ids: Vec<i64> = store::query_scalar(&format!(
+            "SELECT id FROM deliveries WHERE id IN ({})",
+            store::id_params(1, wanted.len())
+        ))
+        .bind_ids(&wanted)
+        .fetch_all(&mut **tx)
+        .await?;
         found.extend(ids);
     }
     Ok(found)

@@ -84,19 +84,37 @@ pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Annotati
     if task_ids.is_empty() {
         return Ok(vec![]);
     }
-    let sql = format!(
-        "{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id",
-        id_list(task_ids)
-    );
-    let rows = store::query(&sql).fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
+    let mut found = Vec::new();
+    for chunk in task_ids.chunks(500) {
+        let sql = format!(
+            "{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id",
+            store::id_params(1, chunk.len())
+        );
+        for row in store::query(&sql)
+            .bind_ids(chunk)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            found.push(from_row(&row)?);
+        }
+    }
+    // Chunks are each in id order; the whole list must be too.
+    found.sort_by_key(|a| a.id);
+    Ok(found)
 }
 
 async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Annotation>> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let sql = format!("{SELECT} WHERE a.id IN ({}) ORDER BY a.id", id_list(chunk));
-        for row in store::query(&sql).fetch_all(&mut *conn).await? {
+        let sql = format!(
+            "{SELECT} WHERE a.id IN ({}) ORDER BY a.id",
+            store::id_params(1, chunk.len())
+        );
+        for row in store::query(&sql)
+            .bind_ids(chunk)
+            .fetch_all(&mut *conn)
+            .await?
+        {
             found.push(from_row(&row)?);
         }
     }

@@ -171,12 +171,23 @@ pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Predicti
     if task_ids.is_empty() {
         return Ok(vec![]);
     }
-    let sql = format!(
-        "{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id",
-        id_list(task_ids)
-    );
-    let rows = store::query(&sql).fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
+    let mut found = Vec::new();
+    for chunk in task_ids.chunks(500) {
+        let sql = format!(
+            "{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id",
+            store::id_params(1, chunk.len())
+        );
+        for row in store::query(&sql)
+            .bind_ids(chunk)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            found.push(from_row(&row)?);
+        }
+    }
+    // Chunks are each in id order; the whole list must be too.
+    found.sort_by_key(|p| p.id);
+    Ok(found)
 }
 
 /// Creates a prediction for a task (`task` in the body).

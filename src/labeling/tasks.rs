@@ -70,8 +70,14 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Task> {
 pub async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Task>> {
     let mut tasks = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let sql = format!("{SELECT} WHERE t.id IN ({}) ORDER BY t.id", id_list(chunk));
-        let rows = store::query(&sql).fetch_all(&mut *conn).await?;
+        let sql = format!(
+            "{SELECT} WHERE t.id IN ({}) ORDER BY t.id",
+            store::id_params(1, chunk.len())
+        );
+        let rows = store::query(&sql)
+            .bind_ids(chunk)
+            .fetch_all(&mut *conn)
+            .await?;
         for row in &rows {
             tasks.push(from_row(row)?);
         }

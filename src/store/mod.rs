@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use sql::{Conn, Error, Pool, Query, Result, Row, Tx, query, query_scalar};
+pub use sql::{Conn, Error, Pool, Query, Result, Row, Tx, id_params, query, query_scalar};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -273,9 +273,33 @@ pub fn query(sql: &str) -> Query<'_> {
     }
 }
 
+/// How many placeholders a list of `count` ids takes: the next power of two, so that a
+/// handful of statement shapes serve every length (each is parsed once, then cached).
+fn padded(count: usize) -> usize {
+    count.max(1).next_power_of_two()
+}
+
+/// Placeholders for [`Query::bind_ids`], numbered from `$first`: `IN ({id_params(2, n)})`.
+pub fn id_params(first: usize, count: usize) -> String {
+    (first..first + padded(count))
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl<'q> Query<'q> {
     pub fn bind(mut self, value: impl Bind) -> Self {
         self.params.push(value.into_param());
+        self
+    }
+
+    /// Binds a list of ids into the placeholders of [`id_params`]; the padding is NULL,
+    /// which `IN` never matches.
+    pub fn bind_ids(mut self, ids: &[i64]) -> Self {
+        self.params.extend(ids.iter().map(|&id| Param::Int(id)));
+        let padding = padded(ids.len()) - ids.len();
+        self.params
+            .extend(std::iter::repeat_n(Param::Null(Kind::Int), padding));
         self
     }
 
@@ -331,6 +355,11 @@ pub fn query_scalar<T: for<'r> Decode<'r>>(sql: &str) -> QueryScalar<'_, T> {
 impl<'q, T: for<'r> Decode<'r>> QueryScalar<'q, T> {
     pub fn bind(mut self, value: impl Bind) -> Self {
         self.query = self.query.bind(value);
+        self
+    }
+
+    pub fn bind_ids(mut self, ids: &[i64]) -> Self {
+        self.query = self.query.bind_ids(ids);
         self
     }
 
