@@ -124,7 +124,7 @@ async fn run(
         .selected_items
         .ok_or_else(|| ApiError::field("selectedItems", "This field is required."))?;
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_large().await?;
     let project = projects::get(&mut tx, &actor, project_id).await?;
     // Only tasks of this project are touched, whatever ids were sent.
     let task_ids = if selection.all {

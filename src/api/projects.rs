@@ -201,7 +201,7 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_large().await?;
     projects::delete(&mut tx, &actor, id).await?;
     state.db.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -246,7 +246,7 @@ async fn import_tasks(
         let bytes = body_bytes(request, &state).await?;
         ImportSource::Json(parse_json(&bytes)?)
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_large().await?;
     let answer = import::import(&mut tx, &actor, &state.labeling, id, source).await?;
     state.db.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(answer)))
@@ -353,7 +353,7 @@ async fn delete_all_tasks(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_large().await?;
     projects::get(&mut tx, &actor, id).await?;
     let ids = tasks::ids_in_project(&mut tx, id, None).await?;
     tasks::delete_many(&mut tx, &state.labeling, id, &ids).await?;

@@ -32,7 +32,7 @@ pub async fn prune(db: &Db, retention: Duration) -> store::Result<u64> {
     let cutoff = time::now() - retention.as_micros().min(i64::MAX as u128) as i64;
     let mut removed = 0;
     loop {
-        let mut tx = db.begin().await?;
+        let mut tx = db.begin_large().await?;
         let ids: Vec<i64> = store::query_scalar(&format!(
             "SELECT id FROM deliveries WHERE status IN ('succeeded', 'failed') AND updated_at < $1 LIMIT {CHUNK}"
         ))
@@ -55,7 +55,7 @@ pub async fn prune(db: &Db, retention: Duration) -> store::Result<u64> {
         tx.commit().await?;
         removed += ids.len() as u64;
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_large().await?;
     store::query(
         "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS \
          (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",

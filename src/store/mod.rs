@@ -12,6 +12,7 @@
 
 pub mod schema;
 pub mod sql;
+mod sqlite;
 pub mod time;
 
 use std::sync::Arc;
@@ -85,6 +86,12 @@ impl Db {
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
         self.write.begin().await
+    }
+
+    /// Starts a write transaction that may run long (an import, a bulk action): on
+    /// SQLite, short transactions never wait for it to finish to see their own commit.
+    pub async fn begin_large(&self) -> Result<Tx> {
+        self.write.begin_large().await
     }
 
     /// Commits a write transaction and wakes the dispatcher (on PostgreSQL, every

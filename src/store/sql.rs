@@ -11,11 +11,12 @@
 //! (`row.try_get::<i64, _>("id")`). Parameters are written `$1, $2, ...` and may repeat.
 
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::sqlite;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,6 +28,10 @@ pub enum Error {
     RowNotFound,
     #[error("column `{column}`: {problem}")]
     Column { column: String, problem: String },
+    #[error("the database is closed")]
+    Closed,
+    #[error("SQLite: the shared commit failed: {0}")]
+    GroupCommit(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -223,8 +228,8 @@ impl ColumnIndex for &str {
 /// One row of a result.
 #[derive(Debug, Clone)]
 pub struct Row {
-    columns: Arc<[String]>,
-    values: Vec<Value>,
+    pub(super) columns: Arc<[String]>,
+    pub(super) values: Vec<Value>,
 }
 
 impl Row {
@@ -409,15 +414,15 @@ impl<'c> From<&'c Pool> for On<'c> {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Want {
+pub(super) enum Want {
     Nothing,
     First,
     All,
 }
 
-struct Output {
-    rows: Vec<Row>,
-    affected: u64,
+pub(super) struct Output {
+    pub(super) rows: Vec<Row>,
+    pub(super) affected: u64,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -427,7 +432,7 @@ struct Output {
 pub struct Conn(Inner);
 
 enum Inner {
-    Sqlite(SqliteConn),
+    Sqlite(sqlite::Conn),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
     PostgresTx(sqlx::Transaction<'static, sqlx::Postgres>),
     PostgresOwn(sqlx::PgConnection),
@@ -436,7 +441,7 @@ enum Inner {
 impl Conn {
     async fn run(&mut self, sql: &str, params: &[Param], want: Want) -> Result<Output> {
         match &mut self.0 {
-            Inner::Sqlite(conn) => sqlite_run(conn.get(), sql, params, want),
+            Inner::Sqlite(conn) => sqlite::run(conn.handle_mut(), sql, params, want),
             Inner::Postgres(conn) => postgres_run(conn, sql, params, want).await,
             Inner::PostgresTx(tx) => postgres_run(tx, sql, params, want).await,
             Inner::PostgresOwn(conn) => postgres_run(conn, sql, params, want).await,
@@ -481,12 +486,7 @@ impl Tx {
             return Ok(());
         };
         match conn.0 {
-            Inner::Sqlite(conn) => {
-                if let Err(error) = conn.get().execute_batch("COMMIT") {
-                    let _ = conn.get().execute_batch("ROLLBACK");
-                    return Err(error.into());
-                }
-            }
+            Inner::Sqlite(conn) => conn.commit().await?,
             Inner::PostgresTx(tx) => tx.commit().await?,
             Inner::Postgres(_) | Inner::PostgresOwn(_) => {}
         }
@@ -497,8 +497,8 @@ impl Tx {
 impl Drop for Tx {
     fn drop(&mut self) {
         // PostgreSQL: sqlx's own transaction rolls back when dropped.
-        if let Some(Conn(Inner::Sqlite(conn))) = &self.conn {
-            let _ = conn.get().execute_batch("ROLLBACK");
+        if let Some(Conn(Inner::Sqlite(conn))) = &mut self.conn {
+            conn.rollback();
         }
     }
 }
@@ -525,18 +525,14 @@ pub struct Pool(PoolInner);
 
 #[derive(Clone)]
 enum PoolInner {
-    Sqlite(Arc<SqlitePool>),
+    Sqlite(Arc<sqlite::Pool>),
     Postgres(sqlx::PgPool),
 }
 
 impl Pool {
     /// A SQLite pool of at most `size` connections to the file at `path`.
     pub fn sqlite(path: &str, size: usize) -> Pool {
-        Pool(PoolInner::Sqlite(Arc::new(SqlitePool {
-            path: path.to_string(),
-            idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(size)),
-        })))
+        Pool(PoolInner::Sqlite(Arc::new(sqlite::Pool::new(path, size))))
     }
 
     pub async fn postgres(url: &str, size: u32) -> Result<Pool> {
@@ -556,16 +552,23 @@ impl Pool {
     }
 
     /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
-    /// so it never fails half-way on a lock held by another process.
+    /// so it never fails half-way on a lock held by another process, and may share one
+    /// SQLite transaction with others (group commit: see [`sqlite`]).
     pub async fn begin(&self) -> Result<Tx> {
+        self.begin_sized(false).await
+    }
+
+    /// Starts a transaction that may run long (imports, bulk actions), which on SQLite
+    /// shares its transaction with no other.
+    pub async fn begin_large(&self) -> Result<Tx> {
+        self.begin_sized(true).await
+    }
+
+    async fn begin_sized(&self, large: bool) -> Result<Tx> {
         match &self.0 {
-            PoolInner::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?;
-                begin_immediate(&mut conn).await?;
-                Ok(Tx {
-                    conn: Some(Conn(Inner::Sqlite(conn))),
-                })
-            }
+            PoolInner::Sqlite(pool) => Ok(Tx {
+                conn: Some(Conn(Inner::Sqlite(pool.begin(large).await?))),
+            }),
             PoolInner::Postgres(pool) => Ok(Tx {
                 conn: Some(Conn(Inner::PostgresTx(pool.begin().await?))),
             }),
@@ -574,175 +577,10 @@ impl Pool {
 
     pub async fn close(&self) {
         match &self.0 {
-            PoolInner::Sqlite(pool) => {
-                pool.permits.close();
-                pool.idle.lock().expect("pool lock").clear();
-            }
+            PoolInner::Sqlite(pool) => pool.close(),
             PoolInner::Postgres(pool) => pool.close().await,
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// SQLite
-
-pub struct SqlitePool {
-    path: String,
-    idle: Mutex<Vec<rusqlite::Connection>>,
-    permits: Arc<Semaphore>,
-}
-
-impl SqlitePool {
-    async fn acquire(self: &Arc<Self>) -> Result<SqliteConn> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Sqlite(rusqlite::Error::InvalidQuery))?;
-        let idle = self.idle.lock().expect("pool lock").pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => open_sqlite(&self.path)?,
-        };
-        Ok(SqliteConn {
-            conn: Some(conn),
-            pool: self.clone(),
-            _permit: permit,
-        })
-    }
-}
-
-/// A pooled SQLite connection; goes back to its pool when dropped.
-pub struct SqliteConn {
-    conn: Option<rusqlite::Connection>,
-    pool: Arc<SqlitePool>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl SqliteConn {
-    fn get(&self) -> &rusqlite::Connection {
-        self.conn
-            .as_ref()
-            .expect("connection present until dropped")
-    }
-}
-
-impl Drop for SqliteConn {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // A connection left inside a transaction (a panic mid-way) is not reused.
-            if conn.is_autocommit() {
-                self.pool.idle.lock().expect("pool lock").push(conn);
-            }
-        }
-    }
-}
-
-/// `BEGIN IMMEDIATE`, waiting without blocking the thread while another process (an
-/// `import` or `admin` command) holds the write lock. Once it holds the lock, nothing in a
-/// WAL database makes the transaction wait again.
-async fn begin_immediate(conn: &mut SqliteConn) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut pause = std::time::Duration::from_millis(1);
-    conn.get().busy_timeout(std::time::Duration::ZERO)?;
-    let began = loop {
-        let attempt = conn.get().execute_batch("BEGIN IMMEDIATE");
-        match attempt {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_millis(50));
-            }
-            other => break other,
-        }
-    };
-    conn.get()
-        .busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(began?)
-}
-
-fn open_sqlite(path: &str) -> Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
-    // WAL: readers never block the writer; NORMAL sync is durable across process crashes
-    // (a power cut can lose the last transactions, never corrupt the file).
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 10000;",
-    )?;
-    conn.set_prepared_statement_cache_capacity(256);
-    Ok(conn)
-}
-
-fn sqlite_run(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: &[Param],
-    want: Want,
-) -> Result<Output> {
-    use rusqlite::types::{ToSqlOutput, ValueRef};
-    let mut statement = conn.prepare_cached(sql)?;
-    // `$n` names the n-th parameter, wherever (and however often) it appears.
-    for index in 1..=statement.parameter_count() {
-        let position = statement
-            .parameter_name(index)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(index);
-        let param = params.get(position - 1).ok_or_else(|| Error::Column {
-            column: format!("${position}"),
-            problem: format!("the query has no parameter ${position}: `{sql}`"),
-        })?;
-        let value = match param {
-            Param::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
-            Param::Real(x) => ToSqlOutput::Borrowed(ValueRef::Real(*x)),
-            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Param::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
-            Param::Null(_) => ToSqlOutput::Borrowed(ValueRef::Null),
-        };
-        statement.raw_bind_parameter(index, value)?;
-    }
-    let columns: Arc<[String]> = statement
-        .column_names()
-        .iter()
-        .map(|name| name.to_string())
-        .collect();
-    let width = columns.len();
-    let mut rows = Vec::new();
-    let mut cursor = statement.raw_query();
-    while let Some(row) = cursor.next()? {
-        if want == Want::Nothing {
-            continue; // a statement runs to its end
-        }
-        let mut values = Vec::with_capacity(width);
-        for i in 0..width {
-            values.push(match row.get_ref(i)? {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(n) => Value::Int(n),
-                ValueRef::Real(x) => Value::Real(x),
-                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-            });
-        }
-        rows.push(Row {
-            columns: columns.clone(),
-            values,
-        });
-        if want == Want::First {
-            break; // SQLite makes every change of a statement at its first step
-        }
-    }
-    Ok(Output {
-        rows,
-        affected: conn.changes(),
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -889,5 +727,46 @@ mod tests {
             "{error}"
         );
         assert!(row.try_get::<String, _>("missing").is_err());
+    }
+
+    /// Many writers at once share SQLite transactions (group commit): each sees its row
+    /// committed, from another connection, as soon as its `commit` returns; a writer that
+    /// rolls back takes only its own row with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_transactions_commit_and_roll_back_one_by_one() {
+        let (dir, writer) = scratch().await;
+        let readers = Pool::sqlite(dir.path().join("t.db").to_str().unwrap(), 4);
+        let mut tasks = Vec::new();
+        for i in 0..200_i64 {
+            let (writer, readers) = (writer.clone(), readers.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tx = writer.begin().await.unwrap();
+                query("INSERT INTO t (a) VALUES ($1)")
+                    .bind(i)
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+                if i % 10 == 0 {
+                    drop(tx);
+                    return;
+                }
+                tx.commit().await.unwrap();
+                let seen: i64 = query_scalar("SELECT COUNT(*) FROM t WHERE a = $1")
+                    .bind(i)
+                    .fetch_one(&readers)
+                    .await
+                    .unwrap();
+                assert_eq!(seen, 1, "row {i} visible once its commit returned");
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let count: i64 = query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&readers)
+            .await
+            .unwrap();
+        assert_eq!(count, 180);
     }
 }
