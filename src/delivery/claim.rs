@@ -5,7 +5,8 @@
 //! becomes due again when the lease ends, for any process to take. So a crash at any
 //! instant leaves every delivery resumable, and no separate lease sweep is needed.
 //!
-//! The claim reads at most a few batches of the due index, however large the backlog.
+//! The claim reads at most a few batches of the due index, however large the backlog, and
+//! none of the backlog of a webhook whose slots are all in use.
 
 use crate::store;
 use crate::store::{Backend, Db, time};
@@ -43,30 +44,43 @@ pub async fn claim(
     }
     let now = time::now();
     let lease_end = now + lease.as_micros() as i64;
-    // Parameters, not literals: the statement keeps one shape per size of `skip`, parsed
-    // once. (`NOT IN` with a NULL in the list matches nothing, so no padding here.)
-    let skip_clause = if skip.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<String> = (0..skip.len()).map(|i| format!("${}", 7 + i)).collect();
-        format!(" AND webhook_id NOT IN ({})", list.join(", "))
-    };
     // PostgreSQL: rows another process holds are skipped, not waited for.
     let lock = match db.backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    // Which rows: the earliest due, at most `per_webhook` of any webhook. With no webhook
+    // to skip, a walk along the due index reads a few batches, whatever the backlog. When
+    // some webhooks are saturated, that walk would have to step over their whole backlog
+    // (a hanging receiver's, which is the oldest): instead each other webhook's due rows
+    // are read from its own index, so a stuck receiver costs the others nothing.
+    let pick = if skip.is_empty() {
+        format!(
+            "SELECT id FROM ( \
+               SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn \
+               FROM ( \
+                 SELECT id, webhook_id, next_attempt_at FROM deliveries \
+                 WHERE status = 'pending' AND next_attempt_at <= $2 \
+                 ORDER BY next_attempt_at, id LIMIT $4{lock} \
+               ) due \
+             ) ranked WHERE rn <= $5 ORDER BY next_attempt_at, id LIMIT $6"
+        )
+    } else {
+        // Parameters, not literals: one statement shape per size of `skip`, parsed once.
+        let list: Vec<String> = (0..skip.len()).map(|i| format!("${}", 7 + i)).collect();
+        format!(
+            "SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN ( \
+               SELECT x.id FROM deliveries x \
+               WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= $2 \
+               ORDER BY x.next_attempt_at, x.id LIMIT $5{lock} \
+             ) WHERE w.id NOT IN ({}) \
+             ORDER BY d.next_attempt_at, d.id LIMIT $6",
+            list.join(", ")
+        )
+    };
     let sql = format!(
-        "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, lease_owner = $3, updated_at = $2 WHERE id IN ( \
-           SELECT id FROM ( \
-             SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS rn \
-             FROM ( \
-               SELECT id, webhook_id, next_attempt_at FROM deliveries \
-               WHERE status = 'pending' AND next_attempt_at <= $2{skip_clause} \
-               ORDER BY next_attempt_at, id LIMIT $4{lock} \
-             ) due \
-           ) ranked WHERE rn <= $5 ORDER BY next_attempt_at, id LIMIT $6 \
-         ) RETURNING id"
+        "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, lease_owner = $3, updated_at = $2 \
+         WHERE id IN ({pick}) RETURNING id"
     );
     let mut tx = db.begin().await?;
     let mut claim = store::query_scalar(&sql)

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, HUB_SIGNATURE),
     (4, LEASE_OWNER),
     (5, TRAINING_COUNTER),
+    (6, DUE_BY_WEBHOOK),
 ];
 
 const INITIAL: &str = r#"
@@ -230,6 +231,11 @@ CREATE INDEX deliveries_by_lease_owner ON deliveries (lease_owner) WHERE lease_o
 const TRAINING_COUNTER: &str = r#"
 -- non-skipped annotations made since START_TRAINING was last sent automatically
 ALTER TABLE projects ADD COLUMN annotations_since_training BIGINT NOT NULL DEFAULT 0;
+"#;
+
+const DUE_BY_WEBHOOK: &str = r#"
+-- the due deliveries of one webhook in order: claims skip a saturated webhook's backlog
+CREATE INDEX deliveries_due_by_webhook ON deliveries (webhook_id, next_attempt_at, id) WHERE status = 'pending';
 "#;
 
 /// Applies every migration not yet recorded.
