@@ -279,13 +279,9 @@ pub async fn insert(
 /// The body of ANNOTATION_CREATED / ANNOTATION_UPDATED, read inside the transaction.
 async fn single_body(
     conn: &mut Conn,
-    annotation_id: i64,
+    annotation: &Annotation,
     project: &Project,
 ) -> Result<Map<String, Value>> {
-    let annotation = get_many(conn, &[annotation_id]).await?;
-    let annotation = annotation
-        .first()
-        .ok_or(LabelingError::NotFound("Annotation"))?;
     let task = tasks::get_many(conn, &[annotation.task_id]).await?;
     let task = task.first().ok_or(LabelingError::NotFound("Task"))?;
     Ok(events::body([
@@ -311,17 +307,16 @@ pub async fn create(
         .bind(task.id)
         .execute(&mut *tx)
         .await?;
-    let project = projects::get_unchecked(tx, task.project_id).await?;
-    stats::refresh_task(tx, project.id, &project.skip_queue, task.id).await?;
-    let project = projects::get_unchecked(tx, task.project_id).await?;
+    let mut project = projects::get_unchecked(tx, task.project_id).await?;
+    stats::refresh_task(tx, &mut project, task.id).await?;
+    let annotation = get(tx, actor, id).await?;
     events::emit(
         tx,
         Scope::of(&project),
         Action::AnnotationCreated,
-        async |conn| Ok(vec![single_body(conn, id, &project).await?]),
+        async |conn| Ok(vec![single_body(conn, &annotation, &project).await?]),
     )
     .await?;
-    let annotation = get(tx, actor, id).await?;
     if !annotation.was_cancelled {
         super::ml_backends::count_new_annotations(tx, &project, 1).await?;
     }
@@ -372,18 +367,18 @@ pub async fn update(
         .bind(current.task_id)
         .execute(&mut *tx)
         .await?;
-    let project = projects::get_unchecked(tx, current.project_id).await?;
-    stats::refresh_task(tx, project.id, &project.skip_queue, current.task_id).await?;
-    let project = projects::get_unchecked(tx, current.project_id).await?;
+    let mut project = projects::get_unchecked(tx, current.project_id).await?;
+    stats::refresh_task(tx, &mut project, current.task_id).await?;
+    let annotation = get(tx, actor, id).await?;
     events::emit(
         tx,
         Scope::of(&project),
         Action::AnnotationUpdated,
-        async |conn| Ok(vec![single_body(conn, id, &project).await?]),
+        async |conn| Ok(vec![single_body(conn, &annotation, &project).await?]),
     )
     .await?;
     super::ml_backends::annotation_updated(tx, &project).await?;
-    get(tx, actor, id).await
+    Ok(annotation)
 }
 
 /// Deletes one annotation and emits ANNOTATIONS_DELETED.
@@ -444,20 +439,13 @@ async fn delete_ids(
         .execute(&mut *tx)
         .await?;
     }
-    let project = projects::get_unchecked(tx, project_id).await?;
+    let mut project = projects::get_unchecked(tx, project_id).await?;
     let mut task_ids: Vec<i64> = pairs.iter().map(|(_, task)| *task).collect();
     task_ids.sort_unstable();
     task_ids.dedup();
-    if task_ids.len() == 1 {
-        stats::refresh_task(tx, project_id, &project.skip_queue, task_ids[0]).await?;
-    } else {
-        for chunk in task_ids.chunks(500) {
-            for task_id in chunk {
-                stats::refresh_task(tx, project_id, &project.skip_queue, *task_id).await?;
-            }
-        }
+    for task_id in task_ids {
+        stats::refresh_task(tx, &mut project, task_id).await?;
     }
-    let project = projects::get_unchecked(tx, project_id).await?;
     events::emit(
         tx,
         Scope::of(&project),

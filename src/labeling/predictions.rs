@@ -205,8 +205,8 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: Value) -> Result<Predic
     })?;
     let new = NewPrediction::from_value(input, "")?;
     let id = insert(tx, task.project_id, task.id, new).await?;
-    let project = projects::get_unchecked(tx, task.project_id).await?;
-    stats::refresh_task(tx, project.id, &project.skip_queue, task.id).await?;
+    let mut project = projects::get_unchecked(tx, task.project_id).await?;
+    stats::refresh_task(tx, &mut project, task.id).await?;
     get(tx, actor, id).await
 }
 
@@ -242,8 +242,8 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let project = projects::get_unchecked(tx, prediction.project_id).await?;
-    stats::refresh_task(tx, project.id, &project.skip_queue, prediction.task_id).await?;
+    let mut project = projects::get_unchecked(tx, prediction.project_id).await?;
+    stats::refresh_task(tx, &mut project, prediction.task_id).await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //!   `IGNORE_SKIPPED` every annotation) reach its `overlap`.
 
 use super::Result;
+use super::projects::Project;
 use crate::store::{self, Conn, Row};
 
 fn finished_condition(skip_queue: &str) -> &'static str {
@@ -70,20 +71,16 @@ fn counters_from(row: &Row) -> store::Result<TaskCounters> {
     })
 }
 
-/// Recomputes one task's counters and moves its project's statistics by the difference.
-pub async fn refresh_task(
-    conn: &mut Conn,
-    project_id: i64,
-    skip_queue: &str,
-    task_id: i64,
-) -> Result<()> {
+/// Recomputes one task's counters and moves its project's statistics by the difference,
+/// in the database and in `project` (so callers need not read the project again).
+pub async fn refresh_task(conn: &mut Conn, project: &mut Project, task_id: i64) -> Result<()> {
     let Some(before) = read_counters(conn, task_id).await? else {
         return Ok(());
     };
     let sql = format!(
         "{} RETURNING total_annotations, cancelled_annotations, useful_annotations, \
          ground_truth_annotations, total_predictions, is_labeled",
-        refresh_sql(skip_queue, "id = $1")
+        refresh_sql(&project.skip_queue, "id = $1")
     );
     let row = store::query(&sql)
         .bind(task_id)
@@ -94,6 +91,14 @@ pub async fn refresh_task(
         return Ok(());
     }
     let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
+    let stats = &mut project.stats;
+    stats.total_annotations_number += after.total - before.total;
+    stats.skipped_annotations_number += after.cancelled - before.cancelled;
+    stats.useful_annotation_number += after.useful - before.useful;
+    stats.ground_truth_number += after.ground_truth - before.ground_truth;
+    stats.total_predictions_number += after.predictions - before.predictions;
+    stats.finished_task_number += after.labeled - before.labeled;
+    stats.num_tasks_with_annotations += has_useful(&after) - has_useful(&before);
     store::query(
         "UPDATE projects SET \
          total_annotations_number = total_annotations_number + $1, \
@@ -112,7 +117,7 @@ pub async fn refresh_task(
     .bind(after.predictions - before.predictions)
     .bind(after.labeled - before.labeled)
     .bind(has_useful(&after) - has_useful(&before))
-    .bind(project_id)
+    .bind(project.id)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -265,8 +265,10 @@ pub async fn create_many(
         .bind(project.id)
         .execute(&mut *tx)
         .await?;
+    // (The project is read again below, with every statistic as of the change.)
+    let mut counting = project.clone();
     for task_id in &touched {
-        stats::refresh_task(tx, project.id, &project.skip_queue, *task_id).await?;
+        stats::refresh_task(tx, &mut counting, *task_id).await?;
     }
     // Tasks that came with annotations were last updated by the importer, as after any
     // annotation.
@@ -357,8 +359,8 @@ pub async fn update(
     .execute(&mut *tx)
     .await?;
     if overlap != task.overlap {
-        let project = projects::get_unchecked(tx, task.project_id).await?;
-        stats::refresh_task(tx, project.id, &project.skip_queue, id).await?;
+        let mut project = projects::get_unchecked(tx, task.project_id).await?;
+        stats::refresh_task(tx, &mut project, id).await?;
     }
     get(tx, actor, id).await
 }

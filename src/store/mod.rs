@@ -40,6 +40,8 @@ pub struct Db {
     outbox: Arc<Notify>,
     /// The URL it was opened with (PostgreSQL listeners open their own connection).
     url: Arc<str>,
+    /// SQLite: keeps the WAL checkpoint thread running while the database is in use.
+    _checkpointer: Option<Arc<()>>,
 }
 
 /// The PostgreSQL channel every commit notifies, so every process's dispatcher wakes.
@@ -55,12 +57,14 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL `{url}`: use sqlite://path or postgres://...");
         };
+        let mut checkpointer = None;
         let (write, read) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
                 let write = Pool::sqlite(&path, 1);
                 // Create the schema (and the WAL file) before readers open the database.
                 schema::migrate(&write, backend).await?;
+                checkpointer = Some(sqlite::spawn_checkpointer(&path)?);
                 (write, Pool::sqlite(&path, 8))
             }
             Backend::Postgres => {
@@ -75,6 +79,7 @@ impl Db {
             backend,
             outbox: Arc::new(Notify::new()),
             url: url.into(),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -374,10 +374,34 @@ fn open(path: &str) -> Result<rusqlite::Connection> {
     // (a power cut can lose the last transactions, never corrupt the file).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
+         PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; \
+         PRAGMA wal_autocheckpoint = 0;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
+}
+
+/// Checkpoints the WAL into the database file from a thread of its own, every 100 ms,
+/// for as long as the returned token lives. (SQLite's automatic checkpoint runs inside
+/// whichever COMMIT crosses the threshold, fsync included: a stall of milliseconds for
+/// that request and every one queued behind the writer. A passive checkpoint on another
+/// connection runs beside the writer instead.)
+pub fn spawn_checkpointer(path: &str) -> anyhow::Result<Arc<()>> {
+    let conn = open(path)?;
+    let alive = Arc::new(());
+    let watch = Arc::downgrade(&alive);
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while watch.upgrade().is_some() {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "WAL checkpoint failed");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })?;
+    Ok(alive)
 }
 
 /// Runs one statement with its parameters.
