@@ -65,6 +65,7 @@ impl Db {
                 // Create the schema (and the WAL file) before readers open the database.
                 schema::migrate(&write, backend).await?;
                 checkpointer = Some(sqlite::spawn_checkpointer(&path)?);
+                spawn_wal_catch_up(&write, checkpointer.as_ref().expect("just set"));
                 (write, Pool::sqlite(&path, 8))
             }
             Backend::Postgres => {
@@ -136,6 +137,23 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Once a second, lets the WAL start over (see [`sql::Pool::checkpoint`]), for as long
+/// as the database is open.
+fn spawn_wal_catch_up(write: &Pool, alive: &Arc<()>) {
+    let (write, alive) = (write.clone(), Arc::downgrade(alive));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if alive.upgrade().is_none() {
+                return;
+            }
+            if let Err(error) = write.checkpoint().await {
+                tracing::warn!(%error, "WAL checkpoint failed");
+            }
+        }
+    });
 }
 
 /// `sqlite://file.db`, `sqlite:file.db` or `sqlite::memory:` → what SQLite opens. Options

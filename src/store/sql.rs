@@ -575,6 +575,15 @@ impl Pool {
         }
     }
 
+    /// SQLite: checkpoints the WAL to its end (see [`sqlite::Pool::checkpoint`]); a no-op
+    /// on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        match &self.0 {
+            PoolInner::Sqlite(pool) => pool.checkpoint().await,
+            PoolInner::Postgres(_) => Ok(()),
+        }
+    }
+
     pub async fn close(&self) {
         match &self.0 {
             PoolInner::Sqlite(pool) => pool.close(),

@@ -122,6 +122,25 @@ impl Pool {
         Ok(conn)
     }
 
+    /// With the writer held (and no transaction open), checkpoints the WAL to its end.
+    /// The checkpoint thread does the bulk of the copying beside the writer but can never
+    /// catch up with a writer that keeps appending; without a complete checkpoint the
+    /// WAL never starts over and grows without bound. This catch-up is short: only what
+    /// was appended since the thread's last pass.
+    pub async fn checkpoint(self: &Arc<Self>) -> Result<()> {
+        let conn = self.acquire().await?;
+        let open = self
+            .group
+            .as_ref()
+            .is_some_and(|group| group.lock().expect("group lock").open);
+        if open {
+            self.commit_group(&conn)?;
+        }
+        conn.get()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     pub fn close(&self) {
         self.permits.close();
         self.idle.lock().expect("pool lock").clear();
@@ -375,7 +394,7 @@ fn open(path: &str) -> Result<rusqlite::Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; \
-         PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
@@ -385,7 +404,7 @@ fn open(path: &str) -> Result<rusqlite::Connection> {
 /// for as long as the returned token lives. (SQLite's automatic checkpoint runs inside
 /// whichever COMMIT crosses the threshold, fsync included: a stall of milliseconds for
 /// that request and every one queued behind the writer. A passive checkpoint on another
-/// connection runs beside the writer instead.)
+/// connection runs beside the writer instead; [`Pool::checkpoint`] finishes the job.)
 pub fn spawn_checkpointer(path: &str) -> anyhow::Result<Arc<()>> {
     let conn = open(path)?;
     let alive = Arc::new(());
@@ -394,9 +413,11 @@ pub fn spawn_checkpointer(path: &str) -> anyhow::Result<Arc<()>> {
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             while watch.upgrade().is_some() {
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "WAL checkpoint failed");
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::DatabaseBusy => {} // another checkpoint
+                    Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
+                    Ok(()) => {}
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
