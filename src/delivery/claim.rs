@@ -68,15 +68,24 @@ pub async fn claim(
     } else {
         // Parameters, not literals: one statement shape per size of `skip`, parsed once.
         let list: Vec<String> = (0..skip.len()).map(|i| format!("${}", 7 + i)).collect();
-        format!(
-            "SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN ( \
-               SELECT x.id FROM deliveries x \
-               WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= $2 \
-               ORDER BY x.next_attempt_at, x.id LIMIT $5{lock} \
-             ) WHERE w.id NOT IN ({}) \
-             ORDER BY d.next_attempt_at, d.id LIMIT $6",
-            list.join(", ")
-        )
+        let skip_list = list.join(", ");
+        let due_of_webhook = "FROM deliveries x \
+             WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= $2 \
+             ORDER BY x.next_attempt_at, x.id LIMIT $5";
+        match db.backend {
+            // PostgreSQL plans a per-row subquery poorly: LATERAL runs it once per webhook.
+            Backend::Postgres => format!(
+                "SELECT d.id FROM webhooks w CROSS JOIN LATERAL \
+                 (SELECT x.id, x.next_attempt_at {due_of_webhook}{lock}) d \
+                 WHERE w.id NOT IN ({skip_list}) ORDER BY d.next_attempt_at, d.id LIMIT $6"
+            ),
+            // SQLite has no LATERAL; it runs this correlated list once per webhook.
+            Backend::Sqlite => format!(
+                "SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN \
+                 (SELECT x.id {due_of_webhook}) \
+                 WHERE w.id NOT IN ({skip_list}) ORDER BY d.next_attempt_at, d.id LIMIT $6"
+            ),
+        }
     };
     let sql = format!(
         "UPDATE deliveries SET next_attempt_at = $1, lease_until = $1, lease_owner = $3, updated_at = $2 \
