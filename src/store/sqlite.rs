@@ -94,18 +94,21 @@ impl Pool {
             begin_immediate(&mut conn).await?;
             return Ok(conn);
         };
-        let mut conn = if large {
-            self.acquire().await?
-        } else {
+        if large {
+            // A plain transaction of its own: no savepoint, whose journal would hold a
+            // copy of every page a large transaction touches (in memory: temp_store).
+            let mut conn = self.acquire().await?;
+            if group.lock().expect("group lock").open {
+                self.commit_group(&conn)?;
+            }
+            begin_immediate(&mut conn).await?;
+            return Ok(conn);
+        }
+        let mut conn = {
             let _joining = Joining::new(group);
             self.acquire().await?
         };
-        let mut open = group.lock().expect("group lock").open;
-        if open && large {
-            self.commit_group(&conn)?;
-            open = false;
-        }
-        if !open {
+        if !group.lock().expect("group lock").open {
             begin_immediate(&mut conn).await?;
             let mut state = group.lock().expect("group lock");
             state.open = true;
@@ -115,9 +118,6 @@ impl Pool {
         execute(conn.get(), "SAVEPOINT labelhook_tx")?;
         let mut state = group.lock().expect("group lock");
         state.members += 1;
-        if large {
-            state.members = MAX_GROUP; // no one joins it
-        }
         conn.generation = Some(state.generation);
         Ok(conn)
     }
@@ -298,7 +298,7 @@ impl Conn {
     /// Commits a write transaction begun by [`Pool::begin`].
     pub async fn commit(mut self) -> Result<()> {
         let Some(generation) = self.generation.take() else {
-            // Not grouped (a pool of several connections): a plain transaction.
+            // Not grouped (a large transaction, or a pool of several connections).
             if let Err(error) = execute(self.get(), "COMMIT") {
                 let _ = execute(self.get(), "ROLLBACK");
                 return Err(error.into());
