@@ -92,6 +92,7 @@ pub async fn claim(
          WHERE id IN ({pick}) RETURNING id"
     );
     let mut tx = db.begin().await?;
+    db.skip_flush_wait(&mut tx).await?;
     let mut claim = store::query_scalar(&sql)
         .bind(lease_end)
         .bind(now)

@@ -50,6 +50,7 @@ fn next_state(
 /// (At thousands of deliveries a second, statements, not rows, are what costs.)
 pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> store::Result<()> {
     let mut tx = db.begin_large().await?;
+    db.skip_flush_wait(&mut tx).await?;
     let now = time::now();
     // A webhook deleted while its delivery was in flight took the delivery with it: its
     // outcome has nowhere to go (and must not block the rest of the batch).

@@ -100,6 +100,21 @@ impl Db {
         self.write.begin_large().await
     }
 
+    /// PostgreSQL: lets this transaction's commit return before its WAL flush
+    /// (`synchronous_commit = off`). Only for the dispatcher's leases and outcomes: if the
+    /// database server crashes, the last of them may be lost, which means a delivery is
+    /// sent again (at least once) and its attempt may be missing from the log, never that
+    /// an event is lost. The disk's flushes are kept for the changes users make. (SQLite
+    /// in WAL mode with `synchronous = NORMAL` never waits for a flush at commit.)
+    pub async fn skip_flush_wait(&self, tx: &mut Tx) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            query("SET LOCAL synchronous_commit = off")
+                .execute(tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Commits a write transaction and wakes the dispatcher (on PostgreSQL, every
     /// process's: the notification is sent when the transaction commits).
     pub async fn commit(&self, mut tx: Tx) -> Result<()> {
