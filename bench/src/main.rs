@@ -7,7 +7,7 @@
 //!
 //! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation (`all` runs
 //! them in that order). Drills: kill, down, flaky (`drills` runs the three). Each writes
-//! bench/results/<name>[.postgres][.quick].json and prints a table.
+//! bench/results/<name>[.postgres][.rate<N>][.env][.quick].json and prints a table.
 
 mod client;
 mod drills;

@@ -160,7 +160,18 @@ impl Report {
             format!(".{}", self.backend)
         };
         let quick = if self.quick { ".quick" } else { "" };
-        let path = dir.join(format!("{}{suffix}{quick}.json", self.scenario));
+        // A run with a non-default rate or server settings gets a file of its own, so it
+        // never overwrites the default run's figures.
+        let mut variant = String::new();
+        for (name, tag) in [("LHB_RATE", "rate"), ("LHB_ISOLATION_RATE", "rate")] {
+            if let Ok(value) = std::env::var(name) {
+                variant.push_str(&format!(".{tag}{value}"));
+            }
+        }
+        if std::env::var_os("LHB_SERVER_ENV").is_some() {
+            variant.push_str(".env");
+        }
+        let path = dir.join(format!("{}{suffix}{variant}{quick}.json", self.scenario));
         let to_json = |rows: &[Row]| -> Value {
             Value::Array(
                 rows.iter()
