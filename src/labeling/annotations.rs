@@ -308,7 +308,7 @@ pub async fn create(
         .execute(&mut *tx)
         .await?;
     let mut project = projects::get_unchecked(tx, task.project_id).await?;
-    stats::refresh_task(tx, &mut project, task.id).await?;
+    let delta = stats::refresh_task_counters(tx, &mut project, task.id).await?;
     let annotation = get(tx, actor, id).await?;
     events::emit(
         tx,
@@ -320,6 +320,8 @@ pub async fn create(
     if !annotation.was_cancelled {
         super::ml_backends::count_new_annotations(tx, &project, 1).await?;
     }
+    // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
+    stats::save_project_delta(tx, project.id, &delta).await?;
     Ok(annotation)
 }
 
@@ -368,7 +370,7 @@ pub async fn update(
         .execute(&mut *tx)
         .await?;
     let mut project = projects::get_unchecked(tx, current.project_id).await?;
-    stats::refresh_task(tx, &mut project, current.task_id).await?;
+    let delta = stats::refresh_task_counters(tx, &mut project, current.task_id).await?;
     let annotation = get(tx, actor, id).await?;
     events::emit(
         tx,
@@ -378,6 +380,8 @@ pub async fn update(
     )
     .await?;
     super::ml_backends::annotation_updated(tx, &project).await?;
+    // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
+    stats::save_project_delta(tx, project.id, &delta).await?;
     Ok(annotation)
 }
 

@@ -74,8 +74,33 @@ fn counters_from(row: &Row) -> store::Result<TaskCounters> {
 /// Recomputes one task's counters and moves its project's statistics by the difference,
 /// in the database and in `project` (so callers need not read the project again).
 pub async fn refresh_task(conn: &mut Conn, project: &mut Project, task_id: i64) -> Result<()> {
+    let delta = refresh_task_counters(conn, project, task_id).await?;
+    save_project_delta(conn, project.id, &delta).await
+}
+
+/// How a project's statistics moved, still to be written with [`save_project_delta`].
+#[derive(Debug, Default)]
+pub struct ProjectDelta {
+    total: i64,
+    cancelled: i64,
+    useful: i64,
+    ground_truth: i64,
+    predictions: i64,
+    labeled: i64,
+    with_useful: i64,
+}
+
+/// The first half of [`refresh_task`]: the task's counters in the database, the
+/// project's statistics in memory only. For the hot paths, which write the project row
+/// with [`save_project_delta`] as their last statement: on PostgreSQL that row's lock is
+/// then held only through the commit, not through the event and delivery inserts.
+pub async fn refresh_task_counters(
+    conn: &mut Conn,
+    project: &mut Project,
+    task_id: i64,
+) -> Result<ProjectDelta> {
     let Some(before) = read_counters(conn, task_id).await? else {
-        return Ok(());
+        return Ok(ProjectDelta::default());
     };
     let sql = format!(
         "{} RETURNING total_annotations, cancelled_annotations, useful_annotations, \
@@ -87,18 +112,43 @@ pub async fn refresh_task(conn: &mut Conn, project: &mut Project, task_id: i64) 
         .fetch_one(&mut *conn)
         .await?;
     let after = counters_from(&row)?;
-    if before == after {
+    let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
+    let delta = ProjectDelta {
+        total: after.total - before.total,
+        cancelled: after.cancelled - before.cancelled,
+        useful: after.useful - before.useful,
+        ground_truth: after.ground_truth - before.ground_truth,
+        predictions: after.predictions - before.predictions,
+        labeled: after.labeled - before.labeled,
+        with_useful: has_useful(&after) - has_useful(&before),
+    };
+    let stats = &mut project.stats;
+    stats.total_annotations_number += delta.total;
+    stats.skipped_annotations_number += delta.cancelled;
+    stats.useful_annotation_number += delta.useful;
+    stats.ground_truth_number += delta.ground_truth;
+    stats.total_predictions_number += delta.predictions;
+    stats.finished_task_number += delta.labeled;
+    stats.num_tasks_with_annotations += delta.with_useful;
+    Ok(delta)
+}
+
+/// Writes what [`refresh_task_counters`] computed into the project's row.
+pub async fn save_project_delta(
+    conn: &mut Conn,
+    project_id: i64,
+    delta: &ProjectDelta,
+) -> Result<()> {
+    let unchanged = delta.total == 0
+        && delta.cancelled == 0
+        && delta.useful == 0
+        && delta.ground_truth == 0
+        && delta.predictions == 0
+        && delta.labeled == 0
+        && delta.with_useful == 0;
+    if unchanged {
         return Ok(());
     }
-    let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
-    let stats = &mut project.stats;
-    stats.total_annotations_number += after.total - before.total;
-    stats.skipped_annotations_number += after.cancelled - before.cancelled;
-    stats.useful_annotation_number += after.useful - before.useful;
-    stats.ground_truth_number += after.ground_truth - before.ground_truth;
-    stats.total_predictions_number += after.predictions - before.predictions;
-    stats.finished_task_number += after.labeled - before.labeled;
-    stats.num_tasks_with_annotations += has_useful(&after) - has_useful(&before);
     store::query(
         "UPDATE projects SET \
          total_annotations_number = total_annotations_number + $1, \
@@ -110,14 +160,14 @@ pub async fn refresh_task(conn: &mut Conn, project: &mut Project, task_id: i64) 
          num_tasks_with_annotations = num_tasks_with_annotations + $7 \
          WHERE id = $8",
     )
-    .bind(after.total - before.total)
-    .bind(after.cancelled - before.cancelled)
-    .bind(after.useful - before.useful)
-    .bind(after.ground_truth - before.ground_truth)
-    .bind(after.predictions - before.predictions)
-    .bind(after.labeled - before.labeled)
-    .bind(has_useful(&after) - has_useful(&before))
-    .bind(project.id)
+    .bind(delta.total)
+    .bind(delta.cancelled)
+    .bind(delta.useful)
+    .bind(delta.ground_truth)
+    .bind(delta.predictions)
+    .bind(delta.labeled)
+    .bind(delta.with_useful)
+    .bind(project_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
