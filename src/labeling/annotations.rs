@@ -81,44 +81,24 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> 
 
 /// The annotations of the given tasks, in id order.
 pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Annotation>> {
-    if task_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut found = Vec::new();
-    for chunk in task_ids.chunks(500) {
-        let sql = format!(
-            "{SELECT} WHERE a.task_id IN ({}) ORDER BY a.id",
-            store::id_params(1, chunk.len())
-        );
-        for row in store::query(&sql)
-            .bind_ids(chunk)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            found.push(from_row(&row)?);
-        }
-    }
-    // Chunks are each in id order; the whole list must be too.
+    let rows = store::fetch_by_ids(conn, task_ids, |list| {
+        format!("{SELECT} WHERE a.task_id IN ({list})")
+    })
+    .await?;
+    let mut found = rows
+        .iter()
+        .map(from_row)
+        .collect::<store::Result<Vec<_>>>()?;
     found.sort_by_key(|a| a.id);
     Ok(found)
 }
 
 async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Annotation>> {
-    let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "{SELECT} WHERE a.id IN ({}) ORDER BY a.id",
-            store::id_params(1, chunk.len())
-        );
-        for row in store::query(&sql)
-            .bind_ids(chunk)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            found.push(from_row(&row)?);
-        }
-    }
-    Ok(found)
+    let rows = store::fetch_by_ids(conn, ids, |list| {
+        format!("{SELECT} WHERE a.id IN ({list}) ORDER BY a.id")
+    })
+    .await?;
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
 /// An annotation as a client sent it.

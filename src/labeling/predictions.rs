@@ -168,24 +168,14 @@ pub async fn list(
 }
 
 pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Prediction>> {
-    if task_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut found = Vec::new();
-    for chunk in task_ids.chunks(500) {
-        let sql = format!(
-            "{SELECT} WHERE pr.task_id IN ({}) ORDER BY pr.id",
-            store::id_params(1, chunk.len())
-        );
-        for row in store::query(&sql)
-            .bind_ids(chunk)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            found.push(from_row(&row)?);
-        }
-    }
-    // Chunks are each in id order; the whole list must be too.
+    let rows = store::fetch_by_ids(conn, task_ids, |list| {
+        format!("{SELECT} WHERE pr.task_id IN ({list})")
+    })
+    .await?;
+    let mut found = rows
+        .iter()
+        .map(from_row)
+        .collect::<store::Result<Vec<_>>>()?;
     found.sort_by_key(|p| p.id);
     Ok(found)
 }

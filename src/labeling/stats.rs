@@ -39,7 +39,7 @@ fn refresh_sql(skip_queue: &str, where_clause: &str) -> String {
     )
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct TaskCounters {
     total: i64,
     cancelled: i64,
@@ -78,15 +78,11 @@ pub async fn refresh_task(conn: &mut Conn, project: &mut Project, task_id: i64) 
     save_project_delta(conn, project.id, &delta).await
 }
 
-/// How a project's statistics moved, still to be written with [`save_project_delta`].
-#[derive(Debug, Default)]
+/// How a project's statistics moved, still to be written with [`save_project_delta`]:
+/// the change of one task's counters, and of whether it has a useful annotation.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct ProjectDelta {
-    total: i64,
-    cancelled: i64,
-    useful: i64,
-    ground_truth: i64,
-    predictions: i64,
-    labeled: i64,
+    task: TaskCounters,
     with_useful: i64,
 }
 
@@ -113,22 +109,25 @@ pub async fn refresh_task_counters(
         .await?;
     let after = counters_from(&row)?;
     let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
-    let delta = ProjectDelta {
+    let task = TaskCounters {
         total: after.total - before.total,
         cancelled: after.cancelled - before.cancelled,
         useful: after.useful - before.useful,
         ground_truth: after.ground_truth - before.ground_truth,
         predictions: after.predictions - before.predictions,
         labeled: after.labeled - before.labeled,
+    };
+    let delta = ProjectDelta {
+        task,
         with_useful: has_useful(&after) - has_useful(&before),
     };
     let stats = &mut project.stats;
-    stats.total_annotations_number += delta.total;
-    stats.skipped_annotations_number += delta.cancelled;
-    stats.useful_annotation_number += delta.useful;
-    stats.ground_truth_number += delta.ground_truth;
-    stats.total_predictions_number += delta.predictions;
-    stats.finished_task_number += delta.labeled;
+    stats.total_annotations_number += task.total;
+    stats.skipped_annotations_number += task.cancelled;
+    stats.useful_annotation_number += task.useful;
+    stats.ground_truth_number += task.ground_truth;
+    stats.total_predictions_number += task.predictions;
+    stats.finished_task_number += task.labeled;
     stats.num_tasks_with_annotations += delta.with_useful;
     Ok(delta)
 }
@@ -139,14 +138,7 @@ pub async fn save_project_delta(
     project_id: i64,
     delta: &ProjectDelta,
 ) -> Result<()> {
-    let unchanged = delta.total == 0
-        && delta.cancelled == 0
-        && delta.useful == 0
-        && delta.ground_truth == 0
-        && delta.predictions == 0
-        && delta.labeled == 0
-        && delta.with_useful == 0;
-    if unchanged {
+    if *delta == ProjectDelta::default() {
         return Ok(());
     }
     store::query(
@@ -160,12 +152,12 @@ pub async fn save_project_delta(
          num_tasks_with_annotations = num_tasks_with_annotations + $7 \
          WHERE id = $8",
     )
-    .bind(delta.total)
-    .bind(delta.cancelled)
-    .bind(delta.useful)
-    .bind(delta.ground_truth)
-    .bind(delta.predictions)
-    .bind(delta.labeled)
+    .bind(delta.task.total)
+    .bind(delta.task.cancelled)
+    .bind(delta.task.useful)
+    .bind(delta.task.ground_truth)
+    .bind(delta.task.predictions)
+    .bind(delta.task.labeled)
     .bind(delta.with_useful)
     .bind(project_id)
     .execute(&mut *conn)

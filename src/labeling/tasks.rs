@@ -68,21 +68,11 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Task> {
 
 /// Loads tasks by id, in id order.
 pub async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Task>> {
-    let mut tasks = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "{SELECT} WHERE t.id IN ({}) ORDER BY t.id",
-            store::id_params(1, chunk.len())
-        );
-        let rows = store::query(&sql)
-            .bind_ids(chunk)
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in &rows {
-            tasks.push(from_row(row)?);
-        }
-    }
-    Ok(tasks)
+    let rows = store::fetch_by_ids(conn, ids, |list| {
+        format!("{SELECT} WHERE t.id IN ({list}) ORDER BY t.id")
+    })
+    .await?;
+    Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
 /// A page of a project's tasks in id order, with the total count.

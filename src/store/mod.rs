@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use sql::{Conn, Error, Pool, Query, Result, Row, Tx, id_params, query, query_scalar};
+pub use sql::{
+    Conn, Error, Pool, Query, Result, Row, Tx, fetch_by_ids, id_params, query, query_scalar,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -292,6 +292,22 @@ pub fn id_params(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// The rows of a query over a list of ids of any length. `sql` makes the statement for
+/// one chunk from its placeholders (`IN ({list})`); the ids are bound 500 at a time.
+/// Rows come chunk after chunk: a caller that needs one order sorts them.
+pub async fn fetch_by_ids(
+    conn: &mut Conn,
+    ids: &[i64],
+    sql: impl Fn(&str) -> String,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(500) {
+        let text = sql(&id_params(1, chunk.len()));
+        rows.extend(query(&text).bind_ids(chunk).fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 impl<'q> Query<'q> {
     pub fn bind(mut self, value: impl Bind) -> Self {
         self.params.push(value.into_param());
