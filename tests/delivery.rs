@@ -447,6 +447,41 @@ async fn a_hanging_receiver_does_not_delay_the_others() {
     );
 }
 
+/// A receiver slower than the events: with one slot per webhook, most deliveries cannot
+/// be handed to the dispatcher at commit and wait in the outbox for a claim. Every event
+/// still arrives exactly once, and once the backlog is gone new events flow again.
+#[tokio::test]
+async fn a_webhook_at_its_cap_gets_every_event_exactly_once() {
+    let server = Server::start_with(&[("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "1")]);
+    let receiver = Receiver::start_with(Behaviour::Slow(20)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    let texts: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+    futures::future::join_all(texts.iter().map(|t| add_task(&server, project, t))).await;
+    receiver.wait_for("TASKS_CREATED", 40).await;
+    add_task(&server, project, "after the backlog").await;
+    let got = receiver.wait_for("TASKS_CREATED", 41).await;
+    let mut ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 41, "41 events, 41 distinct deliveries");
+    let texts: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|r| {
+            r.body["tasks"][0]["data"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts.len(), 41, "every task arrived");
+    wait_status(&server, &webhook, "succeeded", 41).await;
+    assert_eq!(
+        receiver.with_action("TASKS_CREATED").len(),
+        41,
+        "nothing was sent twice"
+    );
+}
+
 #[tokio::test]
 async fn old_finished_deliveries_are_pruned() {
     let mut server = Server::start();

@@ -163,7 +163,11 @@ impl Report {
         // A run with a non-default rate or server settings gets a file of its own, so it
         // never overwrites the default run's figures.
         let mut variant = String::new();
-        for (name, tag) in [("LHB_RATE", "rate"), ("LHB_ISOLATION_RATE", "rate")] {
+        for (name, tag) in [
+            ("LHB_RATE", "rate"),
+            ("LHB_ISOLATION_RATE", "rate"),
+            ("LHB_DELIVERY_RATE", "rate"),
+        ] {
             if let Ok(value) = std::env::var(name) {
                 variant.push_str(&format!(".{tag}{value}"));
             }
@@ -187,7 +191,12 @@ impl Report {
             )
         };
         let overrides: serde_json::Map<String, Value> =
-            ["LHB_SERVER_ENV", "LHB_RATE", "LHB_ISOLATION_RATE"]
+            [
+                "LHB_SERVER_ENV",
+                "LHB_RATE",
+                "LHB_ISOLATION_RATE",
+                "LHB_DELIVERY_RATE",
+            ]
                 .iter()
                 .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), json!(v))))
                 .collect();

@@ -8,26 +8,11 @@
 //! The claim reads at most a few batches of the due index, however large the backlog, and
 //! none of the backlog of a webhook whose slots are all in use.
 
+use std::sync::Arc;
+
+use super::job::{self, DESTINATION_COLUMNS, Destination, Job};
 use crate::store;
 use crate::store::{Backend, Db, time};
-
-/// A delivery ready to send, with what sending needs.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub delivery_id: i64,
-    pub message_id: String,
-    pub webhook_id: i64,
-    pub attempts: i64,
-    pub action: String,
-    pub sequence: i64,
-    pub body: Vec<u8>,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    /// Signing secrets: the current one, plus the previous one during a rotation.
-    pub secrets: Vec<String>,
-    /// Also send `X-Hub-Signature-256` (GitHub/Labelbox style).
-    pub hub_signature: bool,
-}
 
 /// Claims up to `limit` due deliveries, at most `per_webhook` of any one webhook and none
 /// of the webhooks in `skip` (those already have all their slots in use).
@@ -110,7 +95,7 @@ pub async fn claim(
     }
     let rows = store::query(&format!(
         "SELECT d.id, d.message_id, d.webhook_id, d.send_payload, d.attempts, e.action, e.sequence, \
-         e.payload, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at, w.hub_signature \
+         e.payload, {DESTINATION_COLUMNS} \
          FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.id IN ({}) ORDER BY d.next_attempt_at, d.id",
         store::id_params(1, ids.len())
@@ -122,39 +107,17 @@ pub async fn claim(
     let mut jobs = Vec::with_capacity(rows.len());
     for row in rows {
         let action: String = row.try_get("action")?;
-        let body = if row.try_get::<i64, _>("send_payload")? != 0 {
-            row.try_get::<String, _>("payload")?.into_bytes()
-        } else {
-            serde_json::json!({ "action": action })
-                .to_string()
-                .into_bytes()
-        };
-        let headers: String = row.try_get("headers")?;
-        let headers: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&headers).unwrap_or_default();
-        let mut secrets = vec![row.try_get::<String, _>("secret")?];
-        let previous: Option<String> = row.try_get("previous_secret")?;
-        let expires: Option<i64> = row.try_get("previous_secret_expires_at")?;
-        if let (Some(previous), Some(expires)) = (previous, expires)
-            && expires > now
-        {
-            secrets.push(previous);
-        }
+        let payload = row.try_get::<String, _>("payload")?;
+        let send_payload = row.try_get::<i64, _>("send_payload")? != 0;
         jobs.push(Job {
             delivery_id: row.try_get("id")?,
             message_id: row.try_get("message_id")?,
             webhook_id: row.try_get("webhook_id")?,
             attempts: row.try_get("attempts")?,
-            action,
             sequence: row.try_get("sequence")?,
-            body,
-            url: row.try_get("url")?,
-            headers: headers
-                .into_iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
-                .collect(),
-            secrets,
-            hub_signature: row.try_get::<i64, _>("hub_signature")? != 0,
+            body: job::body(send_payload, &action, payload.into()),
+            destination: Arc::new(Destination::from_row(&row, now)?),
+            action,
         });
     }
     Ok(jobs)

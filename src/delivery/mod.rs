@@ -1,15 +1,19 @@
-//! The dispatcher: takes due deliveries from the outbox, sends them concurrently, records
+//! The dispatcher: takes deliveries from the outbox, sends them concurrently, records
 //! every attempt, schedules retries.
 //!
 //! ```text
-//! commit ──wake──▶ claim (lease) ──▶ send tasks (≤ max_in_flight, ≤ per-webhook cap)
-//!                     ▲                          │ outcomes
-//!                     └──── slots freed ◀─── recorder (batched writes)
+//! commit ──handoff (fresh, leased)──────────┐
+//!    └──wake──▶ claim (due: retries, backlog)┴─▶ send tasks (≤ max_in_flight, ≤ per-webhook cap)
+//!                     ▲                                   │ outcomes
+//!                     └──────── slots freed ◀──────── recorder (batched writes)
 //! ```
 //!
-//! It never runs in a request: handlers only commit outbox rows and wake it.
+//! It never runs in a request: handlers only commit outbox rows, hand the fresh ones over
+//! and wake it.
 
 pub mod claim;
+pub mod handoff;
+pub mod job;
 pub mod liveness;
 pub mod prune;
 pub mod record;
@@ -25,7 +29,8 @@ use tokio::sync::mpsc;
 use crate::config::WebhookSettings;
 use crate::store;
 use crate::store::{Db, time};
-use claim::Job;
+use handoff::{Handoff, Message};
+use job::Job;
 use send::Attempt;
 
 /// Deliveries claimed per round.
@@ -47,21 +52,29 @@ pub fn spawn(db: Db, settings: WebhookSettings) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// What a claim round found.
+enum Round {
+    /// A whole batch: more may be due at once.
+    Full,
+    /// Everything claimable was taken; when the next delivery falls due, if any.
+    Done { next_due: Option<i64> },
+}
+
 struct Dispatcher {
     db: Db,
     settings: Arc<WebhookSettings>,
     client: reqwest::Client,
-    /// Sends under way per webhook.
-    in_flight: HashMap<i64, usize>,
-    total_in_flight: usize,
-    /// Claimed jobs waiting for a slot of their webhook.
+    /// What this process holds (shared with write transactions) and the door for fresh
+    /// deliveries. Set up in `run`, once the lease owner is known.
+    handoff: Option<Arc<Handoff>>,
+    /// Sends under way per webhook (≤ the per-webhook cap).
+    sending: HashMap<i64, usize>,
+    /// Held jobs waiting for a send slot of their webhook.
     waiting: HashMap<i64, VecDeque<Job>>,
     /// PostgreSQL: this process's liveness lock, to take over the leases of dead ones.
     liveness: Option<liveness::Liveness>,
     /// Which addresses deliveries may reach.
     guard: ssrf::Guard,
-    /// Where finished sends report, to free their slot.
-    done_tx: Option<mpsc::UnboundedSender<i64>>,
 }
 
 impl Dispatcher {
@@ -72,12 +85,11 @@ impl Dispatcher {
             db,
             settings: Arc::new(settings),
             client,
-            in_flight: HashMap::new(),
-            total_in_flight: 0,
+            handoff: None,
+            sending: HashMap::new(),
             waiting: HashMap::new(),
             liveness: None,
             guard,
-            done_tx: None,
         }
     }
 
@@ -85,6 +97,10 @@ impl Dispatcher {
     /// be sent after the ones before it, then some.
     fn lease(&self) -> Duration {
         self.settings.timeout() * 2 + Duration::from_secs(30)
+    }
+
+    fn handoff(&self) -> &Arc<Handoff> {
+        self.handoff.as_ref().expect("set up at the start of run")
     }
 
     async fn run(mut self) {
@@ -103,6 +119,17 @@ impl Dispatcher {
                 None
             }
         };
+        // Send tasks and write transactions report here: slots freed, fresh deliveries.
+        let (inbox_tx, mut inbox) = mpsc::unbounded_channel::<Message>();
+        let handoff = Arc::new(Handoff::new(
+            self.settings.max_in_flight,
+            self.settings.max_in_flight_per_webhook,
+            self.lease(),
+            self.liveness.as_ref().map(liveness::Liveness::key),
+            inbox_tx,
+        ));
+        self.db.open_handoff(handoff.clone());
+        self.handoff = Some(handoff);
         let _listener = liveness::spawn_listener(self.db.clone());
         let mut last_sweep = std::time::Instant::now();
         // Outcomes queue for the recorder (bounded: a slow database slows sending, it does
@@ -110,13 +137,11 @@ impl Dispatcher {
         // the outcome is written leaves the delivery leased: it is sent again (at least once).
         let (outcome_tx, outcome_rx) =
             mpsc::channel::<Attempt>(self.settings.max_in_flight.max(1) * 4);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<i64>();
-        self.done_tx = Some(done_tx);
         tokio::spawn(recorder(self.db.clone(), self.settings.clone(), outcome_rx));
-        // When to claim next. A commit (new events) claims at once; completions free
-        // slots, and claim only when due work was left behind for lack of them, at most
-        // every REFILL_EVERY, so thousands of completions a second cost a few claims, not
-        // one each.
+        // When to claim next. A commit claims at once if it left anything due (fresh
+        // deliveries usually come by handoff instead); freed slots claim only when due
+        // work was left behind for lack of them, at most every REFILL_EVERY, so thousands
+        // of completions a second cost a few claims, not one each.
         let mut claim_at = Some(tokio::time::Instant::now());
         let mut backlog = false;
         let mut last_claim = tokio::time::Instant::now();
@@ -133,40 +158,38 @@ impl Dispatcher {
             if claim_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
                 claim_at = None;
                 last_claim = tokio::time::Instant::now();
-                match self.claim_round(&outcome_tx).await {
+                match self.claim_if_due(&outcome_tx).await {
                     // Slots left and a full batch: more is due, go again at once.
-                    Ok((claimed, limit)) if claimed == limit && claimed == CLAIM_BATCH => {
+                    Ok(Round::Full) => {
                         claim_at = Some(tokio::time::Instant::now());
-                        self.reap(&mut done_rx, &outcome_tx);
+                        self.reap(&mut inbox, &outcome_tx);
                         continue;
                     }
-                    Ok(_) => {}
+                    // Due rows still there belong to webhooks at their cap (or no slot
+                    // was free): they are taken as slots free up.
+                    Ok(Round::Done { next_due }) => {
+                        backlog = next_due.is_some_and(|at| at <= time::now());
+                        if let Some(at) = next_due.filter(|_| !backlog) {
+                            timer = Duration::from_micros((at - time::now()).max(0) as u64)
+                                .min(POLL_INTERVAL);
+                        }
+                    }
                     Err(error) => {
                         tracing::error!(error = %error, "claiming deliveries failed; retrying shortly");
                         claim_at = Some(tokio::time::Instant::now() + Duration::from_millis(200));
                     }
-                }
-                // Due rows still there belong to webhooks at their cap (or no slot was
-                // free): they are taken as slots free up.
-                match claim::next_due(&self.db).await {
-                    Ok(Some(at)) if at <= time::now() => backlog = true,
-                    Ok(Some(at)) => {
-                        backlog = false;
-                        timer = Duration::from_micros((at - time::now()).max(0) as u64)
-                            .min(POLL_INTERVAL);
-                    }
-                    _ => backlog = false,
                 }
             } else if let Some(at) = claim_at {
                 timer = at.saturating_duration_since(tokio::time::Instant::now());
             }
             tokio::select! {
                 _ = self.db.committed() => claim_at = Some(tokio::time::Instant::now()),
-                Some(webhook_id) = done_rx.recv() => {
-                    self.finished(webhook_id, &outcome_tx);
-                    if backlog && claim_at.is_none() {
+                Some(message) = inbox.recv() => {
+                    let freed = matches!(message, Message::Sent(_) | Message::Released(_));
+                    if freed && backlog && claim_at.is_none() {
                         claim_at = Some(last_claim + REFILL_EVERY);
                     }
+                    self.handle(message, &outcome_tx);
                 }
                 _ = tokio::time::sleep(timer) => {
                     if claim_at.is_none() {
@@ -174,30 +197,57 @@ impl Dispatcher {
                     }
                 }
             }
-            self.reap(&mut done_rx, &outcome_tx);
+            self.reap(&mut inbox, &outcome_tx);
         }
     }
 
-    /// Takes every completion already reported.
+    /// Claims if anything is due. A read comes first: with fresh deliveries handed over
+    /// at commit, most wake-ups find nothing due, and a claim is a write.
+    async fn claim_if_due(&mut self, outcome_tx: &mpsc::Sender<Attempt>) -> store::Result<Round> {
+        let next_due = claim::next_due(&self.db).await?;
+        if next_due.is_none_or(|at| at > time::now()) {
+            // Nothing due: no webhook is behind any more.
+            self.handoff().held().behind.clear();
+            return Ok(Round::Done { next_due });
+        }
+        let (claimed, limit) = self.claim_round(outcome_tx).await?;
+        if claimed == limit && claimed == CLAIM_BATCH {
+            return Ok(Round::Full);
+        }
+        Ok(Round::Done {
+            next_due: claim::next_due(&self.db).await?,
+        })
+    }
+
+    /// Takes every message already there.
     fn reap(
         &mut self,
-        done_rx: &mut mpsc::UnboundedReceiver<i64>,
+        inbox: &mut mpsc::UnboundedReceiver<Message>,
         outcome_tx: &mpsc::Sender<Attempt>,
     ) {
-        while let Ok(webhook_id) = done_rx.try_recv() {
-            self.finished(webhook_id, outcome_tx);
+        while let Ok(message) = inbox.try_recv() {
+            self.handle(message, outcome_tx);
         }
     }
 
-    /// A send to `webhook_id` is over: free its slot, start its next waiting job.
-    fn finished(&mut self, webhook_id: i64, outcome_tx: &mpsc::Sender<Attempt>) {
-        self.total_in_flight = self.total_in_flight.saturating_sub(1);
-        if let Some(count) = self.in_flight.get_mut(&webhook_id) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.in_flight.remove(&webhook_id);
+    fn handle(&mut self, message: Message, outcome_tx: &mpsc::Sender<Attempt>) {
+        match message {
+            // Already counted as held when they were inserted.
+            Message::Fresh(jobs) => {
+                for job in jobs {
+                    self.send_or_wait(job, outcome_tx);
+                }
             }
+            Message::Sent(webhook_id) => {
+                self.handoff().held().give_back(webhook_id);
+                self.sent(webhook_id, outcome_tx);
+            }
+            Message::Released(webhook_id) => self.handoff().held().give_back(webhook_id),
         }
+    }
+
+    /// A send to `webhook_id` is over: its next waiting job takes the slot.
+    fn sent(&mut self, webhook_id: i64, outcome_tx: &mpsc::Sender<Attempt>) {
         let next = self
             .waiting
             .get_mut(&webhook_id)
@@ -209,64 +259,87 @@ impl Dispatcher {
         {
             self.waiting.remove(&webhook_id);
         }
-        if let Some(job) = next {
-            self.start(job, outcome_tx);
+        match next {
+            Some(job) => self.start(job, outcome_tx),
+            None => {
+                if let Some(count) = self.sending.get_mut(&webhook_id) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        self.sending.remove(&webhook_id);
+                    }
+                }
+            }
         }
     }
 
-    /// Claims what the free slots allow and starts sending. Returns how many were claimed.
+    /// Sends `job` now if its webhook has a free send slot, or queues it.
+    fn send_or_wait(&mut self, job: Job, outcome_tx: &mpsc::Sender<Attempt>) {
+        let sending = self.sending.entry(job.webhook_id).or_insert(0);
+        if *sending < self.settings.max_in_flight_per_webhook.max(1) {
+            *sending += 1;
+            self.start(job, outcome_tx);
+        } else {
+            self.waiting
+                .entry(job.webhook_id)
+                .or_default()
+                .push_back(job);
+        }
+    }
+
+    /// Claims what the free places allow and starts sending. Returns how many were
+    /// claimed, and the most that could have been.
     async fn claim_round(
         &mut self,
         outcome_tx: &mpsc::Sender<Attempt>,
     ) -> store::Result<(usize, usize)> {
-        let waiting: usize = self.waiting.values().map(VecDeque::len).sum();
-        let free = self
-            .settings
-            .max_in_flight
-            .saturating_sub(self.total_in_flight + waiting);
+        let per_webhook = self.settings.max_in_flight_per_webhook.max(1);
+        let (free, busy) = {
+            let held = self.handoff().held();
+            let free = self.settings.max_in_flight.saturating_sub(held.total);
+            (free, held.at_least(per_webhook))
+        };
         if free == 0 {
             return Ok((0, 0));
         }
-        let per_webhook = self.settings.max_in_flight_per_webhook.max(1);
-        let busy: Vec<i64> = self
-            .in_flight
-            .iter()
-            .filter(|(id, n)| **n + self.waiting.get(id).map_or(0, VecDeque::len) >= per_webhook)
-            .map(|(id, _)| *id)
-            .collect();
         let limit = free.min(CLAIM_BATCH);
         let owner = self.liveness.as_ref().map(liveness::Liveness::key);
         let jobs = claim::claim(&self.db, limit, per_webhook, &busy, self.lease(), owner).await?;
         let claimed = jobs.len();
-        for job in jobs {
-            if self.in_flight.get(&job.webhook_id).copied().unwrap_or(0) < per_webhook {
-                self.start(job, outcome_tx);
-            } else {
-                self.waiting
-                    .entry(job.webhook_id)
-                    .or_default()
-                    .push_back(job);
+        {
+            let mut held = self.handoff().held();
+            let mut claimed_per_webhook: HashMap<i64, usize> = HashMap::new();
+            for job in &jobs {
+                held.take(job.webhook_id);
+                *claimed_per_webhook.entry(job.webhook_id).or_insert(0) += 1;
             }
+            // A webhook that got fewer than it could take has nothing more due: its
+            // fresh deliveries may be handed over again.
+            if claimed < limit {
+                held.behind.retain(|id| {
+                    busy.contains(id)
+                        || claimed_per_webhook.get(id).copied().unwrap_or(0) >= per_webhook
+                });
+            }
+        }
+        for job in jobs {
+            self.send_or_wait(job, outcome_tx);
         }
         Ok((claimed, limit))
     }
 
+    /// Sends `job` in a task of its own; its send slot is already counted.
     fn start(&mut self, job: Job, outcome_tx: &mpsc::Sender<Attempt>) {
-        *self.in_flight.entry(job.webhook_id).or_insert(0) += 1;
-        self.total_in_flight += 1;
         let client = self.client.clone();
         let timeout = self.settings.timeout();
         let guard = self.guard.clone();
         let proxied = self.settings.delivery_proxy.is_some();
         let outcome_tx = outcome_tx.clone();
-        let done_tx = self.done_tx.clone();
+        let handoff = self.handoff().clone();
         tokio::spawn(async move {
             let attempt = send::attempt(&client, &guard, job, timeout, proxied).await;
             let webhook_id = attempt.job.webhook_id;
             let _ = outcome_tx.send(attempt).await;
-            if let Some(done) = done_tx {
-                let _ = done.send(webhook_id);
-            }
+            handoff.send(Message::Sent(webhook_id));
         });
     }
 }

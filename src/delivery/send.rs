@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
-use super::claim::Job;
+use super::job::Job;
 use super::ssrf::{BLOCKED_MARKER, Guard};
 use crate::config::WebhookSettings;
 use crate::store::time;
@@ -113,7 +113,7 @@ pub async fn attempt(
 ) -> Attempt {
     let started_at = time::now();
     let clock = Instant::now();
-    if let Err(reason) = preflight(guard, &job.url, proxied).await {
+    if let Err(reason) = preflight(guard, &job.destination.url, proxied).await {
         return Attempt {
             job,
             started_at,
@@ -129,7 +129,7 @@ pub async fn attempt(
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
-    for (name, value) in &job.headers {
+    for (name, value) in &job.destination.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -138,6 +138,7 @@ pub async fn attempt(
         }
     }
     let signatures: Vec<String> = job
+        .destination
         .secrets
         .iter()
         .filter_map(|s| secret::sign(s, &job.message_id, timestamp, &job.body))
@@ -149,9 +150,11 @@ pub async fn attempt(
         ("labelhook-sequence", job.sequence.to_string()),
     ];
     let hub = job
+        .destination
         .hub_signature
         .then(|| {
-            job.secrets
+            job.destination
+                .secrets
                 .first()
                 .and_then(|s| secret::hub_signature(s, &job.body))
         })
@@ -165,7 +168,7 @@ pub async fn attempt(
         }
     }
     let request = client
-        .post(&job.url)
+        .post(&job.destination.url)
         .headers(headers)
         .timeout(timeout)
         .body(job.body.clone());

@@ -3,8 +3,12 @@
 //!
 //! Adding an action is one row in [`CATALOGUE`] plus the call that emits it.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use crate::delivery::job::{self, DESTINATION_COLUMNS, Destination, Job};
 use crate::labeling::projects::Project;
 use crate::labeling::{LabelingError, Result};
 use crate::store::{self, Conn};
@@ -195,16 +199,20 @@ struct Target {
     send_payload: bool,
     /// Switched off after failures: the delivery is kept, held until the webhook is on.
     held: bool,
+    /// Where to send, for handing the delivery straight to the dispatcher; `None` leaves
+    /// it to a claim.
+    destination: Option<Arc<Destination>>,
 }
 
 /// The webhooks of `scope` that want `action`: the project's own and the organization's
 /// (organization-only actions reach only the organization's). Active ones, plus those
 /// paused after failures (their deliveries wait).
 async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Target>> {
-    let rows = store::query(
-        "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason \
-         FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)",
-    )
+    let rows = store::query(&format!(
+        "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason, \
+         {DESTINATION_COLUMNS} \
+         FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)"
+    ))
     .bind(scope.organization_id)
     .bind(if action.organization_only() {
         -1
@@ -214,6 +222,7 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Ta
     .fetch_all(&mut *conn)
     .await?;
     let mut found = Vec::new();
+    let now = time::now();
     for row in rows {
         let active = row.try_get::<i64, _>("is_active")? != 0;
         let reason: Option<String> = row.try_get("disabled_reason")?;
@@ -233,6 +242,7 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Ta
                 webhook_id: row.try_get("id")?,
                 send_payload: row.try_get::<i64, _>("send_payload")? != 0,
                 held,
+                destination: Some(Arc::new(Destination::from_row(&row, now)?)),
             });
         }
     }
@@ -275,6 +285,7 @@ pub async fn emit_to(
         webhook_id,
         send_payload: true,
         held: false,
+        destination: None,
     }];
     record(tx, scope, action, body, &targets).await
 }
@@ -297,6 +308,7 @@ async fn record(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(LabelingError::NotFound("Organization"))?;
+    let payload = Value::Object(payload).to_string();
     let event_id: i64 = store::query_scalar(
         "INSERT INTO events (organization_id, project_id, action, sequence, payload, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -305,40 +317,77 @@ async fn record(
     .bind(scope.project_id)
     .bind(action.as_str())
     .bind(sequence)
-    .bind(Value::Object(payload).to_string())
+    .bind(&payload)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
+    // Deliveries whose webhook has a free send slot are inserted leased to this process and
+    // handed to its dispatcher at commit; the others are due now, for a claim.
+    let leases: Vec<_> = targets
+        .iter()
+        .map(|target| match (tx.handoff(), &target.destination) {
+            (Some(pending), Some(_)) if !target.held => pending.reserve(target.webhook_id),
+            _ => None,
+        })
+        .collect();
     // One statement per event, however many webhooks: event_id and the time are shared
-    // parameters, each row adds its message id, webhook, payload flag and status.
+    // parameters, each row adds its message id, webhook, payload flag, status and lease.
+    const PER_ROW: usize = 7;
+    let mut inserted: HashMap<i64, (i64, String)> = HashMap::with_capacity(targets.len());
     let mut ids = Vec::with_capacity(targets.len());
-    for chunk in targets.chunks(200) {
+    for (chunk, leases) in targets.chunks(200).zip(leases.chunks(200)) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p = 3 + i * 4;
-                format!(
-                    "(${}, $1, ${}, ${}, ${}, $2, $2, $2)",
-                    p,
-                    p + 1,
-                    p + 2,
-                    p + 3
-                )
+                let list: Vec<String> = (0..PER_ROW)
+                    .map(|c| format!("${}", 3 + i * PER_ROW + c))
+                    .collect();
+                format!("({}, $1, $2, $2)", list.join(", "))
             })
             .collect();
         let sql = format!(
-            "INSERT INTO deliveries (message_id, event_id, webhook_id, send_payload, status, \
-             next_attempt_at, created_at, updated_at) VALUES {} RETURNING id",
+            "INSERT INTO deliveries (message_id, webhook_id, send_payload, status, next_attempt_at, \
+             lease_until, lease_owner, event_id, created_at, updated_at) VALUES {} \
+             RETURNING id, webhook_id, message_id",
             rows.join(", ")
         );
-        let mut query = store::query_scalar::<i64>(&sql).bind(event_id).bind(now);
-        for target in chunk {
+        let mut query = store::query(&sql).bind(event_id).bind(now);
+        for (target, lease) in chunk.iter().zip(leases) {
             query = query
                 .bind(format!("msg_{}", uuid::Uuid::now_v7().simple()))
                 .bind(target.webhook_id)
                 .bind(flag(target.send_payload))
-                .bind(if target.held { "held" } else { "pending" });
+                .bind(if target.held { "held" } else { "pending" })
+                .bind(lease.map_or(now, |l| l.until))
+                .bind(lease.map(|l| l.until))
+                .bind(lease.and_then(|l| l.owner));
         }
-        ids.extend(query.fetch_all(&mut *tx).await?);
+        for row in query.fetch_all(&mut *tx).await? {
+            let id: i64 = row.try_get("id")?;
+            ids.push(id);
+            inserted.insert(row.try_get("webhook_id")?, (id, row.try_get("message_id")?));
+        }
+    }
+    // The jobs of the leased ones, from what is at hand: nothing is read back.
+    if let Some(pending) = tx.handoff() {
+        let payload = bytes::Bytes::from(payload);
+        for (target, lease) in targets.iter().zip(&leases) {
+            let (Some(_), Some(destination)) = (lease, &target.destination) else {
+                continue;
+            };
+            let Some((delivery_id, message_id)) = inserted.remove(&target.webhook_id) else {
+                continue;
+            };
+            pending.add(Job {
+                delivery_id,
+                message_id,
+                webhook_id: target.webhook_id,
+                attempts: 0,
+                action: action.as_str().to_string(),
+                sequence,
+                body: job::body(target.send_payload, action.as_str(), payload.clone()),
+                destination: destination.clone(),
+            });
+        }
     }
     Ok(ids)
 }

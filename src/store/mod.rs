@@ -15,9 +15,11 @@ pub mod sql;
 mod sqlite;
 pub mod time;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
+
+use crate::delivery::handoff::{Handoff, Pending};
 
 pub use sql::{
     Conn, Error, Pool, Query, Result, Row, Tx, fetch_by_ids, id_params, query, query_scalar,
@@ -40,6 +42,9 @@ pub struct Db {
     pub backend: Backend,
     /// Signalled after every commit: new outbox rows may be waiting.
     outbox: Arc<Notify>,
+    /// This process's dispatcher, once it runs: write transactions hand it the deliveries
+    /// they write (see `delivery::handoff`).
+    handoff: Arc<OnceLock<Arc<Handoff>>>,
     /// The URL it was opened with (PostgreSQL listeners open their own connection).
     url: Arc<str>,
     /// SQLite: keeps the WAL checkpoint thread running while the database is in use.
@@ -81,6 +86,7 @@ impl Db {
             read,
             backend,
             outbox: Arc::new(Notify::new()),
+            handoff: Arc::new(OnceLock::new()),
             url: url.into(),
             _checkpointer: checkpointer,
         })
@@ -93,13 +99,28 @@ impl Db {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        self.write.begin().await
+        let tx = self.write.begin().await?;
+        Ok(self.with_handoff(tx))
     }
 
     /// Starts a write transaction that may run long (an import, a bulk action): on
     /// SQLite, short transactions never wait for it to finish to see their own commit.
     pub async fn begin_large(&self) -> Result<Tx> {
-        self.write.begin_large().await
+        let tx = self.write.begin_large().await?;
+        Ok(self.with_handoff(tx))
+    }
+
+    fn with_handoff(&self, mut tx: Tx) -> Tx {
+        if let Some(handoff) = self.handoff.get() {
+            tx.hand_off_to(Pending::new(handoff.clone()));
+        }
+        tx
+    }
+
+    /// Called once by the dispatcher when it starts: from then on, write transactions
+    /// hand it the deliveries they write.
+    pub fn open_handoff(&self, handoff: Arc<Handoff>) {
+        let _ = self.handoff.set(handoff);
     }
 
     /// PostgreSQL: lets this transaction's commit return before its WAL flush

@@ -17,6 +17,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::sqlite;
+use crate::delivery::handoff::Pending;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -445,7 +446,12 @@ pub(super) struct Output {
 // Connections
 
 /// A connection: from a pool, in a transaction, or one of its own.
-pub struct Conn(Inner);
+pub struct Conn {
+    inner: Inner,
+    /// A write transaction's deliveries for this process's dispatcher, handed over when
+    /// it commits (see `delivery::handoff`).
+    handoff: Option<Pending>,
+}
 
 enum Inner {
     Sqlite(sqlite::Conn),
@@ -455,8 +461,21 @@ enum Inner {
 }
 
 impl Conn {
+    fn new(inner: Inner) -> Conn {
+        Conn {
+            inner,
+            handoff: None,
+        }
+    }
+
+    /// Where this write transaction puts the deliveries it hands to the dispatcher at
+    /// commit; `None` outside a transaction or when no dispatcher runs here.
+    pub fn handoff(&mut self) -> Option<&mut Pending> {
+        self.handoff.as_mut()
+    }
+
     async fn run(&mut self, sql: &str, params: &[Param], want: Want) -> Result<Output> {
-        match &mut self.0 {
+        match &mut self.inner {
             Inner::Sqlite(conn) => sqlite::run(conn.handle_mut(), sql, params, want),
             Inner::Postgres(conn) => postgres_run(conn, sql, params, want).await,
             Inner::PostgresTx(tx) => postgres_run(tx, sql, params, want).await,
@@ -467,7 +486,7 @@ impl Conn {
     /// Runs several `;`-separated statements without parameters (schema, settings).
     pub async fn execute_batch(&mut self, sql: &str) -> Result<()> {
         use sqlx::Executor;
-        match &mut self.0 {
+        match &mut self.inner {
             Inner::Sqlite(conn) => conn.get().execute_batch(sql)?,
             Inner::Postgres(conn) => {
                 conn.execute(sqlx::raw_sql(sql)).await?;
@@ -485,7 +504,7 @@ impl Conn {
     /// Opens a PostgreSQL connection of its own, outside any pool.
     pub async fn connect_postgres(url: &str) -> Result<Conn> {
         use sqlx::Connection;
-        Ok(Conn(Inner::PostgresOwn(
+        Ok(Conn::new(Inner::PostgresOwn(
             sqlx::PgConnection::connect(url).await?,
         )))
     }
@@ -497,14 +516,26 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// Hands the deliveries this transaction writes to the dispatcher when it commits.
+    pub fn hand_off_to(&mut self, pending: Pending) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.handoff = Some(pending);
+        }
+    }
+
     pub async fn commit(mut self) -> Result<()> {
         let Some(conn) = self.conn.take() else {
             return Ok(());
         };
-        match conn.0 {
+        // Dropped unsent if the commit fails: that frees the slots it reserved.
+        let handoff = conn.handoff;
+        match conn.inner {
             Inner::Sqlite(conn) => conn.commit().await?,
             Inner::PostgresTx(tx) => tx.commit().await?,
             Inner::Postgres(_) | Inner::PostgresOwn(_) => {}
+        }
+        if let Some(pending) = handoff {
+            pending.committed();
         }
         Ok(())
     }
@@ -513,7 +544,11 @@ impl Tx {
 impl Drop for Tx {
     fn drop(&mut self) {
         // PostgreSQL: sqlx's own transaction rolls back when dropped.
-        if let Some(Conn(Inner::Sqlite(conn))) = &mut self.conn {
+        if let Some(Conn {
+            inner: Inner::Sqlite(conn),
+            ..
+        }) = &mut self.conn
+        {
             conn.rollback();
         }
     }
@@ -562,8 +597,8 @@ impl Pool {
 
     pub async fn acquire(&self) -> Result<Conn> {
         match &self.0 {
-            PoolInner::Sqlite(pool) => Ok(Conn(Inner::Sqlite(pool.acquire().await?))),
-            PoolInner::Postgres(pool) => Ok(Conn(Inner::Postgres(pool.acquire().await?))),
+            PoolInner::Sqlite(pool) => Ok(Conn::new(Inner::Sqlite(pool.acquire().await?))),
+            PoolInner::Postgres(pool) => Ok(Conn::new(Inner::Postgres(pool.acquire().await?))),
         }
     }
 
@@ -583,10 +618,10 @@ impl Pool {
     async fn begin_sized(&self, large: bool) -> Result<Tx> {
         match &self.0 {
             PoolInner::Sqlite(pool) => Ok(Tx {
-                conn: Some(Conn(Inner::Sqlite(pool.begin(large).await?))),
+                conn: Some(Conn::new(Inner::Sqlite(pool.begin(large).await?))),
             }),
             PoolInner::Postgres(pool) => Ok(Tx {
-                conn: Some(Conn(Inner::PostgresTx(pool.begin().await?))),
+                conn: Some(Conn::new(Inner::PostgresTx(pool.begin().await?))),
             }),
         }
     }

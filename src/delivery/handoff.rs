@@ -1,0 +1,294 @@
+//! Handing fresh deliveries straight to this process's dispatcher.
+//!
+//! A transaction that writes an event takes a place for each delivery whose webhook has
+//! one free, inserts the delivery already leased to this process, and gives it to the
+//! dispatcher once the commit is durable. The row is written once before the attempt
+//! and once after it, with no claim in between and no re-read of the event.
+//! - Rolled back: the places are given back and nothing is sent (the rows never existed).
+//! - Process dies after the commit: the rows are leased like claimed ones; the lease ends
+//!   (or, on SQLite, the next start releases it) and any dispatcher claims them.
+//! - No free place, or older deliveries of the webhook still due in the outbox: the
+//!   delivery is inserted due and waits for a claim, so a saturated receiver's backlog
+//!   drains in order and a fresh delivery never goes ahead of it.
+//!
+//! The counts of deliveries this process holds (reserved, waiting or being sent) live
+//! here, shared by the dispatcher and request handlers, so both paths together keep to
+//! `max_in_flight`. A webhook may hold up to twice its send cap: the second half waits in
+//! memory for a free send slot (at most one timeout, well inside the lease), so bursts of
+//! events do not fall back to the outbox.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::job::Job;
+use crate::store::time;
+
+/// What request handlers and send tasks tell the dispatcher.
+pub(super) enum Message {
+    /// Committed deliveries, each already counted as held.
+    Fresh(Vec<Job>),
+    /// A send to this webhook finished.
+    Sent(i64),
+    /// A transaction that reserved a place for this webhook rolled back.
+    Released(i64),
+}
+
+/// Deliveries this process holds, per webhook and in all.
+#[derive(Default)]
+pub(super) struct Held {
+    per_webhook: HashMap<i64, usize>,
+    pub total: usize,
+    /// Webhooks that were refused a place: they may have deliveries due in the outbox, so
+    /// their fresh deliveries go there too until a claim finds their backlog empty.
+    pub behind: HashSet<i64>,
+}
+
+impl Held {
+    pub fn take(&mut self, webhook_id: i64) {
+        *self.per_webhook.entry(webhook_id).or_insert(0) += 1;
+        self.total += 1;
+    }
+
+    pub fn give_back(&mut self, webhook_id: i64) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(count) = self.per_webhook.get_mut(&webhook_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_webhook.remove(&webhook_id);
+            }
+        }
+    }
+
+    pub fn of(&self, webhook_id: i64) -> usize {
+        self.per_webhook.get(&webhook_id).copied().unwrap_or(0)
+    }
+
+    /// Webhooks holding at least `count`.
+    pub fn at_least(&self, count: usize) -> Vec<i64> {
+        self.per_webhook
+            .iter()
+            .filter(|(_, n)| **n >= count)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+/// The dispatcher's door for deliveries committed in this process. Shared (in an `Arc`)
+/// by the dispatcher and every write transaction.
+pub struct Handoff {
+    held: Mutex<Held>,
+    max_in_flight: usize,
+    /// What one webhook may hold: twice its send cap.
+    held_per_webhook: usize,
+    lease: Duration,
+    /// PostgreSQL: the dispatcher's liveness key, recorded as the lease owner.
+    owner: Option<i64>,
+    messages: mpsc::UnboundedSender<Message>,
+}
+
+/// How a handed-over delivery is leased.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease {
+    pub until: i64,
+    pub owner: Option<i64>,
+}
+
+impl Handoff {
+    pub(super) fn new(
+        max_in_flight: usize,
+        per_webhook: usize,
+        lease: Duration,
+        owner: Option<i64>,
+        messages: mpsc::UnboundedSender<Message>,
+    ) -> Handoff {
+        Handoff {
+            held: Mutex::new(Held::default()),
+            max_in_flight: max_in_flight.max(1),
+            held_per_webhook: per_webhook.max(1) * 2,
+            lease,
+            owner,
+            messages,
+        }
+    }
+
+    pub(super) fn held(&self) -> MutexGuard<'_, Held> {
+        // A panic while holding the lock leaves plain counters: still usable.
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn send(&self, message: Message) {
+        // The dispatcher gone means the process is stopping; leases cover the rest.
+        let _ = self.messages.send(message);
+    }
+
+    /// Takes a place for a delivery to `webhook_id` about to be inserted, if one is free
+    /// and the webhook has nothing waiting in the outbox.
+    fn reserve(&self, webhook_id: i64) -> Option<Lease> {
+        let mut held = self.held();
+        if held.behind.contains(&webhook_id) {
+            return None;
+        }
+        if held.total >= self.max_in_flight || held.of(webhook_id) >= self.held_per_webhook {
+            held.behind.insert(webhook_id);
+            return None;
+        }
+        held.take(webhook_id);
+        Some(Lease {
+            until: time::now() + self.lease.as_micros() as i64,
+            owner: self.owner,
+        })
+    }
+}
+
+/// The deliveries one write transaction hands over, and the places it holds for them.
+/// Committed: they go to the dispatcher. Dropped (rolled back): the places are given back.
+pub struct Pending {
+    handoff: Arc<Handoff>,
+    /// Webhooks with a place reserved and no job yet.
+    reserved: Vec<i64>,
+    jobs: Vec<Job>,
+}
+
+impl Pending {
+    pub fn new(handoff: Arc<Handoff>) -> Pending {
+        Pending {
+            handoff,
+            reserved: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    /// Reserves a place for a delivery to `webhook_id`; `None` means insert it due.
+    pub fn reserve(&mut self, webhook_id: i64) -> Option<Lease> {
+        let lease = self.handoff.reserve(webhook_id)?;
+        self.reserved.push(webhook_id);
+        Some(lease)
+    }
+
+    /// The job of a delivery inserted with a place from [`Pending::reserve`].
+    pub fn add(&mut self, job: Job) {
+        if let Some(at) = self.reserved.iter().position(|&w| w == job.webhook_id) {
+            self.reserved.swap_remove(at);
+            self.jobs.push(job);
+        }
+    }
+
+    /// The transaction committed: send.
+    pub fn committed(mut self) {
+        let jobs = std::mem::take(&mut self.jobs);
+        if !jobs.is_empty() {
+            self.handoff.send(Message::Fresh(jobs));
+        }
+        // Anything still in `reserved` is freed by drop.
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let unsent = self.jobs.drain(..).map(|job| job.webhook_id);
+        for webhook_id in self.reserved.drain(..).chain(unsent).collect::<Vec<_>>() {
+            self.handoff.send(Message::Released(webhook_id));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handoff(max: usize, per_webhook: usize) -> (Arc<Handoff>, mpsc::UnboundedReceiver<Message>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handoff = Handoff::new(max, per_webhook, Duration::from_secs(60), Some(7), tx);
+        (Arc::new(handoff), rx)
+    }
+
+    fn job(delivery_id: i64, webhook_id: i64) -> Job {
+        Job {
+            delivery_id,
+            message_id: format!("msg_{delivery_id}"),
+            webhook_id,
+            attempts: 0,
+            action: "PING".into(),
+            sequence: delivery_id,
+            body: bytes::Bytes::from_static(b"{}"),
+            destination: Arc::new(super::super::job::Destination {
+                url: "http://127.0.0.1:1/".into(),
+                headers: vec![],
+                secrets: vec![],
+                hub_signature: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn committed_jobs_reach_the_dispatcher_with_their_slots() {
+        let (handoff, mut inbox) = handoff(10, 2);
+        let mut pending = Pending::new(handoff.clone());
+        let lease = pending.reserve(1).expect("a slot is free");
+        assert_eq!(lease.owner, Some(7));
+        pending.add(job(100, 1));
+        pending.committed();
+        match inbox.try_recv() {
+            Ok(Message::Fresh(jobs)) => assert_eq!(jobs[0].delivery_id, 100),
+            _ => panic!("expected the fresh job"),
+        }
+        assert!(
+            inbox.try_recv().is_err(),
+            "nothing else: the place stays taken"
+        );
+        assert_eq!(handoff.held().of(1), 1);
+    }
+
+    #[test]
+    fn a_rollback_frees_every_reserved_slot() {
+        let (handoff, mut inbox) = handoff(10, 2);
+        let mut pending = Pending::new(handoff.clone());
+        pending.reserve(1).expect("free");
+        pending.reserve(2).expect("free");
+        pending.add(job(100, 1));
+        drop(pending);
+        let mut freed = vec![];
+        while let Ok(Message::Released(webhook_id)) = inbox.try_recv() {
+            freed.push(webhook_id);
+        }
+        freed.sort_unstable();
+        assert_eq!(freed, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_webhook_at_its_cap_stays_behind_until_cleared() {
+        let (handoff, _inbox) = handoff(10, 2);
+        let mut pending = Pending::new(handoff.clone());
+        for _ in 0..4 {
+            assert!(pending.reserve(1).is_some(), "twice the send cap of 2");
+        }
+        assert!(pending.reserve(1).is_none(), "4 held: full");
+        assert!(
+            pending.reserve(2).is_some(),
+            "other webhooks are not affected"
+        );
+        handoff.held().give_back(1);
+        assert!(
+            pending.reserve(1).is_none(),
+            "behind: its backlog in the outbox goes first"
+        );
+        handoff.held().behind.clear();
+        assert!(pending.reserve(1).is_some());
+    }
+
+    #[test]
+    fn the_total_is_capped_too() {
+        let (handoff, _inbox) = handoff(3, 2);
+        let mut pending = Pending::new(handoff.clone());
+        assert!(pending.reserve(1).is_some());
+        assert!(pending.reserve(2).is_some());
+        assert!(pending.reserve(3).is_some());
+        assert!(pending.reserve(4).is_none());
+        assert_eq!(handoff.held().total, 3);
+    }
+}
