@@ -81,6 +81,8 @@ impl Held {
 pub struct Handoff {
     held: Mutex<Held>,
     max_in_flight: usize,
+    /// A webhook's send cap: holding this many, it is at its cap.
+    per_webhook: usize,
     /// What one webhook may hold: twice its send cap.
     held_per_webhook: usize,
     lease: Duration,
@@ -107,6 +109,7 @@ impl Handoff {
         Handoff {
             held: Mutex::new(Held::default()),
             max_in_flight: max_in_flight.max(1),
+            per_webhook: per_webhook.max(1),
             held_per_webhook: per_webhook.max(1) * 2,
             lease,
             owner,
@@ -152,6 +155,10 @@ pub struct Pending {
     /// Webhooks with a place reserved and no job yet.
     reserved: Vec<i64>,
     jobs: Vec<Job>,
+    /// Whether the transaction wrote to the outbox, and whether what it wrote needs a
+    /// claim soon (see [`Pending::needs_claim`]).
+    wrote_outbox: bool,
+    needs_claim: bool,
 }
 
 impl Pending {
@@ -160,14 +167,37 @@ impl Pending {
             handoff,
             reserved: Vec::new(),
             jobs: Vec::new(),
+            wrote_outbox: false,
+            needs_claim: false,
         }
     }
 
     /// Reserves a place for a delivery to `webhook_id`; `None` means insert it due.
     pub fn reserve(&mut self, webhook_id: i64) -> Option<Lease> {
+        self.wrote_outbox = true;
         let lease = self.handoff.reserve(webhook_id)?;
         self.reserved.push(webhook_id);
         Some(lease)
+    }
+
+    /// A delivery to `webhook_id` was inserted due (no place was reserved for it).
+    pub fn inserted_due(&mut self, webhook_id: i64) {
+        self.wrote_outbox = true;
+        // Below its cap (out of places in all, or its backlog not yet claimed), a claim is
+        // needed. At its cap, it is behind: looked at again when one of its sends ends.
+        let mut held = self.handoff.held();
+        if held.of(webhook_id) < self.handoff.per_webhook {
+            self.needs_claim = true;
+        } else {
+            held.behind.insert(webhook_id);
+        }
+    }
+
+    /// Whether the dispatcher must be woken at commit. Not when everything this
+    /// transaction wrote to the outbox was handed over or waits for a webhook at its cap.
+    /// Transactions that did not emit (re-deliveries, switching a webhook on) always wake.
+    pub fn needs_claim(&self) -> bool {
+        !self.wrote_outbox || self.needs_claim
     }
 
     /// The job of a delivery inserted with a place from [`Pending::reserve`].
@@ -290,5 +320,22 @@ mod tests {
         assert!(pending.reserve(3).is_some());
         assert!(pending.reserve(4).is_none());
         assert_eq!(handoff.held().total, 3);
+    }
+
+    #[test]
+    fn only_due_work_a_claim_can_take_needs_a_wake_up() {
+        let (handoff, _inbox) = handoff(10, 1);
+        let untouched = Pending::new(handoff.clone());
+        assert!(untouched.needs_claim(), "no emit: wake as always");
+        let mut handed = Pending::new(handoff.clone());
+        assert!(handed.reserve(1).is_some());
+        assert!(!handed.needs_claim(), "everything handed over");
+        let mut due = Pending::new(handoff.clone());
+        due.inserted_due(2);
+        assert!(due.needs_claim(), "webhook 2 has free places");
+        let mut at_cap = Pending::new(handoff.clone());
+        at_cap.inserted_due(1);
+        assert!(!at_cap.needs_claim(), "webhook 1 is at its cap");
+        assert!(handoff.held().behind.contains(&1), "and now behind");
     }
 }

@@ -20,7 +20,7 @@ pub mod record;
 pub mod send;
 pub mod ssrf;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +71,12 @@ struct Dispatcher {
     sending: HashMap<i64, usize>,
     /// Held jobs waiting for a send slot of their webhook.
     waiting: HashMap<i64, VecDeque<Job>>,
+    /// The last claim was limited by its batch or the free places: more may be due.
+    more_due: bool,
+    /// Webhooks the last claim skipped, or gave all it could: they may have more due.
+    recheck: HashSet<i64>,
+    /// A place of a webhook with due work was freed: claim soon.
+    refill: bool,
     /// PostgreSQL: this process's liveness lock, to take over the leases of dead ones.
     liveness: Option<liveness::Liveness>,
     /// Which addresses deliveries may reach.
@@ -88,6 +94,9 @@ impl Dispatcher {
             handoff: None,
             sending: HashMap::new(),
             waiting: HashMap::new(),
+            more_due: false,
+            recheck: HashSet::new(),
+            refill: false,
             liveness: None,
             guard,
         }
@@ -138,12 +147,12 @@ impl Dispatcher {
         let (outcome_tx, outcome_rx) =
             mpsc::channel::<Attempt>(self.settings.max_in_flight.max(1) * 4);
         tokio::spawn(recorder(self.db.clone(), self.settings.clone(), outcome_rx));
-        // When to claim next. A commit claims at once if it left anything due (fresh
-        // deliveries usually come by handoff instead); freed slots claim only when due
-        // work was left behind for lack of them, at most every REFILL_EVERY, so thousands
-        // of completions a second cost a few claims, not one each.
+        // When to claim next. A commit that left deliveries due for a webhook with free
+        // places claims at once (fresh deliveries usually come by handoff instead); a
+        // freed place claims only if its webhook, or the last full round, left due work
+        // behind, at most every REFILL_EVERY, so thousands of completions a second cost a
+        // few claims, not one each.
         let mut claim_at = Some(tokio::time::Instant::now());
-        let mut backlog = false;
         let mut last_claim = tokio::time::Instant::now();
         loop {
             if last_sweep.elapsed() >= POLL_INTERVAL {
@@ -165,13 +174,13 @@ impl Dispatcher {
                         self.reap(&mut inbox, &outcome_tx);
                         continue;
                     }
-                    // Due rows still there belong to webhooks at their cap (or no slot
-                    // was free): they are taken as slots free up.
+                    // Due rows still there belong to webhooks at their cap (or no place
+                    // was free): they are taken as places free up. The timer is for
+                    // retries falling due, and a safety net.
                     Ok(Round::Done { next_due }) => {
-                        backlog = next_due.is_some_and(|at| at <= time::now());
-                        if let Some(at) = next_due.filter(|_| !backlog) {
-                            timer = Duration::from_micros((at - time::now()).max(0) as u64)
-                                .min(POLL_INTERVAL);
+                        if let Some(at) = next_due.filter(|at| *at > time::now()) {
+                            timer =
+                                Duration::from_micros((at - time::now()) as u64).min(POLL_INTERVAL);
                         }
                     }
                     Err(error) => {
@@ -184,13 +193,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = self.db.committed() => claim_at = Some(tokio::time::Instant::now()),
-                Some(message) = inbox.recv() => {
-                    let freed = matches!(message, Message::Sent(_) | Message::Released(_));
-                    if freed && backlog && claim_at.is_none() {
-                        claim_at = Some(last_claim + REFILL_EVERY);
-                    }
-                    self.handle(message, &outcome_tx);
-                }
+                Some(message) = inbox.recv() => self.handle(message, &outcome_tx),
                 _ = tokio::time::sleep(timer) => {
                     if claim_at.is_none() {
                         claim_at = Some(tokio::time::Instant::now());
@@ -198,6 +201,9 @@ impl Dispatcher {
                 }
             }
             self.reap(&mut inbox, &outcome_tx);
+            if std::mem::take(&mut self.refill) && claim_at.is_none() {
+                claim_at = Some(last_claim + REFILL_EVERY);
+            }
         }
     }
 
@@ -208,6 +214,8 @@ impl Dispatcher {
         if next_due.is_none_or(|at| at > time::now()) {
             // Nothing due: no webhook is behind any more.
             self.handoff().held().behind.clear();
+            self.recheck.clear();
+            self.more_due = false;
             return Ok(Round::Done { next_due });
         }
         let (claimed, limit) = self.claim_round(outcome_tx).await?;
@@ -234,16 +242,27 @@ impl Dispatcher {
         match message {
             // Already counted as held when they were inserted.
             Message::Fresh(jobs) => {
+                metrics::counter!("labelhook_deliveries_taken_total", "from" => "handoff")
+                    .increment(jobs.len() as u64);
                 for job in jobs {
                     self.send_or_wait(job, outcome_tx);
                 }
             }
             Message::Sent(webhook_id) => {
-                self.handoff().held().give_back(webhook_id);
+                self.place_freed(webhook_id);
                 self.sent(webhook_id, outcome_tx);
             }
-            Message::Released(webhook_id) => self.handoff().held().give_back(webhook_id),
+            Message::Released(webhook_id) => self.place_freed(webhook_id),
         }
+    }
+
+    fn place_freed(&mut self, webhook_id: i64) {
+        let behind = {
+            let mut held = self.handoff().held();
+            held.give_back(webhook_id);
+            held.behind.contains(&webhook_id)
+        };
+        self.refill |= self.more_due || behind || self.recheck.contains(&webhook_id);
     }
 
     /// A send to `webhook_id` is over: its next waiting job takes the slot.
@@ -305,20 +324,29 @@ impl Dispatcher {
         let owner = self.liveness.as_ref().map(liveness::Liveness::key);
         let jobs = claim::claim(&self.db, limit, per_webhook, &busy, self.lease(), owner).await?;
         let claimed = jobs.len();
+        metrics::counter!("labelhook_deliveries_taken_total", "from" => "claim")
+            .increment(claimed as u64);
         {
-            let mut held = self.handoff().held();
+            let handoff = self.handoff().clone();
+            let mut held = handoff.held();
             let mut claimed_per_webhook: HashMap<i64, usize> = HashMap::new();
             for job in &jobs {
                 held.take(job.webhook_id);
                 *claimed_per_webhook.entry(job.webhook_id).or_insert(0) += 1;
             }
             // A webhook that got fewer than it could take has nothing more due: its
-            // fresh deliveries may be handed over again.
-            if claimed < limit {
-                held.behind.retain(|id| {
-                    busy.contains(id)
-                        || claimed_per_webhook.get(id).copied().unwrap_or(0) >= per_webhook
-                });
+            // fresh deliveries may be handed over again. The others are looked at again
+            // when one of their places frees.
+            self.more_due = claimed == limit;
+            self.recheck = busy.iter().copied().collect();
+            self.recheck.extend(
+                claimed_per_webhook
+                    .iter()
+                    .filter(|(_, n)| **n >= per_webhook)
+                    .map(|(id, _)| *id),
+            );
+            if !self.more_due {
+                held.behind.retain(|id| self.recheck.contains(id));
             }
         }
         for job in jobs {

@@ -325,9 +325,16 @@ async fn record(
     // handed to its dispatcher at commit; the others are due now, for a claim.
     let leases: Vec<_> = targets
         .iter()
-        .map(|target| match (tx.handoff(), &target.destination) {
-            (Some(pending), Some(_)) if !target.held => pending.reserve(target.webhook_id),
-            _ => None,
+        .map(|target| {
+            let pending = tx.handoff().filter(|_| !target.held)?;
+            let lease = target
+                .destination
+                .as_ref()
+                .and_then(|_| pending.reserve(target.webhook_id));
+            if lease.is_none() {
+                pending.inserted_due(target.webhook_id);
+            }
+            lease
         })
         .collect();
     // One statement per event, however many webhooks: event_id and the time are shared

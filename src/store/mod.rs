@@ -139,16 +139,20 @@ impl Db {
     }
 
     /// Commits a write transaction and wakes the dispatcher (on PostgreSQL, every
-    /// process's: the notification is sent when the transaction commits).
+    /// process's: the notification is sent when the transaction commits), unless all the
+    /// transaction wrote to the outbox went straight to this process's dispatcher.
     pub async fn commit(&self, mut tx: Tx) -> Result<()> {
-        if self.backend == Backend::Postgres {
+        let wake = tx.may_leave_work_due();
+        if wake && self.backend == Backend::Postgres {
             query("SELECT pg_notify($1, '')")
                 .bind(OUTBOX_CHANNEL)
                 .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
-        self.outbox.notify_one();
+        if wake {
+            self.outbox.notify_one();
+        }
         Ok(())
     }
 

@@ -523,6 +523,14 @@ impl Tx {
         }
     }
 
+    /// Whether committing this transaction may have left deliveries due, for a claim.
+    pub fn may_leave_work_due(&self) -> bool {
+        self.conn
+            .as_ref()
+            .and_then(|conn| conn.handoff.as_ref())
+            .is_none_or(Pending::needs_claim)
+    }
+
     pub async fn commit(mut self) -> Result<()> {
         let Some(conn) = self.conn.take() else {
             return Ok(());
