@@ -86,6 +86,11 @@ pub async fn create_organization(db: &Db, title: &str) -> anyhow::Result<i64> {
     .bind(time::now())
     .fetch_one(&mut *tx)
     .await?;
+    if db.backend == store::Backend::Postgres {
+        let sequence = store::schema::organization_sequence(id);
+        tx.execute_batch(&format!("CREATE SEQUENCE {sequence}"))
+            .await?;
+    }
     db.commit(tx).await?;
     Ok(id)
 }

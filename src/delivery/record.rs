@@ -9,7 +9,7 @@ use rand::Rng;
 use super::send::Attempt;
 use crate::config::WebhookSettings;
 use crate::store;
-use crate::store::{Db, time};
+use crate::store::{Backend, Db, time};
 
 /// Bounds for a receiver's `Retry-After`: never sooner than 1 s, never later than 24 h.
 const RETRY_AFTER_MIN: Duration = Duration::from_secs(1);
@@ -54,7 +54,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
     let now = time::now();
     // A webhook deleted while its delivery was in flight took the delivery with it: its
     // outcome has nowhere to go (and must not block the rest of the batch).
-    let live = existing_deliveries(&mut tx, batch).await?;
+    let live = existing_deliveries(&mut tx, db.backend, batch).await?;
     let batch: Vec<&Attempt> = batch
         .iter()
         .filter(|a| live.contains(&a.job.delivery_id))
@@ -123,16 +123,23 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
     Ok(())
 }
 
-/// The ids among the batch's deliveries that still exist.
+/// The ids among the batch's deliveries that still exist. On PostgreSQL they are locked
+/// against deletion until the outcomes are written (a webhook or project deleted
+/// meanwhile would otherwise break the attempts' foreign key).
 async fn existing_deliveries(
     tx: &mut crate::store::Tx,
+    backend: Backend,
     batch: &[Attempt],
 ) -> store::Result<std::collections::HashSet<i64>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR KEY SHARE",
+        Backend::Sqlite => "",
+    };
     let mut found = std::collections::HashSet::new();
     for chunk in batch.chunks(500) {
         let wanted: Vec<i64> = chunk.iter().map(|a| a.job.delivery_id).collect();
         let ids: Vec<i64> = store::query_scalar(&format!(
-            "SELECT id FROM deliveries WHERE id IN ({})",
+            "SELECT id FROM deliveries WHERE id IN ({}){lock}",
             store::id_params(1, wanted.len())
         ))
         .bind_ids(&wanted)

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::delivery::job::{self, DESTINATION_COLUMNS, Destination, Job};
 use crate::labeling::projects::Project;
 use crate::labeling::{LabelingError, Result};
-use crate::store::{self, Conn};
+use crate::store::{self, Backend, Conn, schema};
 use crate::store::{flag, time};
 
 /// Every action labelhook can send.
@@ -301,13 +301,7 @@ async fn record(
     payload.insert("action".into(), Value::String(action.as_str().into()));
     payload.extend(body);
     let now = time::now();
-    let sequence: i64 = store::query_scalar(
-        "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 RETURNING event_sequence",
-    )
-    .bind(scope.organization_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(LabelingError::NotFound("Organization"))?;
+    let sequence = next_sequence(tx, scope.organization_id).await?;
     let payload = Value::Object(payload).to_string();
     let event_id: i64 = store::query_scalar(
         "INSERT INTO events (organization_id, project_id, action, sequence, payload, created_at) \
@@ -397,6 +391,30 @@ async fn record(
         }
     }
     Ok(ids)
+}
+
+/// The organization's next event number. SQLite counts in the organization's row (one
+/// writer: no wait, no gap). PostgreSQL takes it from the organization's sequence, which
+/// never waits for another transaction (a rolled-back change leaves its number unused).
+async fn next_sequence(tx: &mut Conn, organization_id: i64) -> Result<i64> {
+    let next = match tx.backend() {
+        Backend::Sqlite => {
+            store::query_scalar(
+                "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 \
+                 RETURNING event_sequence",
+            )
+            .bind(organization_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        Backend::Postgres => Some(
+            store::query_scalar("SELECT nextval($1::regclass)")
+                .bind(schema::organization_sequence(organization_id))
+                .fetch_one(&mut *tx)
+                .await?,
+        ),
+    };
+    next.ok_or(LabelingError::NotFound("Organization"))
 }
 
 /// A body from (key, value) pairs, in order.

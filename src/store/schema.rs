@@ -14,7 +14,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, LEASE_OWNER),
     (5, TRAINING_COUNTER),
     (6, DUE_BY_WEBHOOK),
+    (7, ORGANIZATION_SEQUENCES),
 ];
+
+/// Migrations that only PostgreSQL runs (SQLite records them as applied). Each runs as
+/// one batch, not split at semicolons.
+const POSTGRES_ONLY: &[i64] = &[7];
+
+/// The PostgreSQL sequence that numbers an organization's events (`labelhook-sequence`).
+/// A sequence, not a counter row: taking a number never waits for another transaction,
+/// where a row update would hold the organization's row until the commit's WAL flush
+/// and so serialize every write of the organization. (SQLite has one writer anyway and
+/// keeps `organizations.event_sequence`.)
+pub fn organization_sequence(organization_id: i64) -> String {
+    format!("labelhook_org_{organization_id}_events")
+}
 
 const INITIAL: &str = r#"
 CREATE TABLE organizations (
@@ -238,6 +252,16 @@ const DUE_BY_WEBHOOK: &str = r#"
 CREATE INDEX deliveries_due_by_webhook ON deliveries (webhook_id, next_attempt_at, id) WHERE status = 'pending';
 "#;
 
+const ORGANIZATION_SEQUENCES: &str = r#"
+DO $$
+DECLARE org RECORD;
+BEGIN
+  FOR org IN SELECT id, event_sequence FROM organizations LOOP
+    EXECUTE format('CREATE SEQUENCE labelhook_org_%s_events START WITH %s', org.id, org.event_sequence + 1);
+  END LOOP;
+END $$
+"#;
+
 /// Applies every migration not yet recorded.
 pub async fn migrate(pool: &Pool, backend: Backend) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
@@ -279,7 +303,13 @@ async fn apply(conn: &mut Conn, backend: Backend) -> anyhow::Result<()> {
             .join("\n");
         // One transaction per migration, on this connection (SQLite's pool has only it).
         conn.execute_batch("BEGIN").await?;
-        let applied = apply_one(conn, *version, &sql).await;
+        let applied = if !POSTGRES_ONLY.contains(version) {
+            apply_one(conn, *version, &sql).await
+        } else if backend == Backend::Postgres {
+            apply_whole(conn, *version, &sql).await
+        } else {
+            record(conn, *version).await
+        };
         match applied {
             Ok(()) => conn.execute_batch("COMMIT").await?,
             Err(error) => {
@@ -297,6 +327,18 @@ async fn apply_one(conn: &mut Conn, version: i64, sql: &str) -> anyhow::Result<(
             .await
             .map_err(|e| anyhow::anyhow!("migration {version} failed at `{statement}`: {e}"))?;
     }
+    record(conn, version).await
+}
+
+/// A migration whose statements contain semicolons (PL/pgSQL), run as one batch.
+async fn apply_whole(conn: &mut Conn, version: i64, sql: &str) -> anyhow::Result<()> {
+    conn.execute_batch(sql)
+        .await
+        .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
+    record(conn, version).await
+}
+
+async fn record(conn: &mut Conn, version: i64) -> anyhow::Result<()> {
     query("INSERT INTO labelhook_migrations (version, applied_at) VALUES ($1, $2)")
         .bind(version)
         .bind(super::time::now())

@@ -468,6 +468,13 @@ impl Conn {
         }
     }
 
+    pub fn backend(&self) -> super::Backend {
+        match self.inner {
+            Inner::Sqlite(_) => super::Backend::Sqlite,
+            _ => super::Backend::Postgres,
+        }
+    }
+
     /// Where this write transaction puts the deliveries it hands to the dispatcher at
     /// commit; `None` outside a transaction or when no dispatcher runs here.
     pub fn handoff(&mut self) -> Option<&mut Pending> {
