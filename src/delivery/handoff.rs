@@ -44,6 +44,9 @@ pub(super) struct Held {
     /// Webhooks that were refused a place: they may have deliveries due in the outbox, so
     /// their fresh deliveries go there too until a claim finds their backlog empty.
     pub behind: HashSet<i64>,
+    /// A delivery was refused because every place was taken: any freed place, whatever
+    /// its webhook, should go to the outbox's due rows.
+    pub out_of_places: bool,
 }
 
 impl Held {
@@ -136,7 +139,12 @@ impl Handoff {
         if held.behind.contains(&webhook_id) {
             return None;
         }
-        if held.total >= self.max_in_flight || held.of(webhook_id) >= self.held_per_webhook {
+        if held.total >= self.max_in_flight {
+            held.out_of_places = true;
+            held.behind.insert(webhook_id);
+            return None;
+        }
+        if held.of(webhook_id) >= self.held_per_webhook {
             held.behind.insert(webhook_id);
             return None;
         }
@@ -183,13 +191,13 @@ impl Pending {
     /// A delivery to `webhook_id` was inserted due (no place was reserved for it).
     pub fn inserted_due(&mut self, webhook_id: i64) {
         self.wrote_outbox = true;
-        // Below its cap (out of places in all, or its backlog not yet claimed), a claim is
-        // needed. At its cap, it is behind: looked at again when one of its sends ends.
+        // At its cap, it is behind: looked at again when one of its sends ends. Below it
+        // (out of places in all, or its backlog not yet claimed), wake the dispatcher.
         let mut held = self.handoff.held();
-        if held.of(webhook_id) < self.handoff.per_webhook {
-            self.needs_claim = true;
-        } else {
+        if held.of(webhook_id) >= self.handoff.per_webhook {
             held.behind.insert(webhook_id);
+        } else {
+            self.needs_claim = true;
         }
     }
 
@@ -320,6 +328,7 @@ mod tests {
         assert!(pending.reserve(3).is_some());
         assert!(pending.reserve(4).is_none());
         assert_eq!(handoff.held().total, 3);
+        assert!(handoff.held().out_of_places, "a freed place must claim");
     }
 
     #[test]

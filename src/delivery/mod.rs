@@ -213,7 +213,11 @@ impl Dispatcher {
         let next_due = claim::next_due(&self.db).await?;
         if next_due.is_none_or(|at| at > time::now()) {
             // Nothing due: no webhook is behind any more.
-            self.handoff().held().behind.clear();
+            {
+                let mut held = self.handoff().held();
+                held.behind.clear();
+                held.out_of_places = false;
+            }
             self.recheck.clear();
             self.more_due = false;
             return Ok(Round::Done { next_due });
@@ -257,12 +261,12 @@ impl Dispatcher {
     }
 
     fn place_freed(&mut self, webhook_id: i64) {
-        let behind = {
+        let due_work = {
             let mut held = self.handoff().held();
             held.give_back(webhook_id);
-            held.behind.contains(&webhook_id)
+            held.out_of_places || held.behind.contains(&webhook_id)
         };
-        self.refill |= self.more_due || behind || self.recheck.contains(&webhook_id);
+        self.refill |= self.more_due || due_work || self.recheck.contains(&webhook_id);
     }
 
     /// A send to `webhook_id` is over: its next waiting job takes the slot.
@@ -318,6 +322,8 @@ impl Dispatcher {
             (free, held.at_least(per_webhook))
         };
         if free == 0 {
+            // Due rows wait for places: every freed one claims.
+            self.more_due = true;
             return Ok((0, 0));
         }
         let limit = free.min(CLAIM_BATCH);
@@ -347,6 +353,7 @@ impl Dispatcher {
             );
             if !self.more_due {
                 held.behind.retain(|id| self.recheck.contains(id));
+                held.out_of_places = false;
             }
         }
         for job in jobs {
