@@ -7,15 +7,18 @@
 //! - Rolled back: the places are given back and nothing is sent (the rows never existed).
 //! - Process dies after the commit: the rows are leased like claimed ones; the lease ends
 //!   (or, on SQLite, the next start releases it) and any dispatcher claims them.
-//! - No free place, or older deliveries of the webhook still due in the outbox: the
-//!   delivery is inserted due and waits for a claim, so a saturated receiver's backlog
-//!   drains in order and a fresh delivery never goes ahead of it.
+//! - No free place: the delivery is inserted due and waits for a claim.
 //!
 //! The counts of deliveries this process holds (reserved, waiting or being sent) live
 //! here, shared by the dispatcher and request handlers, so both paths together keep to
 //! `max_in_flight`. A webhook may hold up to twice its send cap: the second half waits in
 //! memory for a free send slot (at most one timeout, well inside the lease), so bursts of
 //! events do not fall back to the outbox.
+//!
+//! Claims always keep a share: the handoff uses at most three quarters of all places,
+//! and a webhook with deliveries due in the outbox (*behind*) at most half its send cap,
+//! the rest being left to the claims. So under sustained load the backlog drains while
+//! fresh deliveries keep taking the cheap path, and neither starves the other.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -83,11 +86,14 @@ impl Held {
 /// by the dispatcher and every write transaction.
 pub struct Handoff {
     held: Mutex<Held>,
-    max_in_flight: usize,
     /// A webhook's send cap: holding this many, it is at its cap.
     per_webhook: usize,
-    /// What one webhook may hold: twice its send cap.
+    /// What one webhook may take by handoff: twice its send cap, or half of it while it
+    /// is behind.
     held_per_webhook: usize,
+    held_per_webhook_behind: usize,
+    /// What the handoff may hold in all: three quarters of `max_in_flight`.
+    handoff_max: usize,
     lease: Duration,
     /// PostgreSQL: the dispatcher's liveness key, recorded as the lease owner.
     owner: Option<i64>,
@@ -111,9 +117,10 @@ impl Handoff {
     ) -> Handoff {
         Handoff {
             held: Mutex::new(Held::default()),
-            max_in_flight: max_in_flight.max(1),
             per_webhook: per_webhook.max(1),
             held_per_webhook: per_webhook.max(1) * 2,
+            held_per_webhook_behind: per_webhook.max(1) / 2,
+            handoff_max: max_in_flight.max(1) - max_in_flight.max(1) / 4,
             lease,
             owner,
             messages,
@@ -132,19 +139,21 @@ impl Handoff {
         let _ = self.messages.send(message);
     }
 
-    /// Takes a place for a delivery to `webhook_id` about to be inserted, if one is free
-    /// and the webhook has nothing waiting in the outbox.
+    /// Takes a place for a delivery to `webhook_id` about to be inserted, if the
+    /// handoff's share has one free.
     fn reserve(&self, webhook_id: i64) -> Option<Lease> {
         let mut held = self.held();
-        if held.behind.contains(&webhook_id) {
-            return None;
-        }
-        if held.total >= self.max_in_flight {
+        if held.total >= self.handoff_max {
             held.out_of_places = true;
             held.behind.insert(webhook_id);
             return None;
         }
-        if held.of(webhook_id) >= self.held_per_webhook {
+        let cap = if held.behind.contains(&webhook_id) {
+            self.held_per_webhook_behind
+        } else {
+            self.held_per_webhook
+        };
+        if held.of(webhook_id) >= cap {
             held.behind.insert(webhook_id);
             return None;
         }
@@ -310,18 +319,22 @@ mod tests {
             pending.reserve(2).is_some(),
             "other webhooks are not affected"
         );
-        handoff.held().give_back(1);
+        for _ in 0..3 {
+            handoff.held().give_back(1);
+        }
         assert!(
             pending.reserve(1).is_none(),
-            "behind: its backlog in the outbox goes first"
+            "behind and holding 1: half the send cap is left to the claims"
         );
+        handoff.held().give_back(1);
+        assert!(pending.reserve(1).is_some(), "holding none: room again");
         handoff.held().behind.clear();
         assert!(pending.reserve(1).is_some());
     }
 
     #[test]
-    fn the_total_is_capped_too() {
-        let (handoff, _inbox) = handoff(3, 2);
+    fn the_handoff_leaves_a_quarter_of_all_places_to_claims() {
+        let (handoff, _inbox) = handoff(4, 2);
         let mut pending = Pending::new(handoff.clone());
         assert!(pending.reserve(1).is_some());
         assert!(pending.reserve(2).is_some());
