@@ -43,11 +43,18 @@ struct Group {
     failed: HashMap<u64, String>,
 }
 
-/// A SQLite connection and, per statement text, which `$n` each placeholder is (asking
-/// SQLite costs a scan per placeholder: quadratic for a statement with thousands).
+/// A SQLite connection and, per statement text, its [`Shape`].
 pub(super) struct Handle {
     conn: rusqlite::Connection,
-    positions: HashMap<Box<str>, Box<[usize]>>,
+    shapes: HashMap<Box<str>, Shape>,
+}
+
+/// What a statement's text fixes, learnt once: which `$n` each placeholder is (asking
+/// SQLite costs a scan per placeholder: quadratic for a statement with thousands), and
+/// the names of its result columns (shared by every row it returns).
+struct Shape {
+    positions: Box<[usize]>,
+    columns: Arc<[String]>,
 }
 
 impl Pool {
@@ -73,7 +80,7 @@ impl Pool {
             Some(handle) => handle,
             None => Handle {
                 conn: open(&self.path)?,
-                positions: HashMap::new(),
+                shapes: HashMap::new(),
             },
         };
         Ok(Conn {
@@ -431,9 +438,9 @@ pub(super) fn run(handle: &mut Handle, sql: &str, params: &[Param], want: Want) 
     let conn = &handle.conn;
     let mut statement = conn.prepare_cached(sql)?;
     // `$n` names the n-th parameter, wherever (and however often) it appears.
-    if !handle.positions.contains_key(sql) {
-        if handle.positions.len() >= 1024 {
-            handle.positions.clear();
+    if !handle.shapes.contains_key(sql) {
+        if handle.shapes.len() >= 1024 {
+            handle.shapes.clear();
         }
         let positions = (1..=statement.parameter_count())
             .map(|index| {
@@ -444,9 +451,17 @@ pub(super) fn run(handle: &mut Handle, sql: &str, params: &[Param], want: Want) 
                     .unwrap_or(index)
             })
             .collect();
-        handle.positions.insert(sql.into(), positions);
+        let columns = statement
+            .column_names()
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
+        handle
+            .shapes
+            .insert(sql.into(), Shape { positions, columns });
     }
-    for (slot, &position) in handle.positions[sql].iter().enumerate() {
+    let shape = &handle.shapes[sql];
+    for (slot, &position) in shape.positions.iter().enumerate() {
         let index = slot + 1;
         let param = position
             .checked_sub(1)
@@ -464,11 +479,7 @@ pub(super) fn run(handle: &mut Handle, sql: &str, params: &[Param], want: Want) 
         };
         statement.raw_bind_parameter(index, value)?;
     }
-    let columns: Arc<[String]> = statement
-        .column_names()
-        .iter()
-        .map(|name| name.to_string())
-        .collect();
+    let columns = shape.columns.clone();
     let width = columns.len();
     let mut rows = Vec::new();
     let mut cursor = statement.raw_query();
