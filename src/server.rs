@@ -27,6 +27,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone());
     let pruner = crate::delivery::prune::spawn(db.clone(), settings.webhooks.retention);
+    crate::labeling::stats::spawn_folder(db.clone());
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let address = listener.local_addr()?;
     let state = AppState {

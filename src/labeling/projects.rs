@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::label_config;
 use super::{Actor, LabelingError, Result, stored_json};
+use super::{label_config, stats};
 use crate::events::{self, Action, Scope};
 use crate::store::time;
-use crate::store::{self, Conn, Row};
+use crate::store::{self, Backend, Conn, Row};
 
 pub const DEFAULT_LABEL_CONFIG: &str = "<View></View>";
 const SKIP_QUEUES: &[&str] = &["REQUEUE_FOR_ME", "REQUEUE_FOR_OTHERS", "IGNORE_SKIPPED"];
@@ -138,13 +138,38 @@ impl Project {
     }
 }
 
-const SELECT: &str = "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
-    p.parsed_label_config, p.control_weights, p.data_types, p.settings, p.maximum_annotations, \
-    p.skip_queue, p.token, p.task_number, p.finished_task_number, p.total_annotations_number, \
-    p.useful_annotation_number, p.num_tasks_with_annotations, p.ground_truth_number, \
-    p.skipped_annotations_number, p.total_predictions_number, p.created_at, p.updated_at, \
-    u.id AS creator_id, u.email, u.first_name, u.last_name \
-    FROM projects p JOIN users u ON u.id = p.created_by";
+/// The projects query, with the statistics as of now: on PostgreSQL the row's plus the
+/// deltas not yet folded into it (`stats::spawn_folder`), read in the same statement.
+fn select(conn: &Conn) -> String {
+    let head = "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
+        p.parsed_label_config, p.control_weights, p.data_types, p.settings, p.maximum_annotations, \
+        p.skip_queue, p.token, p.created_at, p.updated_at, \
+        u.id AS creator_id, u.email, u.first_name, u.last_name";
+    match conn.backend() {
+        Backend::Sqlite => {
+            let stats: Vec<String> = stats::STAT_COLUMNS
+                .iter()
+                .map(|c| format!("p.{c}"))
+                .collect();
+            format!(
+                "{head}, {} FROM projects p JOIN users u ON u.id = p.created_by",
+                stats.join(", ")
+            )
+        }
+        Backend::Postgres => {
+            let stats: Vec<String> = stats::STAT_COLUMNS
+                .iter()
+                .map(|c| format!("p.{c} + COALESCE(d.{c}, 0) AS {c}"))
+                .collect();
+            format!(
+                "{head}, {} FROM projects p JOIN users u ON u.id = p.created_by \
+                 LEFT JOIN LATERAL ({}) d ON TRUE",
+                stats.join(", "),
+                stats::pending_sums("p.id")
+            )
+        }
+    }
+}
 
 fn from_row(row: &Row) -> store::Result<Project> {
     let settings: String = row.try_get("settings")?;
@@ -184,7 +209,10 @@ fn from_row(row: &Row) -> store::Result<Project> {
 
 /// Loads a project of the actor's organization (404 otherwise).
 pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Project> {
-    let sql = format!("{SELECT} WHERE p.id = $1 AND p.organization_id = $2");
+    let sql = format!(
+        "{} WHERE p.id = $1 AND p.organization_id = $2",
+        select(conn)
+    );
     let row = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
@@ -196,7 +224,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Project> {
 
 /// Loads a project by id alone (for code that already checked the organization).
 pub async fn get_unchecked(conn: &mut Conn, id: i64) -> Result<Project> {
-    let sql = format!("{SELECT} WHERE p.id = $1");
+    let sql = format!("{} WHERE p.id = $1", select(conn));
     let row = store::query(&sql)
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -242,7 +270,8 @@ pub async fn list(
     }
     let total = count.fetch_one(&mut *conn).await?;
     let page_sql = format!(
-        "{SELECT} WHERE {condition}{ids_clause} ORDER BY p.id DESC LIMIT {limit} OFFSET {offset}"
+        "{} WHERE {condition}{ids_clause} ORDER BY p.id DESC LIMIT {limit} OFFSET {offset}",
+        select(conn)
     );
     let mut query = store::query(&page_sql).bind(actor.organization_id);
     if let Some(pattern) = &title_pattern {

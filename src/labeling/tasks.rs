@@ -250,11 +250,7 @@ pub async fn create_many(
             prediction_count += 1;
         }
     }
-    store::query("UPDATE projects SET task_number = task_number + $1 WHERE id = $2")
-        .bind(count)
-        .bind(project.id)
-        .execute(&mut *tx)
-        .await?;
+    stats::add_tasks(tx, project.id, count).await?;
     // (The project is read again below, with every statistic as of the change.)
     let mut counting = project.clone();
     for task_id in &touched {
