@@ -265,35 +265,44 @@ pub async fn send_test(tx: &mut Conn, actor: &Actor, webhook_id: i64) -> Result<
         .ok_or(LabelingError::NotFound("Delivery"))
 }
 
-/// Delivery statistics shown on the webhook object.
+/// What the webhook object shows about its deliveries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub pending: i64,
+    pub held: i64,
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+}
+
+/// Delivery statistics of the given webhooks, read in one statement: the counts and the
+/// last results come from one snapshot, so a page that polls while deliveries are
+/// pending never sees "nothing pending" beside a result from before.
 pub async fn stats(
     conn: &mut Conn,
     webhook_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, (i64, i64)>> {
+) -> Result<std::collections::HashMap<i64, Stats>> {
     let mut found = std::collections::HashMap::new();
-    if webhook_ids.is_empty() {
-        return Ok(found);
-    }
-    let list = webhook_ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let rows = store::query(&format!(
-        "SELECT webhook_id, status, COUNT(*) AS n FROM deliveries WHERE webhook_id IN ({list}) \
-         AND status IN ('pending', 'held') GROUP BY webhook_id, status"
-    ))
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in rows {
-        let id: i64 = row.try_get("webhook_id")?;
-        let status: String = row.try_get("status")?;
-        let n: i64 = row.try_get("n")?;
-        let entry = found.entry(id).or_insert((0, 0));
-        if status == "pending" {
-            entry.0 = n;
-        } else {
-            entry.1 = n;
+    for chunk in webhook_ids.chunks(500) {
+        let rows = store::query(&format!(
+            "SELECT w.id, w.last_success_at, w.last_failure_at, \
+             (SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS pending, \
+             (SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'held') AS held \
+             FROM webhooks w WHERE w.id IN ({})",
+            store::id_params(1, chunk.len())
+        ))
+        .bind_ids(chunk)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            found.insert(
+                row.try_get("id")?,
+                Stats {
+                    pending: row.try_get("pending")?,
+                    held: row.try_get("held")?,
+                    last_success_at: row.try_get("last_success_at")?,
+                    last_failure_at: row.try_get("last_failure_at")?,
+                },
+            );
         }
     }
     Ok(found)

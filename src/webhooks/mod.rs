@@ -110,14 +110,17 @@ impl Webhook {
     }
 }
 
-/// Fills the delivery counters of the given webhooks.
+/// Fills the delivery counters and last results of the given webhooks (one snapshot).
 pub async fn with_stats(conn: &mut Conn, webhooks: &mut [Webhook]) -> Result<()> {
     let ids: Vec<i64> = webhooks.iter().map(|w| w.id).collect();
     let stats = log::stats(conn, &ids).await?;
     for webhook in webhooks {
-        let (pending, held) = stats.get(&webhook.id).copied().unwrap_or((0, 0));
-        webhook.pending_deliveries = pending;
-        webhook.held_deliveries = held;
+        if let Some(stats) = stats.get(&webhook.id) {
+            webhook.pending_deliveries = stats.pending;
+            webhook.held_deliveries = stats.held;
+            webhook.last_success_at = stats.last_success_at;
+            webhook.last_failure_at = stats.last_failure_at;
+        }
     }
     Ok(())
 }
