@@ -1,5 +1,7 @@
 //! Projects: the label config, the Label Studio settings and the statistics.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -140,35 +142,37 @@ impl Project {
 
 /// The projects query, with the statistics as of now: on PostgreSQL the row's plus the
 /// deltas not yet folded into it (`stats::spawn_folder`), read in the same statement.
-fn select(conn: &Conn) -> String {
-    let head = "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
-        p.parsed_label_config, p.control_weights, p.data_types, p.settings, p.maximum_annotations, \
-        p.skip_queue, p.token, p.created_at, p.updated_at, \
-        u.id AS creator_id, u.email, u.first_name, u.last_name";
+/// Built once per backend (every annotation write reads its project).
+fn select(conn: &Conn) -> &'static str {
+    static SQLITE: LazyLock<String> = LazyLock::new(|| select_for(Backend::Sqlite));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| select_for(Backend::Postgres));
     match conn.backend() {
-        Backend::Sqlite => {
-            let stats: Vec<String> = stats::STAT_COLUMNS
-                .iter()
-                .map(|c| format!("p.{c}"))
-                .collect();
-            format!(
-                "{head}, {} FROM projects p JOIN users u ON u.id = p.created_by",
-                stats.join(", ")
-            )
-        }
-        Backend::Postgres => {
-            let stats: Vec<String> = stats::STAT_COLUMNS
-                .iter()
-                .map(|c| format!("p.{c} + COALESCE(d.{c}, 0) AS {c}"))
-                .collect();
-            format!(
-                "{head}, {} FROM projects p JOIN users u ON u.id = p.created_by \
-                 LEFT JOIN LATERAL ({}) d ON TRUE",
-                stats.join(", "),
-                stats::pending_sums("p.id")
-            )
-        }
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
     }
+}
+
+fn select_for(backend: Backend) -> String {
+    let stat = |c: &str| match backend {
+        Backend::Sqlite => format!("p.{c}"),
+        Backend::Postgres => format!("p.{c} + COALESCE(d.{c}, 0) AS {c}"),
+    };
+    let deltas = match backend {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres => format!(
+            " LEFT JOIN LATERAL ({}) d ON TRUE",
+            stats::pending_sums("p.id")
+        ),
+    };
+    let stats: Vec<String> = stats::STAT_COLUMNS.iter().map(|c| stat(c)).collect();
+    format!(
+        "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
+         p.parsed_label_config, p.control_weights, p.data_types, p.settings, p.maximum_annotations, \
+         p.skip_queue, p.token, p.created_at, p.updated_at, \
+         u.id AS creator_id, u.email, u.first_name, u.last_name, {} \
+         FROM projects p JOIN users u ON u.id = p.created_by{deltas}",
+        stats.join(", ")
+    )
 }
 
 fn from_row(row: &Row) -> store::Result<Project> {
