@@ -71,25 +71,17 @@ pub async fn track(request: Request, next: Next) -> Response {
 pub async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let handle = handle();
     let reader = state.db.reader();
-    let rows = store::query(
-        "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
-         WHERE status IN ('pending', 'held') GROUP BY status",
+    // One subquery per status, so that each reads its own partial index.
+    let row = store::query(
+        "SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS pending, \
+         (SELECT MIN(created_at) FROM deliveries WHERE status = 'pending') AS oldest, \
+         (SELECT COUNT(*) FROM deliveries WHERE status = 'held') AS held",
     )
-    .fetch_all(reader)
+    .fetch_one(reader)
     .await?;
-    let mut pending = 0;
-    let mut held = 0;
-    let mut oldest_pending: Option<i64> = None;
-    for row in rows {
-        let status: String = row.try_get("status")?;
-        let n: i64 = row.try_get("n")?;
-        if status == "pending" {
-            pending = n;
-            oldest_pending = row.try_get("oldest")?;
-        } else {
-            held = n;
-        }
-    }
+    let pending: i64 = row.try_get("pending")?;
+    let held: i64 = row.try_get("held")?;
+    let oldest_pending: Option<i64> = row.try_get("oldest")?;
     metrics::gauge!("labelhook_deliveries_pending").set(pending as f64);
     metrics::gauge!("labelhook_deliveries_held").set(held as f64);
     let age = oldest_pending.map_or(0.0, |t| (time::now() - t).max(0) as f64 / 1e6);

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, DUE_BY_WEBHOOK),
     (7, ORGANIZATION_SEQUENCES),
     (8, PROJECT_STAT_DELTAS),
+    (9, HELD_BY_WEBHOOK),
 ];
 
 /// Migrations that only PostgreSQL runs (SQLite records them as applied). Each runs as
@@ -279,6 +280,14 @@ CREATE TABLE project_stat_deltas (
     total_predictions_number BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX project_stat_deltas_by_project ON project_stat_deltas (project_id)
+"#;
+
+/// Per-webhook counts come from partial indexes: the pending ones from
+/// `deliveries_due_by_webhook`, the held ones (rare) from this one. An index on
+/// `(webhook_id, status)` had an entry moved by every status change of every delivery.
+const HELD_BY_WEBHOOK: &str = r#"
+DROP INDEX deliveries_by_webhook_status;
+CREATE INDEX deliveries_held ON deliveries (webhook_id) WHERE status = 'held'
 "#;
 
 /// Applies every migration not yet recorded.
