@@ -447,6 +447,49 @@ async fn a_hanging_receiver_does_not_delay_the_others() {
     );
 }
 
+/// A receiver that stops answering gets one delivery at a time, not its whole cap once per
+/// timeout; when it answers again, everything held meanwhile arrives.
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_gets_one_delivery_at_a_time() {
+    let retries = ["100ms"; 60].join(",");
+    let server = Server::start_with(&[
+        ("WEBHOOK_TIMEOUT", "0.3"),
+        ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "4"),
+        ("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "0"),
+        ("LABELHOOK_RETRY_SCHEDULE", &retries),
+    ]);
+    let receiver = Receiver::start_with(Behaviour::Hang).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    for i in 0..12 {
+        add_task(&server, project, &format!("t{i}")).await;
+    }
+    // The first four go out together and time out together; after that, one at a time.
+    let got = receiver
+        .wait_until(30, "4 attempts after the first timeouts", |got| {
+            got.len() >= 8
+        })
+        .await;
+    let first_wave = got[3].at;
+    let later: Vec<_> = got[4..8].iter().map(|r| r.at).collect();
+    assert!(
+        later[0].duration_since(first_wave) >= std::time::Duration::from_millis(250),
+        "the fifth attempt waited for the first ones to time out"
+    );
+    for pair in later.windows(2) {
+        assert!(
+            pair[1].duration_since(pair[0]) >= std::time::Duration::from_millis(250),
+            "one attempt at a time, each after the previous one timed out: {:?}",
+            later
+                .windows(2)
+                .map(|p| p[1].duration_since(p[0]))
+                .collect::<Vec<_>>()
+        );
+    }
+    receiver.set(Behaviour::Status(200));
+    let delivered = wait_status(&server, &webhook, "succeeded", 12).await;
+    assert_eq!(delivered.len(), 12, "every event arrived once it answered");
+}
+
 /// A receiver slower than the events: with one slot per webhook, most deliveries cannot
 /// be handed to the dispatcher at commit and wait in the outbox for a claim. Every event
 /// still arrives exactly once, and once the backlog is gone new events flow again.

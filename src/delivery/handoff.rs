@@ -34,9 +34,20 @@ pub(super) enum Message {
     /// Committed deliveries, each already counted as held.
     Fresh(Vec<Job>),
     /// A send to this webhook finished.
-    Sent(i64),
+    Sent(i64, Reply),
     /// A transaction that reserved a place for this webhook rolled back.
     Released(i64),
+}
+
+/// What a finished send says about its receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reply {
+    /// An HTTP response, whatever its status: the receiver is there.
+    Answered,
+    /// A timeout, or no connection: the receiver is not answering.
+    Unanswered,
+    /// Anything else (refused by the guard, TLS, DNS): says nothing about its load.
+    Other,
 }
 
 /// Deliveries this process holds, per webhook and in all.

@@ -29,9 +29,9 @@ use tokio::sync::mpsc;
 use crate::config::WebhookSettings;
 use crate::store;
 use crate::store::{Db, time};
-use handoff::{Handoff, Message};
+use handoff::{Handoff, Message, Reply};
 use job::Job;
-use send::Attempt;
+use send::{Attempt, ErrorClass};
 
 /// Deliveries claimed per round.
 const CLAIM_BATCH: usize = 512;
@@ -71,6 +71,10 @@ struct Dispatcher {
     sending: HashMap<i64, usize>,
     /// Held jobs waiting for a send slot of their webhook.
     waiting: HashMap<i64, VecDeque<Job>>,
+    /// Webhooks whose last attempt got no answer (timeout, no connection): they send one
+    /// delivery at a time until one is answered, so a dead receiver holds one connection
+    /// and costs one attempt per timeout, not its whole cap at once.
+    unanswered: HashSet<i64>,
     /// The last claim was limited by its batch or the free places: more may be due.
     more_due: bool,
     /// Webhooks the last claim skipped, or gave all it could: they may have more due.
@@ -94,6 +98,7 @@ impl Dispatcher {
             handoff: None,
             sending: HashMap::new(),
             waiting: HashMap::new(),
+            unanswered: HashSet::new(),
             more_due: false,
             recheck: HashSet::new(),
             refill: false,
@@ -102,10 +107,23 @@ impl Dispatcher {
         }
     }
 
-    /// How long a claim holds a delivery: long enough for every waiting job of a webhook to
-    /// be sent after the ones before it, then some.
+    /// How long a claim holds a delivery: long enough for every job a webhook holds (up to
+    /// twice its cap) to be sent after the ones before it, one at a time if its receiver
+    /// stops answering, then some. (A process that dies does not make anyone wait that
+    /// long: SQLite releases its leases at the next start, PostgreSQL's live dispatchers
+    /// take them over at once; see `liveness`.)
     fn lease(&self) -> Duration {
-        self.settings.timeout() * 2 + Duration::from_secs(30)
+        let held = 2 * self.settings.max_in_flight_per_webhook.max(1) as u32;
+        self.settings.timeout() * held + Duration::from_secs(30)
+    }
+
+    /// How many sends `webhook_id` may have under way.
+    fn send_cap(&self, webhook_id: i64) -> usize {
+        if self.unanswered.contains(&webhook_id) {
+            1
+        } else {
+            self.settings.max_in_flight_per_webhook.max(1)
+        }
     }
 
     fn handoff(&self) -> &Arc<Handoff> {
@@ -252,8 +270,9 @@ impl Dispatcher {
                     self.send_or_wait(job, outcome_tx);
                 }
             }
-            Message::Sent(webhook_id) => {
+            Message::Sent(webhook_id, reply) => {
                 self.place_freed(webhook_id);
+                self.heard(webhook_id, reply);
                 self.sent(webhook_id, outcome_tx);
             }
             Message::Released(webhook_id) => self.place_freed(webhook_id),
@@ -269,12 +288,46 @@ impl Dispatcher {
         self.refill |= self.more_due || due_work || self.recheck.contains(&webhook_id);
     }
 
-    /// A send to `webhook_id` is over: its next waiting job takes the slot.
+    /// Notes whether `webhook_id`'s receiver answered its last attempt.
+    fn heard(&mut self, webhook_id: i64, reply: Reply) {
+        match reply {
+            Reply::Answered => {
+                if self.unanswered.remove(&webhook_id) {
+                    tracing::info!(
+                        webhook_id,
+                        "receiver answers again; sending at full concurrency"
+                    );
+                }
+            }
+            Reply::Unanswered => {
+                if self.unanswered.insert(webhook_id) {
+                    tracing::warn!(
+                        webhook_id,
+                        "receiver does not answer; sending one delivery at a time until it does"
+                    );
+                }
+            }
+            Reply::Other => {}
+        }
+    }
+
+    /// A send to `webhook_id` is over: waiting jobs take the free send slots.
     fn sent(&mut self, webhook_id: i64, outcome_tx: &mpsc::Sender<Attempt>) {
-        let next = self
-            .waiting
-            .get_mut(&webhook_id)
-            .and_then(VecDeque::pop_front);
+        if let Some(count) = self.sending.get_mut(&webhook_id) {
+            *count = count.saturating_sub(1);
+        }
+        let cap = self.send_cap(webhook_id);
+        while self.sending.get(&webhook_id).copied().unwrap_or(0) < cap {
+            let Some(job) = self
+                .waiting
+                .get_mut(&webhook_id)
+                .and_then(VecDeque::pop_front)
+            else {
+                break;
+            };
+            *self.sending.entry(webhook_id).or_insert(0) += 1;
+            self.start(job, outcome_tx);
+        }
         if self
             .waiting
             .get(&webhook_id)
@@ -282,23 +335,16 @@ impl Dispatcher {
         {
             self.waiting.remove(&webhook_id);
         }
-        match next {
-            Some(job) => self.start(job, outcome_tx),
-            None => {
-                if let Some(count) = self.sending.get_mut(&webhook_id) {
-                    *count = count.saturating_sub(1);
-                    if *count == 0 {
-                        self.sending.remove(&webhook_id);
-                    }
-                }
-            }
+        if self.sending.get(&webhook_id) == Some(&0) {
+            self.sending.remove(&webhook_id);
         }
     }
 
     /// Sends `job` now if its webhook has a free send slot, or queues it.
     fn send_or_wait(&mut self, job: Job, outcome_tx: &mpsc::Sender<Attempt>) {
+        let cap = self.send_cap(job.webhook_id);
         let sending = self.sending.entry(job.webhook_id).or_insert(0);
-        if *sending < self.settings.max_in_flight_per_webhook.max(1) {
+        if *sending < cap {
             *sending += 1;
             self.start(job, outcome_tx);
         } else {
@@ -373,8 +419,13 @@ impl Dispatcher {
         tokio::spawn(async move {
             let attempt = send::attempt(&client, &guard, job, timeout, proxied).await;
             let webhook_id = attempt.job.webhook_id;
+            let reply = match (&attempt.status_code, &attempt.error) {
+                (Some(_), _) => Reply::Answered,
+                (None, Some((ErrorClass::Timeout | ErrorClass::Connect, _))) => Reply::Unanswered,
+                _ => Reply::Other,
+            };
             let _ = outcome_tx.send(attempt).await;
-            handoff.send(Message::Sent(webhook_id));
+            handoff.send(Message::Sent(webhook_id, reply));
         });
     }
 }
