@@ -12,6 +12,8 @@ fn label_studio_sdk_suite_passes() {
     command
         .arg(format!("{root}/tests/compat/run.sh"))
         .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"));
+    // PostgreSQL: (admin URL, database name) of the database made for this run.
+    let mut database = None;
     match std::env::var("LABELHOOK_TEST_DATABASE_URL") {
         Ok(admin) if !admin.is_empty() => {
             let name = format!("labelhook_compat_{}", std::process::id());
@@ -32,6 +34,7 @@ fn label_studio_sdk_suite_passes() {
                 .rsplit_once('/')
                 .map_or(admin.as_str(), |(base, _)| base);
             command.env("LABELHOOK_TEST_DATABASE_URL", format!("{base}/{name}"));
+            database = Some((admin, name));
         }
         _ => {
             command.env_remove("LABELHOOK_TEST_DATABASE_URL");
@@ -40,6 +43,17 @@ fn label_studio_sdk_suite_passes() {
     let status = command
         .status()
         .expect("run tests/compat/run.sh (is bash installed?)");
+    if let Some((admin, name)) = database {
+        // The suite's server may still be closing its connections: FORCE ends them.
+        let _ = Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ])
+            .status();
+    }
     assert!(
         status.success(),
         "the label-studio-sdk compatibility suite failed (output above)"
