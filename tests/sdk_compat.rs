@@ -3,6 +3,8 @@
 //! PyPI on the first run (`.ci/run` makes sure of both). With
 //! `LABELHOOK_TEST_DATABASE_URL` set, the server runs on a new PostgreSQL database there.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -12,29 +14,13 @@ fn label_studio_sdk_suite_passes() {
     command
         .arg(format!("{root}/tests/compat/run.sh"))
         .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"));
-    // PostgreSQL: (admin URL, database name) of the database made for this run.
+    // PostgreSQL: (admin URL, database URL) of the database made for this run.
     let mut database = None;
     match std::env::var("LABELHOOK_TEST_DATABASE_URL") {
         Ok(admin) if !admin.is_empty() => {
-            let name = format!("labelhook_compat_{}", std::process::id());
-            let created = Command::new("psql")
-                .args([
-                    admin.as_str(),
-                    "-q",
-                    "-c",
-                    &format!("CREATE DATABASE {name}"),
-                ])
-                .status()
-                .expect("run psql");
-            assert!(
-                created.success(),
-                "could not create the compatibility test database"
-            );
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(base, _)| base);
-            command.env("LABELHOOK_TEST_DATABASE_URL", format!("{base}/{name}"));
-            database = Some((admin, name));
+            let url = common::fresh_postgres_database(&admin);
+            command.env("LABELHOOK_TEST_DATABASE_URL", &url);
+            database = Some((admin, url));
         }
         _ => {
             command.env_remove("LABELHOOK_TEST_DATABASE_URL");
@@ -43,16 +29,8 @@ fn label_studio_sdk_suite_passes() {
     let status = command
         .status()
         .expect("run tests/compat/run.sh (is bash installed?)");
-    if let Some((admin, name)) = database {
-        // The suite's server may still be closing its connections: FORCE ends them.
-        let _ = Command::new("psql")
-            .args([
-                admin.as_str(),
-                "-q",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            ])
-            .status();
+    if let Some((admin, url)) = database {
+        common::drop_postgres_database(&admin, &url);
     }
     assert!(
         status.success(),

@@ -191,20 +191,28 @@ impl Drop for Server {
         if self.owns_db
             && self.db_url.starts_with("postgres")
             && let Ok(admin) = std::env::var("LABELHOOK_TEST_DATABASE_URL")
-            && let Some((_, name)) = self.db_url.rsplit_once('/')
         {
-            let _ = Command::new("psql")
-                .args([
-                    admin.as_str(),
-                    "-q",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            drop_postgres_database(&admin, &self.db_url);
         }
     }
+}
+
+/// Drops the database at `db_url` (made by [`fresh_postgres_database`]), ending any
+/// connection still open to it.
+pub fn drop_postgres_database(admin_url: &str, db_url: &str) {
+    let Some((_, name)) = db_url.rsplit_once('/') else {
+        return;
+    };
+    let _ = Command::new("psql")
+        .args([
+            admin_url,
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
@@ -239,7 +247,7 @@ fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
 
 /// With `LABELHOOK_TEST_DATABASE_URL=postgres://.../postgres`, each server gets its own
 /// new database on that server.
-fn fresh_postgres_database(admin_url: &str) -> String {
+pub fn fresh_postgres_database(admin_url: &str) -> String {
     let name = format!("labelhook_test_{}", uuid::Uuid::new_v4().simple());
     let status = Command::new("psql")
         .args([admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
