@@ -4,7 +4,7 @@
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use crate::labeling::Actor;
+use crate::shared::Actor;
 use crate::store;
 use crate::store::{Db, time};
 

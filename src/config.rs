@@ -126,15 +126,6 @@ pub struct WebhookSettings {
 }
 
 impl WebhookSettings {
-    /// The SSRF guard these settings describe.
-    pub fn guard(&self) -> crate::delivery::ssrf::Guard {
-        crate::delivery::ssrf::Guard::new(
-            self.ssrf_protection_enabled,
-            self.ssrf_allow.clone(),
-            self.ssrf_deny.clone(),
-        )
-    }
-
     pub fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.webhook_timeout.clamp(0.001, 3600.0))
     }

@@ -1,23 +1,41 @@
 //! labelhook: a Label Studio-compatible labeling server whose webhooks never lose an event.
 //!
-//! The modules, in the order an event flows through them (ARCHITECTURE.md has the map):
-//! `api` (HTTP) → `labeling` (the domain, in one transaction) → `events` (the outbox rows)
-//! → `store` (the database) → `delivery` (claim, sign, send, record, retry).
+//! The modules are layers, declared below from the top down: a module names only modules
+//! of the layers below it (ARCHITECTURE.md has the map; `tests/architecture.rs` keeps the
+//! rule). A request flows down through them: `api` (HTTP) → `labeling` (the domain, in one
+//! transaction) → `events` (the outbox rows) → `delivery` (hand over at commit, or claim;
+//! sign, send, record, retry) → `store` (the database).
 
 #![recursion_limit = "256"]
 
-pub mod api;
-pub mod auth;
-pub mod config;
-pub mod delivery;
-pub mod events;
+// Entry points: `labelhook serve`, `listen` and `import`.
 pub mod import_cli;
-pub mod labeling;
 pub mod listen;
 pub mod server;
+
+// HTTP: the web pages, and the API they call.
+pub(crate) mod web;
+
+pub mod api;
+
+// The domain: webhooks beside labeling (using it), labeling, then organizations and users.
+pub(crate) mod webhooks;
+
+pub(crate) mod labeling;
+
+pub mod auth;
+
+// The outbox and its dispatcher.
+pub(crate) mod events;
+
+pub(crate) mod delivery;
+
+// The database.
 pub mod store;
-pub mod web;
-pub mod webhooks;
+
+// The vocabulary every layer speaks (acting user, scope, error), and the settings.
+pub mod config;
+pub(crate) mod shared;
 
 /// labelhook's version, as `/api/version` and the `User-Agent` of deliveries show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use clap::Args;
 use serde_json::Value;
 
-use crate::webhooks::secret;
+use crate::delivery::secret;
 
 #[derive(Debug, Clone, Args)]
 pub struct ListenSettings {

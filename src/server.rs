@@ -9,6 +9,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
+use crate::delivery::ssrf::Guard;
 use crate::labeling::LabelingSettings;
 use crate::store::Db;
 
@@ -35,12 +36,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         labeling: LabelingSettings {
             batch_size: settings.webhooks.webhook_batch_size as usize,
         },
-        guard: settings.webhooks.guard(),
+        guard: Guard::from_settings(&settings.webhooks),
         tokens: Arc::default(),
         settings: Arc::new(settings),
     };
     // Label Studio routes end in a slash; accept them with or without.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
+    let app =
+        NormalizePathLayer::trim_trailing_slash().layer(api::router(state, crate::web::routes()));
     println!("labelhook listening on http://{address}");
     tracing::info!(%address, "listening");
     axum::serve(listener, ServiceExt::<Request>::into_make_service(app))

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiResult;
 use super::extract::{Id, LsJson, as_object};
-use crate::labeling::{Actor, annotations, tasks};
+use crate::labeling::{annotations, tasks};
+use crate::shared::Actor;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

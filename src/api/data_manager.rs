@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{LsJson, LsQuery};
-use crate::labeling::{Actor, annotations, predictions, projects, tasks};
+use crate::labeling::{annotations, predictions, projects, tasks};
+use crate::shared::Actor;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/dm/actions", post(run).get(catalogue))

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::labeling::LabelingError;
+use crate::shared::Error;
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,13 +49,12 @@ impl From<store::Error> for ApiError {
     }
 }
 
-impl From<LabelingError> for ApiError {
-    fn from(error: LabelingError) -> Self {
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
         match error {
-            LabelingError::NotFound(what) => ApiError::NotFound(format!("{what} not found.")),
-            LabelingError::Invalid { field, message } => ApiError::field(&field, message),
-            LabelingError::Database(e) => ApiError::Internal(e.into()),
-            LabelingError::Other(e) => ApiError::Internal(e),
+            Error::NotFound(what) => ApiError::NotFound(format!("{what} not found.")),
+            Error::Invalid { field, message } => ApiError::field(&field, message),
+            Error::Internal(e) => ApiError::Internal(e),
         }
     }
 }

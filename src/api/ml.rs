@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object};
-use crate::labeling::{Actor, ml_backends};
+use crate::labeling::ml_backends;
+use crate::shared::Actor;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -28,7 +28,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 
 use crate::config::Settings;
-use crate::labeling::{Actor, LabelingSettings};
+use crate::labeling::LabelingSettings;
+use crate::shared::Actor;
 use crate::store::Db;
 use error::ApiError;
 use extract::BodyLimit;
@@ -44,8 +45,10 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
 }
 
-/// The whole application: `/api/...` behind token auth, plus the public routes.
-pub fn router(state: AppState) -> Router {
+/// The whole application: `/api/...` behind token auth, the public routes, and `pages`
+/// (the web pages, which the server mounts from `web`), under the same fallbacks and
+/// layers.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let limit = state.settings.max_body_bytes;
     let private = Router::new()
         .merge(projects::routes())
@@ -60,7 +63,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(system::routes())
         .merge(openapi::routes())
-        .merge(crate::web::routes())
+        .merge(pages)
         .route("/metrics", axum::routing::get(metrics::render))
         .merge(webhooks::public_routes())
         .merge(private)

@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object};
-use crate::labeling::{Actor, predictions};
+use crate::labeling::predictions;
+use crate::shared::Actor;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -14,7 +14,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object, body_bytes, parse_json};
 use super::pagination::{PageQuery, envelope};
 use crate::labeling::import::{self, ImportSource};
-use crate::labeling::{Actor, projects, tasks};
+use crate::labeling::{projects, tasks};
+use crate::shared::Actor;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

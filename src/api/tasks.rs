@@ -12,8 +12,9 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object};
 use super::pagination::PageQuery;
+use crate::labeling::projects;
 use crate::labeling::tasks::{self, NewTask};
-use crate::labeling::{Actor, projects};
+use crate::shared::Actor;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -132,7 +133,7 @@ async fn create(
         return Err(ApiError::field("data", "This field is required."));
     }
     let item = NewTask::from_item(Value::Object(input), "task").map_err(|e| match e {
-        crate::labeling::LabelingError::Invalid { field, message } => ApiError::field(
+        crate::shared::Error::Invalid { field, message } => ApiError::field(
             field.trim_start_matches("task.").trim_start_matches("task"),
             message,
         ),

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiResult;
-use crate::labeling::Actor;
+use crate::shared::Actor;
 use crate::store;
 
 pub fn routes() -> Router<AppState> {

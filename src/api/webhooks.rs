@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Id, Ids, LsJson, LsQuery, as_object};
 use super::pagination::{PageQuery, envelope};
 use crate::events::CATALOGUE;
-use crate::labeling::Actor;
+use crate::shared::Actor;
 use crate::store::time;
 use crate::webhooks::{self, ProjectFilter, Rules, WebhookError, log};
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::job::Job;
-use crate::store::time;
+use crate::store::{CommitHook, time};
 
 /// What request handlers and send tasks tell the dispatcher.
 pub(super) enum Message {
@@ -237,12 +237,23 @@ impl Pending {
     }
 
     /// The transaction committed: send.
-    pub fn committed(mut self) {
+    fn hand_over(mut self) {
         let jobs = std::mem::take(&mut self.jobs);
         if !jobs.is_empty() {
             self.handoff.send(Message::Fresh(jobs));
         }
         // Anything still in `reserved` is freed by drop.
+    }
+}
+
+/// Every write transaction carries one (`Db::on_commit`): `events::record` finds it there.
+impl CommitHook for Pending {
+    fn wake_on_commit(&self) -> bool {
+        self.needs_claim()
+    }
+
+    fn committed(self: Box<Self>) {
+        self.hand_over();
     }
 }
 
@@ -290,7 +301,7 @@ mod tests {
         let lease = pending.reserve(1).expect("a slot is free");
         assert_eq!(lease.owner, Some(7));
         pending.add(job(100, 1));
-        pending.committed();
+        pending.hand_over();
         match inbox.try_recv() {
             Ok(Message::Fresh(jobs)) => assert_eq!(jobs[0].delivery_id, 100),
             _ => panic!("expected the fresh job"),

@@ -17,6 +17,7 @@ pub mod job;
 pub mod liveness;
 pub mod prune;
 pub mod record;
+pub mod secret;
 pub mod send;
 pub mod ssrf;
 
@@ -90,7 +91,7 @@ struct Dispatcher {
 impl Dispatcher {
     fn new(db: Db, settings: WebhookSettings) -> Dispatcher {
         let client = send::client(&settings);
-        let guard = settings.guard();
+        let guard = ssrf::Guard::from_settings(&settings);
         Dispatcher {
             db,
             settings: Arc::new(settings),
@@ -155,7 +156,10 @@ impl Dispatcher {
             self.liveness.as_ref().map(liveness::Liveness::key),
             inbox_tx,
         ));
-        self.db.open_handoff(handoff.clone());
+        let door = handoff.clone();
+        self.db.on_commit(Arc::new(move || {
+            Box::new(handoff::Pending::new(door.clone())) as Box<dyn store::CommitHook>
+        }));
         self.handoff = Some(handoff);
         let _listener = liveness::spawn_listener(self.db.clone());
         let mut last_sweep = std::time::Instant::now();

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use super::job::Job;
+use super::secret;
 use super::ssrf::{BLOCKED_MARKER, Guard};
 use crate::config::WebhookSettings;
 use crate::store::time;
-use crate::webhooks::secret;
 
 /// How much of a response body the log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
@@ -77,10 +77,16 @@ pub fn client(settings: &WebhookSettings) -> reqwest::Client {
         Some(Ok(proxy)) => builder = builder.proxy(proxy),
         Some(Err(error)) => {
             tracing::error!(error = %error, "LABELHOOK_DELIVERY_PROXY is not a valid proxy URL; sending directly");
-            builder = builder.no_proxy().dns_resolver(settings.guard().resolver());
+            builder = builder
+                .no_proxy()
+                .dns_resolver(Guard::from_settings(settings).resolver());
         }
         // Environment proxies (HTTP_PROXY, ...) would route around the guard.
-        None => builder = builder.no_proxy().dns_resolver(settings.guard().resolver()),
+        None => {
+            builder = builder
+                .no_proxy()
+                .dns_resolver(Guard::from_settings(settings).resolver())
+        }
     }
     builder.build().unwrap_or_else(|_| reqwest::Client::new())
 }

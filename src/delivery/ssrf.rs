@@ -13,7 +13,7 @@
 //!   checked is the one connected to (no DNS rebinding between check and connect).
 //!
 //! A URL whose host is an IP literal never reaches a DNS resolver, so the sender must check
-//! such a host itself ([`Guard::check_url`] or [`Guard::allows`]) at each attempt.
+//! such a host itself ([`Guard::check_url`]) at each attempt.
 
 use std::fmt;
 use std::io;
@@ -24,11 +24,36 @@ use std::time::Duration;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::config::WebhookSettings;
+use crate::shared::{Error, Result as SharedResult};
+
 /// Appears in the error text of a connection refused by the guard, so callers can classify it.
 pub const BLOCKED_MARKER: &str = "blocked by the SSRF guard";
 
 /// How long [`Guard::check_url`] waits for a name to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+const URL_MAX_CHARS: usize = 2048;
+
+/// Checks the form of a destination URL (a webhook's, an ML backend's) before any address
+/// is looked at: absolute http(s) with a host, at most 2048 characters.
+pub fn validate_url(url: &str) -> SharedResult<()> {
+    if url.chars().count() > URL_MAX_CHARS {
+        return Err(Error::invalid(
+            "url",
+            format!("Ensure this field has no more than {URL_MAX_CHARS} characters."),
+        ));
+    }
+    let invalid = || Error::invalid("url", "Enter a valid URL.");
+    let parsed = reqwest::Url::parse(url).map_err(|_| invalid())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid());
+    }
+    if url.contains(['\r', '\n', ' ']) {
+        return Err(invalid());
+    }
+    Ok(())
+}
 
 /// A destination refused by the guard; the message is meant for an API user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -59,11 +84,22 @@ impl Guard {
         }
     }
 
+    /// The guard the settings describe (`SSRF_PROTECTION_ENABLED`, `LABELHOOK_SSRF_ALLOW`,
+    /// `LABELHOOK_SSRF_DENY`).
+    pub fn from_settings(settings: &WebhookSettings) -> Guard {
+        Guard::new(
+            settings.ssrf_protection_enabled,
+            settings.ssrf_allow.clone(),
+            settings.ssrf_deny.clone(),
+        )
+    }
+
     pub fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// Whether a delivery may connect to `ip`.
+    #[cfg(test)]
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.verdict(ip).is_ok()
     }
@@ -144,7 +180,8 @@ impl Guard {
 /// "carrier-grade NAT", "multicast", "documentation", "reserved", "unspecified",
 /// "IPv4-mapped IPv6 of a <reason> address", "NAT64 of ...", "6to4 of ...", "Teredo",
 /// "unique local"), or None for a public address. Built-in ranges only (no allow/deny lists).
-pub fn reserved_reason(ip: IpAddr) -> Option<String> {
+#[cfg(test)]
+fn reserved_reason(ip: IpAddr) -> Option<String> {
     classify(ip).map(|reserved| reserved.reason)
 }
 

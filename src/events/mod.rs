@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::delivery::handoff::Pending;
 use crate::delivery::job::{self, DESTINATION_COLUMNS, Destination, Job};
-use crate::labeling::projects::Project;
-use crate::labeling::{LabelingError, Result};
+use crate::shared::{Error, Result, Scope};
 use crate::store::{self, Backend, Conn, schema};
 use crate::store::{flag, time};
 
@@ -176,22 +176,6 @@ impl Action {
     }
 }
 
-/// Where an event happened: its organization and, for most actions, its project.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope {
-    pub organization_id: i64,
-    pub project_id: Option<i64>,
-}
-
-impl Scope {
-    pub fn of(project: &Project) -> Scope {
-        Scope {
-            organization_id: project.organization_id,
-            project_id: Some(project.id),
-        }
-    }
-}
-
 /// A webhook an event goes to, and how.
 #[derive(Debug)]
 struct Target {
@@ -320,7 +304,7 @@ async fn record(
     let leases: Vec<_> = targets
         .iter()
         .map(|target| {
-            let pending = tx.handoff().filter(|_| !target.held)?;
+            let pending = tx.hook::<Pending>().filter(|_| !target.held)?;
             let lease = target
                 .destination
                 .as_ref()
@@ -369,7 +353,7 @@ async fn record(
         }
     }
     // The jobs of the leased ones, from what is at hand: nothing is read back.
-    if let Some(pending) = tx.handoff() {
+    if let Some(pending) = tx.hook::<Pending>() {
         let payload = bytes::Bytes::from(payload);
         for (target, lease) in targets.iter().zip(&leases) {
             let (Some(_), Some(destination)) = (lease, &target.destination) else {
@@ -414,7 +398,7 @@ async fn next_sequence(tx: &mut Conn, organization_id: i64) -> Result<i64> {
                 .await?,
         ),
     };
-    next.ok_or(LabelingError::NotFound("Organization"))
+    next.ok_or(Error::NotFound("Organization"))
 }
 
 /// A body from (key, value) pairs, in order.
@@ -425,14 +409,14 @@ pub fn body<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
         .collect()
 }
 
-/// Bodies of a bulk action: `items` cut into chunks of `batch_size`, each with the project.
+/// Bodies of a bulk action: `items` cut into chunks of `batch_size`, each with the
+/// project's `snapshot`.
 pub fn bulk_bodies(
     key: &str,
     items: Vec<Value>,
-    project: &Project,
+    snapshot: Value,
     batch_size: usize,
 ) -> Vec<Map<String, Value>> {
-    let snapshot = project.snapshot();
     items
         .chunks(batch_size.max(1))
         .map(|chunk| {

@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
-use super::{Actor, LabelingError, LabelingSettings, Result, stats};
-use crate::events::{self, Action, Scope};
+use super::{LabelingSettings, stats};
+use crate::events::{self, Action};
+use crate::shared::{Actor, Error, Result};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -75,7 +76,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> 
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Annotation"))?;
+        .ok_or(Error::NotFound("Annotation"))?;
     Ok(from_row(&row)?)
 }
 
@@ -118,7 +119,7 @@ impl NewAnnotation {
     /// Validates a JSON object; `at` prefixes field names in errors (import items).
     pub fn from_value(value: Value, at: &str) -> Result<NewAnnotation> {
         let Value::Object(object) = value else {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 if at.is_empty() {
                     "non_field_errors"
                 } else {
@@ -147,7 +148,7 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(LabelingError::invalid(
+            Some(_) => Err(Error::invalid(
                 field_name(at, key),
                 "Must be a valid boolean.",
             )),
@@ -157,9 +158,10 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
         match object.get(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
-            Some(v) => v.as_i64().map(|n| Some(Some(n))).ok_or_else(|| {
-                LabelingError::invalid(field_name(at, key), "A valid integer is required.")
-            }),
+            Some(v) => v
+                .as_i64()
+                .map(|n| Some(Some(n)))
+                .ok_or_else(|| Error::invalid(field_name(at, key), "A valid integer is required.")),
         }
     };
     match object.get("result") {
@@ -170,14 +172,14 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(result @ Value::Array(_)) => target.result = Some(result),
             _ => {
-                return Err(LabelingError::invalid(
+                return Err(Error::invalid(
                     field_name(at, "result"),
                     "Expected a list of result items.",
                 ));
             }
         },
         Some(_) => {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 field_name(at, "result"),
                 "Expected a list of result items.",
             ));
@@ -194,7 +196,7 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
         Some(Value::Null) => target.lead_time = None,
         Some(v) => {
             target.lead_time = Some(v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
-                LabelingError::invalid(field_name(at, "lead_time"), "A valid number is required.")
+                Error::invalid(field_name(at, "lead_time"), "A valid number is required.")
             })?)
         }
     }
@@ -212,7 +214,7 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
         Some(Value::Null) => target.last_action = None,
         Some(Value::String(s)) => target.last_action = Some(s.clone()),
         Some(_) => {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 field_name(at, "last_action"),
                 "Not a valid string.",
             ));
@@ -263,7 +265,7 @@ async fn single_body(
     project: &Project,
 ) -> Result<Map<String, Value>> {
     let task = tasks::get_many(conn, &[annotation.task_id]).await?;
-    let task = task.first().ok_or(LabelingError::NotFound("Task"))?;
+    let task = task.first().ok_or(Error::NotFound("Task"))?;
     Ok(events::body([
         ("annotation", annotation.snapshot()),
         ("project", project.snapshot()),
@@ -292,7 +294,7 @@ pub async fn create(
     let annotation = get(tx, actor, id).await?;
     events::emit(
         tx,
-        Scope::of(&project),
+        project.scope(),
         Action::AnnotationCreated,
         async |conn| Ok(vec![single_body(conn, &annotation, &project).await?]),
     )
@@ -354,7 +356,7 @@ pub async fn update(
     let annotation = get(tx, actor, id).await?;
     events::emit(
         tx,
-        Scope::of(&project),
+        project.scope(),
         Action::AnnotationUpdated,
         async |conn| Ok(vec![single_body(conn, &annotation, &project).await?]),
     )
@@ -432,14 +434,14 @@ async fn delete_ids(
     }
     events::emit(
         tx,
-        Scope::of(&project),
+        project.scope(),
         Action::AnnotationsDeleted,
         async |_| {
             let items = ids.iter().map(|id| json!({ "id": id })).collect();
             Ok(events::bulk_bodies(
                 "annotations",
                 items,
-                &project,
+                project.snapshot(),
                 settings.batch_size,
             ))
         },
@@ -479,7 +481,7 @@ async fn emit_bulk_events(
 ) -> Result<()> {
     events::emit(
         tx,
-        Scope::of(project),
+        project.scope(),
         Action::AnnotationsCreated,
         async |conn| {
             let annotations = get_many(conn, annotation_ids).await?;

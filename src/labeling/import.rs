@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::tasks::{self, NewTask};
-use super::{Actor, LabelingError, LabelingSettings, Result, import_files, projects};
+use super::{LabelingSettings, import_files, projects};
+use crate::shared::{Actor, Error, Result};
 use crate::store::Conn;
 
 /// What the client sent.
@@ -30,14 +31,14 @@ pub async fn import(
         ImportSource::Json(Value::Array(items)) => (items, vec![]),
         ImportSource::Json(item @ Value::Object(_)) => (vec![item], vec![]),
         ImportSource::Json(_) => {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "non_field_errors",
                 "Expected a list of tasks or one task object.",
             ));
         }
         ImportSource::Files(files) => {
             if files.is_empty() {
-                return Err(LabelingError::invalid(
+                return Err(Error::invalid(
                     "file",
                     "No files were uploaded; send multipart form data with one or more files.",
                 ));
@@ -47,7 +48,7 @@ pub async fn import(
             let mut formats = Vec::new();
             for (name, bytes) in &files {
                 let parsed = import_files::parse_file(name, bytes, &text_key)
-                    .map_err(|e| LabelingError::invalid("file", e.to_string()))?;
+                    .map_err(|e| Error::invalid("file", e.to_string()))?;
                 items.extend(parsed);
                 if let Some(ext) = name
                     .rsplit_once('.')
@@ -61,7 +62,7 @@ pub async fn import(
         }
     };
     if items.is_empty() {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "non_field_errors",
             "No tasks found in the import.",
         ));

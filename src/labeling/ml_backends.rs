@@ -5,8 +5,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Actor, LabelingError, Result, projects};
-use crate::events::{self, Action, Scope};
+use super::projects;
+use crate::events::{self, Action};
+use crate::shared::{Actor, Error, Result};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -77,13 +78,9 @@ impl MlBackend {
             "project": self.project_id,
         })
     }
-
-    /// Where Label Studio ML backends receive events.
-    pub fn webhook_url(&self) -> String {
-        webhook_url(&self.url)
-    }
 }
 
+/// Where Label Studio ML backends receive events.
 fn webhook_url(url: &str) -> String {
     format!("{}/webhook", url.trim_end_matches('/'))
 }
@@ -95,7 +92,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<MlBackend> {
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("ML backend"))?;
+        .ok_or(Error::NotFound("ML backend"))?;
     Ok(from_row(&row)?)
 }
 
@@ -129,16 +126,16 @@ fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields>
             None => Ok(current.map(str::to_string)),
             Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(LabelingError::invalid(key, "Not a valid string.")),
+            Some(_) => Err(Error::invalid(key, "Not a valid string.")),
         }
     };
     let url = text("url", base.map(|b| b.url.as_str()))?
-        .ok_or_else(|| LabelingError::invalid("url", "This field is required."))?;
-    crate::webhooks::validate_url(&url)?;
+        .ok_or_else(|| Error::invalid("url", "This field is required."))?;
+    crate::delivery::ssrf::validate_url(&url)?;
     let auth_method =
         text("auth_method", base.map(|b| b.auth_method.as_str()))?.unwrap_or_else(|| "NONE".into());
     if !matches!(auth_method.as_str(), "NONE" | "BASIC_AUTH") {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "auth_method",
             format!("\"{auth_method}\" is not a valid choice."),
         ));
@@ -147,10 +144,7 @@ fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields>
         None => base.is_some_and(|b| b.is_interactive),
         Some(Value::Bool(b)) => *b,
         Some(_) => {
-            return Err(LabelingError::invalid(
-                "is_interactive",
-                "Must be a valid boolean.",
-            ));
+            return Err(Error::invalid("is_interactive", "Must be a valid boolean."));
         }
     };
     let timeout = match input.get("timeout") {
@@ -158,19 +152,14 @@ fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields>
         Some(v) => v
             .as_f64()
             .filter(|t| t.is_finite() && *t > 0.0)
-            .ok_or_else(|| {
-                LabelingError::invalid("timeout", "A valid positive number is required.")
-            })?,
+            .ok_or_else(|| Error::invalid("timeout", "A valid positive number is required."))?,
     };
     let extra_params = match input.get("extra_params") {
         None => base.map_or(json!({}), |b| b.extra_params.clone()),
         Some(Value::Null) => json!({}),
         Some(v @ Value::Object(_)) => v.clone(),
         Some(_) => {
-            return Err(LabelingError::invalid(
-                "extra_params",
-                "Expected a JSON object.",
-            ));
+            return Err(Error::invalid("extra_params", "Expected a JSON object."));
         }
     };
     Ok(Fields {
@@ -216,7 +205,7 @@ async fn ensure_webhook(
     .bind(organization_id)
     .bind(project_id)
     .bind(&target)
-    .bind(crate::webhooks::secret::generate())
+    .bind(crate::delivery::secret::generate())
     .bind(now)
     .fetch_one(&mut *tx)
     .await?)
@@ -243,9 +232,9 @@ async fn release_webhook(tx: &mut Conn, project_id: i64, url: &str) -> Result<()
 pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) -> Result<MlBackend> {
     let project_id = input
         .get("project")
-        .ok_or_else(|| LabelingError::invalid("project", "This field is required."))?
+        .ok_or_else(|| Error::invalid("project", "This field is required."))?
         .as_i64()
-        .ok_or_else(|| LabelingError::invalid("project", "Incorrect type. Expected pk value."))?;
+        .ok_or_else(|| Error::invalid("project", "Incorrect type. Expected pk value."))?;
     let project = projects::get(tx, actor, project_id).await?;
     let fields = apply(None, input)?;
     let now = time::now();
@@ -324,14 +313,7 @@ pub async fn train(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
 async fn send_start_training(tx: &mut Conn, project: &projects::Project, url: &str) -> Result<()> {
     let webhook_id = ensure_webhook(tx, project.organization_id, project.id, url).await?;
     let body = events::body([("project", project.snapshot())]);
-    events::emit_to(
-        tx,
-        Scope::of(project),
-        Action::StartTraining,
-        body,
-        webhook_id,
-    )
-    .await?;
+    events::emit_to(tx, project.scope(), Action::StartTraining, body, webhook_id).await?;
     Ok(())
 }
 

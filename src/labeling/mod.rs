@@ -8,6 +8,8 @@
 pub mod annotations;
 pub mod import;
 pub mod import_files;
+// Some parsed fields are not read yet (the label config's rework is under way elsewhere).
+#[allow(dead_code)]
 pub mod label_config;
 pub mod ml_backends;
 pub mod predictions;
@@ -16,41 +18,7 @@ pub mod render;
 pub mod stats;
 pub mod tasks;
 
-use crate::store;
 use serde_json::Value;
-
-/// Who is acting: every operation is confined to the actor's organization.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: i64,
-    pub organization_id: i64,
-    pub email: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LabelingError {
-    /// The object does not exist or belongs to another organization (both are 404).
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// Input that cannot be accepted; `field` names it for the client.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
-    #[error(transparent)]
-    Database(#[from] store::Error),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
-pub type Result<T> = std::result::Result<T, LabelingError>;
-
-impl LabelingError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> LabelingError {
-        LabelingError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Parses a JSON document stored as text; a damaged one reads as `null` rather than failing
 /// the request.

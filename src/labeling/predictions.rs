@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use super::annotations::{self, NewAnnotation};
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
-use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
+use super::{LabelingSettings, stats, stored_json};
+use crate::shared::{Actor, Error, Result};
 use crate::store::time;
 use crate::store::{self, Conn, Row};
 
@@ -48,10 +49,7 @@ pub struct NewPrediction {
 impl NewPrediction {
     pub fn from_value(value: Value, at: &str) -> Result<NewPrediction> {
         let Value::Object(object) = value else {
-            return Err(LabelingError::invalid(
-                at,
-                "Invalid data. Expected a dictionary.",
-            ));
+            return Err(Error::invalid(at, "Invalid data. Expected a dictionary."));
         };
         let mut new = NewPrediction {
             result: Value::Array(vec![]),
@@ -76,14 +74,14 @@ fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &st
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(result @ Value::Array(_)) => target.result = result,
             _ => {
-                return Err(LabelingError::invalid(
+                return Err(Error::invalid(
                     name("result"),
                     "Expected a list of result items.",
                 ));
             }
         },
         Some(_) => {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 name("result"),
                 "Expected a list of result items.",
             ));
@@ -93,9 +91,11 @@ fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &st
         None => {}
         Some(Value::Null) => target.score = None,
         Some(v) => {
-            target.score = Some(v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
-                LabelingError::invalid(name("score"), "A valid number is required.")
-            })?)
+            target.score = Some(
+                v.as_f64()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| Error::invalid(name("score"), "A valid number is required."))?,
+            )
         }
     }
     match object.get("model_version") {
@@ -103,10 +103,7 @@ fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &st
         Some(Value::String(s)) => target.model_version = s.clone(),
         Some(Value::Number(n)) => target.model_version = n.to_string(),
         Some(_) => {
-            return Err(LabelingError::invalid(
-                name("model_version"),
-                "Not a valid string.",
-            ));
+            return Err(Error::invalid(name("model_version"), "Not a valid string."));
         }
     }
     Ok(())
@@ -143,7 +140,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Prediction> 
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Prediction"))?;
+        .ok_or(Error::NotFound("Prediction"))?;
     Ok(from_row(&row)?)
 }
 
@@ -184,11 +181,11 @@ pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Predicti
 pub async fn create(tx: &mut Conn, actor: &Actor, input: Value) -> Result<Prediction> {
     let task_id = input
         .get("task")
-        .ok_or_else(|| LabelingError::invalid("task", "This field is required."))?
+        .ok_or_else(|| Error::invalid("task", "This field is required."))?
         .as_i64()
-        .ok_or_else(|| LabelingError::invalid("task", "Incorrect type. Expected pk value."))?;
+        .ok_or_else(|| Error::invalid("task", "Incorrect type. Expected pk value."))?;
     let task = tasks::get(tx, actor, task_id).await.map_err(|_| {
-        LabelingError::invalid(
+        Error::invalid(
             "task",
             format!("Invalid pk \"{task_id}\" - object does not exist."),
         )

@@ -5,9 +5,10 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Actor, LabelingError, Result, stored_json};
+use super::stored_json;
 use super::{label_config, stats};
-use crate::events::{self, Action, Scope};
+use crate::events::{self, Action};
+use crate::shared::{Actor, Error, Result, Scope};
 use crate::store::time;
 use crate::store::{self, Backend, Conn, Row};
 
@@ -130,6 +131,14 @@ impl Project {
         }
     }
 
+    /// Where the project's events happen.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            organization_id: self.organization_id,
+            project_id: Some(self.id),
+        }
+    }
+
     /// A stable hash of the label config (Label Studio sends one in webhook payloads).
     pub fn label_config_hash(&self) -> i64 {
         use sha2::{Digest, Sha256};
@@ -222,7 +231,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Project> {
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Project"))?;
+        .ok_or(Error::NotFound("Project"))?;
     Ok(from_row(&row)?)
 }
 
@@ -233,7 +242,7 @@ pub async fn get_unchecked(conn: &mut Conn, id: i64) -> Result<Project> {
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Project"))?;
+        .ok_or(Error::NotFound("Project"))?;
     Ok(from_row(&row)?)
 }
 
@@ -304,12 +313,12 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
             None => Ok(current.to_string()),
             Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(LabelingError::invalid(key, "Not a valid string.")),
+            Some(_) => Err(Error::invalid(key, "Not a valid string.")),
         }
     };
     let title = text("title", base.map_or("", |p| p.title.as_str()))?;
     if title.chars().count() > TITLE_MAX_CHARS {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "title",
             format!("Ensure this field has no more than {TITLE_MAX_CHARS} characters."),
         ));
@@ -323,7 +332,7 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
         label_config_text = DEFAULT_LABEL_CONFIG.into();
     }
     let parsed = label_config::parse(&label_config_text)
-        .map_err(|e| LabelingError::invalid("label_config", e.to_string()))?;
+        .map_err(|e| Error::invalid("label_config", e.to_string()))?;
 
     let maximum_annotations = match input.get("maximum_annotations") {
         None => base.map_or(1, |p| p.maximum_annotations),
@@ -331,7 +340,7 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
             .as_i64()
             .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
             .ok_or_else(|| {
-                LabelingError::invalid(
+                Error::invalid(
                     "maximum_annotations",
                     "Ensure this value is a whole number greater than or equal to 1.",
                 )
@@ -343,7 +352,7 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
         }
         Some(Value::String(s)) if SKIP_QUEUES.contains(&s.as_str()) => s.clone(),
         Some(other) => {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "skip_queue",
                 format!("{other} is not a valid choice."),
             ));
@@ -363,16 +372,16 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
     }
     let settings: ProjectSettings = serde_path_to_error::deserialize(settings).map_err(|e| {
         let message = e.inner().to_string();
-        LabelingError::invalid(e.path().to_string(), message)
+        Error::invalid(e.path().to_string(), message)
     })?;
     if !SAMPLINGS.contains(&settings.sampling.as_str()) {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "sampling",
             format!("\"{}\" is not a valid choice.", settings.sampling),
         ));
     }
     if !(0..=100).contains(&settings.overlap_cohort_percentage) {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "overlap_cohort_percentage",
             "Ensure this value is between 0 and 100.",
         ));
@@ -415,12 +424,9 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) ->
     .fetch_one(&mut *tx)
     .await?;
     let project = get(tx, actor, id).await?;
-    events::emit(
-        tx,
-        Scope::of(&project),
-        Action::ProjectCreated,
-        async |_| Ok(vec![events::body([("project", project.snapshot())])]),
-    )
+    events::emit(tx, project.scope(), Action::ProjectCreated, async |_| {
+        Ok(vec![events::body([("project", project.snapshot())])])
+    })
     .await?;
     Ok(project)
 }
@@ -467,12 +473,9 @@ pub async fn update(
         super::stats::recount_project(tx, id, &fields.skip_queue).await?;
     }
     let project = get(tx, actor, id).await?;
-    events::emit(
-        tx,
-        Scope::of(&project),
-        Action::ProjectUpdated,
-        async |_| Ok(vec![events::body([("project", project.snapshot())])]),
-    )
+    events::emit(tx, project.scope(), Action::ProjectUpdated, async |_| {
+        Ok(vec![events::body([("project", project.snapshot())])])
+    })
     .await?;
     Ok(project)
 }
@@ -482,12 +485,9 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     let project = get(tx, actor, id).await?;
     // Emit first: the event's deliveries must not reference the project's own webhooks,
     // which go with it (PROJECT_DELETED is organization-only anyway).
-    events::emit(
-        tx,
-        Scope::of(&project),
-        Action::ProjectDeleted,
-        async |_| Ok(vec![events::body([("project", json!({"id": id}))])]),
-    )
+    events::emit(tx, project.scope(), Action::ProjectDeleted, async |_| {
+        Ok(vec![events::body([("project", json!({"id": id}))])])
+    })
     .await?;
     store::query("DELETE FROM annotations WHERE project_id = $1")
         .bind(id)

@@ -12,8 +12,8 @@
 //! - a task is labeled when its finished annotations (not cancelled, result present; with
 //!   `IGNORE_SKIPPED` every annotation) reach its `overlap`.
 
-use super::Result;
 use super::projects::Project;
+use crate::shared::Result;
 use crate::store::{self, Backend, Conn, Db, Row};
 
 fn finished_condition(skip_queue: &str) -> &'static str {

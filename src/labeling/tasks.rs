@@ -8,8 +8,9 @@ use serde_json::{Map, Value, json};
 use super::annotations::{self, Annotation, NewAnnotation};
 use super::predictions::{self, NewPrediction, Prediction};
 use super::projects::{self, Project};
-use super::{Actor, LabelingError, LabelingSettings, Result, stats, stored_json};
-use crate::events::{self, Action, Scope};
+use super::{LabelingSettings, stats, stored_json};
+use crate::events::{self, Action};
+use crate::shared::{Actor, Error, Result};
 use crate::store::time;
 use crate::store::{self, Conn, Row};
 
@@ -62,7 +63,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Task> {
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Task"))?;
+        .ok_or(Error::NotFound("Task"))?;
     Ok(from_row(&row)?)
 }
 
@@ -132,10 +133,7 @@ impl NewTask {
     /// or a flat object that is the data itself. `at` names the item in errors.
     pub fn from_item(item: Value, at: &str) -> Result<NewTask> {
         let Value::Object(mut object) = item else {
-            return Err(LabelingError::invalid(
-                at,
-                "Each task must be a JSON object.",
-            ));
+            return Err(Error::invalid(at, "Each task must be a JSON object."));
         };
         if !object.contains_key("data") {
             return Ok(NewTask {
@@ -148,7 +146,7 @@ impl NewTask {
         let data = match object.remove("data") {
             Some(Value::Object(data)) => data,
             _ => {
-                return Err(LabelingError::invalid(
+                return Err(Error::invalid(
                     format!("{at}.data"),
                     "Task data must be a JSON object.",
                 ));
@@ -158,7 +156,7 @@ impl NewTask {
             None | Some(Value::Null) => json!({}),
             Some(meta @ Value::Object(_)) => meta,
             Some(_) => {
-                return Err(LabelingError::invalid(
+                return Err(Error::invalid(
                     format!("{at}.meta"),
                     "Task meta must be a JSON object.",
                 ));
@@ -168,7 +166,7 @@ impl NewTask {
             match object.remove(key) {
                 None | Some(Value::Null) => Ok(vec![]),
                 Some(Value::Array(items)) => Ok(items),
-                Some(_) => Err(LabelingError::invalid(
+                Some(_) => Err(Error::invalid(
                     format!("{at}.{key}"),
                     "Expected a list of items.",
                 )),
@@ -271,13 +269,13 @@ pub async fn create_many(
     }
     let tasks = get_many(tx, &task_ids).await?;
     let project = projects::get_unchecked(tx, project.id).await?;
-    let scope = Scope::of(&project);
+    let scope = project.scope();
     events::emit(tx, scope, Action::TasksCreated, async |_| {
         let snapshots: Vec<Value> = tasks.iter().map(Task::snapshot).collect();
         Ok(events::bulk_bodies(
             "tasks",
             snapshots,
-            &project,
+            project.snapshot(),
             settings.batch_size,
         ))
     })
@@ -304,10 +302,7 @@ pub async fn update(
         None => task.data.clone(),
         Some(data @ Value::Object(_)) => data.clone(),
         Some(_) => {
-            return Err(LabelingError::invalid(
-                "data",
-                "Task data must be a JSON object.",
-            ));
+            return Err(Error::invalid("data", "Task data must be a JSON object."));
         }
     };
     let meta = match input.get("meta") {
@@ -315,10 +310,7 @@ pub async fn update(
         Some(Value::Null) => json!({}),
         Some(meta @ Value::Object(_)) => meta.clone(),
         Some(_) => {
-            return Err(LabelingError::invalid(
-                "meta",
-                "Task meta must be a JSON object.",
-            ));
+            return Err(Error::invalid("meta", "Task meta must be a JSON object."));
         }
     };
     let overlap = match input.get("overlap") {
@@ -327,7 +319,7 @@ pub async fn update(
             .as_i64()
             .filter(|n| *n >= 1 && *n <= i64::from(i32::MAX))
             .ok_or_else(|| {
-                LabelingError::invalid(
+                Error::invalid(
                     "overlap",
                     "Ensure this value is a whole number greater than or equal to 1.",
                 )
@@ -375,12 +367,12 @@ pub async fn delete_many(
     }
     stats::sum_project(tx, project_id).await?;
     let project = projects::get_unchecked(tx, project_id).await?;
-    events::emit(tx, Scope::of(&project), Action::TasksDeleted, async |_| {
+    events::emit(tx, project.scope(), Action::TasksDeleted, async |_| {
         let items = ids.iter().map(|id| json!({ "id": id })).collect();
         Ok(events::bulk_bodies(
             "tasks",
             items,
-            &project,
+            project.snapshot(),
             settings.batch_size,
         ))
     })

@@ -7,9 +7,12 @@
 //! - booleans are `BIGINT` 0/1 (one type on both backends);
 //! - JSON documents are `TEXT`.
 //!
-//! Every write goes through [`Db::begin`] and [`Db::commit`]: `commit` also wakes the
-//! delivery dispatcher, so an event committed by any write is sent at once.
+//! Every write goes through [`Db::begin`] and [`Db::commit`]: `commit` also wakes whoever
+//! waits for committed work (the delivery dispatcher), so an event committed by any write
+//! is sent at once. A higher layer that must act at commit attaches a [`CommitHook`] to
+//! every write transaction ([`Db::on_commit`]).
 
+pub mod hook;
 pub mod schema;
 pub mod sql;
 mod sqlite;
@@ -19,8 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
-use crate::delivery::handoff::{Handoff, Pending};
-
+pub use hook::{CommitHook, CommitHooks};
 pub use sql::{
     Conn, Error, Pool, Query, Result, Row, Tx, fetch_by_ids, id_params, query, query_scalar,
 };
@@ -42,9 +44,8 @@ pub struct Db {
     pub backend: Backend,
     /// Signalled after every commit: new outbox rows may be waiting.
     outbox: Arc<Notify>,
-    /// This process's dispatcher, once it runs: write transactions hand it the deliveries
-    /// they write (see `delivery::handoff`).
-    handoff: Arc<OnceLock<Arc<Handoff>>>,
+    /// The hooks of write transactions, once a higher layer asked for them (see `hook`).
+    hooks: Arc<OnceLock<CommitHooks>>,
     /// The URL it was opened with (PostgreSQL listeners open their own connection).
     url: Arc<str>,
     /// SQLite: keeps the WAL checkpoint thread running while the database is in use.
@@ -86,7 +87,7 @@ impl Db {
             read,
             backend,
             outbox: Arc::new(Notify::new()),
-            handoff: Arc::new(OnceLock::new()),
+            hooks: Arc::new(OnceLock::new()),
             url: url.into(),
             _checkpointer: checkpointer,
         })
@@ -100,27 +101,27 @@ impl Db {
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
         let tx = self.write.begin().await?;
-        Ok(self.with_handoff(tx))
+        Ok(self.with_hook(tx))
     }
 
     /// Starts a write transaction that may run long (an import, a bulk action): on
     /// SQLite, short transactions never wait for it to finish to see their own commit.
     pub async fn begin_large(&self) -> Result<Tx> {
         let tx = self.write.begin_large().await?;
-        Ok(self.with_handoff(tx))
+        Ok(self.with_hook(tx))
     }
 
-    fn with_handoff(&self, mut tx: Tx) -> Tx {
-        if let Some(handoff) = self.handoff.get() {
-            tx.hand_off_to(Pending::new(handoff.clone()));
+    fn with_hook(&self, mut tx: Tx) -> Tx {
+        if let Some(hooks) = self.hooks.get() {
+            tx.set_hook(hooks());
         }
         tx
     }
 
-    /// Called once by the dispatcher when it starts: from then on, write transactions
-    /// hand it the deliveries they write.
-    pub fn open_handoff(&self, handoff: Arc<Handoff>) {
-        let _ = self.handoff.set(handoff);
+    /// From now on every write transaction carries a hook made by `hooks` (set once: the
+    /// dispatcher does it when it starts).
+    pub fn on_commit(&self, hooks: CommitHooks) {
+        let _ = self.hooks.set(hooks);
     }
 
     /// PostgreSQL: lets this transaction's commit return before its WAL flush
@@ -139,10 +140,10 @@ impl Db {
     }
 
     /// Commits a write transaction and wakes the dispatcher (on PostgreSQL, every
-    /// process's: the notification is sent when the transaction commits), unless all the
-    /// transaction wrote to the outbox went straight to this process's dispatcher.
+    /// process's: the notification is sent when the transaction commits), unless the
+    /// transaction's hook says there is nothing to wake it for.
     pub async fn commit(&self, mut tx: Tx) -> Result<()> {
-        let wake = tx.may_leave_work_due();
+        let wake = tx.wakes_on_commit();
         if wake && self.backend == Backend::Postgres {
             query("SELECT pg_notify($1, '')")
                 .bind(OUTBOX_CHANNEL)

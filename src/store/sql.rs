@@ -16,8 +16,8 @@ use std::sync::Arc;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
+use super::hook::CommitHook;
 use super::sqlite;
-use crate::delivery::handoff::Pending;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +36,13 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A failed query fails the operation with a 500 (the details go to the server log).
+impl From<Error> for crate::shared::Error {
+    fn from(error: Error) -> Self {
+        crate::shared::Error::Internal(error.into())
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Parameters and values
@@ -448,9 +455,8 @@ pub(super) struct Output {
 /// A connection: from a pool, in a transaction, or one of its own.
 pub struct Conn {
     inner: Inner,
-    /// A write transaction's deliveries for this process's dispatcher, handed over when
-    /// it commits (see `delivery::handoff`).
-    handoff: Option<Pending>,
+    /// A write transaction's commit hook (see [`super::hook`]).
+    hook: Option<Box<dyn CommitHook>>,
 }
 
 enum Inner {
@@ -462,10 +468,7 @@ enum Inner {
 
 impl Conn {
     fn new(inner: Inner) -> Conn {
-        Conn {
-            inner,
-            handoff: None,
-        }
+        Conn { inner, hook: None }
     }
 
     pub fn backend(&self) -> super::Backend {
@@ -475,10 +478,11 @@ impl Conn {
         }
     }
 
-    /// Where this write transaction puts the deliveries it hands to the dispatcher at
-    /// commit; `None` outside a transaction or when no dispatcher runs here.
-    pub fn handoff(&mut self) -> Option<&mut Pending> {
-        self.handoff.as_mut()
+    /// This write transaction's commit hook, if it has one of type `T`; `None` outside a
+    /// transaction or when no hook is set.
+    pub fn hook<T: CommitHook>(&mut self) -> Option<&mut T> {
+        let hook: &mut dyn std::any::Any = self.hook.as_deref_mut()?;
+        hook.downcast_mut::<T>()
     }
 
     async fn run(&mut self, sql: &str, params: &[Param], want: Want) -> Result<Output> {
@@ -523,34 +527,35 @@ pub struct Tx {
 }
 
 impl Tx {
-    /// Hands the deliveries this transaction writes to the dispatcher when it commits.
-    pub fn hand_off_to(&mut self, pending: Pending) {
+    /// Attaches the commit hook (see [`super::hook`]).
+    pub fn set_hook(&mut self, hook: Box<dyn CommitHook>) {
         if let Some(conn) = self.conn.as_mut() {
-            conn.handoff = Some(pending);
+            conn.hook = Some(hook);
         }
     }
 
-    /// Whether committing this transaction may have left deliveries due, for a claim.
-    pub fn may_leave_work_due(&self) -> bool {
+    /// Whether committing this transaction must wake whoever waits for committed work:
+    /// always, unless its hook says otherwise.
+    pub fn wakes_on_commit(&self) -> bool {
         self.conn
             .as_ref()
-            .and_then(|conn| conn.handoff.as_ref())
-            .is_none_or(Pending::needs_claim)
+            .and_then(|conn| conn.hook.as_deref())
+            .is_none_or(|hook| hook.wake_on_commit())
     }
 
     pub async fn commit(mut self) -> Result<()> {
         let Some(conn) = self.conn.take() else {
             return Ok(());
         };
-        // Dropped unsent if the commit fails: that frees the slots it reserved.
-        let handoff = conn.handoff;
+        // Dropped unused if the commit fails, as on a rollback.
+        let hook = conn.hook;
         match conn.inner {
             Inner::Sqlite(conn) => conn.commit().await?,
             Inner::PostgresTx(tx) => tx.commit().await?,
             Inner::Postgres(_) | Inner::PostgresOwn(_) => {}
         }
-        if let Some(pending) = handoff {
-            pending.committed();
+        if let Some(hook) = hook {
+            hook.committed();
         }
         Ok(())
     }

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{Webhook, get as get_webhook};
-use crate::events::{self, Action, Scope};
-use crate::labeling::{Actor, LabelingError, Result};
+use crate::events::{self, Action};
+use crate::shared::{Actor, Error, Result, Scope};
 use crate::store::time::{self, render, render_opt};
 use crate::store::{self, Conn, Row};
 
@@ -129,7 +129,7 @@ pub async fn detail(
         .bind(webhook_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Delivery"))?;
+        .ok_or(Error::NotFound("Delivery"))?;
     let mut item = summary(&row, time::now())?;
     let event_id: i64 = row.try_get("event_id")?;
     let send_payload = row.try_get::<i64, _>("send_payload")? != 0;
@@ -213,7 +213,7 @@ pub async fn redeliver(
     .await?
     .rows_affected();
     if changed == 0 {
-        return Err(LabelingError::NotFound("Delivery"));
+        return Err(Error::NotFound("Delivery"));
     }
     Ok(())
 }
@@ -260,9 +260,7 @@ pub async fn send_test(tx: &mut Conn, actor: &Actor, webhook_id: i64) -> Result<
         project_id: webhook.project_id,
     };
     let ids = events::emit_to(tx, scope, Action::Ping, body, webhook.id).await?;
-    ids.first()
-        .copied()
-        .ok_or(LabelingError::NotFound("Delivery"))
+    ids.first().copied().ok_or(Error::NotFound("Delivery"))
 }
 
 /// What the webhook object shows about its deliveries.

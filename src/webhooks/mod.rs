@@ -3,15 +3,15 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::delivery::{secret, ssrf};
 use crate::events::Action;
-use crate::labeling::{Actor, LabelingError, Result, projects};
+use crate::labeling::projects;
+use crate::shared::{Actor, Error, Result};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
 pub mod log;
-pub mod secret;
 
-const URL_MAX_CHARS: usize = 2048;
 const MAX_HEADERS: usize = 10;
 /// Headers labelhook sets itself; a webhook may not override them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -161,7 +161,7 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Webhook> {
         .bind(actor.organization_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(LabelingError::NotFound("Webhook"))?;
+        .ok_or(Error::NotFound("Webhook"))?;
     Ok(from_row(&row)?)
 }
 
@@ -204,38 +204,19 @@ fn boolean(input: &Map<String, Value>, key: &str, current: bool) -> Result<bool>
     match input.get(key) {
         None | Some(Value::Null) => Ok(current),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(LabelingError::invalid(key, "Must be a valid boolean.")),
+        Some(_) => Err(Error::invalid(key, "Must be a valid boolean.")),
     }
-}
-
-/// Checks a URL: absolute http(s), at most 2048 characters.
-pub fn validate_url(url: &str) -> Result<()> {
-    if url.chars().count() > URL_MAX_CHARS {
-        return Err(LabelingError::invalid(
-            "url",
-            format!("Ensure this field has no more than {URL_MAX_CHARS} characters."),
-        ));
-    }
-    let invalid = || LabelingError::invalid("url", "Enter a valid URL.");
-    let parsed = reqwest::Url::parse(url).map_err(|_| invalid())?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid());
-    }
-    if url.contains(['\r', '\n', ' ']) {
-        return Err(invalid());
-    }
-    Ok(())
 }
 
 fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
     let Value::Object(headers) = value else {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "headers",
             "Expected an object of header names to string values.",
         ));
     };
     if headers.len() > MAX_HEADERS {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "headers",
             format!("At most {MAX_HEADERS} headers are allowed."),
         ));
@@ -246,19 +227,19 @@ fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid_name {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "headers",
                 format!("Header name {name:?} is invalid: use letters, digits, '-' and '_' only."),
             ));
         }
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "headers",
                 format!("Header {name:?} is set by labelhook itself and cannot be overridden."),
             ));
         }
         let Value::String(text) = value else {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "headers",
                 format!("The value of header {name:?} must be a string."),
             ));
@@ -266,7 +247,7 @@ fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
         if text.contains(['\r', '\n', '\0'])
             || reqwest::header::HeaderValue::from_str(text).is_err()
         {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "headers",
                 format!(
                     "The value of header {name:?} contains characters not allowed in a header (such as a line break)."
@@ -329,12 +310,12 @@ fn validate_actions(
 /// A validation failure with Label Studio's nested error shape (`{"actions": {"0": [...]}}`).
 #[derive(Debug)]
 pub enum WebhookError {
-    Labeling(LabelingError),
+    Labeling(Error),
     Nested(Map<String, Value>),
 }
 
-impl From<LabelingError> for WebhookError {
-    fn from(e: LabelingError) -> Self {
+impl From<Error> for WebhookError {
+    fn from(e: Error) -> Self {
         WebhookError::Labeling(e)
     }
 }
@@ -353,13 +334,13 @@ fn apply(
     let url = match input.get("url") {
         None if base.is_some() => base.map(|w| w.url.clone()).unwrap_or_default(),
         None | Some(Value::Null) => {
-            return Err(LabelingError::invalid("url", "This field is required.").into());
+            return Err(Error::invalid("url", "This field is required.").into());
         }
         Some(Value::String(url)) => {
-            validate_url(url)?;
+            ssrf::validate_url(url)?;
             url.clone()
         }
-        Some(_) => return Err(LabelingError::invalid("url", "Enter a valid URL.").into()),
+        Some(_) => return Err(Error::invalid("url", "Enter a valid URL.").into()),
     };
     let headers = match input.get("headers") {
         None => base.map(|w| w.headers.clone()).unwrap_or_default(),
@@ -397,7 +378,7 @@ fn project_field(input: &Map<String, Value>) -> Result<Option<i64>> {
         Some(v) => v
             .as_i64()
             .map(Some)
-            .ok_or_else(|| LabelingError::invalid("project", "Incorrect type. Expected pk value.")),
+            .ok_or_else(|| Error::invalid("project", "Incorrect type. Expected pk value.")),
     }
 }
 
@@ -413,7 +394,7 @@ pub async fn create(
             projects::get(tx, actor, id).await?;
         }
         None if !rules.allow_organization_webhooks => {
-            return Err(LabelingError::invalid(
+            return Err(Error::invalid(
                 "project",
                 "Organization-level webhooks are disabled on this server \
                  (LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS=false); give a project.",
@@ -456,7 +437,7 @@ pub async fn update(
 ) -> std::result::Result<Webhook, WebhookError> {
     let current = get(tx, actor, id).await?;
     if input.contains_key("project") && project_field(input)? != current.project_id {
-        return Err(LabelingError::invalid(
+        return Err(Error::invalid(
             "project",
             "A webhook's project is fixed at creation; create a new webhook for another scope.",
         )
