@@ -7,79 +7,6 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-/// Every route of the API (`src/api/`), as the router spells it. A new route must be added
-/// here and described with `#[utoipa::path]` (the test below also reads the router's
-/// `.route(...)` calls, so a route missing from this list fails it).
-const EXPECTED: &[(&str, &str)] = &[
-    ("get", "/api/schema"),
-    ("get", "/health"),
-    ("get", "/api/version"),
-    ("get", "/api/current-user/whoami"),
-    ("get", "/metrics"),
-    ("get", "/api/projects"),
-    ("post", "/api/projects"),
-    ("get", "/api/projects/{id}"),
-    ("patch", "/api/projects/{id}"),
-    ("put", "/api/projects/{id}"),
-    ("delete", "/api/projects/{id}"),
-    ("post", "/api/projects/{id}/import"),
-    ("get", "/api/projects/{id}/tasks"),
-    ("delete", "/api/projects/{id}/tasks"),
-    ("get", "/api/tasks"),
-    ("post", "/api/tasks"),
-    ("get", "/api/tasks/{id}"),
-    ("patch", "/api/tasks/{id}"),
-    ("put", "/api/tasks/{id}"),
-    ("delete", "/api/tasks/{id}"),
-    ("get", "/api/tasks/{id}/annotations"),
-    ("post", "/api/tasks/{id}/annotations"),
-    ("get", "/api/annotations/{id}"),
-    ("patch", "/api/annotations/{id}"),
-    ("put", "/api/annotations/{id}"),
-    ("delete", "/api/annotations/{id}"),
-    ("get", "/api/predictions"),
-    ("post", "/api/predictions"),
-    ("get", "/api/predictions/{id}"),
-    ("patch", "/api/predictions/{id}"),
-    ("put", "/api/predictions/{id}"),
-    ("delete", "/api/predictions/{id}"),
-    ("get", "/api/dm/actions"),
-    ("post", "/api/dm/actions"),
-    ("get", "/api/ml"),
-    ("post", "/api/ml"),
-    ("get", "/api/ml/{id}"),
-    ("patch", "/api/ml/{id}"),
-    ("put", "/api/ml/{id}"),
-    ("delete", "/api/ml/{id}"),
-    ("post", "/api/ml/{id}/train"),
-    ("get", "/api/webhooks/info"),
-    ("get", "/api/webhooks"),
-    ("post", "/api/webhooks"),
-    ("get", "/api/webhooks/{id}"),
-    ("patch", "/api/webhooks/{id}"),
-    ("put", "/api/webhooks/{id}"),
-    ("delete", "/api/webhooks/{id}"),
-    ("get", "/api/webhooks/{id}/secret"),
-    ("post", "/api/webhooks/{id}/secret/rotate"),
-    ("post", "/api/webhooks/{id}/test"),
-    ("post", "/api/webhooks/{id}/recover"),
-    ("get", "/api/webhooks/{id}/deliveries"),
-    ("get", "/api/webhooks/{id}/deliveries/{delivery_id}"),
-    (
-        "post",
-        "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-    ),
-];
-
-/// Routes that answer without a token.
-const PUBLIC: &[&str] = &[
-    "/api/schema",
-    "/health",
-    "/api/version",
-    "/metrics",
-    "/api/webhooks/info",
-];
-
 const METHODS: &[&str] = &[
     "get", "post", "put", "patch", "delete", "head", "options", "trace",
 ];
@@ -128,7 +55,7 @@ fn statuses(operation: &Value) -> BTreeSet<String> {
 }
 
 #[tokio::test]
-async fn schema_is_openapi_3_and_lists_every_route() {
+async fn schema_is_openapi_3_and_describes_the_api() {
     let server = common::Server::start();
     let schema = fetch_schema(&server, "/api/schema/").await;
     assert_eq!(fetch_schema(&server, "/api/schema").await, schema);
@@ -137,85 +64,60 @@ async fn schema_is_openapi_3_and_lists_every_route() {
     assert!(version.starts_with("3."), "openapi: {version}");
     assert!(schema["info"]["title"].is_string());
     assert!(schema["info"]["version"].is_string());
-
-    let described: BTreeSet<(String, String)> = operations(&schema)
-        .into_iter()
-        .map(|(m, p, _)| (m, p))
-        .collect();
-    let expected: BTreeSet<(String, String)> = EXPECTED
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
-    let missing: Vec<_> = expected.difference(&described).collect();
-    let extra: Vec<_> = described.difference(&expected).collect();
-    assert!(missing.is_empty(), "routes not described: {missing:?}");
-    assert!(extra.is_empty(), "described but not expected: {extra:?}");
+    let described = operations(&schema);
+    assert!(
+        described.len() > 50,
+        "too few operations: {}",
+        described.len()
+    );
 }
 
-/// The router's own `.route("...", get(..).post(..))` calls in `src/api/`, so a route added
-/// there without a description (and without a line in EXPECTED) fails this test.
-#[test]
-fn expected_list_matches_the_router_source() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
-    let mut routed = BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).expect("src/api") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("read source");
-        let mut rest = text.as_str();
-        while let Some(at) = rest.find(".route(") {
-            rest = &rest[at + ".route(".len()..];
-            let Some(open) = rest.find('"') else { break };
-            let after = &rest[open + 1..];
-            let Some(close) = after.find('"') else { break };
-            let route = &after[..close];
-            // The handlers: up to the parenthesis that closes `.route(`.
-            let mut depth = 1;
-            let mut end = 0;
-            for (i, c) in rest.char_indices() {
-                match c {
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = i;
-                            break;
-                        }
+/// The description and the router agree, both ways: every described operation is served
+/// (a private one asks for a token, a public one answers without), and every other method
+/// on a described path is 405. (Both come from one table in `src/api/route.rs`; this
+/// checks the table from outside.)
+#[tokio::test]
+async fn every_described_route_is_served_and_nothing_else_on_its_path() {
+    let server = common::Server::start();
+    let schema = fetch_schema(&server, "/api/schema/").await;
+    let described = operations(&schema);
+    for path in schema["paths"].as_object().expect("paths").keys() {
+        let concrete = path.replace("{id}", "1").replace("{delivery_id}", "1");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let operation = described
+                .iter()
+                .find(|(m, p, _)| m == method && p == path)
+                .map(|(_, _, operation)| *operation);
+            let response = server
+                .client
+                .request(
+                    method.to_uppercase().parse().expect("method"),
+                    server.url(&concrete),
+                )
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            let what = format!("{} {path}", method.to_uppercase());
+            match operation {
+                None => assert_eq!(status, 405, "{what} is not described, so not served"),
+                Some(operation) => {
+                    let public = operation
+                        .get("security")
+                        .and_then(Value::as_array)
+                        .is_none_or(|s| s.is_empty());
+                    if public {
+                        assert!(
+                            status != 401 && status != 404 && status != 405,
+                            "{what} is public: {status}"
+                        );
+                    } else {
+                        assert_eq!(status, 401, "{what} needs a token");
                     }
-                    _ => {}
-                }
-            }
-            let handlers = &rest[..end];
-            for method in ["get", "post", "put", "patch", "delete"] {
-                let called = handlers
-                    .match_indices(&format!("{method}("))
-                    .any(|(i, _)| i == 0 || !handlers.as_bytes()[i - 1].is_ascii_alphanumeric());
-                if called {
-                    routed.insert((method.to_string(), route.to_string()));
                 }
             }
         }
     }
-    let expected: BTreeSet<(String, String)> = EXPECTED
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
-    assert!(
-        routed.len() > 40,
-        "found too few routes in src/api: {routed:?}"
-    );
-    let undocumented: Vec<_> = routed.difference(&expected).collect();
-    let stale: Vec<_> = expected.difference(&routed).collect();
-    assert!(
-        undocumented.is_empty(),
-        "routes in src/api missing from EXPECTED: {undocumented:?}"
-    );
-    assert!(
-        stale.is_empty(),
-        "EXPECTED routes not in src/api: {stale:?}"
-    );
 }
 
 #[tokio::test]
@@ -238,10 +140,9 @@ async fn operations_have_ids_statuses_errors_and_security() {
         );
         let codes = statuses(operation);
 
-        let public = PUBLIC.contains(&path.as_str());
         let security = operation.get("security").and_then(Value::as_array);
-        if public {
-            assert!(security.is_none_or(|s| s.is_empty()), "{what} is public");
+        if security.is_none_or(|s| s.is_empty()) {
+            assert!(!codes.contains("401"), "{what} is public: no 401");
         } else {
             let names: Vec<&str> = security
                 .into_iter()

@@ -1,21 +1,44 @@
 //! `/api/dm/actions`: Label Studio's data manager actions on selected tasks.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{LsJson, LsQuery};
+use super::openapi::DmActionInput;
+use super::route::{Route, get, post, tagged};
 use crate::labeling::{annotations, predictions, projects, tasks};
 use crate::shared::Actor;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/dm/actions", post(run).get(catalogue))
+pub(super) fn routes() -> Vec<Route> {
+    tagged(
+        "data-manager",
+        [
+            get("/api/dm/actions", catalogue)
+                .doc("dm_actions_list", "List data manager actions")
+                .ignores_id_param(
+                    "project",
+                    "Accepted for Label Studio compatibility; the list is the same for every project.",
+                )
+                .ok_list::<DmAction>("The actions"),
+            post("/api/dm/actions", run)
+                .doc("dm_actions_run", "Run a data manager action")
+                .about("On the selected tasks of the project; ids of other projects are ignored. Emits TASKS_DELETED, ANNOTATIONS_DELETED or ANNOTATION_CREATED as the action does.")
+                .query::<ActionQuery>()
+                .json::<DmActionInput>("The selected tasks.")
+                .may_be_missing()
+                .ok::<DmActionResult>("What was done"),
+        ],
+    )
 }
 
+/// The actions (id, title), in the order `GET /api/dm/actions` lists them.
 const ACTIONS: &[(&str, &str)] = &[
     ("delete_tasks", "Delete tasks"),
     ("delete_tasks_annotations", "Delete annotations"),
@@ -25,34 +48,63 @@ const ACTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-#[utoipa::path(
-    get,
-    path = "/api/dm/actions",
-    tag = "data-manager",
-    operation_id = "dm_actions_list",
-    summary = "List data manager actions",
-    params(
-        ("project" = Option<i64>, Query, description = "Accepted for Label Studio compatibility; the list is the same for every project."),
-    ),
-    responses(
-        (status = 200, description = "The actions", body = Vec<super::openapi::DmAction>),
-        (status = 401, response = super::openapi::Unauthorized),
-    ),
-    security(("token" = [])),
-)]
-async fn catalogue() -> Json<Value> {
+/// The action's id: one of [`ACTIONS`].
+pub struct DmActionId;
+
+impl PartialSchema for DmActionId {
+    fn schema() -> RefOr<Schema> {
+        let ids = ACTIONS.iter().map(|(id, _)| *id);
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ids))
+            .into()
+    }
+}
+
+impl ToSchema for DmActionId {}
+
+/// One data manager action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DmAction {
+    id: &'static str,
+    title: &'static str,
+    order: usize,
+    permission: &'static str,
+    /// Always `null`.
+    #[schema(value_type = Option<Object>, required = true)]
+    dialog: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DmActionResult {
+    processed_items: usize,
+    detail: String,
+}
+
+async fn catalogue() -> Json<Vec<DmAction>> {
     Json(
         ACTIONS
             .iter()
             .enumerate()
-            .map(|(order, (id, title))| json!({"id": id, "title": title, "order": order, "permission": "tasks.change", "dialog": null}))
+            .map(|(order, (id, title))| DmAction {
+                id,
+                title,
+                order,
+                permission: "tasks.change",
+                dialog: None,
+            })
             .collect(),
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ActionQuery {
+    /// The action.
+    #[param(value_type = DmActionId, required = true)]
     id: Option<String>,
+    /// The project's id.
+    #[param(value_type = i64, required = true)]
     project: Option<String>,
 }
 
@@ -71,33 +123,12 @@ struct Selection {
     excluded: Vec<i64>,
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/dm/actions",
-    tag = "data-manager",
-    operation_id = "dm_actions_run",
-    summary = "Run a data manager action",
-    description = "On the selected tasks of the project; ids of other projects are ignored. Emits TASKS_DELETED, ANNOTATIONS_DELETED or ANNOTATION_CREATED as the action does.",
-    params(
-        ("id" = super::openapi::DmActionId, Query, description = "The action."),
-        ("project" = i64, Query, description = "The project's id."),
-    ),
-    request_body(content = super::openapi::DmActionInput, description = "The selected tasks.", content_type = "application/json"),
-    responses(
-        (status = 200, description = "What was done", body = super::openapi::DmActionResult),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn run(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ActionQuery>,
     LsJson(body): LsJson<ActionBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DmActionResult>> {
     let action = query
         .id
         .ok_or_else(|| ApiError::field("id", "This query parameter is required: ?id=<action>."))?;
@@ -153,7 +184,8 @@ async fn run(
         }
     };
     state.db.commit(tx).await?;
-    Ok(Json(
-        json!({ "processed_items": processed, "detail": detail }),
-    ))
+    Ok(Json(DmActionResult {
+        processed_items: processed,
+        detail,
+    }))
 }

@@ -3,9 +3,11 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
-use crate::shared::Error;
+use crate::shared;
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +51,12 @@ impl From<store::Error> for ApiError {
     }
 }
 
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
+impl From<shared::Error> for ApiError {
+    fn from(error: shared::Error) -> Self {
         match error {
-            Error::NotFound(what) => ApiError::NotFound(format!("{what} not found.")),
-            Error::Invalid { field, message } => ApiError::field(&field, message),
-            Error::Internal(e) => ApiError::Internal(e),
+            shared::Error::NotFound(what) => ApiError::NotFound(format!("{what} not found.")),
+            shared::Error::Invalid { field, message } => ApiError::field(&field, message),
+            shared::Error::Internal(e) => ApiError::Internal(e),
         }
     }
 }
@@ -87,16 +89,14 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let mut body = json!({
-            "id": uuid::Uuid::new_v4().to_string(),
-            "status_code": status.as_u16(),
-            "version": crate::VERSION,
-            "detail": detail,
-            "exc_info": null,
-        });
-        if let (Some(errors), Some(object)) = (validation_errors, body.as_object_mut()) {
-            object.insert("validation_errors".into(), Value::Object(errors));
-        }
+        let body = Error {
+            id: uuid::Uuid::new_v4().to_string(),
+            status_code: status.as_u16(),
+            version: crate::VERSION,
+            detail,
+            exc_info: None,
+            validation_errors,
+        };
         let mut response = axum::Json(body).into_response();
         *response.status_mut() = status;
         if status == StatusCode::UNAUTHORIZED {
@@ -107,4 +107,25 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Label Studio's error shape, the body of every error status.
+#[derive(Serialize, ToSchema)]
+pub struct Error {
+    /// A fresh UUID per error, for finding it in the log.
+    #[schema(format = "uuid")]
+    id: String,
+    /// The HTTP status again.
+    status_code: u16,
+    /// The server's version.
+    version: &'static str,
+    /// What went wrong; `Validation error` when `validation_errors` says per field.
+    detail: String,
+    /// Always `null` (Label Studio fills it in debug mode only).
+    #[schema(value_type = Option<String>, required = true)]
+    exc_info: Option<()>,
+    /// Messages per field (400 only): a list of messages, or per list index for lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, nullable = false, required = false)]
+    validation_errors: Option<Map<String, Value>>,
 }

@@ -16,8 +16,23 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
 use super::error::ApiResult;
+use super::route::{Route, get, tagged};
 use crate::store;
 use crate::store::time;
+
+pub(super) fn routes() -> Vec<Route> {
+    let text = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .into();
+    tagged(
+        "system",
+        [get("/metrics", render)
+            .doc("metrics", "Prometheus metrics")
+            .about("Request latencies, delivery counters and the outbox gauges, in Prometheus text format.")
+            .public()
+            .ok_content("The metrics", "text/plain", text)],
+    )
+}
 
 /// The process-wide recorder (installed once, on first use).
 pub fn handle() -> &'static PrometheusHandle {
@@ -57,18 +72,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "system",
-    operation_id = "metrics",
-    summary = "Prometheus metrics",
-    description = "Request latencies, delivery counters and the outbox gauges, in Prometheus text format.",
-    responses(
-        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
-    ),
-)]
-pub async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let handle = handle();
     let reader = state.db.reader();
     // One subquery per status, so that each reads its own partial index.

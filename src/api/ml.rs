@@ -2,55 +2,70 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object};
-use crate::labeling::ml_backends;
+use super::openapi::{MlBackendCreateInput, MlBackendUpdateInput};
+use super::route::{Route, delete, get, patch_or_put, post, tagged};
+use crate::labeling::ml_backends::{self, MlBackendView};
 use crate::shared::Actor;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/ml", get(list).post(create))
-        .route(
-            "/api/ml/{id}",
-            get(read).patch(update).put(update).delete(remove),
-        )
-        .route("/api/ml/{id}/train", post(train))
+pub(super) fn routes() -> Vec<Route> {
+    tagged(
+        "ml",
+        [
+            get("/api/ml", list)
+                .doc("ml_list", "List ML backends")
+                .query::<ListQuery>()
+                .may_be_missing()
+                .ok_list::<MlBackendView>("The ML backends"),
+            post("/api/ml", create)
+                .doc("ml_create", "Attach an ML backend")
+                .about("Also creates the project webhook `<url>/webhook` that Label Studio ML backends receive events at.")
+                .json::<MlBackendCreateInput>("The backend.")
+                .may_be_missing()
+                .created::<MlBackendView>("The new ML backend"),
+            get("/api/ml/{id}", read)
+                .doc("ml_read", "Read an ML backend")
+                .ok::<MlBackendView>("The ML backend"),
+            patch_or_put("/api/ml/{id}", update)
+                .doc("ml_update", "Update an ML backend")
+                .about("Only the keys sent change (PUT behaves the same).")
+                .json::<MlBackendUpdateInput>("The fields to change.")
+                .ok::<MlBackendView>("The updated ML backend"),
+            delete("/api/ml/{id}", remove)
+                .doc("ml_delete", "Detach an ML backend")
+                .no_content("Deleted"),
+            post("/api/ml/{id}/train", train)
+                .doc("ml_train", "Start training")
+                .about("Queues START_TRAINING to the backend's `/webhook` and answers before it is sent (labelhook addition: delivered and logged like any webhook).")
+                .ok::<Empty>("Queued"),
+        ],
+    )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this project's backends.
+    #[param(value_type = Option<i64>)]
     project: Option<String>,
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/ml",
-    tag = "ml",
-    operation_id = "ml_list",
-    summary = "List ML backends",
-    params(
-        ("project" = Option<i64>, Query, description = "Only this project's backends."),
-    ),
-    responses(
-        (status = 200, description = "The ML backends", body = Vec<super::openapi::MlBackend>),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
+/// `POST /api/ml/{id}/train` answers `{}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Empty {}
+
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<MlBackendView>>> {
     let project = match query
         .project
         .as_deref()
@@ -68,28 +83,11 @@ async fn list(
     Ok(Json(found.iter().map(|m| m.api()).collect()))
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/ml",
-    tag = "ml",
-    operation_id = "ml_create",
-    summary = "Attach an ML backend",
-    description = "Also creates the project webhook `<url>/webhook` that Label Studio ML backends receive events at.",
-    request_body(content = super::openapi::MlBackendCreateInput, description = "The backend.", content_type = "application/json"),
-    responses(
-        (status = 201, description = "The new ML backend", body = super::openapi::MlBackend),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<MlBackendView>)> {
     let input = as_object(input)?;
     super::webhooks::check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
@@ -98,57 +96,21 @@ async fn create(
     Ok((StatusCode::CREATED, Json(backend.api())))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/ml/{id}",
-    tag = "ml",
-    operation_id = "ml_read",
-    summary = "Read an ML backend",
-    params(
-        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
-    ),
-    responses(
-        (status = 200, description = "The ML backend", body = super::openapi::MlBackend),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MlBackendView>> {
     let mut conn = state.db.reader().acquire().await?;
     Ok(Json(ml_backends::get(&mut conn, &actor, id).await?.api()))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/api/ml/{id}",
-    tag = "ml",
-    operation_id = "ml_update",
-    summary = "Update an ML backend",
-    description = "Only the keys sent change (PUT behaves the same).",
-    params(
-        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
-    ),
-    request_body(content = super::openapi::MlBackendUpdateInput, description = "The fields to change.", content_type = "application/json"),
-    responses(
-        (status = 200, description = "The updated ML backend", body = super::openapi::MlBackend),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MlBackendView>> {
     let input = as_object(input)?;
     super::webhooks::check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
@@ -157,22 +119,6 @@ async fn update(
     Ok(Json(backend.api()))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/ml/{id}",
-    tag = "ml",
-    operation_id = "ml_delete",
-    summary = "Detach an ML backend",
-    params(
-        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -185,30 +131,13 @@ async fn remove(
 }
 
 /// Queues START_TRAINING to the backend's `/webhook`; answers before it is sent.
-#[utoipa::path(
-    post,
-    path = "/api/ml/{id}/train",
-    tag = "ml",
-    operation_id = "ml_train",
-    summary = "Start training",
-    description = "Queues START_TRAINING to the backend's `/webhook` and answers before it is sent (labelhook addition: delivered and logged like any webhook).",
-    params(
-        ("id" = i64, Path, example = 1, description = "The ML backend's id."),
-    ),
-    responses(
-        (status = 200, description = "Queued", body = super::openapi::Empty),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn train(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let mut tx = state.db.begin().await?;
     ml_backends::train(&mut tx, &actor, id).await?;
     state.db.commit(tx).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

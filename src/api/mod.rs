@@ -3,6 +3,9 @@
 //! Handlers parse and authorize, call `labeling` (or `webhooks`) inside one write
 //! transaction, commit through `Db::commit` (which wakes the dispatcher) and shape the
 //! response. No handler waits on a webhook receiver.
+//!
+//! Every route is one row of the route table (`route.rs`): each resource module lists its
+//! own, and both the router and the OpenAPI document are built from [`routes`].
 
 mod annotations;
 mod data_manager;
@@ -14,6 +17,7 @@ pub mod openapi;
 mod pagination;
 mod predictions;
 mod projects;
+mod route;
 mod system;
 mod tasks;
 mod users;
@@ -26,6 +30,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::MethodRouter;
 
 use crate::config::Settings;
 use crate::labeling::LabelingSettings;
@@ -33,6 +38,7 @@ use crate::shared::Actor;
 use crate::store::Db;
 use error::ApiError;
 use extract::BodyLimit;
+use route::Route;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -45,27 +51,55 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
 }
 
-/// The whole application: `/api/...` behind token auth, the public routes, and `pages`
+/// Every route of the API, in the order the OpenAPI document lists them.
+fn routes() -> Vec<Route> {
+    [
+        openapi::routes(),
+        system::routes(),
+        users::routes(),
+        metrics::routes(),
+        projects::routes(),
+        tasks::routes(),
+        annotations::routes(),
+        predictions::routes(),
+        data_manager::routes(),
+        ml::routes(),
+        webhooks::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The whole application: the API's routes (behind token auth unless public), and `pages`
 /// (the web pages, which the server mounts from `web`), under the same fallbacks and
 /// layers.
 pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let limit = state.settings.max_body_bytes;
-    let private = Router::new()
-        .merge(projects::routes())
-        .merge(tasks::routes())
-        .merge(annotations::routes())
-        .merge(predictions::routes())
-        .merge(data_manager::routes())
-        .merge(users::routes())
-        .merge(ml::routes())
-        .merge(webhooks::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    // One method router per path: several rows may share a path (GET and POST).
+    let mut by_path: Vec<(&str, bool, MethodRouter<AppState>)> = Vec::new();
+    for route in routes() {
+        let public = route.doc.public;
+        match by_path.iter_mut().find(|(path, _, _)| *path == route.path) {
+            Some((_, was_public, handler)) => {
+                assert_eq!(*was_public, public, "{}: one path, one access", route.path);
+                *handler = std::mem::take(handler).merge(route.handler);
+            }
+            None => by_path.push((route.path, public, route.handler)),
+        }
+    }
+    let (mut open, mut private) = (Router::new(), Router::new());
+    for (path, public, handler) in by_path {
+        if public {
+            open = open.route(path, handler);
+        } else {
+            private = private.route(path, handler);
+        }
+    }
+    let private = private.route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
-        .merge(system::routes())
-        .merge(openapi::routes())
+        .merge(open)
         .merge(pages)
-        .route("/metrics", axum::routing::get(metrics::render))
-        .merge(webhooks::public_routes())
         .merge(private)
         .fallback(|| async { ApiError::NotFound("Not found: no such route.".into()) })
         .method_not_allowed_fallback(|| async {

@@ -2,14 +2,19 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use super::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page number, from 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub page: Option<String>,
+    /// Items per page (larger values are cut to 10000).
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub page_size: Option<String>,
 }
 
@@ -46,33 +51,32 @@ impl PageQuery {
     }
 }
 
-/// Django REST framework's page envelope: `{count, next, previous, results}`.
-pub fn envelope(
+/// Django REST framework's page envelope (the route table describes it: `Route::ok_page`).
+#[derive(Serialize)]
+pub struct Envelope<T> {
+    pub count: i64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+/// The envelope of one page of `count` objects, with links to its neighbours.
+pub fn envelope<T>(
     headers: &HeaderMap,
     path: &str,
     page: &Page,
     count: i64,
-    results: Vec<Value>,
-) -> Value {
+    results: Vec<T>,
+) -> Envelope<T> {
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let link = |number: i64| {
-        Value::String(format!(
-            "http://{host}{path}?page={number}&page_size={}",
-            page.size
-        ))
-    };
-    let next = if page.number.saturating_mul(page.size) < count {
-        link(page.number + 1)
-    } else {
-        Value::Null
-    };
-    let previous = if page.number > 1 {
-        link(page.number - 1)
-    } else {
-        Value::Null
-    };
-    json!({ "count": count, "next": next, "previous": previous, "results": results })
+    let link = |number: i64| format!("http://{host}{path}?page={number}&page_size={}", page.size);
+    Envelope {
+        count,
+        next: (page.number.saturating_mul(page.size) < count).then(|| link(page.number + 1)),
+        previous: (page.number > 1).then(|| link(page.number - 1)),
+        results,
+    }
 }

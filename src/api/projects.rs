@@ -3,68 +3,93 @@
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object, body_bytes, parse_json};
-use super::pagination::{PageQuery, envelope};
-use crate::labeling::import::{self, ImportSource};
+use super::openapi::{ImportBody, ImportFiles, ProjectInput};
+use super::pagination::{Envelope, PageQuery, envelope};
+use super::route::{Route, delete, get, named, patch_or_put, post, tagged};
+use crate::labeling::import::{self, ImportResult, ImportSource};
+use crate::labeling::render::{ProjectView, TaskDetailView};
 use crate::labeling::{projects, tasks};
 use crate::shared::Actor;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/projects", get(list).post(create))
-        .route(
-            "/api/projects/{id}",
-            get(read).patch(update).put(update).delete(remove),
-        )
-        .route("/api/projects/{id}/import", post(import_tasks))
-        .route(
-            "/api/projects/{id}/tasks",
-            get(list_tasks).delete(delete_all_tasks),
-        )
+pub(super) fn routes() -> Vec<Route> {
+    let (json_tasks, mut schemas) = named::<ImportBody>();
+    let (files, file_schemas) = named::<ImportFiles>();
+    schemas.extend(file_schemas);
+    tagged(
+        "projects",
+        [
+            get("/api/projects", list)
+                .doc("projects_list", "List projects")
+                .about("Newest first; paged (default page size 30).")
+                .query::<PageQuery>()
+                .query::<ListQuery>()
+                .ok_page::<ProjectView>("ProjectPage", "A page of projects"),
+            post("/api/projects", create)
+                .doc("projects_create", "Create a project")
+                .about("Emits PROJECT_CREATED. The statistics are `null` in this answer, as in Label Studio.")
+                .json::<ProjectInput>("The project's fields; all optional.")
+                .created::<ProjectView>("The new project"),
+            get("/api/projects/{id}", read)
+                .doc("projects_read", "Read a project")
+                .ok::<ProjectView>("The project"),
+            patch_or_put("/api/projects/{id}", update)
+                .doc("projects_update", "Update a project")
+                .about("Only the keys sent change (PUT behaves the same). Emits PROJECT_UPDATED.")
+                .json::<ProjectInput>("The fields to change.")
+                .ok::<ProjectView>("The updated project"),
+            delete("/api/projects/{id}", remove)
+                .doc("projects_delete", "Delete a project")
+                .about("With its tasks, annotations and predictions. Emits PROJECT_DELETED.")
+                .no_content("Deleted"),
+            post("/api/projects/{id}/import", import_tasks)
+                .doc("projects_import", "Import tasks")
+                .about("A JSON list of tasks (or one task), or multipart form data with files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`). One transaction; TASKS_CREATED in batches.")
+                .body(
+                    "Tasks as JSON, or files as multipart form data.",
+                    [("application/json", json_tasks), ("multipart/form-data", files)],
+                    schemas,
+                )
+                .created::<ImportResult>("What was imported"),
+            get("/api/projects/{id}/tasks", list_tasks)
+                .doc("projects_tasks_list", "List a project's tasks")
+                .about("A plain list (no envelope) of tasks with their annotations and predictions; paged (default page size 100).")
+                .query::<PageQuery>()
+                .ok_list::<TaskDetailView>("The tasks"),
+            delete("/api/projects/{id}/tasks", delete_all_tasks)
+                .doc("projects_tasks_delete", "Delete all tasks of a project")
+                .about("Emits TASKS_DELETED.")
+                .no_content("Deleted"),
+        ],
+    )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageQuery,
+    /// Only projects whose title contains this (case-insensitive).
     title: Option<String>,
+    /// Only these projects: comma-separated ids such as `1,2`.
+    #[param(pattern = "^ *-?[0-9]+ *(, *-?[0-9]+ *)*$")]
     ids: Option<String>,
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/projects",
-    tag = "projects",
-    operation_id = "projects_list",
-    summary = "List projects",
-    description = "Newest first; paged (default page size 30).",
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
-        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
-        ("title" = Option<String>, Query, description = "Only projects whose title contains this (case-insensitive)."),
-        ("ids" = Option<String>, Query, pattern = "^ *-?[0-9]+ *(, *-?[0-9]+ *)*$", description = "Only these projects: comma-separated ids such as `1,2`."),
-    ),
-    responses(
-        (status = 200, description = "A page of projects", body = super::openapi::ProjectPage),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-    ),
-    security(("token" = [])),
-)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     LsQuery(query): LsQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Envelope<ProjectView>>> {
     let page = query.page.page(30)?;
     let ids = match query.ids.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(text) => Some(
@@ -94,27 +119,11 @@ async fn list(
     )))
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/projects",
-    tag = "projects",
-    operation_id = "projects_create",
-    summary = "Create a project",
-    description = "Emits PROJECT_CREATED. The statistics are `null` in this answer, as in Label Studio.",
-    request_body(content = super::openapi::ProjectInput, description = "The project's fields; all optional.", content_type = "application/json"),
-    responses(
-        (status = 201, description = "The new project", body = super::openapi::Project),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
     let project = projects::create(&mut tx, &actor, &input).await?;
@@ -122,57 +131,21 @@ async fn create(
     Ok((StatusCode::CREATED, Json(project.api(false))))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/projects/{id}",
-    tag = "projects",
-    operation_id = "projects_read",
-    summary = "Read a project",
-    params(
-        ("id" = i64, Path, example = 1, description = "The project's id."),
-    ),
-    responses(
-        (status = 200, description = "The project", body = super::openapi::Project),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProjectView>> {
     let mut conn = state.db.reader().acquire().await?;
     Ok(Json(projects::get(&mut conn, &actor, id).await?.api(true)))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/api/projects/{id}",
-    tag = "projects",
-    operation_id = "projects_update",
-    summary = "Update a project",
-    description = "Only the keys sent change (PUT behaves the same). Emits PROJECT_UPDATED.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The project's id."),
-    ),
-    request_body(content = super::openapi::ProjectInput, description = "The fields to change.", content_type = "application/json"),
-    responses(
-        (status = 200, description = "The updated project", body = super::openapi::Project),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProjectView>> {
     let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
     let project = projects::update(&mut tx, &actor, id, &input).await?;
@@ -180,23 +153,6 @@ async fn update(
     Ok(Json(project.api(true)))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/projects/{id}",
-    tag = "projects",
-    operation_id = "projects_delete",
-    summary = "Delete a project",
-    description = "With its tasks, annotations and predictions. Emits PROJECT_DELETED.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The project's id."),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -209,32 +165,12 @@ async fn remove(
 }
 
 /// A JSON body, or multipart files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`).
-#[utoipa::path(
-    post,
-    path = "/api/projects/{id}/import",
-    tag = "projects",
-    operation_id = "projects_import",
-    summary = "Import tasks",
-    description = "A JSON list of tasks (or one task), or multipart form data with files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`). One transaction; TASKS_CREATED in batches.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The project's id."),
-    ),
-    request_body(description = "Tasks as JSON, or files as multipart form data.", content((super::openapi::ImportBody = "application/json"), (super::openapi::ImportFiles = "multipart/form-data"))),
-    responses(
-        (status = 201, description = "What was imported", body = super::openapi::ImportResult),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn import_tasks(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     request: Request,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -288,39 +224,19 @@ async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String
     Ok(files)
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/projects/{id}/tasks",
-    tag = "projects",
-    operation_id = "projects_tasks_list",
-    summary = "List a project's tasks",
-    description = "A plain list (no envelope) of tasks with their annotations and predictions; paged (default page size 100).",
-    params(
-        ("id" = i64, Path, example = 1, description = "The project's id."),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
-        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
-    ),
-    responses(
-        (status = 200, description = "The tasks", body = Vec<super::openapi::TaskDetail>),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn list_tasks(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     LsQuery(query): LsQuery<PageQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<TaskDetailView>>> {
     let page = query.page(100)?;
     let mut conn = state.db.reader().acquire().await?;
     projects::get(&mut conn, &actor, id).await?;
     let (found, _) = tasks::list(&mut conn, id, page.offset(), page.size).await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
     let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
-    let items: Vec<Value> = found
+    let items = found
         .iter()
         .map(|t| {
             t.api_detail(
@@ -329,31 +245,14 @@ async fn list_tasks(
             )
         })
         .collect();
-    Ok(Json(Value::Array(items)))
+    Ok(Json(items))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/projects/{id}/tasks",
-    tag = "projects",
-    operation_id = "projects_tasks_delete",
-    summary = "Delete all tasks of a project",
-    description = "Emits TASKS_DELETED.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The project's id."),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn delete_all_tasks(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin_large().await?;
     projects::get(&mut tx, &actor, id).await?;
     let ids = tasks::ids_in_project(&mut tx, id, None).await?;

@@ -2,64 +2,83 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object};
+use super::openapi::{TaskCreate, TaskUpdate};
 use super::pagination::PageQuery;
+use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
+use crate::labeling::render::{TaskDetailView, TaskListItemView, TaskView};
 use crate::labeling::tasks::{self, NewTask};
 use crate::shared::Actor;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/tasks", get(list).post(create))
-        .route(
-            "/api/tasks/{id}",
-            get(read).patch(update).put(update).delete(remove),
-        )
+pub(super) fn routes() -> Vec<Route> {
+    tagged(
+        "tasks",
+        [
+            get("/api/tasks", list)
+                .doc("tasks_list", "List a project's tasks (data manager)")
+                .about("Label Studio's data manager list: `{total, total_annotations, total_predictions, tasks}`; paged (default page size 100).")
+                .query::<PageQuery>()
+                .query::<ListQuery>()
+                .may_be_missing()
+                .ok::<TaskList>("The tasks"),
+            post("/api/tasks", create)
+                .doc("tasks_create", "Create a task")
+                .about("Emits TASKS_CREATED.")
+                .json::<TaskCreate>("The task.")
+                .created::<TaskView>("The new task"),
+            get("/api/tasks/{id}", read)
+                .doc("tasks_read", "Read a task")
+                .ok::<TaskDetailView>("The task with its annotations and predictions"),
+            patch_or_put("/api/tasks/{id}", update)
+                .doc("tasks_update", "Update a task")
+                .about("Only the keys sent change (PUT behaves the same).")
+                .json::<TaskUpdate>("The fields to change.")
+                .ok::<TaskView>("The updated task"),
+            delete("/api/tasks/{id}", remove)
+                .doc("tasks_delete", "Delete a task")
+                .about("Emits TASKS_DELETED.")
+                .no_content("Deleted"),
+        ],
+    )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageQuery,
+    /// The project's id (required).
+    #[param(value_type = i64, required = true)]
     project: Option<String>,
+    /// `all` adds each task's `annotations` and `predictions`.
     fields: Option<String>,
 }
 
+/// `GET /api/tasks/?project=ID`: Label Studio's data manager list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskList {
+    total_annotations: i64,
+    total_predictions: i64,
+    /// Tasks in the project, over all pages.
+    total: i64,
+    tasks: Vec<TaskListItemView>,
+}
+
 /// `GET /api/tasks/?project=ID`: `{total, total_annotations, total_predictions, tasks}`.
-#[utoipa::path(
-    get,
-    path = "/api/tasks",
-    tag = "tasks",
-    operation_id = "tasks_list",
-    summary = "List a project's tasks (data manager)",
-    description = "Label Studio's data manager list: `{total, total_annotations, total_predictions, tasks}`; paged (default page size 100).",
-    params(
-        ("project" = i64, Query, description = "The project's id (required)."),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
-        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
-        ("fields" = Option<String>, Query, description = "`all` adds each task's `annotations` and `predictions`."),
-    ),
-    responses(
-        (status = 200, description = "The tasks", body = super::openapi::TaskList),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskList>> {
     let page = query.page.page(100)?;
     let project_id = query
         .project
@@ -79,7 +98,7 @@ async fn list(
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
     let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
     let full = query.fields.as_deref() == Some("all");
-    let items: Vec<Value> = found
+    let items = found
         .iter()
         .map(|t| {
             t.api_list_item(
@@ -89,37 +108,21 @@ async fn list(
             )
         })
         .collect();
-    Ok(Json(json!({
-        "total_annotations": project.stats.total_annotations_number,
-        "total_predictions": project.stats.total_predictions_number,
-        "total": total,
-        "tasks": items,
-    })))
+    Ok(Json(TaskList {
+        total_annotations: project.stats.total_annotations_number,
+        total_predictions: project.stats.total_predictions_number,
+        total,
+        tasks: items,
+    }))
 }
 
 /// `POST /api/tasks/`: `{project, data, meta?, annotations?, predictions?}`; one
 /// TASKS_CREATED.
-#[utoipa::path(
-    post,
-    path = "/api/tasks",
-    tag = "tasks",
-    operation_id = "tasks_create",
-    summary = "Create a task",
-    description = "Emits TASKS_CREATED.",
-    request_body(content = super::openapi::TaskCreate, description = "The task.", content_type = "application/json"),
-    responses(
-        (status = 201, description = "The new task", body = super::openapi::Task),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<TaskView>)> {
     let mut input = as_object(input)?;
     let project_id = match input.remove("project") {
         None | Some(Value::Null) => {
@@ -158,27 +161,11 @@ async fn create(
     Ok((StatusCode::CREATED, Json(task.api())))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/tasks/{id}",
-    tag = "tasks",
-    operation_id = "tasks_read",
-    summary = "Read a task",
-    params(
-        ("id" = i64, Path, example = 1, description = "The task's id."),
-    ),
-    responses(
-        (status = 200, description = "The task with its annotations and predictions", body = super::openapi::TaskDetail),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskDetailView>> {
     let mut conn = state.db.reader().acquire().await?;
     let task = tasks::get(&mut conn, &actor, id).await?;
     let (annotations, predictions) = tasks::children(&mut conn, &[id]).await?;
@@ -188,32 +175,12 @@ async fn read(
     )))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/api/tasks/{id}",
-    tag = "tasks",
-    operation_id = "tasks_update",
-    summary = "Update a task",
-    description = "Only the keys sent change (PUT behaves the same).",
-    params(
-        ("id" = i64, Path, example = 1, description = "The task's id."),
-    ),
-    request_body(content = super::openapi::TaskUpdate, description = "The fields to change.", content_type = "application/json"),
-    responses(
-        (status = 200, description = "The updated task", body = super::openapi::Task),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
     let task = tasks::update(&mut tx, &actor, id, &input).await?;
@@ -221,23 +188,6 @@ async fn update(
     Ok(Json(task.api()))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/tasks/{id}",
-    tag = "tasks",
-    operation_id = "tasks_delete",
-    summary = "Delete a task",
-    description = "Emits TASKS_DELETED.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The task's id."),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

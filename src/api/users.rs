@@ -2,24 +2,27 @@
 //! `users.whoami()`, and the usual way scripts check a token).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiResult;
+use super::route::{Route, get, tagged};
 use crate::shared::Actor;
 use crate::store;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/current-user/whoami", get(whoami))
+pub(super) fn routes() -> Vec<Route> {
+    tagged(
+        "system",
+        [get("/api/current-user/whoami", whoami)
+            .doc("whoami", "The user the token belongs to")
+            .ok::<CurrentUser>("The user")],
+    )
 }
 
 /// The user as Label Studio's `whoami` shows it.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
 pub struct CurrentUser {
     id: i64,
     first_name: String,
@@ -31,22 +34,10 @@ pub struct CurrentUser {
     active_organization: i64,
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/current-user/whoami",
-    tag = "system",
-    operation_id = "whoami",
-    summary = "The user the token belongs to",
-    responses(
-        (status = 200, description = "The user", body = CurrentUser),
-        (status = 401, response = super::openapi::Unauthorized),
-    ),
-    security(("token" = [])),
-)]
-pub(super) async fn whoami(
+async fn whoami(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CurrentUser>> {
     let row = store::query("SELECT first_name, last_name FROM users WHERE id = $1")
         .bind(actor.user_id)
         .fetch_one(state.db.reader())
@@ -62,14 +53,14 @@ pub(super) async fn whoami(
     } else {
         initials
     };
-    Ok(Json(json!({
-        "id": actor.user_id,
-        "first_name": first_name,
-        "last_name": last_name,
-        "username": actor.email,
-        "email": actor.email,
-        "avatar": null,
-        "initials": initials,
-        "active_organization": actor.organization_id,
-    })))
+    Ok(Json(CurrentUser {
+        id: actor.user_id,
+        first_name,
+        last_name,
+        username: actor.email.clone(),
+        email: actor.email,
+        avatar: None,
+        initials,
+        active_organization: actor.organization_id,
+    }))
 }

@@ -3,46 +3,99 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, Ids, LsJson, LsQuery, as_object};
-use super::pagination::{PageQuery, envelope};
+use super::openapi::{RecoverInput, WebhookCreateInput, WebhookUpdateInput};
+use super::pagination::{Envelope, PageQuery, envelope};
+use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::CATALOGUE;
 use crate::shared::Actor;
 use crate::store::time;
-use crate::webhooks::{self, ProjectFilter, Rules, WebhookError, log};
+use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView};
+use crate::webhooks::{
+    self, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookSecret, WebhookView, log,
+};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/webhooks", get(list).post(create))
-        .route(
-            "/api/webhooks/{id}",
-            get(read).patch(update).put(update).delete(remove),
-        )
-        .route("/api/webhooks/{id}/secret", get(read_secret))
-        .route("/api/webhooks/{id}/secret/rotate", post(rotate_secret))
-        .route("/api/webhooks/{id}/test", post(send_test))
-        .route("/api/webhooks/{id}/recover", post(recover))
-        .route("/api/webhooks/{id}/deliveries", get(list_deliveries))
-        .route(
-            "/api/webhooks/{id}/deliveries/{delivery_id}",
-            get(read_delivery),
-        )
-        .route(
-            "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-            post(redeliver),
-        )
-}
-
-/// Routes that need no token.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/api/webhooks/info", get(info))
+pub(super) fn routes() -> Vec<Route> {
+    let webhooks = tagged(
+        "webhooks",
+        [
+            get("/api/webhooks/info", info)
+                .doc("webhooks_info", "The action catalogue")
+                .public()
+                .query::<InfoQuery>()
+                .ok::<ActionCatalogue>("`{ACTION: {name, description, key, organization-only}}`"),
+            get("/api/webhooks", list)
+                .doc("webhooks_list", "List webhooks")
+                .query::<ListQuery>()
+                .ok_list::<WebhookView>("The webhooks"),
+            post("/api/webhooks", create)
+                .doc("webhooks_create", "Create a webhook")
+                .about("The answer carries the signing `secret` (also readable later at `/secret`).")
+                .json::<WebhookCreateInput>("The webhook.")
+                .may_be_missing()
+                .created::<WebhookCreated>("The new webhook with its secret"),
+            get("/api/webhooks/{id}", read)
+                .doc("webhooks_read", "Read a webhook")
+                .ok::<WebhookView>("The webhook"),
+            patch_or_put("/api/webhooks/{id}", update)
+                .doc("webhooks_update", "Update a webhook")
+                .about("Only the keys sent change (PUT behaves the same). Switching `is_active` off holds new deliveries; on releases them.")
+                .json::<WebhookUpdateInput>("The fields to change.")
+                .ok::<WebhookView>("The updated webhook"),
+            delete("/api/webhooks/{id}", remove)
+                .doc("webhooks_delete", "Delete a webhook")
+                .about("With its delivery log.")
+                .no_content("Deleted"),
+            get("/api/webhooks/{id}/secret", read_secret)
+                .doc("webhooks_secret_read", "Read the signing secret")
+                .ok::<WebhookSecret>("The secret"),
+            post("/api/webhooks/{id}/secret/rotate", rotate_secret)
+                .doc("webhooks_secret_rotate", "Rotate the signing secret")
+                .about("The previous secret keeps signing (both signatures are sent) for LABELHOOK_SECRET_ROTATION_GRACE.")
+                .ok::<WebhookSecret>("The new secret"),
+            post("/api/webhooks/{id}/test", send_test)
+                .doc("webhooks_test", "Send a test event")
+                .about("Queues a PING to this webhook; follow it in the delivery log.")
+                .created::<DeliveryDetailView>("The queued delivery"),
+            post("/api/webhooks/{id}/recover", recover)
+                .doc("webhooks_recover", "Recover failed deliveries")
+                .about("Queues again every failed delivery created in [since, until).")
+                .json::<RecoverInput>("The period.")
+                .ok::<RecoverResult>("How many were queued again"),
+        ],
+    );
+    let deliveries = tagged(
+        "deliveries",
+        [
+            get("/api/webhooks/{id}/deliveries", list_deliveries)
+                .doc("deliveries_list", "List a webhook's deliveries")
+                .about("Newest first; paged (default page size 50).")
+                .query::<PageQuery>()
+                .query::<DeliveriesQuery>()
+                .ok_page::<DeliveryView>("DeliveryPage", "A page of deliveries"),
+            get("/api/webhooks/{id}/deliveries/{delivery_id}", read_delivery)
+                .doc("deliveries_read", "Read a delivery")
+                .about("With the request it sends and every attempt.")
+                .ok::<DeliveryDetailView>("The delivery"),
+            post(
+                "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+                redeliver,
+            )
+            .doc("deliveries_redeliver", "Send a delivery again")
+            .about("Same `webhook-id`, a fresh retry schedule.")
+            .accepted::<DeliveryDetailView>("The delivery, queued again"),
+        ],
+    );
+    webhooks.into_iter().chain(deliveries).collect()
 }
 
 impl From<WebhookError> for ApiError {
@@ -54,28 +107,53 @@ impl From<WebhookError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InfoQuery {
+    /// Only organization-only actions (`true`) or only the others (`false`).
     #[serde(rename = "organization-only")]
+    #[param(value_type = Option<bool>)]
     organization_only: Option<String>,
 }
 
+/// One action of the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionInfo {
+    name: &'static str,
+    description: &'static str,
+    /// The payload key that carries the changed objects.
+    key: &'static str,
+    /// Only organization-level webhooks (no project) may receive it.
+    #[serde(rename = "organization-only")]
+    organization_only: bool,
+}
+
+/// The action catalogue: `{ACTION: ActionInfo}`, in the catalogue's order.
+pub struct ActionCatalogue(Vec<(&'static str, ActionInfo)>);
+
+impl Serialize for ActionCatalogue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(id, info)| (id, info)))
+    }
+}
+
+impl PartialSchema for ActionCatalogue {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .description(Some("The action catalogue: `{ACTION: ActionInfo}`."))
+            .additional_properties(Some(Ref::from_schema_name(ActionInfo::name())))
+            .into()
+    }
+}
+
+impl ToSchema for ActionCatalogue {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ActionInfo::name().into_owned(), ActionInfo::schema()));
+    }
+}
+
 /// The action catalogue: `{ACTION: {name, description, key, organization-only}}`.
-#[utoipa::path(
-    get,
-    path = "/api/webhooks/info",
-    tag = "webhooks",
-    operation_id = "webhooks_info",
-    summary = "The action catalogue",
-    params(
-        ("organization-only" = Option<bool>, Query, description = "Only organization-only actions (`true`) or only the others (`false`)."),
-    ),
-    responses(
-        (status = 200, description = "`{ACTION: {name, description, key, organization-only}}`", body = super::openapi::ActionCatalogue),
-        (status = 400, response = super::openapi::BadRequest),
-    ),
-)]
-async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<Value>> {
+async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<ActionCatalogue>> {
     let only = match query
         .organization_only
         .as_deref()
@@ -92,50 +170,37 @@ async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<Value>> {
             ));
         }
     };
-    let catalogue: Map<String, Value> = CATALOGUE
+    let catalogue = CATALOGUE
         .iter()
         .filter(|info| only.is_none_or(|o| o == info.organization_only))
         .map(|info| {
             (
-                info.id.to_string(),
-                json!({
-                    "name": info.name,
-                    "description": info.description,
-                    "key": info.key,
-                    "organization-only": info.organization_only,
-                }),
+                info.id,
+                ActionInfo {
+                    name: info.name,
+                    description: info.description,
+                    key: info.key,
+                    organization_only: info.organization_only,
+                },
             )
         })
         .collect();
-    Ok(Json(Value::Object(catalogue)))
+    Ok(Json(ActionCatalogue(catalogue)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// A project id, or `null` for organization-level webhooks only.
+    #[param(pattern = "^(-?[0-9]+|null|None)$")]
     project: Option<String>,
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/webhooks",
-    tag = "webhooks",
-    operation_id = "webhooks_list",
-    summary = "List webhooks",
-    params(
-        ("project" = Option<String>, Query, pattern = "^(-?[0-9]+|null|None)$", description = "A project id, or `null` for organization-level webhooks only."),
-    ),
-    responses(
-        (status = 200, description = "The webhooks", body = Vec<super::openapi::Webhook>),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-    ),
-    security(("token" = [])),
-)]
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<WebhookView>>> {
     let filter =
         match query.project.as_deref().map(str::trim) {
             None | Some("") => ProjectFilter::All,
@@ -173,93 +238,40 @@ fn rules(state: &AppState) -> Rules {
 }
 
 /// 201 with the webhook and, this once, its signing `secret`.
-#[utoipa::path(
-    post,
-    path = "/api/webhooks",
-    tag = "webhooks",
-    operation_id = "webhooks_create",
-    summary = "Create a webhook",
-    description = "The answer carries the signing `secret` (also readable later at `/secret`).",
-    request_body(content = super::openapi::WebhookCreateInput, description = "The webhook.", content_type = "application/json"),
-    responses(
-        (status = 201, description = "The new webhook with its secret", body = super::openapi::WebhookCreated),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
     let input = as_object(input)?;
     check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
     let webhook = webhooks::create(&mut tx, &actor, rules(&state), &input).await?;
     state.db.commit(tx).await?;
-    let mut body = webhook.api();
-    if let Some(object) = body.as_object_mut() {
-        object.insert("secret".into(), Value::String(webhook.secret.clone()));
-    }
-    Ok((StatusCode::CREATED, Json(body)))
+    let created = WebhookCreated {
+        webhook: webhook.api(),
+        secret: webhook.secret,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/webhooks/{id}",
-    tag = "webhooks",
-    operation_id = "webhooks_read",
-    summary = "Read a webhook",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    responses(
-        (status = 200, description = "The webhook", body = super::openapi::Webhook),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let mut conn = state.db.reader().acquire().await?;
     let mut webhook = webhooks::get(&mut conn, &actor, id).await?;
     webhooks::with_stats(&mut conn, std::slice::from_mut(&mut webhook)).await?;
     Ok(Json(webhook.api()))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/api/webhooks/{id}",
-    tag = "webhooks",
-    operation_id = "webhooks_update",
-    summary = "Update a webhook",
-    description = "Only the keys sent change (PUT behaves the same). Switching `is_active` off holds new deliveries; on releases them.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    request_body(content = super::openapi::WebhookUpdateInput, description = "The fields to change.", content_type = "application/json"),
-    responses(
-        (status = 200, description = "The updated webhook", body = super::openapi::Webhook),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     LsJson(input): LsJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let input = as_object(input)?;
     check_destination(&state, &input).await?;
     let mut tx = state.db.begin().await?;
@@ -268,23 +280,6 @@ async fn update(
     Ok(Json(webhook.api()))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/webhooks/{id}",
-    tag = "webhooks",
-    operation_id = "webhooks_delete",
-    summary = "Delete a webhook",
-    description = "With its delivery log.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -297,95 +292,35 @@ async fn remove(
 }
 
 /// `{"secret", "previous_secret_expires_at"}`: the signing secret, readable any time.
-#[utoipa::path(
-    get,
-    path = "/api/webhooks/{id}/secret",
-    tag = "webhooks",
-    operation_id = "webhooks_secret_read",
-    summary = "Read the signing secret",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    responses(
-        (status = 200, description = "The secret", body = super::openapi::WebhookSecret),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn read_secret(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookSecret>> {
     let mut conn = state.db.reader().acquire().await?;
     let webhook = webhooks::get(&mut conn, &actor, id).await?;
-    Ok(Json(secret_view(&webhook)))
-}
-
-fn secret_view(webhook: &webhooks::Webhook) -> Value {
-    let expires = webhook
-        .previous_secret_expires_at
-        .filter(|at| *at > time::now());
-    json!({
-        "secret": webhook.secret,
-        "previous_secret_expires_at": time::render_opt(expires),
-    })
+    Ok(Json(webhook.secret_view()))
 }
 
 /// A new secret; the old one keeps signing (both signatures are sent) for the grace period.
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/{id}/secret/rotate",
-    tag = "webhooks",
-    operation_id = "webhooks_secret_rotate",
-    summary = "Rotate the signing secret",
-    description = "The previous secret keeps signing (both signatures are sent) for LABELHOOK_SECRET_ROTATION_GRACE.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    responses(
-        (status = 200, description = "The new secret", body = super::openapi::WebhookSecret),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn rotate_secret(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookSecret>> {
     let mut tx = state.db.begin().await?;
     let grace = state.settings.webhooks.secret_rotation_grace;
     let webhook = webhooks::rotate_secret(&mut tx, &actor, id, grace).await?;
     state.db.commit(tx).await?;
-    Ok(Json(secret_view(&webhook)))
+    Ok(Json(webhook.secret_view()))
 }
 
 /// Queues a PING event to the webhook; 201 with the delivery to follow in the log.
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/{id}/test",
-    tag = "webhooks",
-    operation_id = "webhooks_test",
-    summary = "Send a test event",
-    description = "Queues a PING to this webhook; follow it in the delivery log.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    responses(
-        (status = 201, description = "The queued delivery", body = super::openapi::DeliveryDetail),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn send_test(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<DeliveryDetailView>)> {
     let mut tx = state.db.begin().await?;
     let delivery_id = log::send_test(&mut tx, &actor, id).await?;
     state.db.commit(tx).await?;
@@ -413,32 +348,12 @@ fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
 }
 
 /// Queues again every failed delivery created since `since` (and before `until`).
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/{id}/recover",
-    tag = "webhooks",
-    operation_id = "webhooks_recover",
-    summary = "Recover failed deliveries",
-    description = "Queues again every failed delivery created in [since, until).",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-    ),
-    request_body(content = super::openapi::RecoverInput, description = "The period.", content_type = "application/json"),
-    responses(
-        (status = 200, description = "How many were queued again", body = super::openapi::RecoverResult),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-    ),
-    security(("token" = [])),
-)]
 async fn recover(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
     LsJson(body): LsJson<RecoverBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecoverResult>> {
     let since = parse_time("since", body.since.as_deref())?.ok_or_else(|| {
         ApiError::field(
             "since",
@@ -449,65 +364,44 @@ async fn recover(
     let mut tx = state.db.begin().await?;
     let recovered = log::recover(&mut tx, &actor, id, since, until).await?;
     state.db.commit(tx).await?;
-    Ok(Json(json!({ "recovered": recovered })))
+    Ok(Json(RecoverResult { recovered }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoverResult {
+    /// How many deliveries were queued again.
+    recovered: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
     #[serde(flatten)]
+    #[param(ignore)]
     page: PageQuery,
-    status: Option<String>,
+    /// Only deliveries in this status.
+    status: Option<DeliveryStatus>,
+    /// Only deliveries of this action, such as `TASKS_CREATED`.
     action: Option<String>,
+    /// Only deliveries created at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Only deliveries created before this RFC 3339 time.
+    #[param(format = DateTime)]
     until: Option<String>,
 }
 
 /// The delivery log of a webhook, newest first, paged like the project list.
-#[utoipa::path(
-    get,
-    path = "/api/webhooks/{id}/deliveries",
-    tag = "deliveries",
-    operation_id = "deliveries_list",
-    summary = "List a webhook's deliveries",
-    description = "Newest first; paged (default page size 50).",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number, from 1."),
-        ("page_size" = Option<i64>, Query, minimum = 1, description = "Items per page (larger values are cut to 10000)."),
-        ("status" = Option<super::openapi::DeliveryStatus>, Query, description = "Only deliveries in this status."),
-        ("action" = Option<String>, Query, description = "Only deliveries of this action, such as `TASKS_CREATED`."),
-        ("since" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this RFC 3339 time."),
-        ("until" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this RFC 3339 time."),
-    ),
-    responses(
-        (status = 200, description = "A page of deliveries", body = super::openapi::DeliveryPage),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn list_deliveries(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     Id(id): Id,
     LsQuery(query): LsQuery<DeliveriesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Envelope<DeliveryView>>> {
     let page = query.page.page(50)?;
-    if let Some(status) = &query.status
-        && !log::STATUSES.contains(&status.as_str())
-    {
-        return Err(ApiError::field(
-            "status",
-            format!(
-                "\"{status}\" is not a valid choice; use one of {}.",
-                log::STATUSES.join(", ")
-            ),
-        ));
-    }
     let filter = log::Filter {
-        status: query.status.clone(),
+        status: query.status,
         action: query.action.clone(),
         since: parse_time("since", query.since.as_deref())?,
         until: parse_time("until", query.until.as_deref())?,
@@ -519,57 +413,21 @@ async fn list_deliveries(
     Ok(Json(envelope(&headers, &path, &page, count, items)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/webhooks/{id}/deliveries/{delivery_id}",
-    tag = "deliveries",
-    operation_id = "deliveries_read",
-    summary = "Read a delivery",
-    description = "With the request it sends and every attempt.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-        ("delivery_id" = i64, Path, example = 1, description = "The delivery's id."),
-    ),
-    responses(
-        (status = 200, description = "The delivery", body = super::openapi::DeliveryDetail),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn read_delivery(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Ids(id, delivery_id): Ids,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryDetailView>> {
     let mut conn = state.db.reader().acquire().await?;
     Ok(Json(log::detail(&mut conn, &actor, id, delivery_id).await?))
 }
 
 /// Sends one delivery again with the same `webhook-id` and a fresh retry schedule.
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-    tag = "deliveries",
-    operation_id = "deliveries_redeliver",
-    summary = "Send a delivery again",
-    description = "Same `webhook-id`, a fresh retry schedule.",
-    params(
-        ("id" = i64, Path, example = 1, description = "The webhook's id."),
-        ("delivery_id" = i64, Path, example = 1, description = "The delivery's id."),
-    ),
-    responses(
-        (status = 202, description = "The delivery, queued again", body = super::openapi::DeliveryDetail),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-    ),
-    security(("token" = [])),
-)]
 async fn redeliver(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Ids(id, delivery_id): Ids,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<DeliveryDetailView>)> {
     let mut tx = state.db.begin().await?;
     log::redeliver(&mut tx, &actor, id, delivery_id).await?;
     state.db.commit(tx).await?;

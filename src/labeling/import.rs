@@ -1,7 +1,9 @@
 //! `POST /api/projects/{id}/import`: a JSON body or uploaded files become tasks, in one
 //! transaction and one TASKS_CREATED event per request (cut into batches).
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::tasks::{self, NewTask};
 use super::{LabelingSettings, import_files, projects};
@@ -23,7 +25,7 @@ pub async fn import(
     settings: &LabelingSettings,
     project_id: i64,
     source: ImportSource,
-) -> Result<Value> {
+) -> Result<ImportResult> {
     let started = std::time::Instant::now();
     let project = projects::get(tx, actor, project_id).await?;
     let from_files = matches!(source, ImportSource::Files(_));
@@ -82,14 +84,31 @@ pub async fn import(
         }
     }
     let created = tasks::create_many(tx, actor, settings, &project, new_tasks).await?;
-    Ok(json!({
-        "task_count": created.tasks.len(),
-        "annotation_count": created.annotation_count,
-        "prediction_count": created.prediction_count,
-        "duration": started.elapsed().as_secs_f64(),
-        "file_upload_ids": [],
-        "could_be_tasks_list": false,
-        "found_formats": found_formats,
-        "data_columns": columns,
-    }))
+    Ok(ImportResult {
+        task_count: created.tasks.len(),
+        annotation_count: created.annotation_count,
+        prediction_count: created.prediction_count,
+        duration: started.elapsed().as_secs_f64(),
+        file_upload_ids: vec![],
+        could_be_tasks_list: false,
+        found_formats,
+        data_columns: columns,
+    })
+}
+
+/// The answer to an import, as Label Studio gives it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub task_count: usize,
+    pub annotation_count: usize,
+    pub prediction_count: usize,
+    /// Seconds.
+    pub duration: f64,
+    /// Always empty.
+    pub file_upload_ids: Vec<i64>,
+    pub could_be_tasks_list: bool,
+    /// The file extensions found (`.csv` …); empty for a JSON body.
+    pub found_formats: Vec<String>,
+    /// The data keys found in uploaded files; empty for a JSON body.
+    pub data_columns: Vec<String>,
 }

@@ -3,7 +3,9 @@
 //! built on `label-studio-ml` receive annotation events; `train` sends START_TRAINING there
 //! through the same outbox.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::projects;
 use crate::events::{self, Action};
@@ -56,28 +58,60 @@ fn from_row(row: &Row) -> store::Result<MlBackend> {
 impl MlBackend {
     /// The backend as Label Studio's API shows it. labelhook does not probe the model
     /// server, so its state is reported as disconnected ("DI") rather than guessed.
-    pub fn api(&self) -> Value {
-        json!({
-            "id": self.id,
-            "state": "DI",
-            "readable_state": "Disconnected",
-            "is_interactive": self.is_interactive,
-            "url": self.url,
-            "error_message": null,
-            "title": self.title,
-            "auth_method": self.auth_method,
-            "basic_auth_user": self.basic_auth_user,
-            "basic_auth_pass_is_set": self.basic_auth_pass_is_set,
-            "description": self.description,
-            "extra_params": self.extra_params,
-            "model_version": self.model_version,
-            "timeout": self.timeout,
-            "created_at": time::render(self.created_at),
-            "updated_at": time::render(self.updated_at),
-            "auto_update": true,
-            "project": self.project_id,
-        })
+    pub fn api(&self) -> MlBackendView {
+        MlBackendView {
+            id: self.id,
+            state: "DI",
+            readable_state: "Disconnected",
+            is_interactive: self.is_interactive,
+            url: self.url.clone(),
+            error_message: None,
+            title: self.title.clone(),
+            auth_method: self.auth_method.clone(),
+            basic_auth_user: self.basic_auth_user.clone(),
+            basic_auth_pass_is_set: self.basic_auth_pass_is_set,
+            description: self.description.clone(),
+            extra_params: self.extra_params.clone(),
+            model_version: self.model_version.clone(),
+            timeout: self.timeout,
+            created_at: time::render(self.created_at),
+            updated_at: time::render(self.updated_at),
+            auto_update: true,
+            project: self.project_id,
+        }
     }
+}
+
+/// An ML backend attached to a project, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MlBackend)]
+pub struct MlBackendView {
+    pub id: i64,
+    /// Always `DI`.
+    pub state: &'static str,
+    pub readable_state: &'static str,
+    pub is_interactive: bool,
+    pub url: String,
+    /// Always `null`.
+    #[schema(required = true)]
+    pub error_message: Option<String>,
+    pub title: String,
+    pub auth_method: String,
+    #[schema(required = true)]
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_pass_is_set: bool,
+    pub description: String,
+    #[schema(value_type = Object)]
+    pub extra_params: Value,
+    pub model_version: String,
+    /// Seconds.
+    pub timeout: f64,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub auto_update: bool,
+    pub project: i64,
 }
 
 /// Where Label Studio ML backends receive events.

@@ -1,7 +1,9 @@
 //! The delivery log: what was sent to a webhook, every attempt and its answer, and the
 //! operations on it (redeliver one, recover the failed ones of a period, send a test).
 
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::{Webhook, get as get_webhook};
 use crate::events::{self, Action};
@@ -9,12 +11,151 @@ use crate::shared::{Actor, Error, Result, Scope};
 use crate::store::time::{self, render, render_opt};
 use crate::store::{self, Conn, Row};
 
-pub const STATUSES: &[&str] = &["pending", "held", "succeeded", "failed"];
+/// The status of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Held,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Held,
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Failed,
+    ];
+
+    /// As stored in `deliveries.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Held => "held",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn from_stored(text: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// From a query string (`?status=held`); anything else names the choices.
+impl<'de> Deserialize<'de> for DeliveryStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DeliveryStatus::from_stored(&text).ok_or_else(|| {
+            let choices: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "\"{text}\" is not a valid choice; use one of {}.",
+                choices.join(", ")
+            ))
+        })
+    }
+}
+
+/// One event sent (or to be sent) to one webhook, as the log lists it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Delivery)]
+pub struct DeliveryView {
+    #[serde(flatten)]
+    pub head: DeliveryHead,
+    pub attempts: i64,
+    #[serde(flatten)]
+    pub tail: DeliveryTail,
+}
+
+/// A delivery with its request and every attempt. The keys are the log's (`Delivery`),
+/// except that `attempts` is the list of attempts instead of their count.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeliveryDetail)]
+pub struct DeliveryDetailView {
+    #[serde(flatten)]
+    pub head: DeliveryHead,
+    /// Every attempt so far, oldest first.
+    pub attempts: Vec<DeliveryAttempt>,
+    #[serde(flatten)]
+    pub tail: DeliveryTail,
+    pub request: DeliveryRequest,
+}
+
+/// The keys of a delivery before `attempts`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryHead {
+    pub id: i64,
+    /// The `webhook-id` header: the same on every attempt and redelivery.
+    pub message_id: String,
+    pub webhook: i64,
+    pub event: i64,
+    pub action: String,
+    /// The `labelhook-sequence` header: the event's order in its project.
+    pub sequence: i64,
+    #[schema(required = true)]
+    pub project: Option<i64>,
+    pub status: DeliveryStatus,
+    /// An attempt is being made now.
+    pub in_flight: bool,
+}
+
+/// The keys of a delivery after `attempts`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryTail {
+    /// When the next attempt is due (pending and not in flight), or `null`.
+    #[schema(required = true)]
+    pub next_attempt_at: Option<String>,
+    #[schema(required = true)]
+    pub last_status_code: Option<i64>,
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    /// How long the last attempt took, or `null` before the first.
+    #[schema(required = true)]
+    pub last_duration_ms: Option<f64>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// The request a delivery sends (signature and timestamp headers differ per attempt).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryRequest {
+    pub method: &'static str,
+    pub url: String,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub headers: Map<String, Value>,
+    /// The event payload (Label Studio's webhook body).
+    #[schema(value_type = Object)]
+    pub body: Value,
+}
+
+/// One attempt of a delivery and the receiver's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub id: i64,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    pub duration_ms: f64,
+    #[schema(required = true)]
+    pub status_code: Option<i64>,
+    #[schema(value_type = Option<Object>, required = true)]
+    pub response_headers: Option<Value>,
+    #[schema(required = true)]
+    pub response_body: Option<String>,
+    /// For failed attempts: `timeout`, `connect`, `dns`, `tls`, `http` or `blocked`.
+    #[schema(required = true)]
+    pub error_class: Option<String>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+}
 
 /// Filters of `GET /api/webhooks/{id}/deliveries`.
 #[derive(Debug, Default)]
 pub struct Filter {
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub action: Option<String>,
     /// Created at or after (stored form).
     pub since: Option<i64>,
@@ -29,29 +170,39 @@ const SELECT: &str = "SELECT d.id, d.message_id, d.event_id, d.webhook_id, d.sen
     FROM deliveries d JOIN events e ON e.id = d.event_id";
 
 /// One delivery as the log lists it.
-fn summary(row: &Row, now: i64) -> store::Result<Value> {
-    let status: String = row.try_get("status")?;
+fn summary(row: &Row, now: i64) -> store::Result<DeliveryView> {
+    let stored: String = row.try_get("status")?;
+    let status = DeliveryStatus::from_stored(&stored).ok_or_else(|| store::Error::Column {
+        column: "status".into(),
+        problem: format!("unknown delivery status {stored:?}"),
+    })?;
     let next: Option<i64> = row.try_get("next_attempt_at")?;
     let lease: Option<i64> = row.try_get("lease_until")?;
-    let in_flight = status == "pending" && lease.is_some_and(|l| l > now);
-    Ok(json!({
-        "id": row.try_get::<i64, _>("id")?,
-        "message_id": row.try_get::<String, _>("message_id")?,
-        "webhook": row.try_get::<i64, _>("webhook_id")?,
-        "event": row.try_get::<i64, _>("event_id")?,
-        "action": row.try_get::<String, _>("action")?,
-        "sequence": row.try_get::<i64, _>("sequence")?,
-        "project": row.try_get::<Option<i64>, _>("project_id")?,
-        "status": status,
-        "in_flight": in_flight,
-        "attempts": row.try_get::<i64, _>("attempts")?,
-        "next_attempt_at": if status == "pending" && !in_flight { render_opt(next) } else { None },
-        "last_status_code": row.try_get::<Option<i64>, _>("last_status_code")?,
-        "last_error": row.try_get::<Option<String>, _>("last_error")?,
-        "last_duration_ms": row.try_get::<Option<f64>, _>("last_duration_ms")?,
-        "created_at": render(row.try_get("created_at")?),
-        "updated_at": render(row.try_get("updated_at")?),
-    }))
+    let pending = status == DeliveryStatus::Pending;
+    let in_flight = pending && lease.is_some_and(|l| l > now);
+    let due = pending && !in_flight;
+    Ok(DeliveryView {
+        head: DeliveryHead {
+            id: row.try_get("id")?,
+            message_id: row.try_get("message_id")?,
+            webhook: row.try_get("webhook_id")?,
+            event: row.try_get("event_id")?,
+            action: row.try_get("action")?,
+            sequence: row.try_get("sequence")?,
+            project: row.try_get("project_id")?,
+            status,
+            in_flight,
+        },
+        attempts: row.try_get("attempts")?,
+        tail: DeliveryTail {
+            next_attempt_at: if due { render_opt(next) } else { None },
+            last_status_code: row.try_get("last_status_code")?,
+            last_error: row.try_get("last_error")?,
+            last_duration_ms: row.try_get("last_duration_ms")?,
+            created_at: render(row.try_get("created_at")?),
+            updated_at: render(row.try_get("updated_at")?),
+        },
+    })
 }
 
 fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
@@ -61,8 +212,8 @@ fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
         binds.push(value);
         sql.push_str(&clause.replace('?', &format!("${}", binds.len() + 1)));
     };
-    if let Some(status) = &filter.status {
-        add(" AND d.status = ?", json!(status));
+    if let Some(status) = filter.status {
+        add(" AND d.status = ?", json!(status.as_str()));
     }
     if let Some(action) = &filter.action {
         add(" AND e.action = ?", json!(action));
@@ -94,7 +245,7 @@ pub async fn list(
     filter: &Filter,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Value>, i64)> {
+) -> Result<(Vec<DeliveryView>, i64)> {
     get_webhook(conn, actor, webhook_id).await?;
     let (clause, binds) = where_clause(filter);
     let count_sql =
@@ -121,7 +272,7 @@ pub async fn detail(
     actor: &Actor,
     webhook_id: i64,
     delivery_id: i64,
-) -> Result<Value> {
+) -> Result<DeliveryDetailView> {
     let webhook = get_webhook(conn, actor, webhook_id).await?;
     let sql = format!("{SELECT} WHERE d.id = $1 AND d.webhook_id = $2");
     let row = store::query(&sql)
@@ -130,7 +281,7 @@ pub async fn detail(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(Error::NotFound("Delivery"))?;
-    let mut item = summary(&row, time::now())?;
+    let summary = summary(&row, time::now())?;
     let event_id: i64 = row.try_get("event_id")?;
     let send_payload = row.try_get::<i64, _>("send_payload")? != 0;
     let payload: String = store::query_scalar("SELECT payload FROM events WHERE id = $1")
@@ -149,31 +300,33 @@ pub async fn detail(
     .bind(delivery_id)
     .fetch_all(&mut *conn)
     .await?;
-    let attempts: Vec<Value> = attempts
+    let attempts = attempts
         .iter()
-        .map(|a| -> store::Result<Value> {
+        .map(|a| -> store::Result<DeliveryAttempt> {
             let headers: Option<String> = a.try_get("response_headers")?;
-            Ok(json!({
-                "id": a.try_get::<i64, _>("id")?,
-                "started_at": render(a.try_get("started_at")?),
-                "duration_ms": a.try_get::<f64, _>("duration_ms")?,
-                "status_code": a.try_get::<Option<i64>, _>("status_code")?,
-                "response_headers": headers.map(|h| serde_json::from_str::<Value>(&h).unwrap_or(Value::Null)),
-                "response_body": a.try_get::<Option<String>, _>("response_body")?,
-                "error_class": a.try_get::<Option<String>, _>("error_class")?,
-                "error": a.try_get::<Option<String>, _>("error")?,
-            }))
+            Ok(DeliveryAttempt {
+                id: a.try_get("id")?,
+                started_at: render(a.try_get("started_at")?),
+                duration_ms: a.try_get("duration_ms")?,
+                status_code: a.try_get("status_code")?,
+                response_headers: headers
+                    .map(|h| serde_json::from_str::<Value>(&h).unwrap_or(Value::Null)),
+                response_body: a.try_get("response_body")?,
+                error_class: a.try_get("error_class")?,
+                error: a.try_get("error")?,
+            })
         })
         .collect::<store::Result<_>>()?;
-    if let Some(object) = item.as_object_mut() {
-        object.insert("request".into(), request_view(&webhook, &row, body)?);
-        object.insert("attempts".into(), Value::Array(attempts));
-    }
-    Ok(item)
+    Ok(DeliveryDetailView {
+        head: summary.head,
+        attempts,
+        tail: summary.tail,
+        request: request_view(&webhook, &row, body)?,
+    })
 }
 
 /// The request as the receiver gets it (signature and timestamp differ per attempt).
-fn request_view(webhook: &Webhook, row: &Row, body: Value) -> store::Result<Value> {
+fn request_view(webhook: &Webhook, row: &Row, body: Value) -> store::Result<DeliveryRequest> {
     let mut headers = Map::new();
     headers.insert("Content-Type".into(), json!("application/json"));
     headers.insert("User-Agent".into(), json!(crate::USER_AGENT));
@@ -188,7 +341,12 @@ fn request_view(webhook: &Webhook, row: &Row, body: Value) -> store::Result<Valu
         "labelhook-sequence".into(),
         json!(row.try_get::<i64, _>("sequence")?.to_string()),
     );
-    Ok(json!({ "method": "POST", "url": webhook.url, "headers": headers, "body": body }))
+    Ok(DeliveryRequest {
+        method: "POST",
+        url: webhook.url.clone(),
+        headers,
+        body,
+    })
 }
 
 /// Sends a delivery again (same `webhook-id`), with a fresh retry schedule.

@@ -1,7 +1,9 @@
 //! Webhook configuration: the Label Studio object, its validation rules (SPEC section 4),
 //! secrets, and switching on and off (which releases or holds deliveries).
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::delivery::{secret, ssrf};
 use crate::events::Action;
@@ -84,29 +86,106 @@ fn from_row(row: &Row) -> store::Result<Webhook> {
 
 impl Webhook {
     /// The webhook as the API returns it: Label Studio's keys, then labelhook's.
-    pub fn api(&self) -> Value {
-        json!({
-            "id": self.id,
-            "organization": self.organization_id,
-            "project": self.project_id,
-            "url": self.url,
-            "send_payload": self.send_payload,
-            "send_for_all_actions": self.send_for_all_actions,
-            "headers": self.headers,
-            "is_active": self.is_active,
-            "consecutive_failures": self.consecutive_failures,
-            "actions": self.actions,
-            "created_at": crate::store::time::render(self.created_at),
-            "updated_at": crate::store::time::render(self.updated_at),
-            "disabled_reason": self.disabled_reason,
-            "hub_signature": self.hub_signature,
-            "delivery_stats": {
-                "pending": self.pending_deliveries,
-                "held": self.held_deliveries,
-                "last_success_at": crate::store::time::render_opt(self.last_success_at),
-                "last_failure_at": crate::store::time::render_opt(self.last_failure_at),
+    pub fn api(&self) -> WebhookView {
+        WebhookView {
+            id: self.id,
+            organization: self.organization_id,
+            project: self.project_id,
+            url: self.url.clone(),
+            send_payload: self.send_payload,
+            send_for_all_actions: self.send_for_all_actions,
+            headers: self.headers.clone(),
+            is_active: self.is_active,
+            consecutive_failures: self.consecutive_failures,
+            actions: self.actions.clone(),
+            created_at: time::render(self.created_at),
+            updated_at: time::render(self.updated_at),
+            disabled_reason: self.disabled_reason.clone(),
+            hub_signature: self.hub_signature,
+            delivery_stats: DeliveryStats {
+                pending: self.pending_deliveries,
+                held: self.held_deliveries,
+                last_success_at: time::render_opt(self.last_success_at),
+                last_failure_at: time::render_opt(self.last_failure_at),
             },
-        })
+        }
+    }
+}
+
+/// A webhook as the API shows it: Label Studio's keys, then labelhook's
+/// (`consecutive_failures`, `disabled_reason`, `hub_signature`, `delivery_stats`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Webhook)]
+pub struct WebhookView {
+    pub id: i64,
+    pub organization: i64,
+    /// `null` for an organization-level webhook.
+    #[schema(required = true)]
+    pub project: Option<i64>,
+    pub url: String,
+    pub send_payload: bool,
+    pub send_for_all_actions: bool,
+    /// Extra headers sent with every delivery.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub headers: Map<String, Value>,
+    pub is_active: bool,
+    /// Failed deliveries in a row (reset by a success).
+    pub consecutive_failures: i64,
+    pub actions: Vec<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Why labelhook switched the webhook off, if it did.
+    #[schema(required = true)]
+    pub disabled_reason: Option<String>,
+    /// Also sign with `X-Hub-Signature-256` (HMAC-SHA256 of the body).
+    pub hub_signature: bool,
+    pub delivery_stats: DeliveryStats,
+}
+
+/// What labelhook knows about a webhook's deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryStats {
+    /// Deliveries waiting to be sent.
+    pub pending: i64,
+    /// Deliveries kept while the webhook is off.
+    pub held: i64,
+    #[schema(required = true)]
+    pub last_success_at: Option<String>,
+    #[schema(required = true)]
+    pub last_failure_at: Option<String>,
+}
+
+/// The create response: the webhook and, this once, its signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookCreated {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    /// The Standard Webhooks signing secret (`whsec_...`).
+    pub secret: String,
+}
+
+/// A webhook's signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    /// `whsec_...`.
+    pub secret: String,
+    /// Until when the previous secret still signs (after a rotation), or `null`.
+    #[schema(required = true)]
+    pub previous_secret_expires_at: Option<String>,
+}
+
+impl Webhook {
+    /// The signing secret, and the previous one's end while it still signs.
+    pub fn secret_view(&self) -> WebhookSecret {
+        let expires = self
+            .previous_secret_expires_at
+            .filter(|at| *at > time::now());
+        WebhookSecret {
+            secret: self.secret.clone(),
+            previous_secret_expires_at: time::render_opt(expires),
+        }
     }
 }
 
