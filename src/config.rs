@@ -37,12 +37,52 @@ pub struct Settings {
     )]
     pub admin_email: String,
 
-    /// Largest request body accepted, in bytes (larger ones get 413).
-    #[arg(long, env = "LABELHOOK_MAX_BODY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    /// Largest JSON request body accepted, in bytes (larger ones get 413, refused on their
+    /// `Content-Length` before any of it is read).
+    #[arg(long, env = "LABELHOOK_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Largest file upload (multipart import) accepted, in bytes.
+    #[arg(long, env = "LABELHOOK_MAX_UPLOAD_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+
+    /// Token that `/metrics` asks for (`Authorization: Bearer <token>`); unset, it is open.
+    #[arg(long, env = "LABELHOOK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Bad tokens one client (IP address) may send within a minute; past that, its
+    /// authenticated requests get 429 until the minute is over. 0: no limit.
+    #[arg(long, env = "LABELHOOK_BAD_TOKENS_PER_MINUTE", default_value_t = 30)]
+    pub bad_tokens_per_minute: u32,
+
+    /// SQLite: the size the database file may reach, in bytes; writes past it get 503
+    /// (database full), as on a full disk. Unset: the disk is the limit.
+    #[arg(long, env = "LABELHOOK_SQLITE_MAX_BYTES")]
+    pub sqlite_max_bytes: Option<u64>,
+
+    #[command(flatten)]
+    pub http: HttpSettings,
 
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+}
+
+/// How the HTTP listener treats connections (see `crate::api::listener`).
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// Connections open at once. At the cap a new connection still gets in: the oldest
+    /// connection that has not completed a request is closed for it.
+    #[arg(long, env = "LABELHOOK_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// A new connection must send a complete request header within this.
+    #[arg(long, env = "LABELHOOK_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+
+    /// After a response, a connection is closed if no complete request header follows
+    /// within this.
+    #[arg(long, env = "LABELHOOK_KEEP_ALIVE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub keep_alive_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]

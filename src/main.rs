@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (API, webhooks, delivery).
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// A local receiver that prints each event, checks its signature and can forward it.
     Listen(labelhook::listen::ListenSettings),
     /// Upload task files to a running server in batches, with a progress bar.
@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
             {
                 settings.webhooks.allow_organization_webhooks = allow;
             }
-            labelhook::server::serve(settings).await
+            labelhook::server::serve(*settings).await
         }
         Command::Listen(settings) => labelhook::listen::run(settings).await,
         Command::Import(settings) => labelhook::import_cli::run(settings).await,

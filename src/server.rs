@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::ServiceExt;
-use axum::extract::Request;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
@@ -16,7 +14,15 @@ use crate::store::Db;
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     print_settings(&settings);
     crate::api::metrics::handle();
-    let db = Db::open(&settings.database_url).await?;
+    let connection_cap =
+        crate::api::listener::connection_cap(&settings.http, settings.webhooks.max_in_flight);
+    let db = Db::open_with(
+        &settings.database_url,
+        &crate::store::Options {
+            sqlite_max_bytes: settings.sqlite_max_bytes,
+        },
+    )
+    .await?;
     if let Some(token) =
         crate::auth::bootstrap(&db, &settings.admin_email, settings.admin_token.as_deref()).await?
     {
@@ -38,16 +44,24 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
         guard: Guard::from_settings(&settings.webhooks),
         tokens: Arc::default(),
-        settings: Arc::new(settings),
+        bad_tokens: Arc::new(crate::auth::BadTokenThrottle::new(
+            settings.bad_tokens_per_minute,
+        )),
+        settings: Arc::new(settings.clone()),
     };
     // Label Studio routes end in a slash; accept them with or without.
     let app =
         NormalizePathLayer::trim_trailing_slash().layer(api::router(state, crate::web::routes()));
     println!("labelhook listening on http://{address}");
     tracing::info!(%address, "listening");
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    crate::api::listener::serve(
+        listener,
+        app,
+        &settings.http,
+        connection_cap,
+        shutdown_signal(),
+    )
+    .await;
     dispatcher.abort();
     pruner.abort();
     db.close().await;
@@ -83,6 +97,13 @@ fn print_settings(settings: &Settings) {
         database = %mask_password(&settings.database_url),
         admin_token = if settings.admin_token.is_some() { "(set)" } else { "(generated on first start)" },
         max_body_bytes = settings.max_body_bytes,
+        max_upload_bytes = settings.max_upload_bytes,
+        metrics_token = if settings.metrics_token.is_some() { "(set)" } else { "(none: /metrics is open)" },
+        bad_tokens_per_minute = settings.bad_tokens_per_minute,
+        sqlite_max_bytes = ?settings.sqlite_max_bytes,
+        max_connections = settings.http.max_connections,
+        header_timeout = ?settings.http.header_timeout,
+        keep_alive_timeout = ?settings.http.keep_alive_timeout,
         webhook_timeout = w.webhook_timeout,
         webhook_batch_size = w.webhook_batch_size,
         webhook_max_consecutive_failures = w.webhook_max_consecutive_failures,

@@ -22,10 +22,14 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Unauthorized(&'static str),
-    #[error("request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
+    /// 413: the body is over `limit` bytes, the value of the setting `setting`.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize, setting: &'static str },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// 429: too many bad tokens from one client; retry after this long.
+    #[error("throttled for {0:?}")]
+    Throttled(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -38,6 +42,22 @@ impl ApiError {
         let mut errors = Map::new();
         errors.insert(field.to_string(), json!([message.into()]));
         ApiError::Validation(errors)
+    }
+
+    /// 413 for a JSON body over `LABELHOOK_MAX_BODY_BYTES`.
+    pub fn body_too_large(limit: usize) -> ApiError {
+        ApiError::PayloadTooLarge {
+            limit,
+            setting: "LABELHOOK_MAX_BODY_BYTES",
+        }
+    }
+
+    /// 413 for an upload over `LABELHOOK_MAX_UPLOAD_BYTES`.
+    pub fn upload_too_large(limit: usize) -> ApiError {
+        ApiError::PayloadTooLarge {
+            limit,
+            setting: "LABELHOOK_MAX_UPLOAD_BYTES",
+        }
     }
 
     pub fn not_found() -> ApiError {
@@ -61,8 +81,17 @@ impl From<shared::Error> for ApiError {
     }
 }
 
+/// Whether a database error that the database cannot take writes is behind `error`.
+fn write_failure(error: &anyhow::Error) -> Option<store::WriteFailure> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<store::Error>())
+        .and_then(store::Error::write_failure)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let (status, detail, validation_errors) = match self {
             ApiError::Validation(errors) => (
                 StatusCode::BAD_REQUEST,
@@ -72,22 +101,39 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail, None),
             ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail, None),
             ApiError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, detail.to_string(), None),
-            ApiError::PayloadTooLarge(limit) => (
+            ApiError::PayloadTooLarge { limit, setting } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Request body is larger than the limit of {limit} bytes (LABELHOOK_MAX_BODY_BYTES)."
-                ),
+                format!("Request body is larger than the limit of {limit} bytes ({setting})."),
                 None,
             ),
             ApiError::MethodNotAllowed(detail) => (StatusCode::METHOD_NOT_ALLOWED, detail, None),
-            ApiError::Internal(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
+            ApiError::Throttled(wait) => {
+                retry_after = Some(wait.as_secs().max(1));
                 (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal server error; the server log has the details.".to_string(),
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Request was throttled: too many invalid tokens from this address. Expected available in {} seconds.",
+                        wait.as_secs().max(1)
+                    ),
                     None,
                 )
             }
+            ApiError::Internal(error) => match write_failure(&error) {
+                // The database's state, not a bug: say so (`store::health` logged it).
+                Some(failure) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{} Nothing was changed.", failure.describe()),
+                    None,
+                ),
+                None => {
+                    tracing::error!(error = format!("{error:#}"), "request failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal server error; the server log has the details.".to_string(),
+                        None,
+                    )
+                }
+            },
         };
         let body = Error {
             id: uuid::Uuid::new_v4().to_string(),
@@ -99,6 +145,11 @@ impl IntoResponse for ApiError {
         };
         let mut response = axum::Json(body).into_response();
         *response.status_mut() = status;
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

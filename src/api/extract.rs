@@ -2,10 +2,11 @@
 //! types, bad query strings and oversized bodies are 400/404/413 with a clear message.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
@@ -23,25 +24,47 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for LsJson<T> {
     }
 }
 
-/// Reads the whole body, mapping an over-limit body to 413.
-pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+/// Reads the whole body within the JSON body limit (`LABELHOOK_MAX_BODY_BYTES`): 413 on a
+/// larger `Content-Length` before reading any of it, or as soon as a body without one
+/// (chunked) grows past the limit. Nothing over the limit is ever buffered.
+pub async fn body_bytes<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, ApiError> {
     let limit = req
         .extensions()
         .get::<BodyLimit>()
         .map(|l| l.0)
         .unwrap_or(0);
-    Bytes::from_request(req, state)
-        .await
-        .map_err(|rejection: BytesRejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(limit)
-            } else {
-                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-            }
-        })
+    refuse_declared_over(&req, limit, ApiError::body_too_large)?;
+    let limited = http_body_util::Limited::new(req.into_body(), limit);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::body_too_large(limit))
+        }
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "Could not read the request body: {error}"
+        ))),
+    }
 }
 
-/// The configured body limit, put into request extensions by the router so rejections can
+/// 413 (`too_large`) when the body's `Content-Length` is over `limit`: refused before it
+/// is read.
+pub fn refuse_declared_over(
+    req: &Request,
+    limit: usize,
+    too_large: fn(usize) -> ApiError,
+) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+/// The JSON body limit, put into request extensions by the router so rejections can
 /// name it.
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);

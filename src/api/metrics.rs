@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::route::{Route, get, tagged};
 use crate::store;
 use crate::store::time;
@@ -28,7 +28,7 @@ pub(super) fn routes() -> Vec<Route> {
         "system",
         [get("/metrics", render)
             .doc("metrics", "Prometheus metrics")
-            .about("Request latencies, delivery counters and the outbox gauges, in Prometheus text format.")
+            .about("Request latencies, delivery counters and the outbox gauges, in Prometheus text format. With `LABELHOOK_METRICS_TOKEN` set, it wants `Authorization: Bearer <that token>` (401 without it, 429 after too many bad ones).")
             .public()
             .ok_content("The metrics", "text/plain", text)],
     )
@@ -52,15 +52,44 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Records `labelhook_http_request_duration_seconds{method, route, status}`.
+/// With `LABELHOOK_METRICS_TOKEN` set, `/metrics` wants `Authorization: Bearer <it>` (or
+/// `Token <it>`): the page lists every organization's webhook ids. Bad ones count
+/// towards the client's bad-token throttle like the API's.
+fn check_token(state: &AppState, request: &Request) -> Result<(), ApiError> {
+    let Some(expected) = state.settings.metrics_token.as_deref() else {
+        return Ok(());
+    };
+    let client = super::client_address(request);
+    super::refuse_throttled(state, client)?;
+    let given = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::auth::key_from_header);
+    match given {
+        Some(key) if crate::auth::same_secret(key, expected) => Ok(()),
+        Some(_) => Err(super::bad_token(state, client, "Invalid token.")),
+        None => Err(ApiError::Unauthorized(
+            "Authentication credentials were not provided.",
+        )),
+    }
+}
+
+/// Records `labelhook_http_request_duration_seconds{method, route, status}`; notes a
+/// successful change for `/health` (see `store::health`).
 pub async fn track(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let changes = !request.method().is_safe();
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
+    if changes && response.status().is_success() {
+        // It was committed: the database takes writes (again).
+        store::health::note_write();
+    }
     let status = response.status().as_u16().to_string();
     metrics::histogram!(
         "labelhook_http_request_duration_seconds",
@@ -72,7 +101,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+async fn render(State(state): State<AppState>, request: Request) -> ApiResult<impl IntoResponse> {
+    check_token(&state, &request)?;
     let handle = handle();
     let reader = state.db.reader();
     // One subquery per status, so that each reads its own partial index.
@@ -90,6 +120,8 @@ async fn render(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     metrics::gauge!("labelhook_deliveries_held").set(held as f64);
     let age = oldest_pending.map_or(0.0, |t| (time::now() - t).max(0) as f64 / 1e6);
     metrics::gauge!("labelhook_oldest_pending_delivery_age_seconds").set(age);
+    let writable = store::health::problem().is_none();
+    metrics::gauge!("labelhook_database_writable").set(if writable { 1.0 } else { 0.0 });
     let streaks = store::query("SELECT id, consecutive_failures, is_active FROM webhooks")
         .fetch_all(reader)
         .await?;

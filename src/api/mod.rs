@@ -23,10 +23,13 @@ mod tasks;
 mod users;
 mod webhooks;
 
+pub mod listener;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -49,6 +52,8 @@ pub struct AppState {
     /// Which addresses webhooks may point at (checked at creation and at every attempt).
     pub guard: crate::delivery::ssrf::Guard,
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// Clients that sent too many bad tokens (API and `/metrics`).
+    pub bad_tokens: Arc<crate::auth::BadTokenThrottle>,
 }
 
 /// Every route of the API, in the order the OpenAPI document lists them.
@@ -106,18 +111,23 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
             ApiError::MethodNotAllowed("Method not allowed on this route.".into())
         })
         .layer(middleware::from_fn(metrics::track))
-        .layer(DefaultBodyLimit::max(limit))
+        // Multipart uploads are the only body axum's extractors read (JSON bodies are read
+        // by `extract::body_bytes`, within `BodyLimit`): they get the upload limit.
+        .layer(DefaultBodyLimit::max(state.settings.max_upload_bytes))
         .layer(axum::Extension(BodyLimit(limit)))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// `Authorization: Token <key>` (or `Bearer <key>`) → the acting user, or 401.
+/// `Authorization: Token <key>` (or `Bearer <key>`, any case) → the acting user, or 401;
+/// 429 for a client that sent too many bad tokens.
 async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let client = client_address(&request);
+    refuse_throttled(&state, client)?;
     let header = request
         .headers()
         .get(AUTHORIZATION)
@@ -127,18 +137,44 @@ async fn authenticate(
         .ok_or(ApiError::Unauthorized(
             "Authentication credentials were not provided.",
         ))?;
-    let token = header
-        .strip_prefix("Token ")
-        .or_else(|| header.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or(ApiError::Unauthorized(
+    let Some(token) = crate::auth::key_from_header(header) else {
+        return Err(bad_token(
+            &state,
+            client,
             "Invalid token header. Use `Token <key>`.",
-        ))?;
-    let actor: Actor = state
-        .tokens
-        .actor(&state.db, token)
-        .await?
-        .ok_or(ApiError::Unauthorized("Invalid token."))?;
-    request.extensions_mut().insert(actor);
+        ));
+    };
+    let Some(actor) = state.tokens.actor(&state.db, token).await? else {
+        return Err(bad_token(&state, client, "Invalid token."));
+    };
+    request.extensions_mut().insert::<Actor>(actor);
     Ok(next.run(request).await)
+}
+
+/// The client's address, as the listener accepted it (none when the router is served
+/// some other way, e.g. in unit tests: then nothing is throttled).
+fn client_address(request: &Request) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+}
+
+/// 429 while `client` is locked out for bad tokens.
+fn refuse_throttled(state: &AppState, client: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+    match client.and_then(|client| state.bad_tokens.locked_out(client)) {
+        Some(wait) => Err(ApiError::Throttled(wait)),
+        None => Ok(()),
+    }
+}
+
+/// A bad token: 401, or 429 if it was one too many from this client.
+fn bad_token(state: &AppState, client: Option<std::net::IpAddr>, why: &'static str) -> ApiError {
+    match client.and_then(|client| state.bad_tokens.failed(client)) {
+        Some(wait) => {
+            tracing::warn!(client = ?client, "too many bad tokens: throttled");
+            ApiError::Throttled(wait)
+        }
+        None => ApiError::Unauthorized(why),
+    }
 }

@@ -79,7 +79,7 @@ async fn schema() -> impl IntoResponse {
     ),
     components(
         schemas(Error, DmActionId, DeliveryStatus),
-        responses(BadRequest, Unauthorized, NotFound, PayloadTooLarge),
+        responses(BadRequest, Unauthorized, NotFound, PayloadTooLarge, Throttled, Unavailable),
     ),
     modifiers(&TokenAuth),
     tags(
@@ -137,6 +137,10 @@ pub struct Unauthorized;
 pub struct NotFound;
 /// 413: the body is larger than LABELHOOK_MAX_BODY_BYTES.
 pub struct PayloadTooLarge;
+/// 429: too many bad tokens from this client (`Retry-After` says for how long).
+pub struct Throttled;
+/// 503: the database cannot take writes (full, read-only or failing).
+pub struct Unavailable;
 
 impl<'s> utoipa::ToResponse<'s> for BadRequest {
     fn response() -> (&'s str, RefOr<Response>) {
@@ -176,6 +180,30 @@ impl<'s> utoipa::ToResponse<'s> for PayloadTooLarge {
         (
             "PayloadTooLarge",
             error_response("The request body is larger than LABELHOOK_MAX_BODY_BYTES."),
+        )
+    }
+}
+
+impl<'s> utoipa::ToResponse<'s> for Throttled {
+    fn response() -> (&'s str, RefOr<Response>) {
+        (
+            "Throttled",
+            error_response(
+                "Too many bad tokens from this client within a minute \
+                 (LABELHOOK_BAD_TOKENS_PER_MINUTE); `Retry-After` says when to try again.",
+            ),
+        )
+    }
+}
+
+impl<'s> utoipa::ToResponse<'s> for Unavailable {
+    fn response() -> (&'s str, RefOr<Response>) {
+        (
+            "Unavailable",
+            error_response(
+                "The database cannot take writes (full, read-only or failing); nothing \
+                 was changed. `/health` says why.",
+            ),
         )
     }
 }

@@ -189,8 +189,11 @@ async fn import_tasks(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+/// The uploaded files, read part by part within `LABELHOOK_MAX_UPLOAD_BYTES` (the route's
+/// body limit; a larger `Content-Length` is refused before reading).
 async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String, Vec<u8>)>> {
-    let limit = state.settings.max_body_bytes;
+    let limit = state.settings.max_upload_bytes;
+    super::extract::refuse_declared_over(&request, limit, ApiError::upload_too_large)?;
     let mut multipart = Multipart::from_request(request, state)
         .await
         .map_err(|e| ApiError::field("file", format!("Could not read the upload: {e}")))?;
@@ -200,7 +203,7 @@ async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::PayloadTooLarge(limit));
+                return Err(ApiError::upload_too_large(limit));
             }
             Err(e) => {
                 return Err(ApiError::field(
@@ -214,7 +217,7 @@ async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String
         };
         let bytes = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(limit)
+                ApiError::upload_too_large(limit)
             } else {
                 ApiError::field("file", format!("Could not read {name}: {e}"))
             }

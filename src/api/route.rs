@@ -315,6 +315,7 @@ impl Doc {
         if !self.public {
             operation = operation
                 .response("401", error("Unauthorized"))
+                .response("429", error("Throttled"))
                 .security(SecurityRequirement::new("token", Vec::<String>::new()));
         }
         if self.may_be_missing || path.contains('{') {
@@ -322,6 +323,13 @@ impl Doc {
         }
         if self.body.is_some() {
             operation = operation.response("413", error("PayloadTooLarge"));
+        }
+        // A change the database cannot take (full, read-only, failing).
+        if methods
+            .iter()
+            .any(|method| !matches!(method, HttpMethod::Get))
+        {
+            operation = operation.response("503", error("Unavailable"));
         }
         let operation = operation.build();
         methods

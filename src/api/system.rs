@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,7 +17,7 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/health", health)
                 .doc("health", "Health")
-                .about("`{\"status\": \"UP\"}` once the database answers.")
+                .about("`{\"status\": \"UP\"}` once the database answers. 503 with `{\"status\": \"DOWN\", \"reason\": \"...\", \"since\": \"...\"}` while the database does not take writes (full, read-only or failing), from the write that found so until a change succeeds again.")
                 .public()
                 .ok::<Health>("Up"),
             get("/api/version", version)
@@ -30,8 +31,15 @@ pub(super) fn routes() -> Vec<Route> {
 /// `GET /health`.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// `UP`, or `DOWN` while the database does not take writes.
     #[schema(example = "UP")]
     status: &'static str,
+    /// With `DOWN`: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// With `DOWN`: since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since: Option<String>,
 }
 
 /// `GET /api/version`: the Label Studio release this server is compatible with, and its own.
@@ -48,12 +56,30 @@ pub struct VersionNumber {
     version: &'static str,
 }
 
-/// `{"status": "UP"}` once the database answers.
-async fn health(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+/// `{"status": "UP"}` once the database answers; 503 `{"status": "DOWN", "reason", "since"}`
+/// while it does not take writes (see `store::health`).
+async fn health(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Health>)> {
     store::query_scalar::<i64>("SELECT 1")
         .fetch_one(state.db.reader())
         .await?;
-    Ok(Json(Health { status: "UP" }))
+    Ok(match store::health::problem() {
+        Some(problem) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "DOWN",
+                reason: Some(problem.failure.describe()),
+                since: Some(store::time::render(problem.since)),
+            }),
+        ),
+        None => (
+            StatusCode::OK,
+            Json(Health {
+                status: "UP",
+                reason: None,
+                since: None,
+            }),
+        ),
+    })
 }
 
 async fn version() -> Json<Version> {

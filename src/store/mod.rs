@@ -12,6 +12,7 @@
 //! is sent at once. A higher layer that must act at commit attaches a [`CommitHook`] to
 //! every write transaction ([`Db::on_commit`]).
 
+pub mod health;
 pub mod hook;
 pub mod schema;
 pub mod sql;
@@ -24,8 +25,16 @@ use tokio::sync::Notify;
 
 pub use hook::{CommitHook, CommitHooks};
 pub use sql::{
-    Conn, Error, Pool, Query, Result, Row, Tx, fetch_by_ids, id_params, query, query_scalar,
+    Conn, Error, Pool, Query, Result, Row, Tx, WriteFailure, fetch_by_ids, id_params, query,
+    query_scalar,
 };
+
+/// How to open the database, beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// SQLite: the size the file may reach (`LABELHOOK_SQLITE_MAX_BYTES`).
+    pub sqlite_max_bytes: Option<u64>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -58,6 +67,11 @@ pub const OUTBOX_CHANNEL: &str = "labelhook_outbox";
 impl Db {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> anyhow::Result<Db> {
+        Db::open_with(url, &Options::default()).await
+    }
+
+    /// [`Db::open`] with options.
+    pub async fn open_with(url: &str, options: &Options) -> anyhow::Result<Db> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -69,12 +83,13 @@ impl Db {
         let (write, read) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
-                let write = Pool::sqlite(&path, 1);
+                let limit = options.sqlite_max_bytes;
+                let write = Pool::sqlite_limited(&path, 1, limit);
                 // Create the schema (and the WAL file) before readers open the database.
                 schema::migrate(&write, backend).await?;
                 checkpointer = Some(sqlite::spawn_checkpointer(&path)?);
                 spawn_wal_catch_up(&write, checkpointer.as_ref().expect("just set"));
-                (write, Pool::sqlite(&path, 8))
+                (write, Pool::sqlite_limited(&path, 8, limit))
             }
             Backend::Postgres => {
                 let pool = Pool::postgres(url, 16).await?;
@@ -216,6 +231,16 @@ fn sqlite_path(url: &str) -> String {
     } else {
         path.to_string()
     }
+}
+
+/// What is stored for a token: its SHA-256, in hex. Tokens are random (40 alphanumeric
+/// characters, 238 bits), so a plain digest cannot be reversed by guessing; a salt or a
+/// slow hash would only cost every request. (A weak `LABELHOOK_ADMIN_TOKEN` is the one a
+/// copy of the database could expose to guessing: choose a long random one.)
+pub fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Converts a Rust bool to the 0/1 stored in the database.

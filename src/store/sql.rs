@@ -32,7 +32,7 @@ pub enum Error {
     #[error("the database is closed")]
     Closed,
     #[error("SQLite: the shared commit failed: {0}")]
-    GroupCommit(String),
+    GroupCommit(String, Option<WriteFailure>),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -41,6 +41,66 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl From<Error> for crate::shared::Error {
     fn from(error: Error) -> Self {
         crate::shared::Error::Internal(error.into())
+    }
+}
+
+/// Why the database cannot take a write, when an error says so: such errors are the
+/// database's state, not a bug, and are answered 503 (see `store::health`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFailure {
+    /// No space left: the disk, or `LABELHOOK_SQLITE_MAX_BYTES` (SQLite), is full.
+    Full,
+    /// The database accepts no writes (a read-only file or a standby server).
+    ReadOnly,
+    /// The storage failed to write (an I/O error).
+    Io,
+}
+
+impl WriteFailure {
+    /// Says what happened, for a client and for `/health`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WriteFailure::Full => "The database is full: no space left to write.",
+            WriteFailure::ReadOnly => "The database is read-only: it takes no writes.",
+            WriteFailure::Io => "The database cannot write: an I/O error on its storage.",
+        }
+    }
+
+    /// A short label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            WriteFailure::Full => "full",
+            WriteFailure::ReadOnly => "read_only",
+            WriteFailure::Io => "io",
+        }
+    }
+}
+
+impl Error {
+    /// Whether this error means the database cannot take writes, and why.
+    pub fn write_failure(&self) -> Option<WriteFailure> {
+        match self {
+            Error::Sqlite(error) => sqlite_write_failure(error),
+            Error::Postgres(sqlx::Error::Database(error)) => {
+                match error.code().as_deref() {
+                    Some("53100") => Some(WriteFailure::Full),     // disk_full
+                    Some("25006") => Some(WriteFailure::ReadOnly), // read_only_sql_transaction
+                    Some(code) if code.starts_with("58") => Some(WriteFailure::Io), // system_error
+                    _ => None,
+                }
+            }
+            Error::GroupCommit(_, failure) => *failure,
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn sqlite_write_failure(error: &rusqlite::Error) -> Option<WriteFailure> {
+    match error.sqlite_error_code()? {
+        rusqlite::ErrorCode::DiskFull => Some(WriteFailure::Full),
+        rusqlite::ErrorCode::ReadOnly => Some(WriteFailure::ReadOnly),
+        rusqlite::ErrorCode::SystemIoFailure => Some(WriteFailure::Io),
+        _ => None,
     }
 }
 
@@ -486,12 +546,16 @@ impl Conn {
     }
 
     async fn run(&mut self, sql: &str, params: &[Param], want: Want) -> Result<Output> {
-        match &mut self.inner {
+        let output = match &mut self.inner {
             Inner::Sqlite(conn) => sqlite::run(conn.handle_mut(), sql, params, want),
             Inner::Postgres(conn) => postgres_run(conn, sql, params, want).await,
             Inner::PostgresTx(tx) => postgres_run(tx, sql, params, want).await,
             Inner::PostgresOwn(conn) => postgres_run(conn, sql, params, want).await,
+        };
+        if let Err(error) = &output {
+            super::health::note_error(error);
         }
+        output
     }
 
     /// Runs several `;`-separated statements without parameters (schema, settings).
@@ -549,11 +613,15 @@ impl Tx {
         };
         // Dropped unused if the commit fails, as on a rollback.
         let hook = conn.hook;
-        match conn.inner {
-            Inner::Sqlite(conn) => conn.commit().await?,
-            Inner::PostgresTx(tx) => tx.commit().await?,
-            Inner::Postgres(_) | Inner::PostgresOwn(_) => {}
+        let committed = match conn.inner {
+            Inner::Sqlite(conn) => conn.commit().await,
+            Inner::PostgresTx(tx) => tx.commit().await.map_err(Error::from),
+            Inner::Postgres(_) | Inner::PostgresOwn(_) => Ok(()),
+        };
+        if let Err(error) = &committed {
+            super::health::note_error(error);
         }
+        committed?;
         if let Some(hook) = hook {
             hook.committed();
         }
@@ -603,7 +671,14 @@ enum PoolInner {
 impl Pool {
     /// A SQLite pool of at most `size` connections to the file at `path`.
     pub fn sqlite(path: &str, size: usize) -> Pool {
-        Pool(PoolInner::Sqlite(Arc::new(sqlite::Pool::new(path, size))))
+        Pool::sqlite_limited(path, size, None)
+    }
+
+    /// The same, the file not growing past `max_bytes`.
+    pub fn sqlite_limited(path: &str, size: usize, max_bytes: Option<u64>) -> Pool {
+        Pool(PoolInner::Sqlite(Arc::new(sqlite::Pool::new(
+            path, size, max_bytes,
+        ))))
     }
 
     pub async fn postgres(url: &str, size: u32) -> Result<Pool> {

@@ -14,13 +14,17 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::sql::{Error, Output, Param, Result, Row, Value, Want};
+use super::sql::{
+    Error, Output, Param, Result, Row, Value, Want, WriteFailure, sqlite_write_failure,
+};
 
 /// Most transactions one COMMIT serves: bounds how long the first of them waits.
 const MAX_GROUP: usize = 64;
 
 pub struct Pool {
     path: String,
+    /// `LABELHOOK_SQLITE_MAX_BYTES`: the file may not grow past it (SQLITE_FULL).
+    max_bytes: Option<u64>,
     idle: Mutex<Vec<Handle>>,
     permits: Arc<Semaphore>,
     /// `Some` for the writer pool (one connection): the shared transaction.
@@ -40,13 +44,16 @@ struct Group {
     /// Tasks queued in `begin`: they will join the open transaction.
     joining: usize,
     /// Generations whose COMMIT failed, with the error, for members still to learn it.
-    failed: HashMap<u64, String>,
+    failed: HashMap<u64, (String, Option<WriteFailure>)>,
 }
 
 /// A SQLite connection and, per statement text, its [`Shape`].
 pub(super) struct Handle {
     conn: rusqlite::Connection,
     shapes: HashMap<Box<str>, Shape>,
+    /// Why the last statement could not write, if that is how it failed: when SQLite then
+    /// ends the transaction itself, the other members of its group learn the cause.
+    write_failure: Option<WriteFailure>,
 }
 
 /// What a statement's text fixes, learnt once: which `$n` each placeholder is (asking
@@ -58,9 +65,10 @@ struct Shape {
 }
 
 impl Pool {
-    pub fn new(path: &str, size: usize) -> Pool {
+    pub fn new(path: &str, size: usize, max_bytes: Option<u64>) -> Pool {
         Pool {
             path: path.to_string(),
+            max_bytes,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size)),
             group: (size == 1).then(|| Mutex::new(Group::default())),
@@ -79,8 +87,9 @@ impl Pool {
         let handle = match idle {
             Some(handle) => handle,
             None => Handle {
-                conn: open(&self.path)?,
+                conn: open(&self.path, self.max_bytes)?,
                 shapes: HashMap::new(),
+                write_failure: None,
             },
         };
         Ok(Conn {
@@ -173,7 +182,7 @@ impl Pool {
     fn outcome(&self, generation: u64) -> Result<()> {
         let group = self.group.as_ref().expect("writer pool");
         match group.lock().expect("group lock").failed.remove(&generation) {
-            Some(error) => Err(Error::GroupCommit(error)),
+            Some((error, failure)) => Err(Error::GroupCommit(error, failure)),
             None => Ok(()),
         }
     }
@@ -204,7 +213,10 @@ impl Pool {
             Ok(()) => Ok(()),
             Err(error) => {
                 let _ = execute(conn.get(), "ROLLBACK");
-                state.failed.insert(generation, error.to_string());
+                let failure = sqlite_write_failure(&error);
+                state
+                    .failed
+                    .insert(generation, (error.to_string(), failure));
                 state.failed.retain(|&g, _| g + 1000 > generation);
                 Err(error.into())
             }
@@ -216,13 +228,13 @@ impl Pool {
 
     /// SQLite ended the transaction itself (after a disk-full or I/O error): every member
     /// of the group fails.
-    fn lost_group(&self, why: String) {
+    fn lost_group(&self, why: String, failure: Option<WriteFailure>) {
         if let Some(group) = &self.group {
             let mut state = group.lock().expect("group lock");
             if state.open {
                 state.open = false;
                 let generation = state.generation;
-                state.failed.insert(generation, why);
+                state.failed.insert(generation, (why, failure));
                 drop(state);
                 self.settled.send_replace(generation);
             }
@@ -339,7 +351,8 @@ impl Conn {
                 Err(error) => format!("the transaction was rolled back: {error}"),
                 Ok(()) => "the transaction was rolled back".to_string(),
             };
-            self.pool.lost_group(why);
+            let failure = self.handle_mut().write_failure.take();
+            self.pool.lost_group(why, failure);
         } else if !self.pool.others_joining() {
             // Earlier members may be waiting for this transaction's COMMIT.
             let _ = self.pool.commit_group(self);
@@ -389,7 +402,7 @@ async fn begin_immediate(conn: &mut Conn) -> Result<()> {
     Ok(began?)
 }
 
-fn open(path: &str) -> Result<rusqlite::Connection> {
+fn open(path: &str, max_bytes: Option<u64>) -> Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -409,6 +422,12 @@ fn open(path: &str) -> Result<rusqlite::Connection> {
          PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
+    if let Some(max_bytes) = max_bytes {
+        // A per-connection limit, in pages of this file's size.
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let pages = (max_bytes / page_size.max(1)).max(1);
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+    }
     Ok(conn)
 }
 
@@ -418,7 +437,7 @@ fn open(path: &str) -> Result<rusqlite::Connection> {
 /// that request and every one queued behind the writer. A passive checkpoint on another
 /// connection runs beside the writer instead; [`Pool::checkpoint`] finishes the job.)
 pub fn spawn_checkpointer(path: &str) -> anyhow::Result<Arc<()>> {
-    let conn = open(path)?;
+    let conn = open(path, None)?;
     let alive = Arc::new(());
     let watch = Arc::downgrade(&alive);
     std::thread::Builder::new()
@@ -439,6 +458,16 @@ pub fn spawn_checkpointer(path: &str) -> anyhow::Result<Arc<()>> {
 
 /// Runs one statement with its parameters.
 pub(super) fn run(handle: &mut Handle, sql: &str, params: &[Param], want: Want) -> Result<Output> {
+    let output = run_statement(handle, sql, params, want);
+    if let Err(error) = &output
+        && let Some(failure) = error.write_failure()
+    {
+        handle.write_failure = Some(failure);
+    }
+    output
+}
+
+fn run_statement(handle: &mut Handle, sql: &str, params: &[Param], want: Want) -> Result<Output> {
     use rusqlite::types::{ToSqlOutput, ValueRef};
     let conn = &handle.conn;
     let mut statement = conn.prepare_cached(sql)?;

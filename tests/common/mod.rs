@@ -66,6 +66,11 @@ impl Server {
         }
     }
 
+    /// The database URL this server uses.
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db_url.starts_with("postgres")
     }
