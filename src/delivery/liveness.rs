@@ -6,13 +6,26 @@
 //! When a process dies, even by SIGKILL, its connection closes and PostgreSQL drops the
 //! lock: any other process that can take the lock knows the owner is gone and releases its
 //! leases. The lease end stays as the fallback (for example a process that hangs).
+//!
+//! The lock lives as long as its connection, and a connection can be lost while the
+//! process lives (a database restart, `pg_terminate_backend`, a network cut): the others
+//! would then take this live process's deliveries over at every sweep (duplicates) and
+//! it could take over no one. So the dispatcher checks the connection four times a
+//! second (the others sweep once a second), and when it is gone takes the same key again
+//! on a new one, logging the loss and the recovery: at most one take-over of a live
+//! process's deliveries per loss, usually none.
+
+use std::time::Instant;
 
 use crate::store::{self, Conn};
 use crate::store::{Backend, Db, time};
 
 pub struct Liveness {
     key: i64,
-    conn: Conn,
+    /// The connection holding the lock; `None` while it is lost and not yet taken back.
+    conn: Option<Conn>,
+    /// When the lock was found lost (for the log).
+    lost_since: Option<Instant>,
 }
 
 impl Liveness {
@@ -33,15 +46,65 @@ impl Liveness {
             }
         };
         tracing::info!(dispatcher = key, "dispatcher registered");
-        Ok(Some(Liveness { key, conn }))
+        Ok(Some(Liveness {
+            key,
+            conn: Some(conn),
+            lost_since: None,
+        }))
     }
 
     pub fn key(&self) -> i64 {
         self.key
     }
 
+    /// Whether this process holds its lock: checks its connection and, if it was lost,
+    /// takes the lock back on a new one. `false` while that fails (the database is out of
+    /// reach, or another process is just taking over this one's leases and holds the key
+    /// for that moment): the next sweep tries again.
+    pub async fn hold(&mut self, db: &Db) -> store::Result<bool> {
+        if let Some(conn) = self.conn.as_mut() {
+            match store::query("SELECT 1").execute(conn).await {
+                Ok(_) => return Ok(true),
+                Err(error) => {
+                    tracing::warn!(
+                        dispatcher = self.key,
+                        %error,
+                        "lost the liveness lock (its PostgreSQL connection is gone): taking it back"
+                    );
+                    self.conn = None;
+                    self.lost_since = Some(Instant::now());
+                }
+            }
+        }
+        let mut conn = db.dedicated_connection().await?;
+        let row = store::query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind(self.key)
+            .fetch_one(&mut conn)
+            .await?;
+        if !row.try_get::<bool, _>("locked")? {
+            return Ok(false);
+        }
+        tracing::info!(
+            dispatcher = self.key,
+            after_ms = self
+                .lost_since
+                .take()
+                .map(|t| t.elapsed().as_millis() as u64),
+            "took the liveness lock back"
+        );
+        self.conn = Some(conn);
+        Ok(true)
+    }
+
     /// Releases the leases of processes that no longer hold their lock. Returns how many.
+    /// First makes sure this process holds its own (see [`Liveness::hold`]).
     pub async fn take_over_dead(&mut self, db: &Db) -> store::Result<u64> {
+        if !self.hold(db).await? {
+            return Ok(0);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(0);
+        };
         let owners: Vec<i64> = store::query_scalar(
             "SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL \
              AND lease_owner <> $1 AND status = 'pending'",
@@ -53,7 +116,7 @@ impl Liveness {
         for owner in owners {
             let row = store::query("SELECT pg_try_advisory_lock($1) AS locked")
                 .bind(owner)
-                .fetch_one(&mut self.conn)
+                .fetch_one(&mut *conn)
                 .await?;
             if !row.try_get::<bool, _>("locked")? {
                 continue;
@@ -72,7 +135,7 @@ impl Liveness {
             tx.commit().await?;
             store::query("SELECT pg_advisory_unlock($1)")
                 .bind(owner)
-                .execute(&mut self.conn)
+                .execute(&mut *conn)
                 .await?;
             tracing::warn!(
                 dead_dispatcher = owner,

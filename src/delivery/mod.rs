@@ -40,6 +40,10 @@ const CLAIM_BATCH: usize = 512;
 const RECORD_BATCH: usize = 1024;
 /// Even with no wake-up, look for due work this often (a safety net, not the path).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// PostgreSQL: how often this process checks that it still holds its liveness lock, more
+/// often than the others sweep for dead processes (`POLL_INTERVAL`), so a lock lost with
+/// its connection is usually taken back before anyone takes this process's deliveries.
+const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 /// Tries to write one batch of outcomes before giving it up.
 const RECORD_TRIES: u32 = 8;
 /// Claims triggered by freed slots are at most this frequent.
@@ -163,6 +167,8 @@ impl Dispatcher {
         self.handoff = Some(handoff);
         let _listener = liveness::spawn_listener(self.db.clone());
         let mut last_sweep = std::time::Instant::now();
+        let mut last_liveness_check = std::time::Instant::now();
+        let mut kept_timer: Option<tokio::time::Instant> = None;
         // Outcomes queue for the recorder (bounded: a slow database slows sending, it does
         // not grow memory); a slot frees as soon as its outcome is queued. A crash before
         // the outcome is written leaves the delivery leased: it is sent again (at least once).
@@ -179,10 +185,24 @@ impl Dispatcher {
         loop {
             if last_sweep.elapsed() >= POLL_INTERVAL {
                 last_sweep = std::time::Instant::now();
-                if let Some(liveness) = self.liveness.as_mut()
-                    && let Err(error) = liveness.take_over_dead(&self.db).await
-                {
-                    tracing::error!(error = %error, "checking for stopped dispatchers failed");
+                last_liveness_check = last_sweep;
+                if let Some(liveness) = self.liveness.as_mut() {
+                    match liveness.take_over_dead(&self.db).await {
+                        Ok(0) => {}
+                        // What was released is due now: claim it at once.
+                        Ok(_) => claim_at = Some(tokio::time::Instant::now()),
+                        Err(error) => {
+                            tracing::error!(error = %error, "checking for stopped dispatchers failed")
+                        }
+                    }
+                }
+            }
+            if last_liveness_check.elapsed() >= LIVENESS_CHECK
+                && let Some(liveness) = self.liveness.as_mut()
+            {
+                last_liveness_check = std::time::Instant::now();
+                if let Err(error) = liveness.hold(&self.db).await {
+                    tracing::error!(%error, "could not take the liveness lock back; retrying");
                 }
             }
             let mut timer = POLL_INTERVAL;
@@ -213,10 +233,22 @@ impl Dispatcher {
             } else if let Some(at) = claim_at {
                 timer = at.saturating_duration_since(tokio::time::Instant::now());
             }
+            let liveness_check_at =
+                tokio::time::Instant::from_std(last_liveness_check + LIVENESS_CHECK);
+            // A wake-up for the liveness check alone must not push the timer back (it
+            // would never fire, and retries falling due would wait for a commit).
+            let mut timer_at = tokio::time::Instant::now() + timer;
+            if let Some(kept) = kept_timer.take() {
+                timer_at = timer_at.min(kept);
+            }
             tokio::select! {
                 _ = self.db.committed() => claim_at = Some(tokio::time::Instant::now()),
+                // Only wakes the loop for the check at its top.
+                _ = tokio::time::sleep_until(liveness_check_at), if self.liveness.is_some() => {
+                    kept_timer = Some(timer_at);
+                }
                 Some(message) = inbox.recv() => self.handle(message, &outcome_tx),
-                _ = tokio::time::sleep(timer) => {
+                _ = tokio::time::sleep_until(timer_at) => {
                     if claim_at.is_none() {
                         claim_at = Some(tokio::time::Instant::now());
                     }

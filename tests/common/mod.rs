@@ -71,6 +71,46 @@ impl Server {
         &self.db_url
     }
 
+    /// Another process on the same PostgreSQL database whose connections carry
+    /// `application_name`, so a test can find (and terminate) them in `pg_stat_activity`.
+    pub fn another_process_named(&self, application_name: &str) -> Server {
+        let url = format!("{}?application_name={application_name}", self.db_url);
+        let (child, base) = spawn(&url, &self.env);
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            child,
+            db_url: self.db_url.clone(),
+            env: self.env.clone(),
+            dir: self.dir.clone(),
+            owns_db: false,
+        }
+    }
+
+    /// PostgreSQL: terminates every connection of `application_name` to this server's
+    /// database (`pg_terminate_backend`); returns how many.
+    pub fn terminate_connections(&self, application_name: &str) -> usize {
+        let name = self.db_url.rsplit('/').next().unwrap_or_default();
+        let admin = std::env::var("LABELHOOK_TEST_DATABASE_URL").expect("PostgreSQL tests");
+        let sql = format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND application_name = '{application_name}'"
+        );
+        let output = Command::new("psql")
+            .args([admin.as_str(), "-At", "-c", &sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db_url.starts_with("postgres")
     }
