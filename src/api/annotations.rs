@@ -65,7 +65,7 @@ async fn create(
     let mut tx = state.db.begin().await?;
     let annotation = annotations::create(&mut tx, &actor, task_id, input).await?;
     state.db.commit(tx).await?;
-    Ok((StatusCode::CREATED, Json(annotation.api())))
+    Ok((StatusCode::CREATED, Json(annotation.into_api())))
 }
 
 async fn read(
@@ -74,7 +74,9 @@ async fn read(
     Id(id): Id,
 ) -> ApiResult<Json<AnnotationView>> {
     let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(annotations::get(&mut conn, &actor, id).await?.api()))
+    Ok(Json(
+        annotations::get(&mut conn, &actor, id).await?.into_api(),
+    ))
 }
 
 async fn update(
@@ -85,9 +87,9 @@ async fn update(
 ) -> ApiResult<Json<AnnotationView>> {
     let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
-    let annotation = annotations::update(&mut tx, &actor, id, &input).await?;
+    let annotation = annotations::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
-    Ok(Json(annotation.api()))
+    Ok(Json(annotation.into_api()))
 }
 
 async fn remove(

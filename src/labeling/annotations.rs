@@ -80,6 +80,24 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> 
     Ok(from_row(&row)?)
 }
 
+/// [`get`] without reading the result (`None`): for callers that hold it already.
+async fn get_without_result(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "{} JOIN projects p ON p.id = a.project_id WHERE a.id = $1 AND p.organization_id = $2",
+            SELECT.replace("a.result,", "NULL AS result,")
+        )
+    });
+    let row = store::query(sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(Error::NotFound("Annotation"))?;
+    Ok(from_row(&row)?)
+}
+
 /// The annotations of the given tasks, in id order.
 pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Annotation>> {
     let rows = store::fetch_by_ids(conn, task_ids, |list| {
@@ -129,7 +147,7 @@ impl NewAnnotation {
             ));
         };
         let mut new = NewAnnotation::default();
-        apply_fields(&mut new, &object, at)?;
+        apply_fields(&mut new, object, at)?;
         Ok(new)
     }
 }
@@ -142,8 +160,14 @@ fn field_name(at: &str, key: &str) -> String {
     }
 }
 
-/// Applies the client-settable fields present in `object` onto `target`.
-fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &str) -> Result<()> {
+/// Applies the client-settable fields present in `object` onto `target`. Takes the object:
+/// the result (which may be megabytes) moves into `target` instead of being copied.
+fn apply_fields(
+    target: &mut NewAnnotation,
+    mut object: Map<String, Value>,
+    at: &str,
+) -> Result<()> {
+    let result = object.remove("result");
     let boolean = |key: &str| -> Result<Option<bool>> {
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -164,12 +188,12 @@ fn apply_fields(target: &mut NewAnnotation, object: &Map<String, Value>, at: &st
                 .ok_or_else(|| Error::invalid(field_name(at, key), "A valid integer is required.")),
         }
     };
-    match object.get("result") {
+    match result {
         None => {}
         Some(Value::Null) => target.result = None,
-        Some(result @ Value::Array(_)) => target.result = Some(result.clone()),
+        Some(result @ Value::Array(_)) => target.result = Some(result),
         // Label Studio accepts a JSON string holding the list, too.
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
             Ok(result @ Value::Array(_)) => target.result = Some(result),
             _ => {
                 return Err(Error::invalid(
@@ -229,7 +253,21 @@ pub async fn insert(
     actor: &Actor,
     project_id: i64,
     task_id: i64,
+    mut new: NewAnnotation,
+    bulk_created: bool,
+) -> Result<i64> {
+    let result = new.result.take().map(|r| r.to_string());
+    insert_serialized(tx, actor, project_id, task_id, new, result, bulk_created).await
+}
+
+/// [`insert`] with the result already serialized (`new.result` is not read).
+async fn insert_serialized(
+    tx: &mut Conn,
+    actor: &Actor,
+    project_id: i64,
+    task_id: i64,
     new: NewAnnotation,
+    result: Option<String>,
     bulk_created: bool,
 ) -> Result<i64> {
     let now = time::now();
@@ -241,7 +279,7 @@ pub async fn insert(
     )
     .bind(task_id)
     .bind(project_id)
-    .bind(new.result.map(|r| r.to_string()))
+    .bind(result)
     .bind(flag(new.was_cancelled))
     .bind(flag(new.ground_truth))
     .bind(new.lead_time)
@@ -259,15 +297,16 @@ pub async fn insert(
 }
 
 /// The body of ANNOTATION_CREATED / ANNOTATION_UPDATED, read inside the transaction.
+/// Takes the annotation, so that its result moves into the body instead of being copied.
 async fn single_body(
     conn: &mut Conn,
-    annotation: &Annotation,
+    annotation: Annotation,
     project: &Project,
 ) -> Result<Map<String, Value>> {
     let task = tasks::get_many(conn, &[annotation.task_id]).await?;
     let task = task.first().ok_or(Error::NotFound("Task"))?;
     Ok(events::body([
-        ("annotation", annotation.snapshot()),
+        ("annotation", annotation.into_snapshot()),
         ("project", project.snapshot()),
         ("task", task.snapshot()),
     ]))
@@ -281,8 +320,20 @@ pub async fn create(
     input: Value,
 ) -> Result<Annotation> {
     let task = tasks::get(tx, actor, task_id).await?;
-    let new = NewAnnotation::from_value(input, "")?;
-    let id = insert(tx, actor, task.project_id, task.id, new, false).await?;
+    let mut new = NewAnnotation::from_value(input, "")?;
+    // A result may be megabytes, and its parsed form many times that: from here on only
+    // its text is kept, parsed again where a body needs it (see `with_result`).
+    let result = new.result.take().map(|r| r.to_string());
+    let id = insert_serialized(
+        tx,
+        actor,
+        task.project_id,
+        task.id,
+        new,
+        result.clone(),
+        false,
+    )
+    .await?;
     store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
         .bind(actor.user_id)
         .bind(time::now())
@@ -291,12 +342,15 @@ pub async fn create(
         .await?;
     let mut project = projects::get_unchecked(tx, task.project_id).await?;
     let delta = stats::refresh_task_counters(tx, &mut project, task.id).await?;
-    let annotation = get(tx, actor, id).await?;
+    let annotation = get_without_result(tx, actor, id).await?;
     events::emit(
         tx,
         project.scope(),
         Action::AnnotationCreated,
-        async |conn| Ok(vec![single_body(conn, &annotation, &project).await?]),
+        async |conn| {
+            let annotation = with_result(annotation.clone(), result.as_deref());
+            Ok(vec![single_body(conn, annotation, &project).await?])
+        },
     )
     .await?;
     if !annotation.was_cancelled {
@@ -304,7 +358,13 @@ pub async fn create(
     }
     // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
     stats::save_project_delta(tx, project.id, &delta).await?;
-    Ok(annotation)
+    Ok(with_result(annotation, result.as_deref()))
+}
+
+/// `annotation` with its result parsed from the stored text.
+fn with_result(mut annotation: Annotation, result: Option<&str>) -> Annotation {
+    annotation.result = result.map(super::stored_json);
+    annotation
 }
 
 /// Applies a PATCH (or PUT) and emits ANNOTATION_UPDATED.
@@ -312,11 +372,11 @@ pub async fn update(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
-    input: &Map<String, Value>,
+    input: Map<String, Value>,
 ) -> Result<Annotation> {
-    let current = get(tx, actor, id).await?;
+    let mut current = get(tx, actor, id).await?;
     let mut fields = NewAnnotation {
-        result: current.result.clone(),
+        result: current.result.take(),
         was_cancelled: current.was_cancelled,
         ground_truth: current.ground_truth,
         lead_time: current.lead_time,
@@ -326,13 +386,15 @@ pub async fn update(
         parent_annotation: current.parent_annotation,
     };
     apply_fields(&mut fields, input, "")?;
+    // As in `create`: only the result's text is kept from here on.
+    let result = fields.result.take().map(|r| r.to_string());
     let now = time::now();
     store::query(
         "UPDATE annotations SET result = $1, was_cancelled = $2, ground_truth = $3, \
          lead_time = $4, import_id = $5, last_action = $6, parent_prediction = $7, \
          parent_annotation = $8, updated_by = $9, updated_at = $10 WHERE id = $11",
     )
-    .bind(fields.result.map(|r| r.to_string()))
+    .bind(result.clone())
     .bind(flag(fields.was_cancelled))
     .bind(flag(fields.ground_truth))
     .bind(fields.lead_time)
@@ -353,18 +415,21 @@ pub async fn update(
         .await?;
     let mut project = projects::get_unchecked(tx, current.project_id).await?;
     let delta = stats::refresh_task_counters(tx, &mut project, current.task_id).await?;
-    let annotation = get(tx, actor, id).await?;
+    let annotation = get_without_result(tx, actor, id).await?;
     events::emit(
         tx,
         project.scope(),
         Action::AnnotationUpdated,
-        async |conn| Ok(vec![single_body(conn, &annotation, &project).await?]),
+        async |conn| {
+            let annotation = with_result(annotation.clone(), result.as_deref());
+            Ok(vec![single_body(conn, annotation, &project).await?])
+        },
     )
     .await?;
     super::ml_backends::annotation_updated(tx, &project).await?;
     // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
     stats::save_project_delta(tx, project.id, &delta).await?;
-    Ok(annotation)
+    Ok(with_result(annotation, result.as_deref()))
 }
 
 /// Deletes one annotation and emits ANNOTATIONS_DELETED.

@@ -378,6 +378,28 @@ impl Annotation {
         }
     }
 
+    /// [`Annotation::api`], the result moved in rather than copied (it may be large).
+    pub fn into_api(mut self) -> AnnotationView {
+        let result = self.result.take();
+        AnnotationView {
+            result,
+            ..self.api()
+        }
+    }
+
+    /// [`Annotation::snapshot`], the result moved in rather than copied.
+    pub fn into_snapshot(mut self) -> Value {
+        let result = self.result.take();
+        let count = result
+            .as_ref()
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let mut snapshot = self.snapshot();
+        snapshot["result"] = result.unwrap_or(Value::Null);
+        snapshot["result_count"] = count.into();
+        snapshot
+    }
+
     /// The annotation as webhook payloads carry it.
     pub fn snapshot(&self) -> Value {
         json!({
