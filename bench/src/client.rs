@@ -62,6 +62,26 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<(u16, Bytes)> {
+        self.call_as(TOKEN, method, path, body).await
+    }
+
+    /// [`Conn::call`] with another token.
+    pub async fn call_with_token(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: &str,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        self.call_as(token, method, path, None).await
+    }
+
+    async fn call_as(
+        &mut self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<(u16, Bytes)> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
@@ -71,7 +91,7 @@ impl Conn {
             .method(method)
             .uri(path)
             .header("host", &self.host)
-            .header("authorization", format!("Token {TOKEN}"));
+            .header("authorization", format!("Token {token}"));
         if body.is_some() {
             builder = builder.header("content-type", "application/json");
         }

@@ -11,6 +11,7 @@
 
 mod client;
 mod drills;
+mod hostile;
 mod load;
 mod receiver;
 mod report;
@@ -34,16 +35,20 @@ const SCENARIOS: &[&str] = &[
     "isolation",
 ];
 const DRILLS: &[&str] = &["kill", "down", "flaky"];
+/// Hostile clients (issue 19): not part of `all`.
+const HOSTILE: &[&str] = &["slowloris", "bodies", "badtokens"];
 
 fn usage() -> ! {
     eprintln!(
         "usage: labelhook-bench <scenario|all|drills> [--backend sqlite|postgres|both] [--quick] [--repeat N]\n\
          scenarios: {}\n\
          drills:    {}\n\
+         hostile:   {}\n\
          The server binary is $LABELHOOK_BIN or ../target/release/labelhook (build it first:\n\
          `cargo build --release` in the repository root).",
         SCENARIOS.join(", "),
-        DRILLS.join(", ")
+        DRILLS.join(", "),
+        HOSTILE.join(", ")
     );
     std::process::exit(2)
 }
@@ -80,7 +85,8 @@ fn main() -> anyhow::Result<()> {
             }
             "all" => names.extend(SCENARIOS.iter().map(|s| s.to_string())),
             "drills" => names.extend(DRILLS.iter().map(|s| s.to_string())),
-            name if SCENARIOS.contains(&name) || DRILLS.contains(&name) => {
+            "hostile" => names.extend(HOSTILE.iter().map(|s| s.to_string())),
+            name if SCENARIOS.contains(&name) || DRILLS.contains(&name) || HOSTILE.contains(&name) => {
                 names.push(name.to_string())
             }
             _ => usage(),
@@ -164,6 +170,9 @@ async fn run_one(
         "kill" => drills::kill(o).await,
         "down" => drills::down(o).await,
         "flaky" => drills::flaky(o).await,
+        "slowloris" => hostile::slowloris(o).await,
+        "bodies" => hostile::bodies(o).await,
+        "badtokens" => hostile::badtokens(o).await,
         _ => unreachable!(),
     }
 }
