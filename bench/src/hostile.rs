@@ -249,7 +249,11 @@ async fn declared_body(
     let writing = tokio::spawn(async move {
         let chunk = vec![b' '; 1 << 20];
         let mut sent = 0u64;
-        if writer.write_all(if chunked { b"100000\r\n[" } else { b"[" }).await.is_err() {
+        if writer
+            .write_all(if chunked { b"100000\r\n[" } else { b"[" })
+            .await
+            .is_err()
+        {
             return;
         }
         while sent < length {
@@ -324,7 +328,14 @@ pub async fn bodies(o: &Opts) -> anyhow::Result<Vec<Row>> {
         rows.push(
             Row::new(label)
                 .set("answer_ms", t.elapsed().as_secs_f64() * 1e3)
-                .set("status", status.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0.0))
+                .set(
+                    "status",
+                    status
+                        .split(' ')
+                        .nth(1)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0.0),
+                )
                 .set("rss_before_mib", before)
                 .set("rss_growth_mib", growth),
         );

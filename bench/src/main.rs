@@ -86,7 +86,10 @@ fn main() -> anyhow::Result<()> {
             "all" => names.extend(SCENARIOS.iter().map(|s| s.to_string())),
             "drills" => names.extend(DRILLS.iter().map(|s| s.to_string())),
             "hostile" => names.extend(HOSTILE.iter().map(|s| s.to_string())),
-            name if SCENARIOS.contains(&name) || DRILLS.contains(&name) || HOSTILE.contains(&name) => {
+            name if SCENARIOS.contains(&name)
+                || DRILLS.contains(&name)
+                || HOSTILE.contains(&name) =>
+            {
                 names.push(name.to_string())
             }
             _ => usage(),
