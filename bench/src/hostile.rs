@@ -311,11 +311,8 @@ pub async fn bodies(o: &Opts) -> anyhow::Result<Vec<Row>> {
         (format!("{body_mib} MiB body, Content-Length"), false),
         (format!("{body_mib} MiB body, chunked"), true),
     ] {
-        // The old default limit, so a build before the fix reads up to it as it did.
-        let server = Server::start(
-            o.backend,
-            &[("LABELHOOK_MAX_BODY_BYTES", (256u64 << 20).to_string())],
-        )?;
+        // Each build's default limit (256 MiB before issue 19, 64 MiB after).
+        let server = Server::start(o.backend, &[])?;
         let mut api = Conn::new(server.addr);
         let project = api.create_project("bodies").await?;
         let path = format!("/api/projects/{project}/import");
