@@ -117,7 +117,30 @@ impl Server {
             .create(true)
             .append(true)
             .open(self.dir.path().join("server.log"))?;
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        // LHB_NOFILE_SOFT=1024: start the server with that soft open-file limit (a common
+        // default), to see how a build copes with it.
+        if let Some(soft) = std::env::var("LHB_NOFILE_SOFT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls (getrlimit, setrlimit) in the child.
+            unsafe {
+                command.pre_exec(move || {
+                    let mut limit = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                        limit.rlim_cur = soft.min(limit.rlim_max);
+                        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0", "--db", &self.db_url])
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("DATABASE_URL")
