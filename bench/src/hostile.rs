@@ -250,7 +250,7 @@ async fn declared_body(
         let chunk = vec![b' '; 1 << 20];
         let mut sent = 0u64;
         if writer
-            .write_all(if chunked { b"100000\r\n[" } else { b"[" })
+            .write_all(if chunked { b"1\r\n[\r\n" } else { b"[" })
             .await
             .is_err()
         {
