@@ -65,6 +65,39 @@ pub struct Settings {
 
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+
+    #[command(flatten)]
+    pub label_config: LabelConfigSettings,
+}
+
+/// How large a project's label config may be (a larger one gets a 400 naming
+/// `label_config`). The defaults are far above Label Studio's templates (the largest: 10 KB,
+/// 70 tags, 9 attributes on a tag, 8 levels deep); the depth is Label Studio's own limit.
+#[derive(Debug, Clone, Args)]
+pub struct LabelConfigSettings {
+    /// Largest label config, in bytes.
+    #[arg(long, env = "LABELHOOK_LABEL_CONFIG_MAX_BYTES", default_value_t = 1024 * 1024)]
+    pub label_config_max_bytes: usize,
+
+    /// Most tags (elements) in a label config.
+    #[arg(
+        long,
+        env = "LABELHOOK_LABEL_CONFIG_MAX_TAGS",
+        default_value_t = 50_000
+    )]
+    pub label_config_max_tags: usize,
+
+    /// Most attributes on one tag of a label config.
+    #[arg(
+        long,
+        env = "LABELHOOK_LABEL_CONFIG_MAX_ATTRIBUTES",
+        default_value_t = 100
+    )]
+    pub label_config_max_attributes: usize,
+
+    /// Deepest nesting of tags in a label config (the root is level 1).
+    #[arg(long, env = "LABELHOOK_LABEL_CONFIG_MAX_DEPTH", default_value_t = 256)]
+    pub label_config_max_depth: usize,
 }
 
 /// How the HTTP listener treats connections (see `crate::api::listener`).

@@ -35,12 +35,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone());
     let pruner = crate::delivery::prune::spawn(db.clone(), settings.webhooks.retention);
     crate::labeling::stats::spawn_folder(db.clone());
+    let label_config = crate::labeling::label_config::Limits {
+        max_bytes: settings.label_config.label_config_max_bytes,
+        max_tags: settings.label_config.label_config_max_tags,
+        max_attributes: settings.label_config.label_config_max_attributes,
+        max_depth: settings.label_config.label_config_max_depth,
+    };
+    crate::labeling::projects::derive_missing(&db, &label_config).await?;
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let address = listener.local_addr()?;
     let state = AppState {
         db: db.clone(),
         labeling: LabelingSettings {
             batch_size: settings.webhooks.webhook_batch_size as usize,
+            label_config,
         },
         guard: Guard::from_settings(&settings.webhooks),
         tokens: Arc::default(),
@@ -111,6 +119,7 @@ fn print_settings(settings: &Settings) {
         retry_schedule = ?w.retry_schedule.0,
         max_in_flight = w.max_in_flight,
         max_in_flight_per_webhook = w.max_in_flight_per_webhook,
+        label_config_limits = ?settings.label_config,
         "effective configuration"
     );
 }

@@ -124,9 +124,10 @@ async fn create(
     Extension(actor): Extension<Actor>,
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
-    let input = as_object(input)?;
+    // Parsed before the transaction opens: a large config must delay no one else's write.
+    let input = projects::ProjectInput::parse(as_object(input)?, &state.labeling.label_config)?;
     let mut tx = state.db.begin().await?;
-    let project = projects::create(&mut tx, &actor, &input).await?;
+    let project = projects::create(&mut tx, &actor, input).await?;
     state.db.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(project.api(false))))
 }
@@ -146,9 +147,9 @@ async fn update(
     Id(id): Id,
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<Json<ProjectView>> {
-    let input = as_object(input)?;
+    let input = projects::ProjectInput::parse(as_object(input)?, &state.labeling.label_config)?;
     let mut tx = state.db.begin().await?;
-    let project = projects::update(&mut tx, &actor, id, &input).await?;
+    let project = projects::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
     Ok(Json(project.api(true)))
 }

@@ -8,8 +8,6 @@
 pub mod annotations;
 pub mod import;
 pub mod import_files;
-// Some parsed fields are not read yet (the label config's rework is under way elsewhere).
-#[allow(dead_code)]
 pub mod label_config;
 pub mod ml_backends;
 pub mod predictions;
@@ -31,4 +29,6 @@ pub fn stored_json(text: &str) -> Value {
 pub struct LabelingSettings {
     /// Objects per bulk event.
     pub batch_size: usize,
+    /// How large a project's label config may be.
+    pub label_config: label_config::Limits,
 }

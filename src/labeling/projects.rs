@@ -113,6 +113,8 @@ pub struct Project {
     pub parsed_label_config: Value,
     pub control_weights: Value,
     pub data_types: Value,
+    /// `config_suitable_for_bulk_annotation`, derived when the config was saved.
+    pub suitable_for_bulk_annotation: bool,
     pub settings: ProjectSettings,
     pub maximum_annotations: i64,
     pub skip_queue: String,
@@ -176,8 +178,9 @@ fn select_for(backend: Backend) -> String {
     let stats: Vec<String> = stats::STAT_COLUMNS.iter().map(|c| stat(c)).collect();
     format!(
         "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
-         p.parsed_label_config, p.control_weights, p.data_types, p.settings, p.maximum_annotations, \
-         p.skip_queue, p.token, p.created_at, p.updated_at, \
+         p.parsed_label_config, p.control_weights, p.data_types, \
+         p.config_suitable_for_bulk_annotation, p.settings, p.maximum_annotations, p.skip_queue, \
+         p.token, p.created_at, p.updated_at, \
          u.id AS creator_id, u.email, u.first_name, u.last_name, {} \
          FROM projects p JOIN users u ON u.id = p.created_by{deltas}",
         stats.join(", ")
@@ -201,6 +204,10 @@ fn from_row(row: &Row) -> store::Result<Project> {
         parsed_label_config: stored_json(row.try_get("parsed_label_config")?),
         control_weights: stored_json(row.try_get("control_weights")?),
         data_types: stored_json(row.try_get("data_types")?),
+        // NULL only until `derive_missing` has run (rows older than the column).
+        suitable_for_bulk_annotation: row
+            .try_get::<Option<i64>, _>("config_suitable_for_bulk_annotation")?
+            .is_some_and(|suitable| suitable != 0),
         settings: serde_json::from_str(&settings).unwrap_or_default(),
         maximum_annotations: row.try_get("maximum_annotations")?,
         skip_queue: row.try_get("skip_queue")?,
@@ -295,12 +302,74 @@ pub async fn list(
     Ok((projects, total))
 }
 
-/// The fields of a project a client may set, after validation.
+/// A create or update request: its fields, with the `label_config` (if sent) already
+/// parsed.
+pub struct ProjectInput {
+    fields: Map<String, Value>,
+    label_config: Option<NewLabelConfig>,
+}
+
+/// A label config as it is stored: the text and what Label Studio derives from it, the JSON
+/// documents serialized, ready to bind.
+struct NewLabelConfig {
+    text: String,
+    parsed_label_config: String,
+    control_weights: String,
+    data_types: String,
+    suitable_for_bulk_annotation: bool,
+}
+
+impl NewLabelConfig {
+    fn parse(text: String, limits: &label_config::Limits) -> Result<NewLabelConfig> {
+        let derived = label_config::parse(&text, limits)
+            .map_err(|e| Error::invalid("label_config", e.to_string()))?;
+        Ok(NewLabelConfig {
+            text,
+            parsed_label_config: derived.parsed.to_string(),
+            control_weights: derived.control_weights.to_string(),
+            data_types: derived.data_types.to_string(),
+            suitable_for_bulk_annotation: derived.suitable_for_bulk_annotation,
+        })
+    }
+}
+
+impl ProjectInput {
+    /// Takes a request's fields (a JSON object) and parses its `label_config`, if it has
+    /// one. Call it before opening the write transaction: a config costs up to the limits'
+    /// worth of parsing, which must delay no one else's write.
+    pub fn parse(
+        fields: Map<String, Value>,
+        limits: &label_config::Limits,
+    ) -> Result<ProjectInput> {
+        let text = match fields.get("label_config") {
+            None => None,
+            Some(Value::Null) => Some(String::new()),
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(_) => {
+                return Err(Error::invalid("label_config", "Not a valid string."));
+            }
+        };
+        let label_config = text
+            .map(|text| {
+                let text = if text.trim().is_empty() {
+                    DEFAULT_LABEL_CONFIG.to_owned()
+                } else {
+                    text
+                };
+                NewLabelConfig::parse(text, limits)
+            })
+            .transpose()?;
+        Ok(ProjectInput {
+            fields,
+            label_config,
+        })
+    }
+}
+
+/// The fields of a project a client may set besides the label config, after validation.
 struct ProjectFields {
     title: String,
     description: String,
-    label_config: String,
-    parsed: label_config::LabelConfig,
     settings: ProjectSettings,
     maximum_annotations: i64,
     skip_queue: String,
@@ -324,15 +393,6 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
         ));
     }
     let description = text("description", base.map_or("", |p| p.description.as_str()))?;
-    let mut label_config_text = text(
-        "label_config",
-        base.map_or(DEFAULT_LABEL_CONFIG, |p| p.label_config.as_str()),
-    )?;
-    if label_config_text.trim().is_empty() {
-        label_config_text = DEFAULT_LABEL_CONFIG.into();
-    }
-    let parsed = label_config::parse(&label_config_text)
-        .map_err(|e| Error::invalid("label_config", e.to_string()))?;
 
     let maximum_annotations = match input.get("maximum_annotations") {
         None => base.map_or(1, |p| p.maximum_annotations),
@@ -389,8 +449,6 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
     Ok(ProjectFields {
         title,
         description,
-        label_config: label_config_text,
-        parsed,
         settings,
         maximum_annotations,
         skip_queue,
@@ -398,24 +456,29 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
 }
 
 /// Creates a project and emits PROJECT_CREATED.
-pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) -> Result<Project> {
-    let fields = apply_input(None, input)?;
+pub async fn create(tx: &mut Conn, actor: &Actor, input: ProjectInput) -> Result<Project> {
+    let fields = apply_input(None, &input.fields)?;
+    let config = match input.label_config {
+        Some(config) => config,
+        None => NewLabelConfig::parse(DEFAULT_LABEL_CONFIG.into(), &Default::default())?,
+    };
     let now = time::now();
     let token = crate::auth::random_token(20);
     let id: i64 = store::query_scalar(
         "INSERT INTO projects (organization_id, created_by, title, description, label_config, \
-         parsed_label_config, control_weights, data_types, settings, maximum_annotations, \
-         skip_queue, token, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+         parsed_label_config, control_weights, data_types, config_suitable_for_bulk_annotation, \
+         settings, maximum_annotations, skip_queue, token, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
     )
     .bind(actor.organization_id)
     .bind(actor.user_id)
     .bind(&fields.title)
     .bind(&fields.description)
-    .bind(&fields.label_config)
-    .bind(fields.parsed.parsed.to_string())
-    .bind(fields.parsed.control_weights.to_string())
-    .bind(fields.parsed.data_types.to_string())
+    .bind(&config.text)
+    .bind(&config.parsed_label_config)
+    .bind(&config.control_weights)
+    .bind(&config.data_types)
+    .bind(i64::from(config.suitable_for_bulk_annotation))
     .bind(serde_json::to_string(&fields.settings).map_err(anyhow::Error::from)?)
     .bind(fields.maximum_annotations)
     .bind(&fields.skip_queue)
@@ -432,26 +495,16 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) ->
 }
 
 /// Applies a partial (PATCH) or full (PUT) update and emits PROJECT_UPDATED.
-pub async fn update(
-    tx: &mut Conn,
-    actor: &Actor,
-    id: i64,
-    input: &Map<String, Value>,
-) -> Result<Project> {
+pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, input: ProjectInput) -> Result<Project> {
     let before = get(tx, actor, id).await?;
-    let fields = apply_input(Some(&before), input)?;
+    let fields = apply_input(Some(&before), &input.fields)?;
     let now = time::now();
     store::query(
-        "UPDATE projects SET title = $1, description = $2, label_config = $3, \
-         parsed_label_config = $4, control_weights = $5, data_types = $6, settings = $7, \
-         maximum_annotations = $8, skip_queue = $9, updated_at = $10 WHERE id = $11",
+        "UPDATE projects SET title = $1, description = $2, settings = $3, \
+         maximum_annotations = $4, skip_queue = $5, updated_at = $6 WHERE id = $7",
     )
     .bind(&fields.title)
     .bind(&fields.description)
-    .bind(&fields.label_config)
-    .bind(fields.parsed.parsed.to_string())
-    .bind(fields.parsed.control_weights.to_string())
-    .bind(fields.parsed.data_types.to_string())
     .bind(serde_json::to_string(&fields.settings).map_err(anyhow::Error::from)?)
     .bind(fields.maximum_annotations)
     .bind(&fields.skip_queue)
@@ -459,6 +512,22 @@ pub async fn update(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    // The config's columns are written only when a new one was sent (they may be large).
+    if let Some(config) = &input.label_config {
+        store::query(
+            "UPDATE projects SET label_config = $1, parsed_label_config = $2, \
+             control_weights = $3, data_types = $4, config_suitable_for_bulk_annotation = $5 \
+             WHERE id = $6",
+        )
+        .bind(&config.text)
+        .bind(&config.parsed_label_config)
+        .bind(&config.control_weights)
+        .bind(&config.data_types)
+        .bind(i64::from(config.suitable_for_bulk_annotation))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     // Overlap and the skip rule decide which tasks are finished: recount when they change.
     if fields.maximum_annotations != before.maximum_annotations {
         store::query("UPDATE tasks SET overlap = $1 WHERE project_id = $2")
@@ -478,6 +547,42 @@ pub async fn update(
     })
     .await?;
     Ok(project)
+}
+
+/// Derives `config_suitable_for_bulk_annotation` for the projects saved before it was
+/// stored (migration 11), so that no read parses a config. A start-up task, outside any
+/// request (each project in its own transaction); finds nothing to do once done.
+pub async fn derive_missing(db: &store::Db, limits: &label_config::Limits) -> Result<()> {
+    let mut reader = db.reader().acquire().await?;
+    let ids: Vec<i64> = store::query_scalar(
+        "SELECT id FROM projects WHERE config_suitable_for_bulk_annotation IS NULL",
+    )
+    .fetch_all(&mut reader)
+    .await?;
+    for id in ids {
+        let text: Option<String> =
+            store::query_scalar("SELECT label_config FROM projects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut reader)
+                .await?;
+        let Some(text) = text else {
+            continue; // deleted meanwhile
+        };
+        // As reads used to answer: a config that does not parse (now) is not suitable.
+        let suitable = label_config::parse(&text, limits)
+            .is_ok_and(|derived| derived.suitable_for_bulk_annotation);
+        let mut tx = db.begin().await?;
+        store::query(
+            "UPDATE projects SET config_suitable_for_bulk_annotation = $1 \
+             WHERE id = $2 AND config_suitable_for_bulk_annotation IS NULL",
+        )
+        .bind(i64::from(suitable))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        db.commit(tx).await?;
+    }
+    Ok(())
 }
 
 /// Deletes a project with everything in it and emits PROJECT_DELETED.

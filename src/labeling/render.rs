@@ -25,13 +25,6 @@ impl Project {
             .is_some_and(|m| !m.is_empty())
     }
 
-    /// Label Studio's rules, applied to the stored config (it was valid when saved).
-    fn suitable_for_bulk_annotation(&self) -> bool {
-        super::label_config::parse(&self.label_config)
-            .map(|c| c.suitable_for_bulk_annotation)
-            .unwrap_or(false)
-    }
-
     /// The project as `GET /api/projects/{id}/` returns it. `with_stats` false renders the
     /// statistics as `null`, as Label Studio's create response does.
     pub fn api(&self, with_stats: bool) -> ProjectView {
@@ -96,7 +89,7 @@ impl Project {
             } else {
                 0
             },
-            config_suitable_for_bulk_annotation: self.suitable_for_bulk_annotation(),
+            config_suitable_for_bulk_annotation: self.suitable_for_bulk_annotation,
             state: None,
         }
     }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, PROJECT_STAT_DELTAS),
     (9, HELD_BY_WEBHOOK),
     (10, HASHED_TOKENS),
+    (11, BULK_ANNOTATION_SUITABILITY),
 ];
 
 /// Migrations that only PostgreSQL runs (SQLite records them as applied). Each runs as
@@ -314,6 +315,13 @@ async fn after_sql(conn: &mut Conn, version: i64) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `config_suitable_for_bulk_annotation`, derived from the label config when it is saved,
+/// like `parsed_label_config`, so that reads never parse the config. NULL for projects saved
+/// before: `labeling::projects::derive_missing` fills them in at start-up.
+const BULK_ANNOTATION_SUITABILITY: &str = r#"
+ALTER TABLE projects ADD COLUMN config_suitable_for_bulk_annotation BIGINT
+"#;
 
 /// Applies every migration not yet recorded.
 pub async fn migrate(pool: &Pool, backend: Backend) -> anyhow::Result<()> {
