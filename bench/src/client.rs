@@ -18,14 +18,21 @@ pub struct Conn {
     pub addr: SocketAddr,
     sender: Option<SendRequest<Full<Bytes>>>,
     host: String,
+    token: String,
 }
 
 impl Conn {
     pub fn new(addr: SocketAddr) -> Conn {
+        Conn::with_token(addr, TOKEN)
+    }
+
+    /// A connection acting as another user (another organization's).
+    pub fn with_token(addr: SocketAddr, token: &str) -> Conn {
         Conn {
             addr,
             sender: None,
             host: addr.to_string(),
+            token: token.to_string(),
         }
     }
 
@@ -62,7 +69,9 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<(u16, Bytes)> {
-        self.call_as(TOKEN, method, path, body).await
+        let token = self.token.clone();
+        self.send(&token, method, path, body, "application/json")
+            .await
     }
 
     /// [`Conn::call`] with another token.
@@ -72,15 +81,29 @@ impl Conn {
         path: &str,
         token: &str,
     ) -> anyhow::Result<(u16, Bytes)> {
-        self.call_as(token, method, path, None).await
+        self.send(token, method, path, None, "application/json")
+            .await
     }
 
-    async fn call_as(
+    /// [`Conn::call`] with a body of another content type (multipart uploads).
+    pub async fn call_typed(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        let token = self.token.clone();
+        self.send(&token, method, path, body, content_type).await
+    }
+
+    async fn send(
         &mut self,
         token: &str,
         method: Method,
         path: &str,
         body: Option<Bytes>,
+        content_type: &str,
     ) -> anyhow::Result<(u16, Bytes)> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
@@ -93,7 +116,7 @@ impl Conn {
             .header("host", &self.host)
             .header("authorization", format!("Token {token}"));
         if body.is_some() {
-            builder = builder.header("content-type", "application/json");
+            builder = builder.header("content-type", content_type);
         }
         let request = builder.body(Full::new(body.unwrap_or_default()))?;
         let result = async {

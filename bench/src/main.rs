@@ -5,11 +5,12 @@
 //!     [--backend sqlite|postgres|both] [--quick] [--repeat N]
 //! ```
 //!
-//! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation (`all` runs
+//! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation, costly (`all` runs
 //! them in that order). Drills: kill, down, flaky (`drills` runs the three). Each writes
 //! bench/results/<name>[.postgres][.rate<N>][.env][.quick].json and prints a table.
 
 mod client;
+mod costly;
 mod drills;
 mod hostile;
 mod load;
@@ -33,6 +34,7 @@ const SCENARIOS: &[&str] = &[
     "fanout",
     "backlog",
     "isolation",
+    "costly",
 ];
 const DRILLS: &[&str] = &["kill", "down", "flaky"];
 /// Hostile clients (issue 19): not part of `all`.
@@ -170,6 +172,7 @@ async fn run_one(
         "fanout" => scenarios::fanout(o).await,
         "backlog" => scenarios::backlog(o, extra).await,
         "isolation" => scenarios::isolation(o).await,
+        "costly" => costly::costly(o).await,
         "kill" => drills::kill(o).await,
         "down" => drills::down(o).await,
         "flaky" => drills::flaky(o).await,

@@ -190,16 +190,15 @@ impl Report {
                     .collect(),
             )
         };
-        let overrides: serde_json::Map<String, Value> =
-            [
-                "LHB_SERVER_ENV",
-                "LHB_RATE",
-                "LHB_ISOLATION_RATE",
-                "LHB_DELIVERY_RATE",
-            ]
-                .iter()
-                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), json!(v))))
-                .collect();
+        let overrides: serde_json::Map<String, Value> = [
+            "LHB_SERVER_ENV",
+            "LHB_RATE",
+            "LHB_ISOLATION_RATE",
+            "LHB_DELIVERY_RATE",
+        ]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), json!(v))))
+        .collect();
         let doc = json!({
             "scenario": self.scenario,
             "backend": self.backend,

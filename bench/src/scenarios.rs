@@ -24,7 +24,7 @@ impl Opts {
     fn secs(&self, full: f64, quick: f64) -> Duration {
         Duration::from_secs_f64(if self.quick { quick } else { full })
     }
-    fn pick<T>(&self, full: T, quick: T) -> T {
+    pub fn pick<T>(&self, full: T, quick: T) -> T {
         if self.quick { quick } else { full }
     }
 }

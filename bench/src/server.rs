@@ -190,6 +190,23 @@ impl Server {
         self.spawn()
     }
 
+    /// `labelhook admin ...` on this server's database; returns what it printed.
+    pub fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new(binary())
+            .args(["admin", "--db", &self.db_url])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .context("running labelhook admin")?;
+        if !out.status.success() {
+            bail!(
+                "labelhook admin {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub fn db_bytes(&self) -> u64 {
         std::fs::read_dir(self.dir.path())
             .map(|entries| {

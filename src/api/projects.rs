@@ -125,7 +125,8 @@ async fn create(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     // Parsed before the transaction opens: a large config must delay no one else's write.
-    let input = projects::ProjectInput::parse(as_object(input)?, &state.labeling.label_config)?;
+    let input =
+        projects::ProjectInput::parse(as_object(input)?, state.labeling.label_config).await?;
     let mut tx = state.db.begin().await?;
     let project = projects::create(&mut tx, &actor, input).await?;
     state.db.commit(tx).await?;
@@ -147,7 +148,8 @@ async fn update(
     Id(id): Id,
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<Json<ProjectView>> {
-    let input = projects::ProjectInput::parse(as_object(input)?, &state.labeling.label_config)?;
+    let input =
+        projects::ProjectInput::parse(as_object(input)?, state.labeling.label_config).await?;
     let mut tx = state.db.begin().await?;
     let project = projects::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
@@ -184,8 +186,13 @@ async fn import_tasks(
         let bytes = body_bytes(request, &state).await?;
         ImportSource::Json(parse_json(&bytes)?)
     };
+    // Parsed before the transaction opens: a large file must delay no one else's write.
+    let prepared = {
+        let mut conn = state.db.reader().acquire().await?;
+        import::prepare(&mut conn, &actor, id, source).await?
+    };
     let mut tx = state.db.begin_large().await?;
-    let answer = import::import(&mut tx, &actor, &state.labeling, id, source).await?;
+    let answer = import::import(&mut tx, &actor, &state.labeling, id, prepared).await?;
     state.db.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }

@@ -335,9 +335,18 @@ impl NewLabelConfig {
 
 impl ProjectInput {
     /// Takes a request's fields (a JSON object) and parses its `label_config`, if it has
-    /// one. Call it before opening the write transaction: a config costs up to the limits'
-    /// worth of parsing, which must delay no one else's write.
-    pub fn parse(
+    /// one, on a blocking thread. Call it before opening the write transaction: a config
+    /// costs up to the limits' worth of parsing, which must delay no one else's write.
+    pub async fn parse(
+        fields: Map<String, Value>,
+        limits: label_config::Limits,
+    ) -> Result<ProjectInput> {
+        tokio::task::spawn_blocking(move || Self::parse_now(fields, &limits))
+            .await
+            .map_err(anyhow::Error::from)?
+    }
+
+    fn parse_now(
         fields: Map<String, Value>,
         limits: &label_config::Limits,
     ) -> Result<ProjectInput> {

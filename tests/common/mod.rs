@@ -227,6 +227,33 @@ impl Server {
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
     }
+
+    /// Runs one SQL statement on the server's database, behind its back: to set up states
+    /// the API cannot make (rows written by an older version, say).
+    pub fn sql(&self, statement: &str) {
+        if self.is_postgres() {
+            let status = Command::new("psql")
+                .args([
+                    self.db_url.as_str(),
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    statement,
+                ])
+                .stdout(Stdio::null())
+                .status()
+                .expect("run psql");
+            assert!(status.success(), "psql failed: {statement}");
+        } else {
+            let path = self.db_url.trim_start_matches("sqlite://");
+            let conn = rusqlite::Connection::open(path).expect("open the SQLite database");
+            conn.busy_timeout(Duration::from_secs(10))
+                .expect("busy timeout");
+            conn.execute_batch(statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+    }
 }
 
 impl Drop for Server {
