@@ -109,16 +109,14 @@ fn prescan(src: &str, limits: &Limits) -> Result<(), LabelConfigError> {
                     ));
                 }
             }
-            Event::PI(pi) => {
-                // Namespaces in XML: a target is a name without a colon.
-                if pi.target().contains(&b':') {
-                    let target = String::from_utf8_lossy(pi.target()).into_owned();
-                    return Err(xml_error(
-                        src,
-                        at,
-                        format!("'{target}' is not a valid processing instruction target"),
-                    ));
-                }
+            // Namespaces in XML: a target is a name without a colon.
+            Event::PI(pi) if pi.target().contains(&b':') => {
+                let target = String::from_utf8_lossy(pi.target()).into_owned();
+                return Err(xml_error(
+                    src,
+                    at,
+                    format!("'{target}' is not a valid processing instruction target"),
+                ));
             }
             Event::Eof => return Ok(()),
             _ => {}
