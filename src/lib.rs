@@ -18,7 +18,9 @@ pub(crate) mod web;
 
 pub mod api;
 
-// The domain: webhooks beside labeling (using it), labeling, then organizations and users.
+// The domain: webhooks and export beside labeling (using it), labeling, then organizations
+// and users.
+pub(crate) mod export;
 pub(crate) mod webhooks;
 
 pub(crate) mod labeling;

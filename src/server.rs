@@ -42,6 +42,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_depth: settings.label_config.label_config_max_depth,
     };
     crate::labeling::projects::derive_missing(&db, &label_config).await?;
+    let (exports, export_worker) = crate::export::snapshots::Exports::spawn(db.clone());
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let address = listener.local_addr()?;
     let state = AppState {
@@ -55,6 +56,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         bad_tokens: Arc::new(crate::auth::BadTokenThrottle::new(
             settings.bad_tokens_per_minute,
         )),
+        exports,
         settings: Arc::new(settings.clone()),
     };
     // Label Studio routes end in a slash; accept them with or without.
@@ -72,6 +74,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .await;
     dispatcher.abort();
     pruner.abort();
+    export_worker.abort();
     db.close().await;
     Ok(())
 }

@@ -19,8 +19,9 @@ const LAYERS: &[&[&str]] = &[
     &["web"],
     // HTTP: handlers, extractors, the route table and its OpenAPI description.
     &["api"],
-    // Features beside labeling that use it (webhooks check their project through it).
-    &["webhooks"],
+    // Features beside labeling that use it (webhooks check their project through it;
+    // export reads projects, tasks and annotations through it).
+    &["webhooks", "export"],
     // The domain: projects, tasks, annotations, predictions, ML backends, statistics.
     &["labeling"],
     // Organizations, users and tokens.

@@ -10,6 +10,7 @@
 mod annotations;
 mod data_manager;
 pub mod error;
+mod exports;
 pub mod extract;
 pub mod metrics;
 mod ml;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Clients that sent too many bad tokens (API and `/metrics`).
     pub bad_tokens: Arc<crate::auth::BadTokenThrottle>,
+    /// This process's export builder (snapshots and conversions).
+    pub exports: crate::export::snapshots::Exports,
 }
 
 /// Every route of the API, in the order the OpenAPI document lists them.
@@ -64,6 +67,7 @@ fn routes() -> Vec<Route> {
         users::routes(),
         metrics::routes(),
         projects::routes(),
+        exports::routes(),
         tasks::routes(),
         annotations::routes(),
         predictions::routes(),

@@ -84,6 +84,7 @@ async fn schema() -> impl IntoResponse {
     modifiers(&TokenAuth),
     tags(
         (name = "projects", description = "Projects, import, and a project's tasks (Label Studio)."),
+        (name = "export", description = "Export files in Label Studio's formats: at once (streamed) or as snapshots built in the background (Label Studio)."),
         (name = "tasks", description = "Tasks (Label Studio)."),
         (name = "annotations", description = "Annotations (Label Studio)."),
         (name = "predictions", description = "Predictions (Label Studio)."),

@@ -192,6 +192,13 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: Value) -> Result<Predic
     })?;
     let new = NewPrediction::from_value(input, "")?;
     let id = insert(tx, task.project_id, task.id, new).await?;
+    // As in Label Studio, a prediction made through the API updates its task.
+    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
+        .bind(actor.user_id)
+        .bind(time::now())
+        .bind(task.id)
+        .execute(&mut *tx)
+        .await?;
     let mut project = projects::get_unchecked(tx, task.project_id).await?;
     stats::refresh_task(tx, &mut project, task.id).await?;
     get(tx, actor, id).await
