@@ -38,7 +38,12 @@ fn web_pages_work_in_a_real_browser() {
 
     let mut command = Command::new("node");
     command
-        .args(["--test", "--test-reporter=spec", "webhooks.test.mjs"])
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "webhooks.test.mjs",
+            "export.test.mjs",
+        ])
         .current_dir(&dir)
         .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"))
         .env("CHROMIUM_PATH", &chromium)

@@ -63,3 +63,41 @@ export async function api(path, { method = 'GET', body, query } = {}) {
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
+
+/**
+ * Downloads a file from the API with the token: `{blob, filename}` (the name from the
+ * answer's Content-Disposition). An error answer is an ApiError, as with `api`.
+ */
+export async function download(path, { query } = {}) {
+  const headers = {};
+  const key = token.get();
+  if (key) headers.Authorization = `Token ${key}`;
+  const params = new URLSearchParams(Object.entries(query || {}).filter(([, v]) => v !== undefined && v !== null && v !== ''));
+  const url = [...params].length ? `${path}?${params}` : path;
+  let response;
+  try {
+    response = await fetch(url, { headers });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    if (response.status === 401) onUnauthorized();
+    throw new ApiError(response.status, data);
+  }
+  const disposition = response.headers.get('Content-Disposition') || '';
+  const filename = disposition.match(/filename="([^"]*)"/)?.[1] || 'export';
+  let blob;
+  try {
+    blob = await response.blob();
+  } catch {
+    // The server aborts the body when the export fails half-way.
+    throw new ApiError(500, { detail: 'The export stopped before the file was complete; the server log says why.' });
+  }
+  return { blob, filename };
+}

@@ -5,6 +5,7 @@ import { api, token, whenUnauthorized } from './api.js';
 import { h, pageHeader, pager, flash, takeFlash, notice, errorSlot, formAlert, showErrors, clearErrors, busy } from './dom.js';
 import { webhookListPage, webhookFormPage } from './webhooks.js';
 import { deliveryLogPage, deliveryDetailPage } from './deliveries.js';
+import { exportPage } from './export.js';
 
 const main = document.getElementById('main');
 const RETURN_KEY = 'labelhook.return';
@@ -13,6 +14,7 @@ const routes = [
   [/^\/sign-in$/, signInPage, { public: true }],
   [/^\/projects$/, projectsPage],
   [/^\/projects\/(\d+)\/webhooks$/, (ctx, id) => webhookListPage(ctx, { project: Number(id) })],
+  [/^\/projects\/(\d+)\/export$/, (ctx, id) => exportPage(ctx, Number(id))],
   [/^\/projects\/(\d+)\/webhooks\/new$/, (ctx, id) => webhookFormPage(ctx, { project: Number(id) })],
   [/^\/webhooks$/, (ctx) => webhookListPage(ctx, { project: null })],
   [/^\/webhooks\/new$/, (ctx) => webhookFormPage(ctx, { project: null })],
@@ -169,12 +171,14 @@ async function projectsPage(ctx) {
       h('td', { 'data-label': 'Tasks', class: 'num' }, project.task_number ?? 0),
       h('td', { 'data-label': 'Webhooks' },
         h('a', { href: `#/projects/${project.id}/webhooks`, 'aria-label': `Webhooks of ${project.title || project.id}` },
-          count ? `${count} webhook${count === 1 ? '' : 's'}` : 'Add a webhook')));
+          count ? `${count} webhook${count === 1 ? '' : 's'}` : 'Add a webhook')),
+      h('td', { 'data-label': 'Export' },
+        h('a', { href: `#/projects/${project.id}/export`, 'aria-label': `Export ${project.title || project.id}` }, 'Export')));
   });
   ctx.show('Projects',
     pageHeader({
       title: 'Projects',
-      lead: 'Choose a project to set up its webhooks. Organization webhooks receive the events of every project.',
+      lead: 'Choose a project to set up its webhooks or export its labels. Organization webhooks receive the events of every project.',
       actions: h('a', { class: 'btn', href: '#/webhooks' }, 'Organization webhooks'),
     }),
     projects.count === 0
@@ -184,7 +188,8 @@ async function projectsPage(ctx) {
           h('caption', { class: 'visually-hidden' }, 'Projects'),
           h('thead', {}, h('tr', {},
             h('th', { scope: 'col' }, 'Project'), h('th', { scope: 'col', class: 'num' }, 'ID'),
-            h('th', { scope: 'col', class: 'num' }, 'Tasks'), h('th', { scope: 'col' }, 'Webhooks'))),
+            h('th', { scope: 'col', class: 'num' }, 'Tasks'), h('th', { scope: 'col' }, 'Webhooks'),
+            h('th', { scope: 'col' }, 'Export'))),
           h('tbody', {}, rows))),
     pager({ page, size: PROJECT_PAGE_SIZE, count: projects.count, href: (p) => `#/projects?page=${p}` }));
 }

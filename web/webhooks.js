@@ -206,7 +206,10 @@ export async function webhookListPage(ctx, { project }) {
       lead: isOrg
         ? 'These receive the events of every project of the organization, and project created and deleted.'
         : `Events of project “${scope.name}” are sent to these URLs, signed, and retried until they succeed.`,
-      actions: h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'),
+      actions: [
+        !isOrg && h('a', { class: 'btn', href: `#/projects/${project}/export` }, 'Export'),
+        h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'),
+      ],
     }),
     pageNotes,
     region);

@@ -209,7 +209,7 @@ fn parse_flag(value: &str) -> Option<bool> {
 
 /// Refuses a format that does not fit the project (or that labelhook does not write).
 fn check_available(format: Format, schema: &Schema, field: &str) -> ApiResult<()> {
-    match format.unavailable(schema) {
+    match format.refusal(schema) {
         Some(reason) => Err(ApiError::field(field, reason)),
         None => Ok(()),
     }

@@ -229,20 +229,38 @@ impl Format {
         }
     }
 
-    /// Why this format cannot be written for a project with `schema`, or `None` when it
-    /// can: Label Studio's converter rules first, then what labelhook does not write.
+    /// Why this format cannot be written for a project with `schema`, as the format list
+    /// says it (a sentence), or `None` when it can.
     pub fn unavailable(self, schema: &Schema) -> Option<String> {
         if let Some(reason) = schema.unsupported(self) {
-            return Some(reason);
+            let mut chars = reason.chars();
+            let first = chars.next().map(|c| c.to_uppercase().to_string());
+            return Some(format!("{}{}.", first.unwrap_or_default(), chars.as_str()));
         }
+        self.not_written()
+    }
+
+    /// Why a request for this format is refused (a 400's message), or `None`.
+    pub fn refusal(self, schema: &Schema) -> Option<String> {
+        if let Some(reason) = schema.unsupported(self) {
+            return Some(format!(
+                "{} does not fit this project's labeling config: it {reason}.",
+                self.name()
+            ));
+        }
+        self.not_written()
+    }
+
+    fn not_written(self) -> Option<String> {
         if self.implemented() {
             return None;
         }
         Some(match self {
-            Format::CocoWithImages | Format::YoloWithImages | Format::YoloObbWithImages => {
-                "labelhook does not download task media into exports; the format without images has the same labels.".into()
-            }
-            _ => format!("labelhook does not write {} yet.", self.about().title),
+            Format::CocoWithImages | Format::YoloWithImages | Format::YoloObbWithImages => format!(
+                "labelhook does not download task media into exports; {} without images has the same labels.",
+                self.name().trim_end_matches("_WITH_IMAGES")
+            ),
+            _ => format!("labelhook does not write {} yet.", self.name()),
         })
     }
 

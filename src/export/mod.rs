@@ -78,7 +78,7 @@ impl Tasks {
 
 /// Writes `tasks` in `format`. `direct` picks the JSON of the direct export (`ujson`)
 /// rather than a snapshot's (Python's `json`). Formats labelhook does not write are
-/// refused before this is called ([`Format::unavailable`]).
+/// refused before this is called ([`Format::refusal`]).
 pub async fn write(
     format: Format,
     direct: bool,

@@ -80,7 +80,8 @@ impl Schema {
         self.input_types.contains(kind)
     }
 
-    /// Why the converter's rules leave `format` out for this config, or `None`.
+    /// Why the converter's rules leave `format` out for this config (`needs ...`), or
+    /// `None`.
     pub fn unsupported(&self, format: Format) -> Option<String> {
         use Format::*;
         if self.data_keys.len() > 1 {
@@ -90,7 +91,7 @@ impl Schema {
                 return None;
             }
             return Some(format!(
-                "the labeling config reads {} data fields (${}); Label Studio then offers only JSON, JSON-MIN, CSV and TSV.",
+                "needs one data field, and the labeling config reads {} (${}); Label Studio then offers only JSON, JSON-MIN, CSV and TSV",
                 self.data_keys.len(),
                 self.data_keys.join(", $")
             ));
@@ -108,14 +109,14 @@ impl Schema {
                     && (self.has_output("Rectangle")
                         || self.has_output("PolygonLabels")
                         || self.has_output("KeyPointLabels"))));
-        let needs_detection = "it needs an Image labeled with RectangleLabels, PolygonLabels or KeyPointLabels (and one image per task)";
+        let needs_detection = "needs an Image labeled with RectangleLabels, PolygonLabels or KeyPointLabels (one image per task)";
         let reason: Option<&str> = match format {
             Json | JsonMin | Csv | Tsv => None,
             Conll2003 if !(self.has_input("Text") && labels) => {
-                Some("it needs a Text object labeled with Labels (named entities)")
+                Some("needs a Text object labeled with Labels (named entities)")
             }
             Coco | CocoWithImages | Yolo | YoloWithImages if keypoints_only => {
-                Some("KeyPointLabels need RectangleLabels beside them for COCO and YOLO")
+                Some("needs RectangleLabels beside the KeyPointLabels")
             }
             Coco | CocoWithImages | Yolo | YoloWithImages | YoloObb | YoloObbWithImages
                 if !detection =>
@@ -132,7 +133,7 @@ impl Schema {
                     && (self.has_output("RectangleLabels")
                         || (self.has_output("Rectangle") && labels))) =>
             {
-                Some("it needs an Image labeled with RectangleLabels (and one image per task)")
+                Some("needs an Image labeled with RectangleLabels (one image per task)")
             }
             BrushToNumpy | BrushToPng | BrushToCoco
                 if !(image
@@ -140,25 +141,20 @@ impl Schema {
                         || self.has_output("brushlabels")
                         || (self.has_output("Brush") && labels))) =>
             {
-                Some("it needs an Image labeled with BrushLabels")
+                Some("needs an Image labeled with BrushLabels")
             }
             AsrManifest
                 if !((self.has_input("Audio") || self.has_input("AudioPlus"))
                     && self.has_output("TextArea")) =>
             {
-                Some("it needs Audio transcribed with a TextArea")
+                Some("needs Audio transcribed with a TextArea")
             }
             Doclang if !self.supports_doclang() => {
-                Some("it needs a TextArea, ReactCode or CustomInterface")
+                Some("needs a TextArea, ReactCode or CustomInterface")
             }
             _ => None,
         };
-        reason.map(|r| {
-            format!(
-                "{} does not fit this project's labeling config: {r}.",
-                format.name()
-            )
-        })
+        reason.map(str::to_string)
     }
 
     fn supports_doclang(&self) -> bool {

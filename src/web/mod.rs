@@ -1,4 +1,5 @@
-//! The web pages (Settings → Webhooks, organization webhooks, the delivery log), served by
+//! The web pages (Settings → Webhooks, organization webhooks, the delivery log, a project's
+//! export), served by
 //! the same binary with their assets embedded at build time.
 //!
 //! The pages are a small single-page app in plain HTML/CSS/JS under `web/` (no build step):
@@ -39,6 +40,7 @@ const ASSETS: &[Asset] = &[
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("webhooks.js", "text/javascript; charset=utf-8"),
     asset!("deliveries.js", "text/javascript; charset=utf-8"),
+    asset!("export.js", "text/javascript; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
 ];
 
