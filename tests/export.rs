@@ -737,6 +737,56 @@ async fn snapshots_live_in_the_database_across_restarts_and_processes() {
     }
 }
 
+/// A process that died while building leaves its snapshot `in_progress` with a lease
+/// that runs out, and chunks of its own: another process (or the same after a restart)
+/// builds it again from the start, and the dead build's chunks go.
+#[tokio::test]
+async fn a_snapshot_whose_builder_died_is_built_again() {
+    let mut server = start();
+    let built = build(&server).await;
+    let project = built[0].1;
+    let created = server
+        .create(&format!("/api/projects/{project}/exports/"), json!({}))
+        .await;
+    let id = created["id"].as_i64().unwrap();
+    snapshot_completed(&server, project, id).await;
+    let path = format!("/api/projects/{project}/exports/{id}/download");
+    let good = fetch(&server, "GET", &path, None).await.body;
+
+    // What a builder that died half-way leaves: the job in progress under its build and
+    // lease (expired), and one chunk of its own.
+    server.kill();
+    server.run_sql(&format!(
+        "UPDATE export_snapshots SET status = 'in_progress', build_id = 777, lease_until = 1, md5 = '' WHERE id = {id}; \
+         DELETE FROM export_chunks WHERE snapshot_id = {id}; \
+         INSERT INTO export_chunks (build_id, seq, snapshot_id, conversion_id, task_count, content) \
+         VALUES (777, 0, {id}, 0, 1, {})",
+        if server.is_postgres() { "'\\x00'::bytea" } else { "x'00'" }
+    ));
+    server.restart();
+    let snapshot = snapshot_completed(&server, project, id).await;
+    assert_eq!(snapshot["counters"]["task_number"], 4);
+    let again = fetch(&server, "GET", &path, None).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        normalize(&String::from_utf8_lossy(&again.body)),
+        normalize(&String::from_utf8_lossy(&good))
+    );
+    // The dead build's chunk is gone.
+    assert_eq!(
+        server.sql_value("SELECT COUNT(*) FROM export_chunks WHERE build_id = 777"),
+        "0"
+    );
+    let (status, _) = server
+        .call(
+            "DELETE",
+            &format!("/api/projects/{project}/exports/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+}
+
 #[tokio::test]
 async fn the_sdk_style_direct_export_reads_export_type_and_ids() {
     let server = start();

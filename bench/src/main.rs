@@ -6,12 +6,14 @@
 //! ```
 //!
 //! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation, costly (`all` runs
-//! them in that order). Drills: kill, down, flaky (`drills` runs the three). Each writes
+//! them in that order), and export (a million tasks; not part of `all`). Drills: kill,
+//! down, flaky (`drills` runs the three). Each writes
 //! bench/results/<name>[.postgres][.rate<N>][.env][.quick].json and prints a table.
 
 mod client;
 mod costly;
 mod drills;
+mod export;
 mod hostile;
 mod load;
 mod receiver;
@@ -43,7 +45,7 @@ const HOSTILE: &[&str] = &["slowloris", "bodies", "badtokens"];
 fn usage() -> ! {
     eprintln!(
         "usage: labelhook-bench <scenario|all|drills> [--backend sqlite|postgres|both] [--quick] [--repeat N]\n\
-         scenarios: {}\n\
+         scenarios: {}, export (not in `all`)\n\
          drills:    {}\n\
          hostile:   {}\n\
          The server binary is $LABELHOOK_BIN or ../target/release/labelhook (build it first:\n\
@@ -86,6 +88,7 @@ fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(|| usage());
             }
             "all" => names.extend(SCENARIOS.iter().map(|s| s.to_string())),
+            "export" => names.push("export".to_string()),
             "drills" => names.extend(DRILLS.iter().map(|s| s.to_string())),
             "hostile" => names.extend(HOSTILE.iter().map(|s| s.to_string())),
             name if SCENARIOS.contains(&name)
@@ -173,6 +176,7 @@ async fn run_one(
         "backlog" => scenarios::backlog(o, extra).await,
         "isolation" => scenarios::isolation(o).await,
         "costly" => costly::costly(o).await,
+        "export" => export::export(o).await,
         "kill" => drills::kill(o).await,
         "down" => drills::down(o).await,
         "flaky" => drills::flaky(o).await,

@@ -21,7 +21,7 @@ pub struct Opts {
 }
 
 impl Opts {
-    fn secs(&self, full: f64, quick: f64) -> Duration {
+    pub fn secs(&self, full: f64, quick: f64) -> Duration {
         Duration::from_secs_f64(if self.quick { quick } else { full })
     }
     pub fn pick<T>(&self, full: T, quick: T) -> T {

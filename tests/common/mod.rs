@@ -115,6 +115,58 @@ impl Server {
         self.db_url.starts_with("postgres")
     }
 
+    /// Runs SQL on the server's database from outside (psql, or the SQLite file itself),
+    /// to set up what no API call can (a process that died half-way).
+    pub fn run_sql(&self, sql: &str) {
+        if self.is_postgres() {
+            let status = Command::new("psql")
+                .args([
+                    self.db_url.as_str(),
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-c",
+                    sql,
+                ])
+                .status()
+                .expect("run psql");
+            assert!(status.success(), "psql failed on {sql}");
+        } else {
+            let path = self.dir.path().join("labelhook.db");
+            let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+            conn.busy_timeout(Duration::from_secs(10))
+                .expect("busy timeout");
+            conn.execute_batch(sql).expect("run SQL on SQLite");
+        }
+    }
+
+    /// The first column of the first row of `sql` on the server's database, as text.
+    pub fn sql_value(&self, sql: &str) -> String {
+        if self.is_postgres() {
+            let output = Command::new("psql")
+                .args([self.db_url.as_str(), "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+                .output()
+                .expect("run psql");
+            assert!(output.status.success(), "psql failed on {sql}");
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        } else {
+            let path = self.dir.path().join("labelhook.db");
+            let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+            conn.busy_timeout(Duration::from_secs(10))
+                .expect("busy timeout");
+            conn.query_row(sql, [], |row| {
+                let value: rusqlite::types::Value = row.get(0)?;
+                Ok(match value {
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    rusqlite::types::Value::Real(x) => x.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    _ => String::new(),
+                })
+            })
+            .expect("query SQLite")
+        }
+    }
+
     pub fn start() -> Server {
         Server::start_with(&[])
     }
