@@ -61,6 +61,9 @@ pub enum Tasks {
 impl Tasks {
     /// The next page of tasks (export form), `None` after the last.
     pub async fn next(&mut self) -> Result<Option<Vec<Value>>, ExportError> {
+        // A page is a few milliseconds of work, and SQLite's statements run inline
+        // without yielding: give the other requests on this thread their turn first.
+        tokio::task::yield_now().await;
         match self {
             Tasks::Db { pool, pages } => Ok(pages.next(pool).await?),
             Tasks::Stored(stored) => stored.next().await,
