@@ -30,6 +30,7 @@ const ANNOTATION_RATE: f64 = 100.0;
 pub async fn export(o: &Opts) -> anyhow::Result<Vec<Row>> {
     let n: u64 = o.pick(1_000_000, 100_000);
     let server = Server::start(o.backend, &[])?;
+    let fresh = rss_mib(server.pid).map_or(f64::NAN, |r| r.0);
     let mut api = Conn::new(server.addr);
     let project = api.create_project("export").await?;
     let seeding = Instant::now();
@@ -68,7 +69,8 @@ pub async fn export(o: &Opts) -> anyhow::Result<Vec<Row>> {
             "annotation creates alone, {ANNOTATION_RATE}/s ({n} tasks in the project)"
         ))
         .set("api_p50_ms", baseline.latency.p50_ms)
-        .set("api_p99_ms", baseline.latency.p99_ms),
+        .set("api_p99_ms", baseline.latency.p99_ms)
+        .set("rss_fresh_mib", fresh),
     ];
     for format in ["JSON", "CSV"] {
         let idle = rss_mib(server.pid).map_or(f64::NAN, |r| r.0);

@@ -31,12 +31,13 @@ use crate::labeling::projects;
 use crate::shared::Actor;
 
 pub(super) fn routes() -> Vec<Route> {
+    // A file in any of the formats: JSON, text (CSV, TSV, CONLL) or a zip.
     let file = || -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::Binary,
-            )))
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some(
+                "The file: JSON, CSV/TSV or CONLL text, or a zip (COCO, YOLO).",
+            ))
             .into()
     };
     tagged(
@@ -50,7 +51,7 @@ pub(super) fn routes() -> Vec<Route> {
                     Without `download_all_tasks` only tasks with an annotation (skipped ones included) are exported. \
                     A format that does not fit the project's labeling config is a 400 saying why.")
                 .query::<DirectQuery>()
-                .ok_content("The file", "application/octet-stream", file()),
+                .ok_content("The file", "application/*", file()),
             get("/api/projects/{id}/export/formats", list_formats)
                 .doc("projects_export_formats", "List the export formats")
                 .about("Every format Label Studio lists, those that fit the project's labeling config first; \
@@ -81,7 +82,7 @@ pub(super) fn routes() -> Vec<Route> {
                     converted before (`/convert`) or now, as it streams (`application/<ext>`). 404 until the \
                     snapshot is completed.")
                 .query::<DownloadQuery>()
-                .ok_content("The file", "application/octet-stream", file()),
+                .ok_content("The file", "application/*", file()),
             post("/api/projects/{id}/exports/{export_pk}/convert", convert_snapshot)
                 .doc("projects_exports_convert", "Convert an export snapshot")
                 .about("Queues the conversion of a completed snapshot to `export_type`; its status shows in the \
