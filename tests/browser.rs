@@ -41,6 +41,8 @@ fn web_pages_work_in_a_real_browser() {
         .args([
             "--test",
             "--test-reporter=spec",
+            // One file at a time: on PostgreSQL both share the database made below.
+            "--test-concurrency=1",
             "webhooks.test.mjs",
             "export.test.mjs",
         ])

@@ -1,7 +1,9 @@
 // End-to-end: a user exports a project's labels through the Export page in headless
 // Chromium, against the real server: picks a format (seeing why others are not offered),
 // downloads, and makes, downloads and deletes a snapshot. The downloaded files are read
-// and checked. The tests run in order on one server, as a user would go.
+// and checked. The tests run in order on one server, as a user would go. Its project has
+// a title of its own: on PostgreSQL the webhook pages' test leaves its projects in the
+// same database.
 //
 // Run: `cargo test --test browser`, or by hand in this folder after `npm ci`:
 //   LABELHOOK_BIN=../../target/debug/labelhook node --test export.test.mjs
@@ -56,7 +58,7 @@ describe('the export page in a browser', () => {
     mkdirSync(downloads, { recursive: true });
     const executablePath = chromiumPath();
     server = await startServer();
-    project = await server.api('POST', '/api/projects/', { title: 'Product reviews', label_config: LABEL_CONFIG });
+    project = await server.api('POST', '/api/projects/', { title: 'Movie reviews', label_config: LABEL_CONFIG });
     await server.api('POST', `/api/projects/${project.id}/import`,
       [{ text: 'Great battery life' }, { text: 'Broke after a week' }, { text: 'Does what it says' }]);
     tasks = (await server.api('GET', `/api/projects/${project.id}/tasks/`)).map((t) => t.id).sort((a, b) => a - b);
@@ -90,7 +92,7 @@ describe('the export page in a browser', () => {
 
   test('opens Export from the projects list and explains the formats it does not offer', async () => {
     await page.goto(`${server.base}/ui/#/projects`);
-    await page.getByRole('link', { name: 'Export Product reviews' }).click();
+    await page.getByRole('link', { name: 'Export Movie reviews' }).click();
     await page.waitForURL(new RegExp(`#/projects/${project.id}/export$`));
     await see(page.getByRole('heading', { name: 'Export', level: 1 }));
     const json = page.getByRole('radio', { name: /^JSON List of items/ });
@@ -133,7 +135,7 @@ describe('the export page in a browser', () => {
     await see(page.getByRole('status').filter({ hasText: /is being built/ }));
     const row = page.locator('tr[data-snapshot]').first();
     await see(row.locator('.badge', { hasText: 'Ready' }));
-    assert.match(await row.innerText(), /Product-reviews-at-/);
+    assert.match(await row.innerText(), /Movie-reviews-at-/);
     assert.match(await row.locator('td[data-label="Tasks"]').innerText(), /^3$/);
 
     await row.getByRole('combobox').selectOption('TSV');
