@@ -69,12 +69,14 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to stderr; LABELHOOK_LOG_FORMAT=json gives one JSON object per line.
+    // Logs go to stderr; LABELHOOK_LOG_FORMAT=json gives one JSON object per line. Colours
+    // only on a terminal: a file or a pipe gets plain text.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LABELHOOK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if std::env::var("LABELHOOK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         logs.json().init();
     } else {

@@ -13,6 +13,9 @@ use crate::store::Db;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     print_settings(&settings);
+    // Before anything else: a delivery client that cannot be what the settings say stops
+    // start-up (no fallback that would send past the guard or the proxy).
+    let delivery_client = crate::delivery::send::client(&settings.webhooks)?;
     crate::api::metrics::handle();
     let connection_cap =
         crate::api::listener::connection_cap(&settings.http, settings.webhooks.max_in_flight);
@@ -32,7 +35,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
         println!("(shown once; use it as `Authorization: Token {token}`)");
     }
-    let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone());
+    let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone(), delivery_client);
     let pruner = crate::delivery::prune::spawn(db.clone(), settings.webhooks.retention);
     crate::labeling::stats::spawn_folder(db.clone());
     let label_config = crate::labeling::label_config::Limits {

@@ -49,10 +49,16 @@ const RECORD_TRIES: u32 = 8;
 /// Claims triggered by freed slots are at most this frequent.
 const REFILL_EVERY: Duration = Duration::from_millis(2);
 
-/// Starts the dispatcher on the runtime; it runs until the process ends.
-pub fn spawn(db: Db, settings: WebhookSettings) -> tokio::task::JoinHandle<()> {
+/// Starts the dispatcher on the runtime with the delivery client (`send::client`, built
+/// at start-up so that a bad client setting stops the server); it runs until the process
+/// ends.
+pub fn spawn(
+    db: Db,
+    settings: WebhookSettings,
+    client: reqwest::Client,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let dispatcher = Dispatcher::new(db, settings);
+        let dispatcher = Dispatcher::new(db, settings, client);
         dispatcher.run().await;
     })
 }
@@ -93,8 +99,7 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn new(db: Db, settings: WebhookSettings) -> Dispatcher {
-        let client = send::client(&settings);
+    fn new(db: Db, settings: WebhookSettings, client: reqwest::Client) -> Dispatcher {
         let guard = ssrf::Guard::from_settings(&settings);
         Dispatcher {
             db,

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use super::job::Job;
@@ -66,29 +67,45 @@ impl Attempt {
 /// addresses, so the address checked is the address connected to. With a delivery proxy,
 /// the proxy connects instead; the guard then checks each URL before the attempt and the
 /// proxy is the place to filter egress.
-pub fn client(settings: &WebhookSettings) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
+///
+/// An invalid proxy or a client that cannot be built stops start-up: any fallback (sending
+/// directly, or reqwest's default client that follows redirects and reads `HTTP_PROXY`)
+/// would deliver past the guard or the operator's egress point.
+pub fn client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         // Keep every connection for reuse (reqwest's default): capping idle ones below the
         // number in flight made most deliveries open a new connection.
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true);
-    match settings.delivery_proxy.as_deref().map(reqwest::Proxy::all) {
-        Some(Ok(proxy)) => builder = builder.proxy(proxy),
-        Some(Err(error)) => {
-            tracing::error!(error = %error, "LABELHOOK_DELIVERY_PROXY is not a valid proxy URL; sending directly");
-            builder = builder
-                .no_proxy()
-                .dns_resolver(Guard::from_settings(settings).resolver());
+    let builder = match settings.delivery_proxy.as_deref() {
+        Some(proxy) => {
+            let invalid = || {
+                format!(
+                    "LABELHOOK_DELIVERY_PROXY={proxy:?} is not a valid proxy URL \
+                     (http://host:port or https://host:port)"
+                )
+            };
+            // reqwest takes any scheme here and fails only when sending (it is built
+            // without SOCKS): check what it can use now.
+            let scheme = proxy.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+            if !matches!(scheme.as_deref(), Some("http" | "https")) {
+                anyhow::bail!(invalid());
+            }
+            builder.proxy(reqwest::Proxy::all(proxy).with_context(invalid)?)
         }
         // Environment proxies (HTTP_PROXY, ...) would route around the guard.
-        None => {
-            builder = builder
-                .no_proxy()
-                .dns_resolver(Guard::from_settings(settings).resolver())
-        }
-    }
-    builder.build().unwrap_or_else(|_| reqwest::Client::new())
+        None => builder
+            .no_proxy()
+            .dns_resolver(Guard::from_settings(settings).resolver()),
+    };
+    finish(builder)
+}
+
+fn finish(builder: reqwest::ClientBuilder) -> anyhow::Result<reqwest::Client> {
+    builder
+        .build()
+        .context("cannot build the webhook delivery HTTP client")
 }
 
 /// Checks before sending what the resolver cannot see: IP literals (never resolved) and,
@@ -299,5 +316,16 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn a_client_that_cannot_be_built_is_an_error_not_a_default_client() {
+        // rustls has no TLS 1.0: a builder limited to it cannot be built.
+        let builder = reqwest::Client::builder().max_tls_version(reqwest::tls::Version::TLS_1_0);
+        let error = finish(builder).expect_err("no fallback client");
+        assert!(
+            format!("{error:#}").contains("cannot build the webhook delivery HTTP client"),
+            "{error:#}"
+        );
     }
 }
