@@ -129,9 +129,26 @@ pub struct WebhookSettings {
     #[arg(long, env = "WEBHOOK_BATCH_SIZE", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
     pub webhook_batch_size: u32,
 
-    /// Failed attempts in a row after which a webhook is switched off (0: never).
+    /// Failed attempts in a row a webhook needs, besides failing for
+    /// `LABELHOOK_DISABLE_AFTER`, before it is switched off (0: never switched off).
     #[arg(long, env = "WEBHOOK_MAX_CONSECUTIVE_FAILURES", default_value_t = 50)]
     pub webhook_max_consecutive_failures: u32,
+
+    /// How long a webhook must have failed without a single success before it is
+    /// switched off (with at least `WEBHOOK_MAX_CONSECUTIVE_FAILURES` failed attempts in
+    /// a row). Until then its breaker keeps probing. `0s`: at the attempt count alone.
+    #[arg(long, env = "LABELHOOK_DISABLE_AFTER", default_value = "5days", value_parser = humantime::parse_duration)]
+    pub disable_after: Duration,
+
+    /// Failed attempts in a row that open a webhook's breaker: its deliveries are held and
+    /// one probe at a time goes out until one succeeds (0: never open).
+    #[arg(long, env = "LABELHOOK_BREAKER_FAILURES", default_value_t = 5)]
+    pub breaker_failures: u32,
+
+    /// The longest wait between two probes of an open breaker (the retry schedule's steps
+    /// are used up to this), so a receiver that is back is found within it.
+    #[arg(long, env = "LABELHOOK_BREAKER_PROBE_MAX", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub breaker_probe_max: Duration,
 
     /// Whether webhooks without a project (organization-level) may be created.
     #[arg(

@@ -251,8 +251,11 @@ async fn gone_switches_the_webhook_off_and_switching_on_sends_what_was_held() {
 
 #[tokio::test]
 async fn too_many_failures_pause_the_webhook_without_losing_events() {
+    // LABELHOOK_DISABLE_AFTER=0s: switched off at the attempt count alone (the breaker,
+    // at its default 5 failures, does not open before).
     let server = Server::start_with(&[
         ("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "3"),
+        ("LABELHOOK_DISABLE_AFTER", "0s"),
         ("LABELHOOK_RETRY_SCHEDULE", "20ms,20ms,20ms,20ms,20ms"),
     ]);
     let receiver = Receiver::start_with(Behaviour::Status(503)).await;
@@ -317,6 +320,146 @@ async fn too_many_failures_pause_the_webhook_without_losing_events() {
     let state = webhook_state(&server, &webhook["id"]).await;
     assert_eq!(state["disabled_reason"], "user");
     assert_eq!(state["delivery_stats"]["held"], 0);
+}
+
+/// The whole outage, with the settings a user gets: a receiver that fails makes the
+/// breaker open after a few attempts; then it gets one probe at a time on the schedule,
+/// not an attempt per event; events meanwhile are held; when a probe succeeds every
+/// delivery goes out at once, and nobody had to switch anything on.
+#[tokio::test]
+async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back() {
+    let server = Server::start();
+    let receiver = Receiver::start_with(Behaviour::Status(503)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    for i in 0..40 {
+        add_task(&server, project, &format!("before {i}")).await;
+    }
+    let state = eventually(20, "the breaker to open with 40 held", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["breaker"] == "open"
+            && state["delivery_stats"]["held"].as_i64().unwrap_or(0)
+                + state["delivery_stats"]["pending"].as_i64().unwrap_or(0)
+                == 40)
+            .then_some(state)
+    })
+    .await;
+    assert_eq!(state["is_active"], true, "not switched off: {state}");
+    assert!(
+        state["delivery_stats"]["next_probe_at"].is_string(),
+        "{state}"
+    );
+    assert!(
+        state["delivery_stats"]["failing_since"].is_string(),
+        "{state}"
+    );
+    assert!(
+        state["delivery_stats"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("HTTP 503")),
+        "{state}"
+    );
+    let before_open = receiver.received().len();
+    assert!(
+        (5..40).contains(&before_open),
+        "the breaker opened after 5 failed attempts, not after 40: {before_open}"
+    );
+    // Events while the breaker is open are held, not sent.
+    for i in 0..20 {
+        add_task(&server, project, &format!("during {i}")).await;
+    }
+    // One probe (the oldest held delivery) after the first step of the schedule, then
+    // nothing until the next step.
+    let got = receiver
+        .wait_until(20, "the first probe", |got| got.len() > before_open)
+        .await;
+    let first_probe = got[before_open].clone();
+    assert_eq!(
+        first_probe.body["tasks"][0]["data"]["text"], "before 0",
+        "the oldest held delivery is the probe"
+    );
+    receiver.set(Behaviour::Status(200));
+    let got = receiver
+        .wait_until(40, "the second probe", |got| got.len() > before_open + 1)
+        .await;
+    let second_probe = &got[before_open + 1];
+    let gap = second_probe.at.duration_since(first_probe.at);
+    assert!(
+        gap >= std::time::Duration::from_secs(5),
+        "the next probe waited for the next step: {gap:?}"
+    );
+    // The probe succeeded: everything held goes out at once, without anyone acting.
+    let got = receiver
+        .wait_until(20, "all 60 events", |got| {
+            let ids: std::collections::HashSet<&str> =
+                got.iter().map(|r| r.header("webhook-id")).collect();
+            ids.len() == 60
+        })
+        .await;
+    assert_eq!(
+        got.len(),
+        before_open + 1 + 60,
+        "one failed probe while down, then each event once"
+    );
+    let state = eventually(10, "the breaker to close", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["breaker"] == "closed").then_some(state)
+    })
+    .await;
+    assert_eq!(state["consecutive_failures"], 0);
+    assert!(state["delivery_stats"]["failing_since"].is_null());
+    let path = format!(
+        "/api/webhooks/{}/deliveries?status=succeeded",
+        webhook["id"]
+    );
+    eventually(10, "60 deliveries succeeded", || async {
+        (server.get(&path).await["count"] == 60).then_some(())
+    })
+    .await;
+}
+
+/// A webhook is switched off only after failing continuously for LABELHOOK_DISABLE_AFTER
+/// (and WEBHOOK_MAX_CONSECUTIVE_FAILURES attempts), not at a burst of failures; what it
+/// held is kept and goes out when it is switched on.
+#[tokio::test]
+async fn a_webhook_is_switched_off_only_after_failing_for_long() {
+    let server = Server::start_with(&[
+        ("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "8"),
+        ("LABELHOOK_DISABLE_AFTER", "2s"),
+        ("LABELHOOK_BREAKER_PROBE_MAX", "100ms"),
+    ]);
+    let receiver = Receiver::start_with(Behaviour::Status(500)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    for i in 0..12 {
+        add_task(&server, project, &format!("t{i}")).await;
+    }
+    let state = eventually(20, "the webhook to be switched off", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["is_active"] == false).then_some(state)
+    })
+    .await;
+    assert_eq!(state["disabled_reason"], "failures");
+    assert_eq!(state["delivery_stats"]["held"], 12, "{state}");
+    let failing_since = state["delivery_stats"]["failing_since"].as_str().unwrap();
+    let last_failure = state["delivery_stats"]["last_failure_at"].as_str().unwrap();
+    let span = chrono::DateTime::parse_from_rfc3339(last_failure).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(failing_since).unwrap();
+    assert!(
+        span >= chrono::Duration::seconds(2),
+        "switched off after failing for {span}, not 2 s"
+    );
+    let attempts = receiver.received().len();
+    receiver.set(Behaviour::Status(200));
+    server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{}/", webhook["id"]),
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    let got = receiver
+        .wait_until(20, "the 12 held", |got| got.len() >= attempts + 12)
+        .await;
+    assert_eq!(got.len(), attempts + 12);
 }
 
 #[tokio::test]
@@ -456,6 +599,7 @@ async fn a_receiver_that_does_not_answer_gets_one_delivery_at_a_time() {
         ("WEBHOOK_TIMEOUT", "0.3"),
         ("LABELHOOK_MAX_IN_FLIGHT_PER_WEBHOOK", "4"),
         ("WEBHOOK_MAX_CONSECUTIVE_FAILURES", "0"),
+        ("LABELHOOK_BREAKER_FAILURES", "0"),
         ("LABELHOOK_RETRY_SCHEDULE", &retries),
     ]);
     let receiver = Receiver::start_with(Behaviour::Hang).await;

@@ -37,6 +37,9 @@ pub(super) enum Message {
     Sent(i64, Reply),
     /// A transaction that reserved a place for this webhook rolled back.
     Released(i64),
+    /// This webhook's deliveries are held now (its breaker opened, or it was switched
+    /// off): the jobs waiting for a send slot are not sent.
+    Hold(i64),
 }
 
 /// What a finished send says about its receiver.

@@ -11,6 +11,7 @@
 //! It never runs in a request: handlers only commit outbox rows, hand the fresh ones over
 //! and wake it.
 
+pub mod breaker;
 pub mod claim;
 pub mod handoff;
 pub mod job;
@@ -179,7 +180,12 @@ impl Dispatcher {
         // the outcome is written leaves the delivery leased: it is sent again (at least once).
         let (outcome_tx, outcome_rx) =
             mpsc::channel::<Attempt>(self.settings.max_in_flight.max(1) * 4);
-        tokio::spawn(recorder(self.db.clone(), self.settings.clone(), outcome_rx));
+        tokio::spawn(recorder(
+            self.db.clone(),
+            self.settings.clone(),
+            self.handoff().clone(),
+            outcome_rx,
+        ));
         // When to claim next. A commit that left deliveries due for a webhook with free
         // places claims at once (fresh deliveries usually come by handoff instead); a
         // freed place claims only if its webhook, or the last full round, left due work
@@ -191,6 +197,17 @@ impl Dispatcher {
             if last_sweep.elapsed() >= POLL_INTERVAL {
                 last_sweep = std::time::Instant::now();
                 last_liveness_check = last_sweep;
+                match breaker::start_due_probes(
+                    &self.db,
+                    self.lease(),
+                    self.settings.breaker_probe_max,
+                )
+                .await
+                {
+                    Ok(0) => {}
+                    Ok(_) => claim_at = Some(tokio::time::Instant::now()),
+                    Err(error) => tracing::error!(error = %error, "starting breaker probes failed"),
+                }
                 if let Some(liveness) = self.liveness.as_mut() {
                     match liveness.take_over_dead(&self.db).await {
                         Ok(0) => {}
@@ -317,6 +334,7 @@ impl Dispatcher {
                 self.sent(webhook_id, outcome_tx);
             }
             Message::Released(webhook_id) => self.place_freed(webhook_id),
+            Message::Hold(webhook_id) => self.drop_waiting(webhook_id),
         }
     }
 
@@ -327,6 +345,18 @@ impl Dispatcher {
             held.out_of_places || held.behind.contains(&webhook_id)
         };
         self.refill |= self.more_due || due_work || self.recheck.contains(&webhook_id);
+    }
+
+    /// The breaker of `webhook_id` opened (or it was switched off): its rows are held, so
+    /// the jobs still waiting for a send slot are not sent; their places are given back.
+    fn drop_waiting(&mut self, webhook_id: i64) {
+        let Some(jobs) = self.waiting.remove(&webhook_id) else {
+            return;
+        };
+        let mut held = self.handoff().held();
+        for _ in &jobs {
+            held.give_back(webhook_id);
+        }
     }
 
     /// Notes whether `webhook_id`'s receiver answered its last attempt.
@@ -472,7 +502,12 @@ impl Dispatcher {
 }
 
 /// Writes outcomes in batches.
-async fn recorder(db: Db, settings: Arc<WebhookSettings>, mut outcomes: mpsc::Receiver<Attempt>) {
+async fn recorder(
+    db: Db,
+    settings: Arc<WebhookSettings>,
+    handoff: Arc<Handoff>,
+    mut outcomes: mpsc::Receiver<Attempt>,
+) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while let Some(first) = outcomes.recv().await {
         batch.push(first);
@@ -488,7 +523,17 @@ async fn recorder(db: Db, settings: Arc<WebhookSettings>, mut outcomes: mpsc::Re
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=RECORD_TRIES {
             match record::record(&db, &settings, &batch).await {
-                Ok(()) => break,
+                Ok(changes) => {
+                    for (webhook_id, change) in changes {
+                        if matches!(
+                            change,
+                            breaker::Change::Opened | breaker::Change::SwitchedOff(_)
+                        ) {
+                            handoff.send(Message::Hold(webhook_id));
+                        }
+                    }
+                    break;
+                }
                 Err(error) if attempt < RECORD_TRIES => {
                     tracing::error!(error = %error, attempt, "recording delivery outcomes failed; retrying");
                     tokio::time::sleep(backoff).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::breaker;
 use super::send::Attempt;
 use crate::config::WebhookSettings;
 use crate::store;
@@ -48,7 +49,11 @@ fn next_state(
 /// Writes a batch of outcomes in one transaction: the attempts in multi-row inserts,
 /// successes in one update per status code, webhook health in one update per webhook.
 /// (At thousands of deliveries a second, statements, not rows, are what costs.)
-pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> store::Result<()> {
+pub async fn record(
+    db: &Db,
+    settings: &WebhookSettings,
+    batch: &[Attempt],
+) -> store::Result<Vec<(i64, breaker::Change)>> {
     let mut tx = db.begin_large().await?;
     db.skip_flush_wait(&mut tx).await?;
     let now = time::now();
@@ -62,11 +67,24 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
     let batch = batch.as_slice();
     insert_attempts(&mut tx, batch).await?;
 
+    // The breakers first: a failure of a webhook whose breaker is open (or opens now) is
+    // held, not retried on its own schedule.
+    let mut verdicts = BTreeMap::new();
+    for (webhook_id, outcomes) in outcomes_by_webhook(batch) {
+        if let Some(verdict) =
+            breaker::update(&mut tx, db.backend, settings, webhook_id, &outcomes, now).await?
+        {
+            verdicts.insert(webhook_id, verdict);
+        }
+    }
     let mut succeeded: BTreeMap<Option<u16>, Vec<i64>> = BTreeMap::new();
     let mut retries = false;
     for &attempt in batch {
         let job = &attempt.job;
         let attempts = job.attempts + 1;
+        let held = verdicts
+            .get(&job.webhook_id)
+            .is_some_and(|v| v.hold_failures);
         let (status, next_at) = match next_state(attempt, attempts, settings, now) {
             Next::Succeeded => {
                 succeeded
@@ -75,6 +93,7 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
                     .push(job.delivery_id);
                 continue;
             }
+            _ if held => ("held", None),
             Next::RetryAt(at) => {
                 retries = true;
                 ("pending", Some(at))
@@ -98,12 +117,14 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
         .execute(&mut *tx)
         .await?;
     }
+    // A success is final, even for a delivery held meanwhile (its breaker opened while it
+    // was in flight): it arrived.
     for (code, ids) in succeeded {
         for chunk in ids.chunks(500) {
             store::query(&format!(
                 "UPDATE deliveries SET status = 'succeeded', attempts = attempts + 1, next_attempt_at = NULL, \
                  lease_until = NULL, lease_owner = NULL, last_status_code = $1, last_error = NULL, \
-                 updated_at = $2 WHERE id IN ({}) AND status = 'pending'",
+                 updated_at = $2 WHERE id IN ({}) AND status IN ('pending', 'held')",
                 store::id_params(3, chunk.len())
             ))
             .bind(code.map(i64::from))
@@ -113,14 +134,51 @@ pub async fn record(db: &Db, settings: &WebhookSettings, batch: &[Attempt]) -> s
             .await?;
         }
     }
-    update_health(&mut tx, settings, batch, now).await?;
+    // A closed breaker sends everything it held, and every waiting retry, at once.
+    let mut released = false;
+    for (webhook_id, verdict) in &verdicts {
+        if verdict.change == Some(breaker::Change::Closed) {
+            let count = breaker::release(&mut tx, *webhook_id, now).await?;
+            tracing::info!(
+                webhook_id,
+                released = count,
+                "breaker closed: a delivery succeeded; sending everything held at once"
+            );
+            released = true;
+        }
+    }
     // A plain commit: outcomes make no work due now. A scheduled retry wakes the
     // dispatcher only so that it sets its timer to the retry's time.
     tx.commit().await?;
-    if retries {
+    if retries || released {
         db.wake_dispatcher();
     }
-    Ok(())
+    Ok(verdicts
+        .into_iter()
+        .filter_map(|(webhook_id, verdict)| verdict.change.map(|change| (webhook_id, change)))
+        .collect())
+}
+
+/// The batch's outcomes per webhook, in the order they happened.
+fn outcomes_by_webhook(batch: &[&Attempt]) -> BTreeMap<i64, breaker::Outcomes> {
+    let mut by_webhook: BTreeMap<i64, breaker::Outcomes> = BTreeMap::new();
+    for attempt in batch {
+        let outcomes = by_webhook.entry(attempt.job.webhook_id).or_default();
+        if attempt.succeeded() {
+            outcomes.succeeded = true;
+            outcomes.failures = 0;
+        } else {
+            outcomes.failures += 1;
+            outcomes.gone |= attempt.status_code == Some(410);
+            outcomes.failed.push(attempt.job.delivery_id);
+            outcomes.last_error = Some(match (&attempt.error, attempt.status_code) {
+                (Some((_, message)), _) => message.clone(),
+                (None, Some(code)) => format!("HTTP {code}"),
+                (None, None) => "failed".into(),
+            });
+        }
+    }
+    by_webhook
 }
 
 /// The ids among the batch's deliveries that still exist. On PostgreSQL they are locked
@@ -184,110 +242,5 @@ async fn insert_attempts(tx: &mut crate::store::Tx, batch: &[&Attempt]) -> store
         }
         query.execute(&mut **tx).await?;
     }
-    Ok(())
-}
-
-/// What a batch says about one webhook's health.
-#[derive(Default)]
-struct Health {
-    succeeded: bool,
-    /// Failures after the last success in the batch (all of them if none succeeded).
-    failures: i64,
-    gone: bool,
-}
-
-/// Consecutive failures, the last success and failure, and switching a failing webhook
-/// off (pausing it: its deliveries are held until it is switched on again).
-async fn update_health(
-    tx: &mut crate::store::Tx,
-    settings: &WebhookSettings,
-    batch: &[&Attempt],
-    now: i64,
-) -> store::Result<()> {
-    let mut by_webhook: BTreeMap<i64, Health> = BTreeMap::new();
-    for attempt in batch {
-        let health = by_webhook.entry(attempt.job.webhook_id).or_default();
-        if attempt.succeeded() {
-            health.succeeded = true;
-            health.failures = 0;
-        } else {
-            health.failures += 1;
-            health.gone |= attempt.status_code == Some(410);
-        }
-    }
-    let max = i64::from(settings.webhook_max_consecutive_failures);
-    for (webhook_id, health) in by_webhook {
-        let failures: Option<i64> = if health.succeeded {
-            store::query_scalar(
-                "UPDATE webhooks SET consecutive_failures = $1, last_success_at = $2, \
-                 last_failure_at = CASE WHEN $1 > 0 THEN $2 ELSE last_failure_at END \
-                 WHERE id = $3 RETURNING consecutive_failures",
-            )
-            .bind(health.failures)
-            .bind(now)
-            .bind(webhook_id)
-            .fetch_optional(&mut **tx)
-            .await?
-        } else {
-            store::query_scalar(
-                "UPDATE webhooks SET consecutive_failures = consecutive_failures + $1, last_failure_at = $2 \
-                 WHERE id = $3 RETURNING consecutive_failures",
-            )
-            .bind(health.failures)
-            .bind(now)
-            .bind(webhook_id)
-            .fetch_optional(&mut **tx)
-            .await?
-        };
-        let Some(failures) = failures else {
-            continue; // deleted meanwhile
-        };
-        let too_many = max > 0 && failures >= max;
-        if health.gone || too_many {
-            switch_off(
-                tx,
-                webhook_id,
-                if health.gone { "gone" } else { "failures" },
-                failures,
-                now,
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-async fn switch_off(
-    tx: &mut crate::store::Tx,
-    webhook_id: i64,
-    reason: &str,
-    failures: i64,
-    now: i64,
-) -> store::Result<()> {
-    let switched: Option<i64> = store::query_scalar(
-        "UPDATE webhooks SET is_active = 0, disabled_reason = $1, updated_at = $2 \
-         WHERE id = $3 AND is_active = 1 RETURNING id",
-    )
-    .bind(reason)
-    .bind(now)
-    .bind(webhook_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if switched.is_some() {
-        tracing::warn!(
-            webhook_id,
-            failures,
-            reason,
-            "webhook switched off; its deliveries are held until it is switched on"
-        );
-    }
-    store::query(
-        "UPDATE deliveries SET status = 'held', lease_until = NULL, lease_owner = NULL, updated_at = $1 \
-         WHERE webhook_id = $2 AND status = 'pending'",
-    )
-    .bind(now)
-    .bind(webhook_id)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }

@@ -181,7 +181,8 @@ impl Action {
 struct Target {
     webhook_id: i64,
     send_payload: bool,
-    /// Switched off after failures: the delivery is kept, held until the webhook is on.
+    /// Its breaker is open, or it was switched off after failures: the delivery is kept,
+    /// held until a probe succeeds or the webhook is switched on.
     held: bool,
     /// Where to send, for handing the delivery straight to the dispatcher; `None` leaves
     /// it to a claim.
@@ -194,7 +195,7 @@ struct Target {
 async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Target>> {
     let rows = store::query(&format!(
         "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason, \
-         {DESTINATION_COLUMNS} \
+         breaker_opened_at, {DESTINATION_COLUMNS} \
          FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)"
     ))
     .bind(scope.organization_id)
@@ -210,7 +211,12 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Ta
     for row in rows {
         let active = row.try_get::<i64, _>("is_active")? != 0;
         let reason: Option<String> = row.try_get("disabled_reason")?;
-        let held = !active && reason.as_deref() == Some("failures");
+        let breaker_open = row
+            .try_get::<Option<i64>, _>("breaker_opened_at")?
+            .is_some();
+        // Kept for later: the webhook's breaker is open (a probe decides when it goes),
+        // or it was switched off after failing for long (switching it on sends it).
+        let held = (active && breaker_open) || (!active && reason.as_deref() == Some("failures"));
         if !active && !held {
             continue;
         }

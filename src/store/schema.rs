@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, HASHED_TOKENS),
     (11, BULK_ANNOTATION_SUITABILITY),
     (12, EXPORTS),
+    (14, BREAKER),
 ];
 
 /// Migrations that only PostgreSQL runs (SQLite records them as applied). Each runs as
@@ -386,6 +387,18 @@ CREATE TABLE export_chunks (
     PRIMARY KEY (build_id, seq)
 );
 CREATE INDEX export_chunks_by_snapshot ON export_chunks (snapshot_id, conversion_id)
+"#;
+
+/// A webhook's breaker (`delivery::breaker`): since when it fails without a success, when
+/// its breaker opened (its deliveries are held and one probe at a time goes out), when the
+/// next probe is due and which delivery is the probe under way, how many probes failed, and the last error, for alerts and pages.
+const BREAKER: &str = r#"
+ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
+ALTER TABLE webhooks ADD COLUMN breaker_opened_at BIGINT;
+ALTER TABLE webhooks ADD COLUMN next_probe_at BIGINT;
+ALTER TABLE webhooks ADD COLUMN failed_probes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN probe_delivery_id BIGINT;
+ALTER TABLE webhooks ADD COLUMN last_error TEXT
 "#;
 
 /// Applies every migration not yet recorded.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use crate::delivery::{secret, ssrf};
+use crate::delivery::{breaker, secret, ssrf};
 use crate::events::Action;
 use crate::labeling::projects;
 use crate::shared::{Actor, Error, Result};
@@ -44,6 +44,13 @@ pub struct Webhook {
     pub hub_signature: bool,
     pub last_success_at: Option<i64>,
     pub last_failure_at: Option<i64>,
+    /// Since when it fails without a success (`None`: its last attempt succeeded).
+    pub failing_since: Option<i64>,
+    /// When its breaker opened (`None`: closed).
+    pub breaker_opened_at: Option<i64>,
+    pub next_probe_at: Option<i64>,
+    /// The cause of its last failure.
+    pub last_error: Option<String>,
     /// Deliveries waiting to be sent (filled by [`with_stats`]).
     pub pending_deliveries: i64,
     /// Deliveries kept while the webhook is off (filled by [`with_stats`]).
@@ -55,7 +62,7 @@ pub struct Webhook {
 const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload, \
     send_for_all_actions, headers, actions, is_active, disabled_reason, consecutive_failures, \
     secret, previous_secret_expires_at, hub_signature, last_success_at, last_failure_at, \
-    created_at, updated_at FROM webhooks";
+    failing_since, breaker_opened_at, next_probe_at, last_error, created_at, updated_at FROM webhooks";
 
 fn from_row(row: &Row) -> store::Result<Webhook> {
     let headers: String = row.try_get("headers")?;
@@ -77,6 +84,10 @@ fn from_row(row: &Row) -> store::Result<Webhook> {
         hub_signature: row.try_get::<i64, _>("hub_signature")? != 0,
         last_success_at: row.try_get("last_success_at")?,
         last_failure_at: row.try_get("last_failure_at")?,
+        failing_since: row.try_get("failing_since")?,
+        breaker_opened_at: row.try_get("breaker_opened_at")?,
+        next_probe_at: row.try_get("next_probe_at")?,
+        last_error: row.try_get("last_error")?,
         pending_deliveries: 0,
         held_deliveries: 0,
         created_at: row.try_get("created_at")?,
@@ -107,6 +118,18 @@ impl Webhook {
                 held: self.held_deliveries,
                 last_success_at: time::render_opt(self.last_success_at),
                 last_failure_at: time::render_opt(self.last_failure_at),
+                breaker: if self.breaker_opened_at.is_some() {
+                    BreakerState::Open
+                } else {
+                    BreakerState::Closed
+                },
+                breaker_opened_at: time::render_opt(self.breaker_opened_at),
+                next_probe_at: time::render_opt(self.next_probe_at),
+                failing_since: time::render_opt(self.failing_since),
+                last_error: self
+                    .last_error
+                    .clone()
+                    .filter(|_| self.failing_since.is_some()),
             },
         }
     }
@@ -149,12 +172,36 @@ pub struct WebhookView {
 pub struct DeliveryStats {
     /// Deliveries waiting to be sent.
     pub pending: i64,
-    /// Deliveries kept while the webhook is off.
+    /// Deliveries kept while the breaker is open or the webhook is switched off after
+    /// failures.
     pub held: i64,
     #[schema(required = true)]
     pub last_success_at: Option<String>,
     #[schema(required = true)]
     pub last_failure_at: Option<String>,
+    /// `open`: the receiver kept failing, so deliveries are held and one probe at a time
+    /// goes out; the first success sends everything at once.
+    pub breaker: BreakerState,
+    /// When the breaker opened (`null` while closed).
+    #[schema(required = true)]
+    pub breaker_opened_at: Option<String>,
+    /// When the open breaker sends its next probe (`null` while closed).
+    #[schema(required = true)]
+    pub next_probe_at: Option<String>,
+    /// Since when every attempt failed (`null` when the last one succeeded).
+    #[schema(required = true)]
+    pub failing_since: Option<String>,
+    /// The cause of the last failure while failing (`null` otherwise).
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+}
+
+/// A webhook's breaker.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BreakerState {
+    Closed,
+    Open,
 }
 
 /// The create response: the webhook and, this once, its signing secret.
@@ -553,24 +600,15 @@ pub async fn update(
     .bind(flag(fields.hub_signature))
     .execute(&mut *tx)
     .await?;
-    if switched_on {
-        release_held(tx, id).await?;
+    if reset_failures {
+        // A new start: the breaker closes, and what was held or waiting for a retry goes
+        // out now (to the new address, if it changed).
+        breaker::reset(tx, id).await?;
+        if fields.is_active {
+            breaker::release(tx, id, time::now()).await?;
+        }
     }
     Ok(get(tx, actor, id).await?)
-}
-
-/// Deliveries held while the webhook was off go out now.
-async fn release_held(tx: &mut Conn, webhook_id: i64) -> Result<()> {
-    let now = time::now();
-    store::query(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL, updated_at = $1 \
-         WHERE webhook_id = $2 AND status = 'held'",
-    )
-    .bind(now)
-    .bind(webhook_id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
