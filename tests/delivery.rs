@@ -462,6 +462,153 @@ async fn a_webhook_is_switched_off_only_after_failing_for_long() {
     assert_eq!(got.len(), attempts + 12);
 }
 
+/// A pending delivery waiting for its next retry (an hour away) can be sent now, by
+/// itself or with every other waiting one.
+#[tokio::test]
+async fn waiting_deliveries_can_be_retried_now() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "1h")]);
+    let receiver =
+        Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 500, 500])))).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    for i in 0..3 {
+        add_task(&server, project, &format!("t{i}")).await;
+    }
+    let pending = eventually(20, "3 attempted and waiting", || async {
+        let page = server
+            .get(&format!(
+                "/api/webhooks/{}/deliveries?status=pending",
+                webhook["id"]
+            ))
+            .await;
+        let items = page["results"].as_array().cloned().unwrap_or_default();
+        (items.len() == 3 && items.iter().all(|d| d["attempts"] == 1)).then_some(items)
+    })
+    .await;
+    // One by hand: it goes now, not in an hour.
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!(
+                "/api/webhooks/{}/deliveries/{}/redeliver",
+                webhook["id"], pending[0]["id"]
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    receiver
+        .wait_until(10, "the redelivered one", |got| got.len() == 4)
+        .await;
+    // The other two together.
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/retry", webhook["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["probe"], false);
+    assert!(body["waiting"].as_u64().is_some_and(|n| n >= 2), "{body}");
+    wait_status(&server, &webhook, "succeeded", 3).await;
+    assert_eq!(receiver.received().len(), 6, "each once more, no more");
+    let (status, body) = server
+        .call("POST", "/api/webhooks/999999/retry", None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+}
+
+/// With the breaker open, "retry now" sends the probe now (not everything at a dead
+/// receiver); its success sends the rest.
+#[tokio::test]
+async fn retry_now_with_the_breaker_open_probes_at_once() {
+    let server = Server::start_with(&[
+        ("LABELHOOK_RETRY_SCHEDULE", "1h"),
+        ("LABELHOOK_BREAKER_PROBE_MAX", "1h"),
+    ]);
+    let receiver = Receiver::start_with(Behaviour::Status(503)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    for i in 0..8 {
+        add_task(&server, project, &format!("t{i}")).await;
+    }
+    eventually(20, "the breaker to open", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["breaker"] == "open" && state["delivery_stats"]["held"] == 8)
+            .then_some(())
+    })
+    .await;
+    let before = receiver.received().len();
+    receiver.set(Behaviour::Status(200));
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/retry", webhook["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["probe"], true);
+    assert_eq!(body["waiting"], 8);
+    let got = receiver
+        .wait_until(15, "the 8 held", |got| got.len() >= before + 8)
+        .await;
+    assert_eq!(got.len(), before + 8);
+    let state = webhook_state(&server, &webhook["id"]).await;
+    assert_eq!(state["delivery_stats"]["breaker"], "closed");
+}
+
+/// Recover covers pending deliveries when asked, and checks its window.
+#[tokio::test]
+async fn recover_can_include_pending_deliveries() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "1h")]);
+    let receiver =
+        Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 500])))).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "a").await;
+    add_task(&server, project, "b").await;
+    wait_status(&server, &webhook, "pending", 2).await;
+    receiver
+        .wait_until(10, "two failures", |got| got.len() == 2)
+        .await;
+    let path = format!("/api/webhooks/{}/recover", webhook["id"]);
+    let (status, body) = server
+        .call(
+            "POST",
+            &path,
+            Some(json!({"since": "2000-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["recovered"], 0, "pending ones only when asked");
+    let (status, body) = server
+        .call(
+            "POST",
+            &path,
+            Some(json!({"since": "2000-01-01T00:00:00Z", "include_pending": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["recovered"], 2);
+    wait_status(&server, &webhook, "succeeded", 2).await;
+    let (status, body) = server
+        .call(
+            "POST",
+            &path,
+            Some(json!({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["validation_errors"]["until"].is_array(), "{body}");
+    let (status, body) = server
+        .call(
+            "POST",
+            &path,
+            Some(json!({"since": "2000-01-01T00:00:00Z", "include_pending": "yes"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
 #[tokio::test]
 async fn test_events_arrive_signed() {
     let server = Server::start();

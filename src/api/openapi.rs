@@ -536,7 +536,9 @@ pub struct RecoverInput {
     /// RFC 3339; failed deliveries created at or after it are queued again.
     #[schema(format = DateTime)]
     since: String,
-    /// RFC 3339; only deliveries created before it.
+    /// RFC 3339; only deliveries created before it (later than `since`).
     #[schema(format = DateTime)]
     until: Option<String>,
+    /// Also queue again, due now, the pending deliveries waiting for a retry.
+    include_pending: Option<bool>,
 }

@@ -19,7 +19,7 @@ use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::CATALOGUE;
 use crate::shared::Actor;
 use crate::store::time;
-use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView};
+use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, RetryNow};
 use crate::webhooks::{
     self, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookSecret, WebhookView, log,
 };
@@ -68,9 +68,13 @@ pub(super) fn routes() -> Vec<Route> {
                 .created::<DeliveryDetailView>("The queued delivery"),
             post("/api/webhooks/{id}/recover", recover)
                 .doc("webhooks_recover", "Recover failed deliveries")
-                .about("Queues again every failed delivery created in [since, until).")
+                .about("Queues again, due now with a fresh retry schedule, every failed delivery created in [since, until); with `include_pending`, the pending ones waiting for a retry too.")
                 .json::<RecoverInput>("The period.")
                 .ok::<RecoverResult>("How many were queued again"),
+            post("/api/webhooks/{id}/retry", retry_now)
+                .doc("webhooks_retry_now", "Retry every waiting delivery now")
+                .about("Every pending delivery waiting for its next retry is due now. While the webhook's breaker is open, its next probe goes now instead; if it succeeds, everything held follows at once.")
+                .ok::<RetryNow>("What was asked of the dispatcher"),
         ],
     );
     let deliveries = tagged(
@@ -333,6 +337,8 @@ async fn send_test(
 struct RecoverBody {
     since: Option<String>,
     until: Option<String>,
+    #[serde(default)]
+    include_pending: Option<bool>,
 }
 
 fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
@@ -361,10 +367,30 @@ async fn recover(
         )
     })?;
     let until = parse_time("until", body.until.as_deref())?;
+    if until.is_some_and(|until| until <= since) {
+        return Err(ApiError::field("until", "Must be later than since."));
+    }
+    let window = log::RecoverWindow {
+        since,
+        until,
+        include_pending: body.include_pending.unwrap_or(false),
+    };
     let mut tx = state.db.begin().await?;
-    let recovered = log::recover(&mut tx, &actor, id, since, until).await?;
+    let recovered = log::recover(&mut tx, &actor, id, window).await?;
     state.db.commit(tx).await?;
     Ok(Json(RecoverResult { recovered }))
+}
+
+/// Every waiting delivery due now, or (breaker open) the next probe now.
+async fn retry_now(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<Json<RetryNow>> {
+    let mut tx = state.db.begin().await?;
+    let done = log::retry_now(&mut tx, &actor, id).await?;
+    state.db.commit(tx).await?;
+    Ok(Json(done))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

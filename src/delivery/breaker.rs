@@ -273,6 +273,20 @@ pub async fn release(tx: &mut Conn, webhook_id: i64, now: i64) -> store::Result<
     .rows_affected())
 }
 
+/// The open breaker's next probe goes now (a person asked to retry now). A probe under
+/// way is left to finish.
+pub async fn probe_now(tx: &mut Conn, webhook_id: i64, now: i64) -> store::Result<()> {
+    store::query(
+        "UPDATE webhooks SET next_probe_at = $1 WHERE id = $2 AND breaker_opened_at IS NOT NULL \
+         AND probe_delivery_id IS NULL",
+    )
+    .bind(now)
+    .bind(webhook_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Forgets the webhook's failures: its breaker is closed (switched on, or its URL or
 /// headers changed: a new start).
 pub async fn reset(tx: &mut Conn, webhook_id: i64) -> store::Result<()> {

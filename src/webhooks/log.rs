@@ -1,11 +1,13 @@
 //! The delivery log: what was sent to a webhook, every attempt and its answer, and the
-//! operations on it (redeliver one, recover the failed ones of a period, send a test).
+//! operations on it (redeliver one, recover the failed ones of a period, retry all that
+//! wait now, send a test).
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{Webhook, get as get_webhook};
+use crate::delivery::breaker;
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Result, Scope};
 use crate::store::time::{self, render, render_opt};
@@ -349,7 +351,10 @@ fn request_view(webhook: &Webhook, row: &Row, body: Value) -> store::Result<Deli
     })
 }
 
-/// Sends a delivery again (same `webhook-id`), with a fresh retry schedule.
+/// Sends a delivery again now (same `webhook-id`), with a fresh retry schedule: a
+/// finished one, or a pending one waiting for its next retry. While the webhook's
+/// breaker is open this is a probe chosen by hand: if it succeeds, everything held goes.
+/// One being sent at this moment is left alone (its outcome is about to be written).
 pub async fn redeliver(
     tx: &mut Conn,
     actor: &Actor,
@@ -359,9 +364,22 @@ pub async fn redeliver(
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let status = if webhook.is_active { "pending" } else { "held" };
     let now = time::now();
+    let lease: Option<Option<i64>> = store::query_scalar(
+        "SELECT lease_until FROM deliveries WHERE id = $1 AND webhook_id = $2 AND status = 'pending'",
+    )
+    .bind(delivery_id)
+    .bind(webhook_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if lease.flatten().is_some_and(|until| until > now) {
+        return Err(Error::invalid(
+            "status",
+            "This delivery is being sent right now; its outcome will be in the log in a moment.",
+        ));
+    }
     let changed = store::query(
-        "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, updated_at = $2 \
-         WHERE id = $3 AND webhook_id = $4",
+        "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, \
+         lease_owner = NULL, updated_at = $2 WHERE id = $3 AND webhook_id = $4",
     )
     .bind(status)
     .bind(now)
@@ -376,29 +394,81 @@ pub async fn redeliver(
     Ok(())
 }
 
-/// Queues again every failed delivery of the webhook created in [since, until).
+/// Which deliveries a recover queues again.
+#[derive(Debug, Clone, Copy)]
+pub struct RecoverWindow {
+    pub since: i64,
+    pub until: Option<i64>,
+    /// Also the pending ones waiting for a retry (not those being sent).
+    pub include_pending: bool,
+}
+
+/// Queues again, due now with a fresh retry schedule, every failed delivery of the
+/// webhook created in [since, until), and the pending ones too when asked.
 pub async fn recover(
     tx: &mut Conn,
     actor: &Actor,
     webhook_id: i64,
-    since: i64,
-    until: Option<i64>,
+    window: RecoverWindow,
 ) -> Result<u64> {
     let webhook = get_webhook(tx, actor, webhook_id).await?;
     let status = if webhook.is_active { "pending" } else { "held" };
     let now = time::now();
     Ok(store::query(
-        "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, updated_at = $2 \
-         WHERE webhook_id = $3 AND status = 'failed' AND created_at >= $4 AND created_at < $5",
+        "UPDATE deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_until = NULL, \
+         lease_owner = NULL, updated_at = $2 \
+         WHERE webhook_id = $3 AND created_at >= $4 AND created_at < $5 AND (status = 'failed' \
+         OR ($6 = 1 AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $2)))",
     )
     .bind(status)
     .bind(now)
     .bind(webhook_id)
-    .bind(since)
-    .bind(until.unwrap_or(i64::MAX))
+    .bind(window.since)
+    .bind(window.until.unwrap_or(i64::MAX))
+    .bind(store::flag(window.include_pending))
     .execute(&mut *tx)
     .await?
     .rows_affected())
+}
+
+/// What "retry all pending now" did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct RetryNow {
+    /// Deliveries waiting to be sent (pending or held) when asked.
+    pub waiting: u64,
+    /// `true`: the breaker was open, so one probe goes now instead; if it succeeds the
+    /// rest follow at once. `false`: every waiting delivery is due now.
+    pub probe: bool,
+}
+
+/// Every pending delivery waiting for its next retry is due now. While the breaker is
+/// open, the next probe goes now instead (a dead receiver is not sent everything at
+/// once); its success sends the rest.
+pub async fn retry_now(tx: &mut Conn, actor: &Actor, webhook_id: i64) -> Result<RetryNow> {
+    let webhook = get_webhook(tx, actor, webhook_id).await?;
+    if !webhook.is_active {
+        return Err(Error::invalid(
+            "is_active",
+            "The webhook is switched off: switch it on, which sends what it holds.",
+        ));
+    }
+    let now = time::now();
+    let waiting: i64 = store::query_scalar(
+        "SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1 AND status IN ('pending', 'held')",
+    )
+    .bind(webhook_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let probe = webhook.breaker_opened_at.is_some();
+    if probe {
+        breaker::probe_now(tx, webhook_id, now).await?;
+    } else {
+        breaker::release(tx, webhook_id, now).await?;
+    }
+    Ok(RetryNow {
+        waiting: u64::try_from(waiting).unwrap_or(0),
+        probe,
+    })
 }
 
 /// Queues a PING to the webhook (even when it is switched off: testing is how one checks
