@@ -566,10 +566,18 @@ async fn recover_can_include_pending_deliveries() {
     let (project, webhook) = setup(&server, &receiver).await;
     add_task(&server, project, "a").await;
     add_task(&server, project, "b").await;
-    wait_status(&server, &webhook, "pending", 2).await;
-    receiver
-        .wait_until(10, "two failures", |got| got.len() == 2)
-        .await;
+    // Both failed once and wait for their retry (their outcome is written).
+    eventually(20, "2 attempted and waiting", || async {
+        let page = server
+            .get(&format!(
+                "/api/webhooks/{}/deliveries?status=pending",
+                webhook["id"]
+            ))
+            .await;
+        let items = page["results"].as_array().cloned().unwrap_or_default();
+        (items.len() == 2 && items.iter().all(|d| d["attempts"] == 1)).then_some(())
+    })
+    .await;
     let path = format!("/api/webhooks/{}/recover", webhook["id"]);
     let (status, body) = server
         .call(
