@@ -44,3 +44,139 @@ impl Error {
         }
     }
 }
+
+/// One field of a partial update (PATCH/PUT): not sent, sent as `null`, or sent with a
+/// value. `Option` cannot tell the first two apart; input types declare such fields as
+/// `#[serde(default)] field: Patch<T>` (absent is the default; in the OpenAPI document
+/// `#[schema(value_type = Option<T>)]`). A wrong type is serde's error, which the API turns
+/// into Label Studio's `validation_errors` in one place (`api::extract`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    /// The value sent, if one was (absent and `null` are both `None`).
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Patch::Value(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The new value of a field whose current value is `current`: the value sent, else
+    /// the current one (absent, or `null` on a field that cannot be null: Label Studio's
+    /// clients send `null` for "unchanged").
+    pub fn or_keep(self, current: T) -> T {
+        match self {
+            Patch::Value(value) => value,
+            Patch::Absent | Patch::Null => current,
+        }
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        // Called only for a key that is present: `null` or a value.
+        Option::<T>::deserialize(deserializer).map(|value| value.map_or(Patch::Null, Patch::Value))
+    }
+}
+
+/// An object's id as Django REST framework's primary-key fields read it: a number, or a
+/// string of digits (`"89"`), since Label Studio's clients send either. Anything else is
+/// "Incorrect type. Expected pk value, received str." as in Label Studio.
+/// (`#[schema(value_type = i64)]` in the OpenAPI document.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pk(pub i64);
+
+/// The Python type name Label Studio's messages use for a JSON value of this kind.
+pub fn python_type_name(unexpected: &serde::de::Unexpected<'_>) -> &'static str {
+    use serde::de::Unexpected;
+    match unexpected {
+        Unexpected::Str(_) | Unexpected::Char(_) => "str",
+        Unexpected::Signed(_) | Unexpected::Unsigned(_) => "int",
+        Unexpected::Float(_) => "float",
+        Unexpected::Bool(_) => "bool",
+        Unexpected::Seq => "list",
+        Unexpected::Map => "dict",
+        Unexpected::Unit | Unexpected::Option => "NoneType",
+        _ => "object",
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pk {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        fn incorrect<E: serde::de::Error>(unexpected: serde::de::Unexpected<'_>) -> E {
+            E::custom(format_args!(
+                "Incorrect type. Expected pk value, received {}.",
+                python_type_name(&unexpected)
+            ))
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Pk;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("pk value")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Pk, E> {
+                Ok(Pk(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Pk, E> {
+                // Larger than any id: it names no object (Label Studio says the same).
+                i64::try_from(v).map(Pk).map_err(|_| {
+                    E::custom(format_args!("Invalid pk \"{v}\" - object does not exist."))
+                })
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Pk, E> {
+                let digits = v.trim();
+                let numeric = !digits.is_empty()
+                    && digits
+                        .strip_prefix('-')
+                        .unwrap_or(digits)
+                        .bytes()
+                        .all(|b| b.is_ascii_digit());
+                match digits.parse::<i64>() {
+                    Ok(id) => Ok(Pk(id)),
+                    Err(_) if numeric => Err(E::custom(format_args!(
+                        "Invalid pk \"{digits}\" - object does not exist."
+                    ))),
+                    Err(_) => Err(incorrect(serde::de::Unexpected::Str(v))),
+                }
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Pk, E> {
+                Err(incorrect(serde::de::Unexpected::Float(v)))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<Pk, E> {
+                Err(incorrect(serde::de::Unexpected::Bool(v)))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                _: A,
+            ) -> std::result::Result<Pk, A::Error> {
+                Err(incorrect(serde::de::Unexpected::Seq))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                _: A,
+            ) -> std::result::Result<Pk, A::Error> {
+                Err(incorrect(serde::de::Unexpected::Map))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}

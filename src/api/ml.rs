@@ -89,7 +89,7 @@ async fn create(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<(StatusCode, Json<MlBackendView>)> {
     let input = as_object(input)?;
-    super::webhooks::check_destination(&state, &input).await?;
+    super::webhooks::check_destination(&state, input.get("url").and_then(Value::as_str)).await?;
     let mut tx = state.db.begin().await?;
     let backend = ml_backends::create(&mut tx, &actor, &input).await?;
     state.db.commit(tx).await?;
@@ -112,7 +112,7 @@ async fn update(
     LsJson(input): LsJson<Value>,
 ) -> ApiResult<Json<MlBackendView>> {
     let input = as_object(input)?;
-    super::webhooks::check_destination(&state, &input).await?;
+    super::webhooks::check_destination(&state, input.get("url").and_then(Value::as_str)).await?;
     let mut tx = state.db.begin().await?;
     let backend = ml_backends::update(&mut tx, &actor, id, &input).await?;
     state.db.commit(tx).await?;

@@ -5,14 +5,13 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Map, Value};
 use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, Ids, LsJson, LsQuery, as_object};
+use super::extract::{Id, Ids, LsJson, LsQuery};
 use super::openapi::{RecoverInput, WebhookCreateInput, WebhookUpdateInput};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
@@ -21,7 +20,8 @@ use crate::shared::Actor;
 use crate::store::time;
 use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, RetryNow};
 use crate::webhooks::{
-    self, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookSecret, WebhookView, log,
+    self, Ignored, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput, WebhookSecret,
+    WebhookView, log,
 };
 
 pub(super) fn routes() -> Vec<Route> {
@@ -221,8 +221,8 @@ async fn list(
 
 /// The SSRF guard's check of a `url` in the input, done before the write transaction opens
 /// (it may resolve a name, and SQLite has one writer).
-pub async fn check_destination(state: &AppState, input: &Map<String, Value>) -> ApiResult<()> {
-    let Some(Value::String(url)) = input.get("url") else {
+pub async fn check_destination(state: &AppState, url: Option<&str>) -> ApiResult<()> {
+    let Some(url) = url else {
         return Ok(());
     };
     let Ok(parsed) = reqwest::Url::parse(url) else {
@@ -245,12 +245,11 @@ fn rules(state: &AppState) -> Rules {
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
-    let input = as_object(input)?;
-    check_destination(&state, &input).await?;
+    check_destination(&state, input.url.value().map(String::as_str)).await?;
     let mut tx = state.db.begin().await?;
-    let webhook = webhooks::create(&mut tx, &actor, rules(&state), &input).await?;
+    let webhook = webhooks::create(&mut tx, &actor, rules(&state), input).await?;
     state.db.commit(tx).await?;
     let created = WebhookCreated {
         webhook: webhook.api(),
@@ -274,12 +273,11 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<WebhookInput<Ignored>>,
 ) -> ApiResult<Json<WebhookView>> {
-    let input = as_object(input)?;
-    check_destination(&state, &input).await?;
+    check_destination(&state, input.url.value().map(String::as_str)).await?;
     let mut tx = state.db.begin().await?;
-    let webhook = webhooks::update(&mut tx, &actor, id, &input).await?;
+    let webhook = webhooks::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
     Ok(Json(webhook.api()))
 }

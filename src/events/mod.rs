@@ -37,6 +37,7 @@ pub enum Action {
 }
 
 /// One row of the catalogue, as `GET /api/webhooks/info/` shows it.
+#[derive(Debug)]
 pub struct ActionInfo {
     pub action: Action,
     pub id: &'static str,

@@ -1,14 +1,14 @@
 //! Webhook configuration: the Label Studio object, its validation rules (SPEC section 4),
 //! secrets, and switching on and off (which releases or holds deliveries).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::delivery::{breaker, secret, ssrf};
 use crate::events::Action;
 use crate::labeling::projects;
-use crate::shared::{Actor, Error, Result};
+use crate::shared::{Actor, Error, Patch, Pk, Result};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -315,6 +315,56 @@ pub async fn list(conn: &mut Conn, actor: &Actor, filter: ProjectFilter) -> Resu
     Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
+/// A webhook as a client sends it: `POST /api/webhooks/` (`WebhookInput`), and
+/// `PATCH`/`PUT /api/webhooks/{id}/` (`WebhookInput<IgnoredAny>`: `project` is read-only
+/// after creation, so whatever is sent there is ignored, as Django REST framework ignores
+/// a read-only field). Keys sent change; others are kept. Unknown keys are ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WebhookInput<P = Patch<Pk>> {
+    pub url: Patch<String>,
+    /// The project's id (a number or a string of digits); absent or `null` is
+    /// organization-level.
+    pub project: P,
+    pub send_payload: Patch<bool>,
+    pub send_for_all_actions: Patch<bool>,
+    /// Header names to string values (checked by `validate_headers`, which names the
+    /// header at fault).
+    pub headers: Patch<Map<String, Value>>,
+    pub actions: Patch<Vec<ActionName>>,
+    pub is_active: Patch<bool>,
+    pub hub_signature: Patch<bool>,
+}
+
+/// The `project` of an update: read-only, ignored.
+pub type Ignored = serde::de::IgnoredAny;
+
+/// An action id of the catalogue (`"TASKS_CREATED"`); anything else is
+/// `"X" is not a valid choice.`, at its index in the list.
+#[derive(Debug, Clone)]
+pub struct ActionName(pub &'static crate::events::ActionInfo);
+
+impl<'de> Deserialize<'de> for ActionName {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let text = match &value {
+            Value::String(text) => text.clone(),
+            // Label Studio reads `1` as the choice "1".
+            Value::Number(_) | Value::Bool(_) => value.to_string(),
+            _ => {
+                return Err(serde::de::Error::custom(format_args!(
+                    "\"{value}\" is not a valid choice."
+                )));
+            }
+        };
+        Action::from_id(&text).map(ActionName).ok_or_else(|| {
+            serde::de::Error::custom(format_args!("\"{text}\" is not a valid choice."))
+        })
+    }
+}
+
 /// Validated fields of a create or update.
 struct Fields {
     url: String,
@@ -326,28 +376,14 @@ struct Fields {
     hub_signature: bool,
 }
 
-fn boolean(input: &Map<String, Value>, key: &str, current: bool) -> Result<bool> {
-    match input.get(key) {
-        None | Some(Value::Null) => Ok(current),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(Error::invalid(key, "Must be a valid boolean.")),
-    }
-}
-
-fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
-    let Value::Object(headers) = value else {
-        return Err(Error::invalid(
-            "headers",
-            "Expected an object of header names to string values.",
-        ));
-    };
+fn validate_headers(headers: Map<String, Value>) -> Result<Map<String, Value>> {
     if headers.len() > MAX_HEADERS {
         return Err(Error::invalid(
             "headers",
             format!("At most {MAX_HEADERS} headers are allowed."),
         ));
     }
-    for (name, value) in headers {
+    for (name, value) in &headers {
         let valid_name = !name.is_empty()
             && name
                 .chars()
@@ -381,53 +417,34 @@ fn validate_headers(value: &Value) -> Result<Map<String, Value>> {
             ));
         }
     }
-    Ok(headers.clone())
+    Ok(headers)
 }
 
-/// Each action must be in the catalogue; organization-only ones need an
-/// organization-level webhook. Errors name the list index, as Label Studio does.
+/// Organization-only actions need an organization-level webhook (the catalogue itself is
+/// checked by `ActionName`). Errors name the list index, as Label Studio does.
 fn validate_actions(
-    value: &Value,
+    names: Vec<ActionName>,
     project: Option<i64>,
 ) -> std::result::Result<Vec<String>, Map<String, Value>> {
-    let mut errors = Map::new();
-    let Value::Array(items) = value else {
-        errors.insert("actions".into(), json!(["Expected a list of items."]));
-        return Err(errors);
-    };
-    let mut actions = Vec::new();
+    let mut actions: Vec<String> = Vec::new();
     let mut by_index = Map::new();
-    for (i, item) in items.iter().enumerate() {
-        let Some(name) = item.as_str() else {
+    for (i, ActionName(info)) in names.into_iter().enumerate() {
+        if info.organization_only && project.is_some() {
             by_index.insert(
                 i.to_string(),
-                json!([format!("{item} is not a valid choice.")]),
+                json!([format!(
+                    "\"{}\" is an organization-only action; it needs a webhook without a project.",
+                    info.id
+                )]),
             );
-            continue;
-        };
-        match Action::from_id(name) {
-            None => {
-                by_index.insert(
-                    i.to_string(),
-                    json!([format!("\"{name}\" is not a valid choice.")]),
-                );
-            }
-            Some(info) if info.organization_only && project.is_some() => {
-                by_index.insert(
-                    i.to_string(),
-                    json!([format!("\"{name}\" is an organization-only action; it needs a webhook without a project.")]),
-                );
-            }
-            Some(_) => {
-                if !actions.iter().any(|a| a == name) {
-                    actions.push(name.to_string());
-                }
-            }
+        } else if !actions.iter().any(|a| a == info.id) {
+            actions.push(info.id.to_string());
         }
     }
     if by_index.is_empty() {
         Ok(actions)
     } else {
+        let mut errors = Map::new();
         errors.insert("actions".into(), Value::Object(by_index));
         Err(errors)
     }
@@ -452,69 +469,57 @@ impl From<store::Error> for WebhookError {
     }
 }
 
-fn apply(
+fn apply<P>(
     base: Option<&Webhook>,
-    input: &Map<String, Value>,
+    input: WebhookInput<P>,
     project: Option<i64>,
 ) -> std::result::Result<Fields, WebhookError> {
-    let url = match input.get("url") {
-        None if base.is_some() => base.map(|w| w.url.clone()).unwrap_or_default(),
-        None | Some(Value::Null) => {
+    let url = match (input.url, base) {
+        (Patch::Value(url), _) => {
+            ssrf::validate_url(&url)?;
+            url
+        }
+        (Patch::Absent, Some(base)) => base.url.clone(),
+        (Patch::Null, _) => return Err(Error::invalid("url", "This field may not be null.").into()),
+        (Patch::Absent, None) => {
             return Err(Error::invalid("url", "This field is required.").into());
         }
-        Some(Value::String(url)) => {
-            ssrf::validate_url(url)?;
-            url.clone()
-        }
-        Some(_) => return Err(Error::invalid("url", "Enter a valid URL.").into()),
     };
-    let headers = match input.get("headers") {
-        None => base.map(|w| w.headers.clone()).unwrap_or_default(),
-        Some(Value::Null) => Map::new(),
-        Some(value) => validate_headers(value)?,
+    let headers = match input.headers {
+        Patch::Absent => base.map(|w| w.headers.clone()).unwrap_or_default(),
+        Patch::Null => Map::new(),
+        Patch::Value(headers) => validate_headers(headers)?,
     };
-    let actions = match input.get("actions") {
-        None => base.map(|w| w.actions.clone()).unwrap_or_default(),
-        Some(Value::Null) => vec![],
-        Some(value) => validate_actions(value, project).map_err(WebhookError::Nested)?,
+    let actions = match input.actions {
+        Patch::Absent => base.map(|w| w.actions.clone()).unwrap_or_default(),
+        Patch::Null => vec![],
+        Patch::Value(names) => validate_actions(names, project).map_err(WebhookError::Nested)?,
     };
+    // `null` keeps a boolean as it is (or its default on create).
     Ok(Fields {
         url,
-        send_payload: boolean(input, "send_payload", base.is_none_or(|w| w.send_payload))?,
-        send_for_all_actions: boolean(
-            input,
-            "send_for_all_actions",
-            base.is_none_or(|w| w.send_for_all_actions),
-        )?,
+        send_payload: input
+            .send_payload
+            .or_keep(base.is_none_or(|w| w.send_payload)),
+        send_for_all_actions: input
+            .send_for_all_actions
+            .or_keep(base.is_none_or(|w| w.send_for_all_actions)),
         headers,
         actions,
-        is_active: boolean(input, "is_active", base.is_none_or(|w| w.is_active))?,
-        hub_signature: boolean(
-            input,
-            "hub_signature",
-            base.is_some_and(|w| w.hub_signature),
-        )?,
+        is_active: input.is_active.or_keep(base.is_none_or(|w| w.is_active)),
+        hub_signature: input
+            .hub_signature
+            .or_keep(base.is_some_and(|w| w.hub_signature)),
     })
-}
-
-/// Reads `project` from the input: absent or null is organization-level.
-fn project_field(input: &Map<String, Value>) -> Result<Option<i64>> {
-    match input.get("project") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| Error::invalid("project", "Incorrect type. Expected pk value.")),
-    }
 }
 
 pub async fn create(
     tx: &mut Conn,
     actor: &Actor,
     rules: Rules,
-    input: &Map<String, Value>,
+    input: WebhookInput,
 ) -> std::result::Result<Webhook, WebhookError> {
-    let project = project_field(input)?;
+    let project = input.project.value().map(|pk| pk.0);
     match project {
         Some(id) => {
             projects::get(tx, actor, id).await?;
@@ -554,21 +559,14 @@ pub async fn create(
 }
 
 /// PATCH and PUT: fields present are applied, others kept (Label Studio clears `actions`
-/// when they are omitted; labelhook keeps them).
+/// when they are omitted; labelhook keeps them). The project is fixed at creation.
 pub async fn update(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
-    input: &Map<String, Value>,
+    input: WebhookInput<Ignored>,
 ) -> std::result::Result<Webhook, WebhookError> {
     let current = get(tx, actor, id).await?;
-    if input.contains_key("project") && project_field(input)? != current.project_id {
-        return Err(Error::invalid(
-            "project",
-            "A webhook's project is fixed at creation; create a new webhook for another scope.",
-        )
-        .into());
-    }
     let fields = apply(Some(&current), input, current.project_id)?;
     let switched_on = fields.is_active && !current.is_active;
     let switched_off = !fields.is_active && current.is_active;
