@@ -87,6 +87,11 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
     }
 }
 
+/// A field of an update that cannot change (an object's project, fixed at creation):
+/// whatever a client sends there is ignored, as Django REST framework ignores a read-only
+/// field. Input types are generic over such a field: `WebhookInput<ReadOnly>`.
+pub type ReadOnly = serde::de::IgnoredAny;
+
 /// An object's id as Django REST framework's primary-key fields read it: a number, or a
 /// string of digits (`"89"`), since Label Studio's clients send either. Anything else is
 /// "Incorrect type. Expected pk value, received str." as in Label Studio.

@@ -76,6 +76,58 @@ async fn ml_backends_get_their_webhook_and_train() {
         assert_eq!(status, 400, "{input}: {body}");
         assert!(body["validation_errors"][field].is_array(), "{body}");
     }
+    // Label Studio's words at the field at fault.
+    for (input, errors) in [
+        (
+            json!({"url": model.url, "project": "one"}),
+            json!({"project": ["Incorrect type. Expected pk value, received str."]}),
+        ),
+        (
+            json!({"url": model.url, "project": project, "is_interactive": "yes"}),
+            json!({"is_interactive": ["Must be a valid boolean."]}),
+        ),
+        (
+            json!({"url": model.url, "project": project, "timeout": "slow"}),
+            json!({"timeout": ["A valid number is required."]}),
+        ),
+        (
+            json!({"url": model.url, "project": project, "timeout": -1}),
+            json!({"timeout": ["A valid positive number is required."]}),
+        ),
+        (
+            json!({"url": model.url, "project": project, "extra_params": [1]}),
+            json!({"extra_params": ["Expected a dictionary of items but got type \"list\"."]}),
+        ),
+        (
+            json!({"url": 5, "project": project}),
+            json!({"url": ["Not a valid string."]}),
+        ),
+    ] {
+        let (status, body) = server.call("POST", "/api/ml/", Some(input.clone())).await;
+        assert_eq!(status, 400, "{input}: {body}");
+        assert_eq!(body["validation_errors"], errors, "{input}: {body}");
+    }
+    // The project's id may be a string of digits; an update's project is ignored.
+    let second = server
+        .create(
+            "/api/ml/",
+            json!({"url": format!("{}/second", model.url), "project": project.to_string()}),
+        )
+        .await;
+    assert_eq!(second["project"], project);
+    let (status, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/ml/{}", second["id"]),
+            Some(json!({"project": "elsewhere", "title": "second"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["project"], project);
+    let (status, _) = server
+        .call("DELETE", &format!("/api/ml/{}", second["id"]), None)
+        .await;
+    assert_eq!(status, 204);
     let (status, _) = server.call("DELETE", &format!("/api/ml/{id}"), None).await;
     assert_eq!(status, 204);
     assert_eq!(

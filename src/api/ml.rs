@@ -4,16 +4,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, as_object};
+use super::extract::{Id, LsJson, LsQuery};
 use super::openapi::{MlBackendCreateInput, MlBackendUpdateInput};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
-use crate::labeling::ml_backends::{self, MlBackendView};
-use crate::shared::Actor;
+use crate::labeling::ml_backends::{self, MlBackendInput, MlBackendView};
+use crate::shared::{Actor, ReadOnly};
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -86,12 +85,11 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<MlBackendInput>,
 ) -> ApiResult<(StatusCode, Json<MlBackendView>)> {
-    let input = as_object(input)?;
-    super::webhooks::check_destination(&state, input.get("url").and_then(Value::as_str)).await?;
+    super::webhooks::check_destination(&state, input.url.value().map(String::as_str)).await?;
     let mut tx = state.db.begin().await?;
-    let backend = ml_backends::create(&mut tx, &actor, &input).await?;
+    let backend = ml_backends::create(&mut tx, &actor, input).await?;
     state.db.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(backend.api())))
 }
@@ -109,12 +107,11 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<MlBackendInput<ReadOnly>>,
 ) -> ApiResult<Json<MlBackendView>> {
-    let input = as_object(input)?;
-    super::webhooks::check_destination(&state, input.get("url").and_then(Value::as_str)).await?;
+    super::webhooks::check_destination(&state, input.url.value().map(String::as_str)).await?;
     let mut tx = state.db.begin().await?;
-    let backend = ml_backends::update(&mut tx, &actor, id, &input).await?;
+    let backend = ml_backends::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
     Ok(Json(backend.api()))
 }

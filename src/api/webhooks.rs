@@ -16,11 +16,11 @@ use super::openapi::{RecoverInput, WebhookCreateInput, WebhookUpdateInput};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::CATALOGUE;
-use crate::shared::Actor;
+use crate::shared::{Actor, ReadOnly};
 use crate::store::time;
 use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, RetryNow};
 use crate::webhooks::{
-    self, Ignored, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput, WebhookSecret,
+    self, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput, WebhookSecret,
     WebhookView, log,
 };
 
@@ -273,7 +273,7 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<WebhookInput<Ignored>>,
+    LsJson(input): LsJson<WebhookInput<ReadOnly>>,
 ) -> ApiResult<Json<WebhookView>> {
     check_destination(&state, input.url.value().map(String::as_str)).await?;
     let mut tx = state.db.begin().await?;

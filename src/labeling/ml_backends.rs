@@ -3,13 +3,13 @@
 //! built on `label-studio-ml` receive annotation events; `train` sends START_TRAINING there
 //! through the same outbox.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::projects;
 use crate::events::{self, Action};
-use crate::shared::{Actor, Error, Result};
+use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -154,60 +154,81 @@ struct Fields {
     extra_params: Value,
 }
 
-fn apply(base: Option<&MlBackend>, input: &Map<String, Value>) -> Result<Fields> {
-    let text = |key: &str, current: Option<&str>| -> Result<Option<String>> {
-        match input.get(key) {
-            None => Ok(current.map(str::to_string)),
-            Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Error::invalid(key, "Not a valid string.")),
-        }
+/// An ML backend as a client sends it: `POST /api/ml/` (`MlBackendInput`) and
+/// `PATCH`/`PUT /api/ml/{id}` (`MlBackendInput<ReadOnly>`: the project is fixed). Keys sent
+/// change; `null` clears a text field to its default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MlBackendInput<P = Option<Pk>> {
+    pub project: P,
+    pub url: Patch<String>,
+    pub title: Patch<String>,
+    pub description: Patch<String>,
+    pub is_interactive: Patch<bool>,
+    pub timeout: Patch<f64>,
+    pub auth_method: Patch<String>,
+    pub basic_auth_user: Patch<String>,
+    pub basic_auth_pass: Patch<String>,
+    pub extra_params: Patch<Map<String, Value>>,
+}
+
+fn apply<P>(base: Option<&MlBackend>, input: MlBackendInput<P>) -> Result<Fields> {
+    // A text field: the value sent, the current one when absent, none when `null`.
+    let text = |sent: Patch<String>, current: Option<&str>| match sent {
+        Patch::Absent => current.map(str::to_string),
+        Patch::Null => None,
+        Patch::Value(text) => Some(text),
     };
-    let url = text("url", base.map(|b| b.url.as_str()))?
+    let url = text(input.url, base.map(|b| b.url.as_str()))
         .ok_or_else(|| Error::invalid("url", "This field is required."))?;
     crate::delivery::ssrf::validate_url(&url)?;
-    let auth_method =
-        text("auth_method", base.map(|b| b.auth_method.as_str()))?.unwrap_or_else(|| "NONE".into());
+    let auth_method = text(input.auth_method, base.map(|b| b.auth_method.as_str()))
+        .unwrap_or_else(|| "NONE".into());
     if !matches!(auth_method.as_str(), "NONE" | "BASIC_AUTH") {
         return Err(Error::invalid(
             "auth_method",
             format!("\"{auth_method}\" is not a valid choice."),
         ));
     }
-    let boolean = match input.get("is_interactive") {
-        None => base.is_some_and(|b| b.is_interactive),
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(Error::invalid("is_interactive", "Must be a valid boolean."));
+    let is_interactive = match input.is_interactive {
+        Patch::Absent => base.is_some_and(|b| b.is_interactive),
+        Patch::Null => {
+            return Err(Error::invalid(
+                "is_interactive",
+                "This field may not be null.",
+            ));
+        }
+        Patch::Value(b) => b,
+    };
+    let timeout = match input.timeout {
+        Patch::Absent | Patch::Null => base.map_or(100.0, |b| b.timeout),
+        Patch::Value(t) if t.is_finite() && t > 0.0 => t,
+        Patch::Value(_) => {
+            return Err(Error::invalid(
+                "timeout",
+                "A valid positive number is required.",
+            ));
         }
     };
-    let timeout = match input.get("timeout") {
-        None | Some(Value::Null) => base.map_or(100.0, |b| b.timeout),
-        Some(v) => v
-            .as_f64()
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .ok_or_else(|| Error::invalid("timeout", "A valid positive number is required."))?,
-    };
-    let extra_params = match input.get("extra_params") {
-        None => base.map_or(json!({}), |b| b.extra_params.clone()),
-        Some(Value::Null) => json!({}),
-        Some(v @ Value::Object(_)) => v.clone(),
-        Some(_) => {
-            return Err(Error::invalid("extra_params", "Expected a JSON object."));
-        }
+    let extra_params = match input.extra_params {
+        Patch::Absent => base.map_or(json!({}), |b| b.extra_params.clone()),
+        Patch::Null => json!({}),
+        Patch::Value(params) => Value::Object(params),
     };
     Ok(Fields {
         url,
-        title: text("title", base.map(|b| b.title.as_str()))?.unwrap_or_else(|| "default".into()),
-        description: text("description", base.map(|b| b.description.as_str()))?.unwrap_or_default(),
-        is_interactive: boolean,
+        title: text(input.title, base.map(|b| b.title.as_str()))
+            .unwrap_or_else(|| "default".into()),
+        description: text(input.description, base.map(|b| b.description.as_str()))
+            .unwrap_or_default(),
+        is_interactive,
         timeout,
         auth_method,
         basic_auth_user: text(
-            "basic_auth_user",
+            input.basic_auth_user,
             base.and_then(|b| b.basic_auth_user.as_deref()),
-        )?,
-        basic_auth_pass: text("basic_auth_pass", None)?,
+        ),
+        basic_auth_pass: text(input.basic_auth_pass, None),
         extra_params,
     })
 }
@@ -263,12 +284,10 @@ async fn release_webhook(tx: &mut Conn, project_id: i64, url: &str) -> Result<()
     Ok(())
 }
 
-pub async fn create(tx: &mut Conn, actor: &Actor, input: &Map<String, Value>) -> Result<MlBackend> {
-    let project_id = input
-        .get("project")
-        .ok_or_else(|| Error::invalid("project", "This field is required."))?
-        .as_i64()
-        .ok_or_else(|| Error::invalid("project", "Incorrect type. Expected pk value."))?;
+pub async fn create(tx: &mut Conn, actor: &Actor, input: MlBackendInput) -> Result<MlBackend> {
+    let Some(Pk(project_id)) = input.project else {
+        return Err(Error::invalid("project", "This field is required."));
+    };
     let project = projects::get(tx, actor, project_id).await?;
     let fields = apply(None, input)?;
     let now = time::now();
@@ -298,7 +317,7 @@ pub async fn update(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
-    input: &Map<String, Value>,
+    input: MlBackendInput<ReadOnly>,
 ) -> Result<MlBackend> {
     let current = get(tx, actor, id).await?;
     let fields = apply(Some(&current), input)?;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::delivery::{breaker, secret, ssrf};
 use crate::events::Action;
 use crate::labeling::projects;
-use crate::shared::{Actor, Error, Patch, Pk, Result};
+use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -316,7 +316,7 @@ pub async fn list(conn: &mut Conn, actor: &Actor, filter: ProjectFilter) -> Resu
 }
 
 /// A webhook as a client sends it: `POST /api/webhooks/` (`WebhookInput`), and
-/// `PATCH`/`PUT /api/webhooks/{id}/` (`WebhookInput<IgnoredAny>`: `project` is read-only
+/// `PATCH`/`PUT /api/webhooks/{id}/` (`WebhookInput<ReadOnly>`: `project` is read-only
 /// after creation, so whatever is sent there is ignored, as Django REST framework ignores
 /// a read-only field). Keys sent change; others are kept. Unknown keys are ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -335,9 +335,6 @@ pub struct WebhookInput<P = Patch<Pk>> {
     pub is_active: Patch<bool>,
     pub hub_signature: Patch<bool>,
 }
-
-/// The `project` of an update: read-only, ignored.
-pub type Ignored = serde::de::IgnoredAny;
 
 /// An action id of the catalogue (`"TASKS_CREATED"`); anything else is
 /// `"X" is not a valid choice.`, at its index in the list.
@@ -564,7 +561,7 @@ pub async fn update(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
-    input: WebhookInput<Ignored>,
+    input: WebhookInput<ReadOnly>,
 ) -> std::result::Result<Webhook, WebhookError> {
     let current = get(tx, actor, id).await?;
     let fields = apply(Some(&current), input, current.project_id)?;
