@@ -37,6 +37,44 @@ pub struct Settings {
     )]
     pub admin_email: String,
 
+    /// Email of the first user (Label Studio's name; takes the place of
+    /// `LABELHOOK_ADMIN_EMAIL` when set).
+    #[arg(long, env = "LABEL_STUDIO_USERNAME")]
+    pub username: Option<String>,
+
+    /// Password of the first user, for email + password sign-in (Label Studio's name). Set
+    /// once: a user who already has a password keeps it.
+    #[arg(long, env = "LABEL_STUDIO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// Failed sign-ins allowed per account (email) within 15 minutes; past that, sign-ins
+    /// as that email are refused (429) until the 15 minutes are over. 0: no limit.
+    #[arg(
+        long,
+        env = "LABELHOOK_SIGNIN_FAILURES_PER_ACCOUNT",
+        default_value_t = 10
+    )]
+    pub signin_failures_per_account: u32,
+
+    /// Failed sign-ins allowed per client (IP address) within 15 minutes. 0: no limit.
+    #[arg(
+        long,
+        env = "LABELHOOK_SIGNIN_FAILURES_PER_CLIENT",
+        default_value_t = 30
+    )]
+    pub signin_failures_per_client: u32,
+
+    /// Mark session cookies `Secure` (sent over HTTPS only) even when the request did not
+    /// say it came over TLS (`X-Forwarded-Proto: https`, which always marks them).
+    #[arg(
+        long,
+        env = "SESSION_COOKIE_SECURE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub session_cookie_secure: bool,
+
     /// Largest JSON request body accepted, in bytes (larger ones get 413, refused on their
     /// `Content-Length` before any of it is read).
     #[arg(long, env = "LABELHOOK_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]

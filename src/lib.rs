@@ -37,7 +37,7 @@ pub mod store;
 
 // The vocabulary every layer speaks (acting user, scope, error), and the settings.
 pub mod config;
-pub(crate) mod shared;
+pub mod shared;
 
 /// labelhook's version, as `/api/version` and the `User-Agent` of deliveries show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -64,6 +64,9 @@ enum AdminCommand {
         email: String,
         #[arg(long)]
         token: Option<String>,
+        /// The user's role: OW owner, AD administrator, MA manager, RE reviewer, AN annotator.
+        #[arg(long, default_value = "AD")]
+        role: String,
     },
 }
 
@@ -106,16 +109,34 @@ async fn main() -> anyhow::Result<()> {
                     token,
                 } => {
                     let organization = labelhook::auth::create_organization(&db, &title).await?;
-                    labelhook::auth::create_user(&db, organization, &email, token.as_deref())
-                        .await?
+                    labelhook::auth::create_user(
+                        &db,
+                        organization,
+                        &email,
+                        token.as_deref(),
+                        labelhook::shared::Role::Owner,
+                        None,
+                    )
+                    .await?
                 }
                 AdminCommand::CreateUser {
                     organization,
                     email,
                     token,
+                    role,
                 } => {
-                    labelhook::auth::create_user(&db, organization, &email, token.as_deref())
-                        .await?
+                    let role = labelhook::shared::Role::from_code(&role).ok_or_else(|| {
+                        anyhow::anyhow!("unknown role {role}: one of OW, AD, MA, RE, AN")
+                    })?;
+                    labelhook::auth::create_user(
+                        &db,
+                        organization,
+                        &email,
+                        token.as_deref(),
+                        role,
+                        None,
+                    )
+                    .await?
                 }
             };
             println!(

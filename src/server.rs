@@ -26,12 +26,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     )
     .await?;
-    if let Some(token) =
-        crate::auth::bootstrap(&db, &settings.admin_email, settings.admin_token.as_deref()).await?
-    {
+    let first_user = crate::auth::FirstUser {
+        email: settings
+            .username
+            .as_deref()
+            .unwrap_or(&settings.admin_email),
+        token: settings.admin_token.as_deref(),
+        password: settings.password.as_deref(),
+    };
+    if let Some(token) = crate::auth::bootstrap(&db, &first_user).await? {
         println!(
             "created admin user {} with API token: {token}",
-            settings.admin_email
+            first_user.email
         );
         println!("(shown once; use it as `Authorization: Token {token}`)");
     }
@@ -58,6 +64,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tokens: Arc::default(),
         bad_tokens: Arc::new(crate::auth::BadTokenThrottle::new(
             settings.bad_tokens_per_minute,
+        )),
+        sign_ins: Arc::new(crate::auth::SignInThrottle::new(
+            settings.signin_failures_per_account,
+            settings.signin_failures_per_client,
         )),
         exports,
         settings: Arc::new(settings.clone()),

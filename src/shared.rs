@@ -10,6 +10,72 @@ pub struct Actor {
     pub user_id: i64,
     pub organization_id: i64,
     pub email: String,
+    /// The user's role in the organization (their membership).
+    pub role: Role,
+}
+
+/// A member's role, with Label Studio Enterprise's codes. Each role can do what the roles
+/// after it can ([`Role::at_least`]); `Deactivated` can do nothing (a removed member).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Role {
+    #[serde(rename = "OW")]
+    Owner,
+    #[serde(rename = "AD")]
+    Administrator,
+    #[serde(rename = "MA")]
+    Manager,
+    #[serde(rename = "RE")]
+    Reviewer,
+    #[serde(rename = "AN")]
+    Annotator,
+    #[serde(rename = "DI")]
+    Deactivated,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Owner,
+        Role::Administrator,
+        Role::Manager,
+        Role::Reviewer,
+        Role::Annotator,
+        Role::Deactivated,
+    ];
+
+    /// The two-letter code stored and shown (`OW`, `AD`, `MA`, `RE`, `AN`, `DI`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Owner => "OW",
+            Role::Administrator => "AD",
+            Role::Manager => "MA",
+            Role::Reviewer => "RE",
+            Role::Annotator => "AN",
+            Role::Deactivated => "DI",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.code() == code)
+    }
+
+    /// The role's name in messages ("manager").
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Administrator => "administrator",
+            Role::Manager => "manager",
+            Role::Reviewer => "reviewer",
+            Role::Annotator => "annotator",
+            Role::Deactivated => "deactivated",
+        }
+    }
+
+    /// Whether this role may do what `needed` may (roles are ordered, owner first).
+    pub fn at_least(self, needed: Role) -> bool {
+        self != Role::Deactivated && self <= needed
+    }
 }
 
 /// Where an event happened: its organization and, for most actions, its project.
@@ -29,6 +95,10 @@ pub enum Error {
     /// Input that cannot be accepted; `field` names it for the client.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// Not allowed for this user (their role, or a rule such as "the last owner stays"):
+    /// a 403 with the reason.
+    #[error("{0}")]
+    Forbidden(String),
     /// Anything else (the database, a bug): a 500, with the details in the server log.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -1,5 +1,6 @@
-// The REST API as the pages use it: the token kept in this browser tab's session,
-// JSON in and out, and errors in Label Studio's shape turned into ApiError.
+// The REST API as the pages use it: the token kept in this browser tab's session (or,
+// after an email + password sign-in, the session cookie with its CSRF secret), JSON in and
+// out, and errors in Label Studio's shape turned into ApiError.
 
 const TOKEN_KEY = 'labelhook.token';
 
@@ -8,6 +9,44 @@ export const token = {
   set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
+
+const SESSION_KEY = 'labelhook.session';
+
+/** Signed in by cookie (email + password at /user/login) rather than by token. */
+export const session = {
+  get: () => sessionStorage.getItem(SESSION_KEY) === '1',
+  set: () => sessionStorage.setItem(SESSION_KEY, '1'),
+  clear: () => sessionStorage.removeItem(SESSION_KEY),
+};
+
+export const signedIn = () => Boolean(token.get()) || session.get();
+
+/** The CSRF secret the server set beside the session cookie (echoed on writes). */
+export function csrfToken() {
+  const found = document.cookie.split(';').map((c) => c.trim()).find((c) => c.startsWith('csrftoken='));
+  return found ? decodeURIComponent(found.slice('csrftoken='.length)) : '';
+}
+
+/** Whether the browser has a live session cookie; remembers it for this tab. */
+export async function probeSession() {
+  try {
+    const response = await fetch('/api/current-user/whoami', { headers: { Accept: 'application/json' } });
+    if (response.ok) session.set();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Ends the cookie session (the server clears its cookies). */
+export async function signOutSession() {
+  const body = new URLSearchParams({ csrfmiddlewaretoken: csrfToken() });
+  try {
+    await fetch('/user/logout', { method: 'POST', body, redirect: 'manual' });
+  } finally {
+    session.clear();
+  }
+}
 
 /** An answer other than 2xx: `detail` for people, `fields` maps a field to its messages. */
 export class ApiError extends Error {
@@ -30,6 +69,7 @@ export async function api(path, { method = 'GET', body, query } = {}) {
   const headers = { Accept: 'application/json' };
   const key = token.get();
   if (key) headers.Authorization = `Token ${key}`;
+  else if (method !== 'GET') headers['X-CSRFToken'] = csrfToken();
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let url = path;
   if (query) {

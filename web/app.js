@@ -1,7 +1,7 @@
 // labelhook's web pages: a hash router, the sign-in page and the projects list. The
 // webhook pages live in webhooks.js and deliveries.js.
 
-import { api, token, whenUnauthorized } from './api.js';
+import { api, token, session, signedIn, probeSession, signOutSession, whenUnauthorized } from './api.js';
 import { h, pageHeader, pager, flash, takeFlash, notice, errorSlot, formAlert, showErrors, clearErrors, busy } from './dom.js';
 import { webhookListPage, webhookFormPage } from './webhooks.js';
 import { deliveryLogPage, deliveryDetailPage } from './deliveries.js';
@@ -40,17 +40,20 @@ async function route() {
   const { path, query } = parseHash();
   const match = routes.map(([pattern, page, options]) => [path.match(pattern), page, options || {}])
     .find(([found]) => found);
+  // Signed in with email and password: the session cookie is the credential.
+  if (!signedIn()) await probeSession();
+  if (current !== generation) return;
   if (!match) {
-    location.replace(token.get() ? '#/projects' : '#/sign-in');
+    location.replace(signedIn() ? '#/projects' : '#/sign-in');
     return;
   }
   const [found, page, options] = match;
-  if (!options.public && !token.get()) {
+  if (!options.public && !signedIn()) {
     sessionStorage.setItem(RETURN_KEY, location.hash);
     location.replace('#/sign-in');
     return;
   }
-  document.getElementById('nav').hidden = !token.get();
+  document.getElementById('nav').hidden = !signedIn();
   for (const link of document.querySelectorAll('[data-nav]')) {
     const here = path === link.getAttribute('href').slice(1) ||
       (link.dataset.nav === 'projects' && path.startsWith('/projects'));
@@ -95,6 +98,7 @@ async function route() {
 
 whenUnauthorized(() => {
   token.clear();
+  session.clear();
   if (parseHash().path === '/sign-in') return; // the sign-in form reports it itself
   sessionStorage.setItem(RETURN_KEY, location.hash);
   flash('Your session has ended or the token was not accepted. Please sign in again.', 'error');
@@ -145,6 +149,7 @@ async function signInPage(ctx) {
   ctx.show('Sign in',
     h('div', { class: 'narrow' },
       pageHeader({ title: 'Sign in', lead: 'Manage webhooks and see what was delivered.' }),
+      h('p', {}, h('a', { href: '/user/login?next=/ui/', class: 'btn' }, 'Sign in with email and password')),
       form));
   field.focus();
 }
@@ -196,9 +201,14 @@ async function projectsPage(ctx) {
 
 // ---- Start ------------------------------------------------------------------------------
 
-document.getElementById('sign-out').addEventListener('click', () => {
-  token.clear();
+document.getElementById('sign-out').addEventListener('click', async () => {
   sessionStorage.removeItem(RETURN_KEY);
+  if (session.get()) {
+    await signOutSession();
+    location.assign('/user/login');
+    return;
+  }
+  token.clear();
   flash('Signed out.');
   location.hash = '#/sign-in';
 });

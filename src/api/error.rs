@@ -22,6 +22,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403: signed in, but not allowed (the role, a CSRF check).
+    #[error("{0}")]
+    Forbidden(String),
     /// 413: the body is over `limit` bytes, the value of the setting `setting`.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize, setting: &'static str },
@@ -76,6 +79,7 @@ impl From<shared::Error> for ApiError {
         match error {
             shared::Error::NotFound(what) => ApiError::NotFound(format!("{what} not found.")),
             shared::Error::Invalid { field, message } => ApiError::field(&field, message),
+            shared::Error::Forbidden(detail) => ApiError::Forbidden(detail),
             shared::Error::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -101,6 +105,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail, None),
             ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail, None),
             ApiError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, detail.to_string(), None),
+            ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, detail, None),
             ApiError::PayloadTooLarge { limit, setting } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("Request body is larger than the limit of {limit} bytes ({setting})."),

@@ -55,6 +55,8 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Clients that sent too many bad tokens (API and `/metrics`).
     pub bad_tokens: Arc<crate::auth::BadTokenThrottle>,
+    /// Accounts and clients with too many failed sign-ins (the sign-in page).
+    pub sign_ins: Arc<crate::auth::SignInThrottle>,
     /// This process's export builder (snapshots and conversions).
     pub exports: crate::export::snapshots::Exports,
 }
@@ -123,8 +125,10 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .with_state(state)
 }
 
-/// `Authorization: Token <key>` (or `Bearer <key>`, any case) → the acting user, or 401;
-/// 429 for a client that sent too many bad tokens.
+/// Who is asking: `Authorization: Token <key>` (or `Bearer <key>`, any case) for scripts,
+/// else the browser's session cookie (after an email + password sign-in), else 401; 429
+/// for a client that sent too many bad tokens. A cookie-authenticated write must carry the
+/// session's CSRF secret (tokens need none: a browser never adds them on its own).
 async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
@@ -137,27 +141,104 @@ async fn authenticate(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or(ApiError::Unauthorized(
-            "Authentication credentials were not provided.",
-        ))?;
-    let Some(token) = crate::auth::key_from_header(header) else {
-        return Err(bad_token(
-            &state,
-            client,
-            "Invalid token header. Use `Token <key>`.",
-        ));
-    };
-    let Some(actor) = state.tokens.actor(&state.db, token).await? else {
-        return Err(bad_token(&state, client, "Invalid token."));
+        .filter(|v| !v.is_empty());
+    let actor = match header {
+        Some(header) => {
+            let Some(token) = crate::auth::key_from_header(header) else {
+                return Err(bad_token(
+                    &state,
+                    client,
+                    "Invalid token header. Use `Token <key>`.",
+                ));
+            };
+            let Some(actor) = state.tokens.actor(&state.db, token).await? else {
+                return Err(bad_token(&state, client, "Invalid token."));
+            };
+            actor
+        }
+        None => {
+            let session = match session_key(request.headers()) {
+                Some(key) => crate::auth::sessions::find(&state.db, &key).await?,
+                None => None,
+            };
+            let Some(session) = session else {
+                return Err(ApiError::Unauthorized(
+                    "Authentication credentials were not provided.",
+                ));
+            };
+            if !request.method().is_safe() {
+                check_csrf(request.headers(), &session.csrf)?;
+            }
+            session.actor
+        }
     };
     request.extensions_mut().insert::<Actor>(actor);
     Ok(next.run(request).await)
 }
 
+/// The value of the cookie `name`, if the request has it.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+/// The session key of the request's session cookie.
+pub fn session_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, crate::auth::sessions::SESSION_COOKIE).filter(|key| !key.is_empty())
+}
+
+/// A cookie-authenticated write: it must come from this origin (`Origin`, when the browser
+/// sends it, names this host) and echo the session's CSRF secret in `X-CSRFToken`.
+fn check_csrf(headers: &axum::http::HeaderMap, secret: &str) -> Result<(), ApiError> {
+    if !same_origin(headers) {
+        return Err(ApiError::Forbidden(
+            "CSRF Failed: Origin checking failed: the request comes from another site.".into(),
+        ));
+    }
+    let sent = headers
+        .get(crate::auth::sessions::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if sent.is_empty() {
+        return Err(ApiError::Forbidden(
+            "CSRF Failed: CSRF token missing.".into(),
+        ));
+    }
+    if !crate::auth::same_secret(sent, secret) {
+        return Err(ApiError::Forbidden(
+            "CSRF Failed: CSRF token incorrect.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the request's `Origin` (if any) is this server as the request addressed it
+/// (`Host`). Browsers send `Origin` on every cross-site write, so its absence means a
+/// same-origin request or a client that is not a browser.
+pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin = origin.to_str().unwrap_or_default();
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|authority| !host.is_empty() && authority.eq_ignore_ascii_case(host))
+}
+
 /// The client's address, as the listener accepted it (none when the router is served
 /// some other way, e.g. in unit tests: then nothing is throttled).
-fn client_address(request: &Request) -> Option<std::net::IpAddr> {
+pub fn client_address(request: &Request) -> Option<std::net::IpAddr> {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, BULK_ANNOTATION_SUITABILITY),
     (12, EXPORTS),
     (14, BREAKER),
+    (15, PEOPLE),
 ];
 
 /// Migrations that only PostgreSQL runs (SQLite records them as applied). Each runs as
@@ -328,6 +329,44 @@ ALTER TABLE projects ADD COLUMN config_suitable_for_bulk_annotation BIGINT
 
 /// Export snapshots and their converted files, stored in the database as deflated chunks
 /// (see `export::snapshots`): any process serves a download, and it survives restarts.
+/// People: passwords (argon2 PHC strings; NULL: no password sign-in), the role of each
+/// member in their organization (the first user of an organization is its owner; the
+/// others, who could do everything before roles existed, administrators), deactivation,
+/// browser sessions and invite links (both kept as SHA-256 digests, like API tokens).
+const PEOPLE: &str = r#"
+ALTER TABLE users ADD COLUMN password_hash TEXT;
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'AN';
+ALTER TABLE users ADD COLUMN is_active BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN last_login BIGINT;
+ALTER TABLE users ADD COLUMN updated_at BIGINT;
+UPDATE users SET role = CASE
+    WHEN id = (SELECT MIN(u.id) FROM users u WHERE u.organization_id = users.organization_id) THEN 'OW'
+    ELSE 'AD' END;
+CREATE TABLE sessions (
+    id {ID},
+    digest TEXT NOT NULL UNIQUE,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- the CSRF secret: cookie-authenticated writes must echo it in X-CSRFToken
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE TABLE invites (
+    id {ID},
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
+    digest TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    created_by BIGINT REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    -- set when the invite is used (an invite signs up one person) or revoked
+    used_at BIGINT,
+    used_by BIGINT REFERENCES users(id)
+);
+CREATE INDEX invites_by_organization ON invites (organization_id);
+"#;
+
 const EXPORTS: &str = r#"
 CREATE TABLE export_snapshots (
     id {ID},

@@ -3,14 +3,16 @@
 //! the same binary with their assets embedded at build time.
 //!
 //! The pages are a small single-page app in plain HTML/CSS/JS under `web/` (no build step):
-//! they sign in with an API token kept in the browser session and call the public REST API
-//! like any other client, so these routes need no authentication and hold no logic.
+//! they sign in with an API token kept in the browser session, or with email and password
+//! (`signin.rs`: a session cookie), and call the public REST API like any other client.
 
 use axum::Router;
 use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+
+mod signin;
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -57,6 +59,13 @@ pub fn routes() -> Router<AppState> {
         .route("/ui", get(index))
         .route("/ui/", get(index))
         .route("/ui/{*path}", get(file))
+        // The server trims trailing slashes before routing: `/user/login/` arrives here too.
+        .route("/user/login", get(signin::login_page).post(signin::login))
+        .route(
+            "/user/logout",
+            get(signin::logout_page).post(signin::logout),
+        )
+        .route("/logout", get(signin::logout_page).post(signin::logout))
 }
 
 async fn index() -> Response {

@@ -5,15 +5,19 @@
 //! the database hands out no credentials, and a token can only be shown when it is made.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
 
-use crate::shared::Actor;
+pub mod passwords;
+pub mod sessions;
+pub mod throttle;
+
+pub use throttle::{BadTokenThrottle, SignInThrottle};
+
+use crate::shared::{Actor, Role};
 use crate::store;
 use crate::store::{Db, time};
 
@@ -54,6 +58,14 @@ impl TokenCache {
     pub const TTL: Duration = Duration::from_secs(30);
     const MAX_ENTRIES: usize = 10_000;
 
+    /// Forgets every cached token: a user was deactivated, changed role or reset their
+    /// token, and this process honours it at once (other processes within [`Self::TTL`]).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+
     /// The actor for `token`, from the cache or the database.
     pub async fn actor(&self, db: &Db, token: &str) -> store::Result<Option<Actor>> {
         let digest = token_digest(token);
@@ -83,7 +95,8 @@ pub async fn actor_for_token(db: &Db, token: &str) -> store::Result<Option<Actor
 
 async fn actor_for_digest(db: &Db, digest: &str) -> store::Result<Option<Actor>> {
     let row = store::query(
-        "SELECT id, organization_id, email, token_digest FROM users WHERE token_digest = $1",
+        "SELECT id, organization_id, email, role, token_digest FROM users \
+         WHERE token_digest = $1 AND is_active = 1",
     )
     .bind(digest)
     .fetch_optional(db.reader())
@@ -95,94 +108,43 @@ async fn actor_for_digest(db: &Db, digest: &str) -> store::Result<Option<Actor>>
     if !same_secret(row.try_get("token_digest")?, digest) {
         return Ok(None);
     }
+    let role = Role::from_code(row.try_get("role")?).unwrap_or(Role::Deactivated);
+    if role == Role::Deactivated {
+        return Ok(None);
+    }
     Ok(Some(Actor {
         user_id: row.try_get("id")?,
         organization_id: row.try_get("organization_id")?,
         email: row.try_get("email")?,
+        role,
     }))
 }
 
-/// Slows down guessing: a client (an IP address; an IPv6 /64) that sends more than
-/// `per_minute` bad tokens within a minute is answered 429 for every authenticated
-/// request until that minute is over, good tokens included (otherwise the 429s would
-/// still tell a right guess from a wrong one). 0 switches it off.
-pub struct BadTokenThrottle {
-    per_minute: u32,
-    clients: Mutex<HashMap<IpAddr, Window>>,
-}
-
-struct Window {
-    started: Instant,
-    failures: u32,
-}
-
-impl BadTokenThrottle {
-    const WINDOW: Duration = Duration::from_secs(60);
-    /// Clients tracked at once; past it, expired windows are dropped, and if none has
-    /// expired a new client is not tracked (memory stays bounded under a spread attack).
-    const MAX_CLIENTS: usize = 100_000;
-
-    pub fn new(per_minute: u32) -> BadTokenThrottle {
-        BadTokenThrottle {
-            per_minute,
-            clients: Mutex::new(HashMap::new()),
+/// The active user whose email (any case) and password these are; `None` for a wrong
+/// password, an unknown email, a user without a password or a deactivated one alike (the
+/// caller says the same in every case, and [`passwords::verify`] takes as long).
+pub async fn sign_in(db: &Db, email: &str, password: &str) -> store::Result<Option<i64>> {
+    let row = store::query(
+        "SELECT id, password_hash, role, is_active FROM users WHERE LOWER(email) = LOWER($1)",
+    )
+    .bind(email.trim())
+    .fetch_optional(db.reader())
+    .await?;
+    let (user_id, hash, usable) = match row {
+        Some(row) => {
+            let active: i64 = row.try_get("is_active")?;
+            let role: String = row.try_get("role")?;
+            let hash: Option<String> = row.try_get("password_hash")?;
+            (
+                row.try_get::<i64, _>("id")?,
+                hash,
+                active == 1 && role != "DI",
+            )
         }
-    }
-
-    /// How long `client` must wait, if it is locked out now.
-    pub fn locked_out(&self, client: IpAddr) -> Option<Duration> {
-        if self.per_minute == 0 {
-            return None;
-        }
-        let clients = self.clients.lock().ok()?;
-        let window = clients.get(&Self::key(client))?;
-        let left = Self::WINDOW.checked_sub(window.started.elapsed())?;
-        (window.failures > self.per_minute).then_some(left)
-    }
-
-    /// Counts a bad token from `client`; returns how long it must wait if that one
-    /// crossed the threshold.
-    pub fn failed(&self, client: IpAddr) -> Option<Duration> {
-        if self.per_minute == 0 {
-            return None;
-        }
-        let mut clients = self.clients.lock().ok()?;
-        let key = Self::key(client);
-        if clients.len() >= Self::MAX_CLIENTS && !clients.contains_key(&key) {
-            clients.retain(|_, w| w.started.elapsed() < Self::WINDOW);
-            if clients.len() >= Self::MAX_CLIENTS {
-                return None;
-            }
-        }
-        let window = clients.entry(key).or_insert(Window {
-            started: Instant::now(),
-            failures: 0,
-        });
-        if window.started.elapsed() >= Self::WINDOW {
-            *window = Window {
-                started: Instant::now(),
-                failures: 0,
-            };
-        }
-        window.failures += 1;
-        let left = Self::WINDOW.saturating_sub(window.started.elapsed());
-        (window.failures > self.per_minute).then_some(left)
-    }
-
-    /// One address per client; for IPv6 its /64, which one host usually has whole.
-    fn key(client: IpAddr) -> IpAddr {
-        match client {
-            IpAddr::V4(_) => client,
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => {
-                    let mut octets = v6.octets();
-                    octets[8..].fill(0);
-                    IpAddr::from(octets)
-                }
-            },
-        }
-    }
+        None => (0, None, false),
+    };
+    let matches = passwords::verify(hash, password).await;
+    Ok((matches && usable).then_some(user_id))
 }
 
 /// What `create_user` made.
@@ -211,15 +173,22 @@ pub async fn create_organization(db: &Db, title: &str) -> anyhow::Result<i64> {
     Ok(id)
 }
 
-/// Creates a user in an organization with the given token (or a random one). The token is
-/// returned here, the one time it exists in clear.
+/// Creates a user in an organization with the given token (or a random one), role and
+/// password (none: no password sign-in). The token is returned here, the one time it
+/// exists in clear.
 pub async fn create_user(
     db: &Db,
     organization_id: i64,
     email: &str,
     token: Option<&str>,
+    role: Role,
+    password: Option<&str>,
 ) -> anyhow::Result<NewUser> {
     let token = token.map_or_else(|| random_token(40), str::to_string);
+    let password_hash = match password {
+        Some(password) => Some(passwords::hash(password).await?),
+        None => None,
+    };
     let mut tx = db.begin().await?;
     let exists: Option<i64> = store::query_scalar("SELECT id FROM organizations WHERE id = $1")
         .bind(organization_id)
@@ -229,15 +198,20 @@ pub async fn create_user(
         anyhow::bail!("organization {organization_id} does not exist");
     }
     let user_id: i64 = store::query_scalar(
-        "INSERT INTO users (organization_id, email, token_digest, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO users (organization_id, email, token_digest, role, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(organization_id)
     .bind(email)
     .bind(token_digest(&token))
+    .bind(role.code())
+    .bind(password_hash)
     .bind(time::now())
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| anyhow::anyhow!("could not create user {email}: {e} (is the email or token taken?)"))?;
+    .map_err(|e| {
+        anyhow::anyhow!("could not create user {email}: {e} (is the email or token taken?)")
+    })?;
     db.commit(tx).await?;
     Ok(NewUser {
         user_id,
@@ -246,14 +220,26 @@ pub async fn create_user(
     })
 }
 
+/// The first user, as the settings describe them: an email, and optionally a fixed API
+/// token and a password (Label Studio's `LABEL_STUDIO_USERNAME` / `LABEL_STUDIO_PASSWORD`).
+pub struct FirstUser<'a> {
+    pub email: &'a str,
+    pub token: Option<&'a str>,
+    pub password: Option<&'a str>,
+}
+
 /// On first start (no user yet) creates the default organization and the admin user.
 /// Returns the admin's token when it was generated here, so it can be printed once.
 /// With `fixed_token`, an existing admin's token is set to it, so scripts can rely on it.
-pub async fn bootstrap(
-    db: &Db,
-    admin_email: &str,
-    fixed_token: Option<&str>,
-) -> anyhow::Result<Option<String>> {
+///
+/// With a password, a user of that email who has no password yet gets it (so a server
+/// that existed before passwords gains email sign-in); an existing password is never
+/// overwritten from the environment.
+pub async fn bootstrap(db: &Db, first: &FirstUser<'_>) -> anyhow::Result<Option<String>> {
+    let fixed_token = first.token;
+    if let Some(password) = first.password {
+        passwords::check("LABEL_STUDIO_PASSWORD", password)?;
+    }
     let users: i64 = store::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db.reader())
         .await?;
@@ -276,10 +262,30 @@ pub async fn bootstrap(
             }
             db.commit(tx).await?;
         }
+        if let Some(password) = first.password {
+            let hash = passwords::hash(password).await?;
+            let mut tx = db.begin().await?;
+            store::query(
+                "UPDATE users SET password_hash = $1 WHERE LOWER(email) = LOWER($2) AND password_hash IS NULL",
+            )
+            .bind(hash)
+            .bind(first.email)
+            .execute(&mut *tx)
+            .await?;
+            db.commit(tx).await?;
+        }
         return Ok(None);
     }
     let organization_id = create_organization(db, "labelhook").await?;
-    let user = create_user(db, organization_id, admin_email, fixed_token).await?;
+    let user = create_user(
+        db,
+        organization_id,
+        first.email,
+        fixed_token,
+        Role::Owner,
+        first.password,
+    )
+    .await?;
     Ok(fixed_token.is_none().then_some(user.token))
 }
 
@@ -309,27 +315,5 @@ mod tests {
             token_digest("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn a_client_past_the_threshold_waits_out_its_minute() {
-        let throttle = BadTokenThrottle::new(2);
-        let client: IpAddr = "192.0.2.7".parse().unwrap();
-        assert_eq!(throttle.failed(client), None);
-        assert_eq!(throttle.failed(client), None);
-        assert!(throttle.locked_out(client).is_none(), "at the threshold");
-        let wait = throttle.failed(client).expect("past the threshold");
-        assert!(wait <= Duration::from_secs(60));
-        assert!(throttle.locked_out(client).is_some());
-        let other: IpAddr = "192.0.2.8".parse().unwrap();
-        assert!(throttle.locked_out(other).is_none(), "others are not");
-        // One IPv6 host is its /64.
-        let a: IpAddr = "2001:db8::1".parse().unwrap();
-        let b: IpAddr = "2001:db8::2".parse().unwrap();
-        for _ in 0..3 {
-            throttle.failed(a);
-        }
-        assert!(throttle.locked_out(b).is_some());
-        assert!(BadTokenThrottle::new(0).failed(client).is_none(), "0: off");
     }
 }
