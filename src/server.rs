@@ -41,7 +41,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
         println!("(shown once; use it as `Authorization: Token {token}`)");
     }
-    let dispatcher = crate::delivery::spawn(db.clone(), settings.webhooks.clone(), delivery_client);
+    let dispatcher = crate::delivery::spawn(
+        db.clone(),
+        settings.webhooks.clone(),
+        delivery_client,
+        std::sync::Arc::new(crate::events::alerts::AlertEvents),
+    );
     let pruner = crate::delivery::prune::spawn(db.clone(), settings.webhooks.retention);
     crate::labeling::stats::spawn_folder(db.clone());
     let label_config = crate::labeling::label_config::Limits {

@@ -428,10 +428,22 @@ async fn a_webhook_is_switched_off_only_after_failing_for_long() {
         ("LABELHOOK_BREAKER_PROBE_MAX", "100ms"),
     ]);
     let receiver = Receiver::start_with(Behaviour::Status(500)).await;
+    let ops = Receiver::start().await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": ops.url, "send_for_all_actions": false, "actions": ["WEBHOOK_DISABLED"]}),
+        )
+        .await;
     let (project, webhook) = setup(&server, &receiver).await;
     for i in 0..12 {
         add_task(&server, project, &format!("t{i}")).await;
     }
+    let alert = ops.wait_for("WEBHOOK_DISABLED", 1).await.remove(0);
+    assert_eq!(alert.body["webhook"]["id"], webhook["id"]);
+    assert_eq!(alert.body["webhook"]["is_active"], false);
+    assert_eq!(alert.body["webhook"]["disabled_reason"], "failures");
+    assert_eq!(alert.body["held"], 12);
     let state = eventually(20, "the webhook to be switched off", || async {
         let state = webhook_state(&server, &webhook["id"]).await;
         (state["is_active"] == false).then_some(state)
@@ -612,6 +624,158 @@ async fn recover_can_include_pending_deliveries() {
             "POST",
             &path,
             Some(json!({"since": "2000-01-01T00:00:00Z", "include_pending": "yes"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+const ALERTS: [&str; 4] = [
+    "WEBHOOK_FAILING",
+    "WEBHOOK_RECOVERED",
+    "WEBHOOK_DISABLED",
+    "DELIVERY_FAILED",
+];
+
+/// An organization-level webhook that subscribes to the alerts hears that a webhook is
+/// failing and that it recovered, with the webhook, counts and the last error. The
+/// failing webhook never gets an alert about itself (though it subscribes), and a
+/// webhook that takes every action gets none (a Label Studio receiver does not expect
+/// them). /metrics shows the breaker.
+#[tokio::test]
+async fn alerts_tell_the_organization_when_a_webhook_fails_and_recovers() {
+    let server = Server::start();
+    let ops = Receiver::start().await;
+    let everything = Receiver::start().await;
+    let failing = Receiver::start_with(Behaviour::Status(503)).await;
+    let project = server.project("alerts").await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": ops.url, "send_for_all_actions": false, "actions": ALERTS}),
+        )
+        .await;
+    server
+        .create("/api/webhooks/", json!({"url": everything.url}))
+        .await;
+    let webhook = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": failing.url, "send_for_all_actions": false,
+                   "actions": ["TASKS_CREATED", "WEBHOOK_FAILING", "WEBHOOK_RECOVERED"]}),
+        )
+        .await;
+    for i in 0..6 {
+        add_task(&server, project, &format!("t{i}")).await;
+    }
+    let alert = ops.wait_for("WEBHOOK_FAILING", 1).await.remove(0);
+    assert_eq!(alert.body["webhook"]["id"], webhook["id"]);
+    assert_eq!(alert.body["webhook"]["url"], failing.url.as_str());
+    assert!(
+        alert.body["consecutive_failures"].as_i64().unwrap() >= 5,
+        "{}",
+        alert.body
+    );
+    assert!(
+        alert.body["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 503"),
+        "{}",
+        alert.body
+    );
+    assert!(alert.body["failing_since"].is_string());
+    assert!(alert.body["next_probe_at"].is_string());
+    let waiting = alert.body["held"].as_i64().unwrap() + alert.body["pending"].as_i64().unwrap();
+    assert!(waiting >= 1, "{}", alert.body);
+    let metric = format!(
+        "labelhook_webhook_breaker_open{{webhook=\"{}\"}} 1",
+        webhook["id"]
+    );
+    let scrape = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(scrape.contains(&metric), "{metric} missing:\n{scrape}");
+
+    failing.set(Behaviour::Status(200));
+    server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/retry", webhook["id"]),
+            None,
+        )
+        .await;
+    let recovered = ops.wait_for("WEBHOOK_RECOVERED", 1).await.remove(0);
+    assert_eq!(recovered.body["webhook"]["id"], webhook["id"]);
+    assert_eq!(recovered.body["consecutive_failures"], 0);
+    failing
+        .wait_until(20, "the six tasks", |got| {
+            got.iter()
+                .filter(|r| r.action() == "TASKS_CREATED")
+                .map(|r| r.header("webhook-id"))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                == 6
+        })
+        .await;
+    // The everything-webhook got the tasks, so it was listening all along.
+    everything.wait_for("TASKS_CREATED", 6).await;
+    assert!(
+        failing
+            .received()
+            .iter()
+            .all(|r| !ALERTS.contains(&r.action())),
+        "an alert about a webhook went to that webhook"
+    );
+    assert!(
+        everything
+            .received()
+            .iter()
+            .all(|r| !ALERTS.contains(&r.action())),
+        "send_for_all_actions does not take alerts"
+    );
+    assert_eq!(ops.received().len(), 2, "one alert each way, no tasks");
+}
+
+/// A delivery that runs out of retries raises DELIVERY_FAILED with the delivery.
+#[tokio::test]
+async fn an_exhausted_delivery_raises_delivery_failed() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
+    let ops = Receiver::start().await;
+    let failing = Receiver::start_with(Behaviour::Status(400)).await;
+    let project = server.project("failed").await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": ops.url, "send_for_all_actions": false, "actions": ["DELIVERY_FAILED"]}),
+        )
+        .await;
+    let webhook = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": failing.url, "project": project}),
+        )
+        .await;
+    add_task(&server, project, "x").await;
+    let alert = ops.wait_for("DELIVERY_FAILED", 1).await.remove(0);
+    assert_eq!(alert.body["webhook"]["id"], webhook["id"]);
+    assert_eq!(alert.body["webhook"]["project"], project);
+    assert_eq!(alert.body["delivery"]["action"], "TASKS_CREATED");
+    assert_eq!(alert.body["delivery"]["attempts"], 1);
+    assert_eq!(alert.body["delivery"]["last_status_code"], 400);
+    let failed = wait_status(&server, &webhook, "failed", 1).await;
+    assert_eq!(alert.body["delivery"]["id"], failed[0]["id"]);
+    // A project webhook cannot subscribe to alerts (organization-only).
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/webhooks/",
+            json!({"url": ops.url, "project": project, "actions": ["WEBHOOK_FAILING"]}).into(),
         )
         .await;
     assert_eq!(status, 400, "{body}");

@@ -321,7 +321,22 @@ async fn info_lists_the_catalogue() {
         .json()
         .await
         .unwrap();
-    assert_eq!(info, reference("api/webhooks_info.json")["body"]);
+    // Label Studio's catalogue, then labelhook's alerts (organization-only).
+    let mut expected = reference("api/webhooks_info.json")["body"].clone();
+    for (id, name) in [
+        ("WEBHOOK_FAILING", "Webhook failing"),
+        ("WEBHOOK_RECOVERED", "Webhook recovered"),
+        ("WEBHOOK_DISABLED", "Webhook disabled"),
+        ("DELIVERY_FAILED", "Delivery failed"),
+    ] {
+        let entry = &info[id];
+        assert_eq!(entry["name"], name);
+        assert_eq!(entry["key"], "webhook");
+        assert_eq!(entry["organization-only"], true);
+        assert!(!entry["description"].as_str().unwrap().is_empty());
+        expected[id] = entry.clone();
+    }
+    assert_eq!(info, expected);
     let only: Value = server
         .client
         .get(server.url("/api/webhooks/info/?organization-only=true"))
@@ -332,7 +347,17 @@ async fn info_lists_the_catalogue() {
         .await
         .unwrap();
     let keys: Vec<&String> = only.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["PROJECT_CREATED", "PROJECT_DELETED"]);
+    assert_eq!(
+        keys,
+        [
+            "PROJECT_CREATED",
+            "PROJECT_DELETED",
+            "WEBHOOK_FAILING",
+            "WEBHOOK_RECOVERED",
+            "WEBHOOK_DISABLED",
+            "DELIVERY_FAILED"
+        ]
+    );
     let not: Value = server
         .client
         .get(server.url("/api/webhooks/info/?organization-only=false"))

@@ -122,16 +122,23 @@ async fn render(State(state): State<AppState>, request: Request) -> ApiResult<im
     metrics::gauge!("labelhook_oldest_pending_delivery_age_seconds").set(age);
     let writable = store::health::problem().is_none();
     metrics::gauge!("labelhook_database_writable").set(if writable { 1.0 } else { 0.0 });
-    let streaks = store::query("SELECT id, consecutive_failures, is_active FROM webhooks")
-        .fetch_all(reader)
-        .await?;
+    let streaks =
+        store::query("SELECT id, consecutive_failures, is_active, breaker_opened_at FROM webhooks")
+            .fetch_all(reader)
+            .await?;
     for row in streaks {
         let id: i64 = row.try_get("id")?;
         let failures: i64 = row.try_get("consecutive_failures")?;
         let active: i64 = row.try_get("is_active")?;
+        let open = row
+            .try_get::<Option<i64>, _>("breaker_opened_at")?
+            .is_some();
         metrics::gauge!("labelhook_webhook_consecutive_failures", "webhook" => id.to_string())
             .set(failures as f64);
         metrics::gauge!("labelhook_webhook_active", "webhook" => id.to_string()).set(active as f64);
+        // 1 while the breaker is open (deliveries held, probing), 0 while closed.
+        metrics::gauge!("labelhook_webhook_breaker_open", "webhook" => id.to_string())
+            .set(if open { 1.0 } else { 0.0 });
     }
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

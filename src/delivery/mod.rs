@@ -11,6 +11,7 @@
 //! It never runs in a request: handlers only commit outbox rows, hand the fresh ones over
 //! and wake it.
 
+pub mod alert;
 pub mod breaker;
 pub mod claim;
 pub mod handoff;
@@ -31,6 +32,7 @@ use tokio::sync::mpsc;
 use crate::config::WebhookSettings;
 use crate::store;
 use crate::store::{Db, time};
+use alert::Alerts;
 use handoff::{Handoff, Message, Reply};
 use job::Job;
 use send::{Attempt, ErrorClass};
@@ -57,9 +59,10 @@ pub fn spawn(
     db: Db,
     settings: WebhookSettings,
     client: reqwest::Client,
+    alerts: Arc<dyn Alerts>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let dispatcher = Dispatcher::new(db, settings, client);
+        let dispatcher = Dispatcher::new(db, settings, client, alerts);
         dispatcher.run().await;
     })
 }
@@ -97,10 +100,17 @@ struct Dispatcher {
     liveness: Option<liveness::Liveness>,
     /// Which addresses deliveries may reach.
     guard: ssrf::Guard,
+    /// Where breaker changes and exhausted deliveries are reported.
+    alerts: Arc<dyn Alerts>,
 }
 
 impl Dispatcher {
-    fn new(db: Db, settings: WebhookSettings, client: reqwest::Client) -> Dispatcher {
+    fn new(
+        db: Db,
+        settings: WebhookSettings,
+        client: reqwest::Client,
+        alerts: Arc<dyn Alerts>,
+    ) -> Dispatcher {
         let guard = ssrf::Guard::from_settings(&settings);
         Dispatcher {
             db,
@@ -115,6 +125,7 @@ impl Dispatcher {
             refill: false,
             liveness: None,
             guard,
+            alerts,
         }
     }
 
@@ -184,6 +195,7 @@ impl Dispatcher {
             self.db.clone(),
             self.settings.clone(),
             self.handoff().clone(),
+            self.alerts.clone(),
             outcome_rx,
         ));
         // When to claim next. A commit that left deliveries due for a webhook with free
@@ -506,6 +518,7 @@ async fn recorder(
     db: Db,
     settings: Arc<WebhookSettings>,
     handoff: Arc<Handoff>,
+    alerts: Arc<dyn Alerts>,
     mut outcomes: mpsc::Receiver<Attempt>,
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
@@ -523,14 +536,17 @@ async fn recorder(
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=RECORD_TRIES {
             match record::record(&db, &settings, &batch).await {
-                Ok(changes) => {
-                    for (webhook_id, change) in changes {
+                Ok(recorded) => {
+                    for (webhook_id, change) in recorded.changes {
                         if matches!(
                             change,
                             breaker::Change::Opened | breaker::Change::SwitchedOff(_)
                         ) {
                             handoff.send(Message::Hold(webhook_id));
                         }
+                    }
+                    if !recorded.alerts.is_empty() {
+                        alerts.raise(&db, recorded.alerts).await;
                     }
                     break;
                 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::alert::{Alert, AlertKind};
 use super::breaker;
 use super::send::Attempt;
 use crate::config::WebhookSettings;
@@ -53,7 +54,7 @@ pub async fn record(
     db: &Db,
     settings: &WebhookSettings,
     batch: &[Attempt],
-) -> store::Result<Vec<(i64, breaker::Change)>> {
+) -> store::Result<Recorded> {
     let mut tx = db.begin_large().await?;
     db.skip_flush_wait(&mut tx).await?;
     let now = time::now();
@@ -79,6 +80,7 @@ pub async fn record(
     }
     let mut succeeded: BTreeMap<Option<u16>, Vec<i64>> = BTreeMap::new();
     let mut retries = false;
+    let mut alerts = Vec::new();
     for &attempt in batch {
         let job = &attempt.job;
         let attempts = job.attempts + 1;
@@ -98,7 +100,16 @@ pub async fn record(
                 retries = true;
                 ("pending", Some(at))
             }
-            Next::Failed => ("failed", None),
+            Next::Failed => {
+                if !AlertKind::is_alert_action(&job.action) {
+                    alerts.push(Alert {
+                        kind: AlertKind::DeliveryFailed,
+                        webhook_id: job.webhook_id,
+                        delivery_id: Some(job.delivery_id),
+                    });
+                }
+                ("failed", None)
+            }
         };
         // Only a delivery still pending moves: one released or held meanwhile keeps its
         // state but records the attempt.
@@ -153,10 +164,35 @@ pub async fn record(
     if retries || released {
         db.wake_dispatcher();
     }
-    Ok(verdicts
+    let changes: Vec<(i64, breaker::Change)> = verdicts
         .into_iter()
         .filter_map(|(webhook_id, verdict)| verdict.change.map(|change| (webhook_id, change)))
-        .collect())
+        .collect();
+    for (webhook_id, change) in &changes {
+        let kind = match change {
+            breaker::Change::Opened => AlertKind::WebhookFailing,
+            breaker::Change::Closed => AlertKind::WebhookRecovered,
+            breaker::Change::SwitchedOff(_) => AlertKind::WebhookDisabled,
+            breaker::Change::StillOpen => continue,
+        };
+        alerts.insert(
+            0,
+            Alert {
+                kind,
+                webhook_id: *webhook_id,
+                delivery_id: None,
+            },
+        );
+    }
+    Ok(Recorded { changes, alerts })
+}
+
+/// What a written batch changed beyond its deliveries.
+pub struct Recorded {
+    /// Breakers that moved.
+    pub changes: Vec<(i64, breaker::Change)>,
+    /// Alerts to raise, now that the outcomes are committed.
+    pub alerts: Vec<Alert>,
 }
 
 /// The batch's outcomes per webhook, in the order they happened.

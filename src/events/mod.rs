@@ -3,11 +3,14 @@
 //!
 //! Adding an action is one row in [`CATALOGUE`] plus the call that emits it.
 
+pub mod alerts;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::delivery::alert::AlertKind;
 use crate::delivery::handoff::Pending;
 use crate::delivery::job::{self, DESTINATION_COLUMNS, Destination, Job};
 use crate::shared::{Error, Result, Scope};
@@ -34,6 +37,11 @@ pub enum Action {
     StartTraining,
     /// The test event of `POST /api/webhooks/{id}/test`.
     Ping,
+    /// Alerts (labelhook's own, organization-level): see [`alerts`].
+    WebhookFailing,
+    WebhookRecovered,
+    WebhookDisabled,
+    DeliveryFailed,
 }
 
 /// One row of the catalogue, as `GET /api/webhooks/info/` shows it.
@@ -134,7 +142,48 @@ pub const CATALOGUE: &[ActionInfo] = &[
         "label_link",
         false,
     ),
+    alert_row(
+        Action::WebhookFailing,
+        AlertKind::WebhookFailing,
+        "Webhook failing",
+        "A webhook's breaker opened after failures in a row: its deliveries are held and one probe at a time goes out.",
+    ),
+    alert_row(
+        Action::WebhookRecovered,
+        AlertKind::WebhookRecovered,
+        "Webhook recovered",
+        "A failing webhook's receiver answered again: everything held is being sent.",
+    ),
+    alert_row(
+        Action::WebhookDisabled,
+        AlertKind::WebhookDisabled,
+        "Webhook disabled",
+        "A webhook was switched off after failing for a long time (or its receiver answered 410 Gone); its deliveries are held until it is switched on.",
+    ),
+    alert_row(
+        Action::DeliveryFailed,
+        AlertKind::DeliveryFailed,
+        "Delivery failed",
+        "A delivery used up its retry schedule; redeliver or recover it from the delivery log.",
+    ),
 ];
+
+/// An alert: organization-level only, its payload under `webhook`.
+const fn alert_row(
+    action: Action,
+    kind: AlertKind,
+    name: &'static str,
+    description: &'static str,
+) -> ActionInfo {
+    ActionInfo {
+        action,
+        id: kind.as_str(),
+        name,
+        description,
+        key: "webhook",
+        organization_only: true,
+    }
+}
 
 const fn row(
     action: Action,
@@ -182,6 +231,8 @@ impl Action {
 struct Target {
     webhook_id: i64,
     send_payload: bool,
+    /// It names the action in `actions` (not only `send_for_all_actions`).
+    listed: bool,
     /// Its breaker is open, or it was switched off after failures: the delivery is kept,
     /// held until a probe succeeds or the webhook is switched on.
     held: bool,
@@ -223,14 +274,14 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Ta
         }
         let all = row.try_get::<i64, _>("send_for_all_actions")? != 0;
         let actions: String = row.try_get("actions")?;
-        let wanted = all
-            || serde_json::from_str::<Vec<String>>(&actions)
-                .unwrap_or_default()
-                .iter()
-                .any(|a| a == action.as_str());
-        if wanted {
+        let listed = serde_json::from_str::<Vec<String>>(&actions)
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a == action.as_str());
+        if all || listed {
             found.push(Target {
                 webhook_id: row.try_get("id")?,
+                listed,
                 send_payload: row.try_get::<i64, _>("send_payload")? != 0,
                 held,
                 destination: Some(Arc::new(Destination::from_row(&row, now)?)),
@@ -263,6 +314,28 @@ pub async fn emit(
     Ok(())
 }
 
+/// Writes an alert about webhook `about` to the organization-level webhooks of `scope`
+/// that name `action` in their `actions` (not to those that take every action: a Label
+/// Studio receiver does not expect labelhook's own events), never to `about` itself.
+/// Returns how many webhooks it goes to.
+pub async fn emit_alert(
+    tx: &mut Conn,
+    scope: Scope,
+    action: Action,
+    body: Map<String, Value>,
+    about: i64,
+) -> Result<usize> {
+    let targets: Vec<Target> = targets(tx, scope, action)
+        .await?
+        .into_iter()
+        .filter(|target| target.listed && target.webhook_id != about)
+        .collect();
+    if !targets.is_empty() {
+        record(tx, scope, action, body, &targets).await?;
+    }
+    Ok(targets.len())
+}
+
 /// Writes one event to the given webhook ids, bypassing the matching (test events, ML
 /// backend training). Returns the delivery ids.
 pub async fn emit_to(
@@ -274,6 +347,7 @@ pub async fn emit_to(
 ) -> Result<Vec<i64>> {
     let targets = [Target {
         webhook_id,
+        listed: true,
         send_payload: true,
         held: false,
         destination: None,
