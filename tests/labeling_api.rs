@@ -511,6 +511,8 @@ async fn annotations_crud_matches_label_studio() {
         (json!({"result": {"a": 1}}), "result"),
         (json!({"was_cancelled": "yes"}), "was_cancelled"),
         (json!({"lead_time": "slow"}), "lead_time"),
+        (json!({"import_id": 1.5}), "import_id"),
+        (json!({"parent_prediction": "first"}), "parent_prediction"),
     ] {
         let (status, body) = server
             .call(
@@ -522,6 +524,18 @@ async fn annotations_crud_matches_label_studio() {
         assert_eq!(status, 400, "{input}: {body}");
         assert!(
             body["validation_errors"][field].is_array(),
+            "{input}: {body}"
+        );
+        // In Label Studio's words.
+        let expected = match field {
+            "result" => "Expected a list of result items.",
+            "was_cancelled" => "Must be a valid boolean.",
+            "lead_time" => "A valid number is required.",
+            "import_id" => "A valid integer is required.",
+            _ => "Incorrect type. Expected pk value, received str.",
+        };
+        assert_eq!(
+            body["validation_errors"][field][0], expected,
             "{input}: {body}"
         );
     }

@@ -3,15 +3,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiResult;
-use super::extract::{Id, LsJson, as_object};
-use super::openapi::AnnotationInput;
+use super::extract::{Id, LsJson};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
+use crate::labeling::annotations::{self, AnnotationInput};
 use crate::labeling::render::AnnotationView;
-use crate::labeling::{annotations, tasks};
+use crate::labeling::tasks;
 use crate::shared::Actor;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -60,7 +59,7 @@ async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(task_id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<AnnotationInput>,
 ) -> ApiResult<(StatusCode, Json<AnnotationView>)> {
     let mut tx = state.db.begin().await?;
     let annotation = annotations::create(&mut tx, &actor, task_id, input).await?;
@@ -83,9 +82,8 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<AnnotationInput>,
 ) -> ApiResult<Json<AnnotationView>> {
-    let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
     let annotation = annotations::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
+use crate::shared::input_error;
 
 /// A JSON body deserialized into `T`; a wrong type names the field at fault.
 pub struct LsJson<T>(pub T);
@@ -178,39 +179,15 @@ fn reject_null_characters(bytes: &[u8]) -> Result<(), ApiError> {
     }
 }
 
-/// The one translation from serde's errors to Label Studio's `validation_errors`: the
-/// path of the value at fault becomes the nesting of the answer (`{"actions": {"0":
-/// ["..."]}}`, as Django REST framework nests them) and serde's wording becomes DRF's
-/// (`Must be a valid boolean.`, `This field is required.`, ...). Input types therefore
-/// validate nothing by hand that serde can say; their own checks (`Error::custom`) pass
-/// through word for word.
+/// serde's error about a body as Label Studio's `validation_errors` (see
+/// `shared::input_error`, the one translation): nested by the path of the value at fault,
+/// as Django REST framework nests them (`{"actions": {"0": ["..."]}}`).
 fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = error.inner();
     if inner.is_syntax() || inner.is_eof() {
         return ApiError::field("non_field_errors", format!("JSON parse error - {inner}"));
     }
-    let mut path: Vec<String> = error
-        .path()
-        .iter()
-        .filter_map(|segment| match segment {
-            serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-            _ => None,
-        })
-        .collect();
-    // serde's message ends with "at line L column C"; the path says more.
-    let message = inner.to_string();
-    let message = message
-        .rsplit_once(" at line ")
-        .map(|(head, _)| head.to_string())
-        .unwrap_or(message);
-    let message = match drf_message(&message) {
-        Message::Field(field, text) => {
-            path.push(field);
-            text
-        }
-        Message::Text(text) => text,
-    };
+    let (path, message) = input_error(&error);
     ApiError::Validation(nest(&path, message))
 }
 
@@ -227,73 +204,6 @@ fn nest(path: &[String], message: String) -> Map<String, Value> {
     let mut errors = Map::new();
     errors.insert(first.clone(), value);
     errors
-}
-
-enum Message {
-    /// The message is about this field of the value at the path (a missing field).
-    Field(String, String),
-    Text(String),
-}
-
-/// serde's message in Django REST framework's words (the ones Label Studio answers with).
-fn drf_message(message: &str) -> Message {
-    if let Some(field) = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-    {
-        return Message::Field(field.to_string(), "This field is required.".into());
-    }
-    if let Some(variant) = message
-        .strip_prefix("unknown variant `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(variant, _)| variant)
-    {
-        return Message::Text(format!("\"{variant}\" is not a valid choice."));
-    }
-    let Some((got, expected)) = message
-        .strip_prefix("invalid type: ")
-        .and_then(|rest| rest.rsplit_once(", expected "))
-    else {
-        return Message::Text(message.to_string());
-    };
-    let got = python_type(got);
-    let text = match expected {
-        _ if got == "NoneType" => "This field may not be null.".to_string(),
-        "a boolean" => "Must be a valid boolean.".to_string(),
-        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => {
-            "A valid integer is required.".to_string()
-        }
-        "f32" | "f64" => "A valid number is required.".to_string(),
-        "a string" | "a borrowed string" | "a character" => "Not a valid string.".to_string(),
-        "pk value" => format!("Incorrect type. Expected pk value, received {got}."),
-        "a map" => format!("Expected a dictionary of items but got type \"{got}\"."),
-        _ if expected.starts_with("struct ") => {
-            format!("Invalid data. Expected a dictionary, but got {got}.")
-        }
-        _ if expected.starts_with("a sequence") || expected.starts_with("tuple") => {
-            format!("Expected a list of items but got type \"{got}\".")
-        }
-        _ => message.to_string(),
-    };
-    Message::Text(text)
-}
-
-/// The Python type name of what serde_json describes as `string "x"`, `integer `5``, ...
-fn python_type(described: &str) -> &'static str {
-    let kinds = [
-        ("string", "str"),
-        ("integer", "int"),
-        ("floating point", "float"),
-        ("boolean", "bool"),
-        ("sequence", "list"),
-        ("map", "dict"),
-        ("null", "NoneType"),
-        ("unit", "NoneType"),
-    ];
-    kinds
-        .iter()
-        .find(|(prefix, _)| described.starts_with(prefix))
-        .map_or("object", |(_, name)| name)
 }
 
 /// A query string deserialized into `T`.

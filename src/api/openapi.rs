@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::data_manager::DmActionId;
 use super::error::Error;
 use super::route::{Route, get, tagged};
+use crate::labeling::annotations::AnnotationInput;
 use crate::webhooks::log::DeliveryStatus;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -342,24 +343,6 @@ pub struct TaskUpdate {
 
 // ---------------------------------------------------------------------------------------
 // Annotations and predictions.
-
-/// The fields a client may set on an annotation.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}], "lead_time": 2.0}))]
-#[allow(dead_code)]
-pub struct AnnotationInput {
-    /// Result items (or a JSON string holding the list).
-    result: Option<Vec<Value>>,
-    #[schema(nullable = false)]
-    was_cancelled: Option<bool>,
-    #[schema(nullable = false)]
-    ground_truth: Option<bool>,
-    lead_time: Option<f64>,
-    import_id: Option<i64>,
-    last_action: Option<String>,
-    parent_prediction: Option<i64>,
-    parent_annotation: Option<i64>,
-}
 
 /// A prediction's own fields (also the items of a task's `predictions` on import).
 #[derive(Serialize, ToSchema)]

@@ -2,13 +2,15 @@
 
 use std::collections::HashSet;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{LabelingSettings, stats};
 use crate::events::{self, Action};
-use crate::shared::{Actor, Error, Result};
+use crate::shared::{Actor, Error, Patch, Pk, Result, input_error};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -133,118 +135,97 @@ pub struct NewAnnotation {
     pub parent_annotation: Option<i64>,
 }
 
+/// An annotation as a client sends it: `POST /api/tasks/{id}/annotations/`, PATCH/PUT
+/// `/api/annotations/{id}/` (only the keys sent change) and each item of an import's
+/// `annotations`. `null` leaves a flag as it is and clears the others.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}], "lead_time": 2.0}))]
+pub struct AnnotationInput {
+    /// Result items (or a JSON string holding the list).
+    #[schema(value_type = Option<Vec<Value>>)]
+    pub result: Patch<ResultList>,
+    #[schema(value_type = Option<bool>)]
+    pub was_cancelled: Patch<bool>,
+    #[schema(value_type = Option<bool>)]
+    pub ground_truth: Patch<bool>,
+    #[schema(value_type = Option<f64>)]
+    pub lead_time: Patch<f64>,
+    #[schema(value_type = Option<i64>)]
+    pub import_id: Patch<i64>,
+    #[schema(value_type = Option<String>)]
+    pub last_action: Patch<String>,
+    #[schema(value_type = Option<i64>)]
+    pub parent_prediction: Patch<Pk>,
+    #[schema(value_type = Option<i64>)]
+    pub parent_annotation: Patch<Pk>,
+}
+
+/// An annotation's or a prediction's `result`: a list, or (as Label Studio accepts) a JSON
+/// string holding the list.
+#[derive(Debug, Serialize)]
+pub struct ResultList(pub Value);
+
+impl<'de> Deserialize<'de> for ResultList {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            list @ Value::Array(_) => Ok(ResultList(list)),
+            Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(list @ Value::Array(_)) => Ok(ResultList(list)),
+                _ => Err(serde::de::Error::custom(NOT_A_RESULT_LIST)),
+            },
+            _ => Err(serde::de::Error::custom(NOT_A_RESULT_LIST)),
+        }
+    }
+}
+
+const NOT_A_RESULT_LIST: &str = "Expected a list of result items.";
+
+impl AnnotationInput {
+    /// The fields sent, applied onto `target`. Takes `self`: the result (which may be
+    /// megabytes) moves into `target` instead of being copied.
+    fn apply(self, target: &mut NewAnnotation) {
+        target.result = self
+            .result
+            .map(|ResultList(list)| list)
+            .nullable(target.result.take());
+        target.was_cancelled = self.was_cancelled.or_keep(target.was_cancelled);
+        target.ground_truth = self.ground_truth.or_keep(target.ground_truth);
+        target.lead_time = self.lead_time.nullable(target.lead_time);
+        target.import_id = self.import_id.nullable(target.import_id);
+        target.last_action = self.last_action.nullable(target.last_action.take());
+        target.parent_prediction = self
+            .parent_prediction
+            .map(|Pk(id)| id)
+            .nullable(target.parent_prediction);
+        target.parent_annotation = self
+            .parent_annotation
+            .map(|Pk(id)| id)
+            .nullable(target.parent_annotation);
+    }
+}
+
 impl NewAnnotation {
-    /// Validates a JSON object; `at` prefixes field names in errors (import items).
+    /// Reads an import item; `at` prefixes field names in errors (`0.annotations.1`).
     pub fn from_value(value: Value, at: &str) -> Result<NewAnnotation> {
-        let Value::Object(object) = value else {
-            return Err(Error::invalid(
-                if at.is_empty() {
-                    "non_field_errors"
-                } else {
-                    at
-                },
-                "Invalid data. Expected a dictionary.",
-            ));
-        };
+        if !value.is_object() {
+            return Err(Error::invalid(at, "Invalid data. Expected a dictionary."));
+        }
+        let input: AnnotationInput = serde_path_to_error::deserialize(value).map_err(|error| {
+            let (path, message) = input_error(&error);
+            let field = std::iter::once(at.to_string())
+                .chain(path)
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(".");
+            Error::invalid(field, message)
+        })?;
         let mut new = NewAnnotation::default();
-        apply_fields(&mut new, object, at)?;
+        input.apply(&mut new);
         Ok(new)
     }
-}
-
-fn field_name(at: &str, key: &str) -> String {
-    if at.is_empty() {
-        key.to_string()
-    } else {
-        format!("{at}.{key}")
-    }
-}
-
-/// Applies the client-settable fields present in `object` onto `target`. Takes the object:
-/// the result (which may be megabytes) moves into `target` instead of being copied.
-fn apply_fields(
-    target: &mut NewAnnotation,
-    mut object: Map<String, Value>,
-    at: &str,
-) -> Result<()> {
-    let result = object.remove("result");
-    let boolean = |key: &str| -> Result<Option<bool>> {
-        match object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Error::invalid(
-                field_name(at, key),
-                "Must be a valid boolean.",
-            )),
-        }
-    };
-    let integer = |key: &str| -> Result<Option<Option<i64>>> {
-        match object.get(key) {
-            None => Ok(None),
-            Some(Value::Null) => Ok(Some(None)),
-            Some(v) => v
-                .as_i64()
-                .map(|n| Some(Some(n)))
-                .ok_or_else(|| Error::invalid(field_name(at, key), "A valid integer is required.")),
-        }
-    };
-    match result {
-        None => {}
-        Some(Value::Null) => target.result = None,
-        Some(result @ Value::Array(_)) => target.result = Some(result),
-        // Label Studio accepts a JSON string holding the list, too.
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
-            Ok(result @ Value::Array(_)) => target.result = Some(result),
-            _ => {
-                return Err(Error::invalid(
-                    field_name(at, "result"),
-                    "Expected a list of result items.",
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(Error::invalid(
-                field_name(at, "result"),
-                "Expected a list of result items.",
-            ));
-        }
-    }
-    if let Some(b) = boolean("was_cancelled")? {
-        target.was_cancelled = b;
-    }
-    if let Some(b) = boolean("ground_truth")? {
-        target.ground_truth = b;
-    }
-    match object.get("lead_time") {
-        None => {}
-        Some(Value::Null) => target.lead_time = None,
-        Some(v) => {
-            target.lead_time = Some(v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
-                Error::invalid(field_name(at, "lead_time"), "A valid number is required.")
-            })?)
-        }
-    }
-    if let Some(v) = integer("import_id")? {
-        target.import_id = v;
-    }
-    if let Some(v) = integer("parent_prediction")? {
-        target.parent_prediction = v;
-    }
-    if let Some(v) = integer("parent_annotation")? {
-        target.parent_annotation = v;
-    }
-    match object.get("last_action") {
-        None => {}
-        Some(Value::Null) => target.last_action = None,
-        Some(Value::String(s)) => target.last_action = Some(s.clone()),
-        Some(_) => {
-            return Err(Error::invalid(
-                field_name(at, "last_action"),
-                "Not a valid string.",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Inserts an annotation row (no statistics, no event: callers do both).
@@ -317,10 +298,11 @@ pub async fn create(
     tx: &mut Conn,
     actor: &Actor,
     task_id: i64,
-    input: Value,
+    input: AnnotationInput,
 ) -> Result<Annotation> {
     let task = tasks::get(tx, actor, task_id).await?;
-    let mut new = NewAnnotation::from_value(input, "")?;
+    let mut new = NewAnnotation::default();
+    input.apply(&mut new);
     // A result may be megabytes, and its parsed form many times that: from here on only
     // its text is kept, parsed again where a body needs it (see `with_result`).
     let result = new.result.take().map(|r| r.to_string());
@@ -372,7 +354,7 @@ pub async fn update(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
-    input: Map<String, Value>,
+    input: AnnotationInput,
 ) -> Result<Annotation> {
     let mut current = get(tx, actor, id).await?;
     let mut fields = NewAnnotation {
@@ -385,7 +367,7 @@ pub async fn update(
         parent_prediction: current.parent_prediction,
         parent_annotation: current.parent_annotation,
     };
-    apply_fields(&mut fields, input, "")?;
+    input.apply(&mut fields);
     // As in `create`: only the result's text is kept from here on.
     let result = fields.result.take().map(|r| r.to_string());
     let now = time::now();
