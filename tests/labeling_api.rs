@@ -1065,3 +1065,132 @@ async fn nullable_numbers_round_trip_in_any_order() {
         .await;
     assert_eq!(patched["score"], 0.001);
 }
+
+/// `?query=` as the data manager sends it: JSON, percent-encoded.
+fn dm_query(query: Value) -> String {
+    query
+        .to_string()
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
+    let server = Server::start();
+    let project = server.project("table").await;
+    server
+        .create(
+            &format!("/api/projects/{project}/import"),
+            json!([{"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "d"}]),
+        )
+        .await;
+    let all = server.get(&format!("/api/tasks/?project={project}")).await;
+    let ids: Vec<i64> = all["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    let result = json!([{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[1]),
+            json!({"result": result}),
+        )
+        .await;
+    server
+        .create(
+            &format!("/api/tasks/{}/annotations/", ids[2]),
+            json!({"result": [], "was_cancelled": true}),
+        )
+        .await;
+
+    let page = |query: Value| {
+        let server = &server;
+        async move {
+            let found = server
+                .get(&format!(
+                    "/api/tasks/?project={project}&query={}",
+                    dm_query(query)
+                ))
+                .await;
+            let ids: Vec<i64> = found["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap())
+                .collect();
+            (ids, found["total"].as_i64().unwrap())
+        }
+    };
+    let filter = |name: &str, operator: &str, value: Value| json!({"filters": {"conjunction": "and", "items": [{"filter": format!("filter:tasks:{name}"), "operator": operator, "value": value, "type": "Number"}]}});
+
+    // Labeled and not labeled split the project; a skip is a cancelled annotation.
+    let (labeled, labeled_total) = page(filter("completed_at", "empty", json!(false))).await;
+    let (unlabeled, unlabeled_total) = page(filter("completed_at", "empty", json!(true))).await;
+    assert_eq!(labeled_total + unlabeled_total, 4);
+    assert!(labeled.contains(&ids[1]), "{labeled:?}");
+    assert!(unlabeled.contains(&ids[0]) && unlabeled.contains(&ids[3]));
+    assert_eq!(
+        page(filter("cancelled_annotations", "greater", json!(0))).await,
+        (vec![ids[2]], 1)
+    );
+    assert_eq!(
+        page(filter("total_annotations", "equal", json!("1"))).await,
+        (vec![ids[1]], 1)
+    );
+    // Ordering: the first key, `-` descending, ties by id in the same direction.
+    let (order, _) = page(json!({"ordering": ["-tasks:total_annotations"]})).await;
+    assert_eq!(order, vec![ids[1], ids[3], ids[2], ids[0]]);
+    let (order, _) = page(json!({"ordering": ["-tasks:id"]})).await;
+    assert_eq!(order, vec![ids[3], ids[2], ids[1], ids[0]]);
+
+    // What the table cannot do is a 400 naming `query`.
+    for bad in [
+        "not-json".to_string(),
+        dm_query(json!([1])),
+        dm_query(json!({"ordering": ["data.text"]})),
+        dm_query(filter("annotators", "contains", json!(1))),
+        dm_query(filter("total_annotations", "greater", json!("many"))),
+        dm_query(json!({"filters": {"conjunction": "xor", "items": []}})),
+    ] {
+        let (status, body) = server
+            .call(
+                "GET",
+                &format!("/api/tasks/?project={project}&query={bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["validation_errors"]["query"].is_array(), "{body}");
+    }
+
+    // "Select all" of a filtered table acts on the tasks it shows, minus the excluded.
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
+            Some(json!({
+                "selectedItems": {"all": true, "excluded": [ids[3]]},
+                "filters": filter("completed_at", "empty", json!(true))["filters"],
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (left, total) = page(json!({})).await;
+    assert_eq!(total, 4 - (unlabeled_total - 1));
+    assert!(left.contains(&ids[1]) && left.contains(&ids[3]), "{left:?}");
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
+            Some(json!({"selectedItems": {"all": true}, "filters": {"items": [{"filter": "filter:tasks:data.text"}]}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["validation_errors"]["filters"].is_array(), "{body}");
+}

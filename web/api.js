@@ -141,3 +141,38 @@ export async function download(path, { query } = {}) {
   }
   return { blob, filename };
 }
+
+/**
+ * Uploads files as multipart form data (field `file`, once per file) with the token;
+ * `onProgress(sent, total)` follows the upload. XMLHttpRequest, because fetch reports no
+ * upload progress. Resolves to the answer's JSON; an error answer is an ApiError.
+ */
+export function upload(path, files, onProgress = () => {}) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const file of files) form.append('file', file, file.name);
+    const request = new XMLHttpRequest();
+    request.open('POST', path);
+    request.setRequestHeader('Accept', 'application/json');
+    const key = token.get();
+    if (key) request.setRequestHeader('Authorization', `Token ${key}`);
+    else request.setRequestHeader('X-CSRFToken', csrfToken());
+    request.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    });
+    request.addEventListener('error', () => reject(new ApiError(0, null)));
+    request.addEventListener('abort', () => reject(new ApiError(0, { detail: 'The upload was cancelled.' })));
+    request.addEventListener('load', () => {
+      let data = null;
+      try {
+        data = request.responseText ? JSON.parse(request.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (request.status === 401) onUnauthorized();
+      if (request.status >= 200 && request.status < 300) resolve(data);
+      else reject(new ApiError(request.status, data));
+    });
+    request.send(form);
+  });
+}

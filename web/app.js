@@ -1,8 +1,12 @@
-// labelhook's web pages: a hash router, the sign-in page and the projects list. The
-// webhook pages live in webhooks.js and deliveries.js.
+// labelhook's web pages: the router (real addresses, History API) and the sign-in page.
+// The projects list and form live in projects.js, a project's task table in data.js, its
+// settings in settings.js, the webhook pages in webhooks.js and deliveries.js.
 
 import { api, token, session, signedIn, probeSession, signOutSession, whenUnauthorized } from './api.js';
-import { h, pageHeader, pager, flash, takeFlash, notice, errorSlot, formAlert, showErrors, clearErrors, busy } from './dom.js';
+import { h, pageHeader, flash, takeFlash, notice, errorSlot, formAlert, showErrors, clearErrors, busy, navigate, NAVIGATED } from './dom.js';
+import { projectsPage, createProjectPage } from './projects.js';
+import { dataPage } from './data.js';
+import { settingsPage } from './settings.js';
 import { webhookListPage, webhookFormPage } from './webhooks.js';
 import { deliveryLogPage, deliveryDetailPage } from './deliveries.js';
 import { exportPage } from './export.js';
@@ -10,12 +14,18 @@ import { exportPage } from './export.js';
 const main = document.getElementById('main');
 const RETURN_KEY = 'labelhook.return';
 
+// The pages' addresses are Label Studio's own (`/projects/3/data`), kept with the History
+// API; the server answers the same index for each of them.
 const routes = [
   [/^\/sign-in$/, signInPage, { public: true }],
   [/^\/projects$/, projectsPage],
-  [/^\/projects\/(\d+)\/webhooks$/, (ctx, id) => webhookListPage(ctx, { project: Number(id) })],
+  [/^\/projects\/new$/, createProjectPage],
+  [/^\/projects\/(\d+)$/, (ctx, id) => navigate(`/projects/${id}/data`, { replace: true })],
+  [/^\/projects\/(\d+)\/data$/, (ctx, id) => dataPage(ctx, Number(id))],
+  [/^\/projects\/(\d+)\/settings$/, (ctx, id) => settingsPage(ctx, Number(id))],
+  [/^\/projects\/(\d+)\/settings\/webhooks$/, (ctx, id) => webhookListPage(ctx, { project: Number(id) })],
+  [/^\/projects\/(\d+)\/settings\/webhooks\/new$/, (ctx, id) => webhookFormPage(ctx, { project: Number(id) })],
   [/^\/projects\/(\d+)\/export$/, (ctx, id) => exportPage(ctx, Number(id))],
-  [/^\/projects\/(\d+)\/webhooks\/new$/, (ctx, id) => webhookFormPage(ctx, { project: Number(id) })],
   [/^\/webhooks$/, (ctx) => webhookListPage(ctx, { project: null })],
   [/^\/webhooks\/new$/, (ctx) => webhookFormPage(ctx, { project: null })],
   [/^\/webhooks\/(\d+)\/edit$/, (ctx, id) => webhookFormPage(ctx, { webhook: Number(id) })],
@@ -23,41 +33,65 @@ const routes = [
   [/^\/webhooks\/(\d+)\/deliveries\/(\d+)$/, (ctx, id, delivery) => deliveryDetailPage(ctx, Number(id), Number(delivery))],
 ];
 
+/** Addresses of earlier versions (`/ui/#/projects/3/webhooks`) and where they live now. */
+function currentAddress(path) {
+  return path
+    .replace(/^\/projects\/(\d+)\/webhooks(\/new)?$/, '/projects/$1/settings/webhooks$2')
+    .replace(/^\/?$/, '/projects');
+}
+
+/** Trailing slashes do not matter (`/projects/` is Label Studio's spelling; the app's is `/projects`). */
+const normalize = (path) => (path.length > 1 ? path.replace(/\/+$/, '') : path);
+
+/**
+ * Whether the app draws this address itself. The labeling page is a page of its own
+ * (`/projects/3/data?labeling=1` or `?task=7`), so links to it load it from the server.
+ */
+function isAppAddress(url) {
+  const path = normalize(url.pathname);
+  if (/^\/projects\/\d+\/data$/.test(path) && (url.searchParams.has('labeling') || url.searchParams.has('task'))) return false;
+  return routes.some(([pattern]) => pattern.test(path)) || currentAddress(path) !== path;
+}
+
 // Each navigation gets a number; a page whose number is no longer current stops drawing
 // (its requests may finish after the user has moved on).
 let generation = 0;
 let timer = null;
 
-function parseHash() {
-  const raw = location.hash.replace(/^#/, '') || '/';
-  const [path, search = ''] = raw.split('?');
-  return { path, query: new URLSearchParams(search) };
-}
+const here = () => location.pathname + location.search;
 
 async function route() {
   const current = ++generation;
   clearTimeout(timer);
-  const { path, query } = parseHash();
-  const match = routes.map(([pattern, page, options]) => [path.match(pattern), page, options || {}])
-    .find(([found]) => found);
+  const path = normalize(location.pathname);
+  const query = new URLSearchParams(location.search);
   // Signed in with email and password: the session cookie is the credential.
   if (!signedIn()) await probeSession();
   if (current !== generation) return;
+  if (currentAddress(path) !== location.pathname) {
+    navigate(currentAddress(path) + location.search, { replace: true });
+    return;
+  }
+  const match = routes.map(([pattern, page, options]) => [path.match(pattern), page, options || {}])
+    .find(([found]) => found);
   if (!match) {
-    location.replace(signedIn() ? '#/projects' : '#/sign-in');
+    if (signedIn()) {
+      showNotFound();
+      return;
+    }
+    navigate('/sign-in', { replace: true });
     return;
   }
   const [found, page, options] = match;
   if (!options.public && !signedIn()) {
-    sessionStorage.setItem(RETURN_KEY, location.hash);
-    location.replace('#/sign-in');
+    sessionStorage.setItem(RETURN_KEY, here());
+    navigate('/sign-in', { replace: true });
     return;
   }
   document.getElementById('nav').hidden = !signedIn();
   for (const link of document.querySelectorAll('[data-nav]')) {
-    const here = path === link.getAttribute('href').slice(1) ||
-      (link.dataset.nav === 'projects' && path.startsWith('/projects'));
-    if (here) link.setAttribute('aria-current', 'page');
+    const isHere = path.startsWith(link.getAttribute('href'));
+    if (isHere) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   let focused = false;
@@ -92,17 +126,26 @@ async function route() {
     ctx.show('Error', pageHeader({ title: error.status === 404 ? 'Not found' : 'Something went wrong' }),
       notice(error.message, 'error'),
       h('p', {}, h('button', { type: 'button', class: 'btn', onclick: () => route() }, 'Try again'),
-        ' ', h('a', { href: '#/projects' }, 'Back to projects')));
+        ' ', h('a', { href: '/projects' }, 'Back to projects')));
+  }
+
+  function showNotFound() {
+    document.title = 'Not found · labelhook';
+    document.getElementById('nav').hidden = false;
+    main.replaceChildren(pageHeader({ title: 'Not found' }),
+      notice('There is no page at this address.', 'error'),
+      h('p', {}, h('a', { href: '/projects' }, 'Back to projects')));
+    main.querySelector('h1').focus();
   }
 }
 
 whenUnauthorized(() => {
   token.clear();
   session.clear();
-  if (parseHash().path === '/sign-in') return; // the sign-in form reports it itself
-  sessionStorage.setItem(RETURN_KEY, location.hash);
+  if (normalize(location.pathname) === '/sign-in') return; // the sign-in form reports it itself
+  sessionStorage.setItem(RETURN_KEY, here());
   flash('Your session has ended or the token was not accepted. Please sign in again.', 'error');
-  location.hash = '#/sign-in';
+  navigate('/sign-in');
 });
 
 // ---- Sign in ----------------------------------------------------------------------------
@@ -143,60 +186,15 @@ async function signInPage(ctx) {
       }
       const back = sessionStorage.getItem(RETURN_KEY);
       sessionStorage.removeItem(RETURN_KEY);
-      location.hash = back && !back.startsWith('#/sign-in') ? back : '#/projects';
+      navigate(back && !back.startsWith('/sign-in') ? back : '/projects');
     });
   });
   ctx.show('Sign in',
     h('div', { class: 'narrow' },
       pageHeader({ title: 'Sign in', lead: 'Manage webhooks and see what was delivered.' }),
-      h('p', {}, h('a', { href: '/user/login?next=/ui/', class: 'btn' }, 'Sign in with email and password')),
+      h('p', {}, h('a', { href: '/user/login?next=/projects', class: 'btn' }, 'Sign in with email and password')),
       form));
   field.focus();
-}
-
-// ---- Projects ---------------------------------------------------------------------------
-
-const PROJECT_PAGE_SIZE = 20;
-
-async function projectsPage(ctx) {
-  const page = Math.max(1, Number(ctx.query.get('page')) || 1);
-  const [projects, webhooks] = await Promise.all([
-    api('/api/projects/', { query: { page, page_size: PROJECT_PAGE_SIZE } }),
-    api('/api/webhooks/'),
-  ]);
-  const perProject = new Map();
-  for (const webhook of webhooks) {
-    if (webhook.project !== null) perProject.set(webhook.project, (perProject.get(webhook.project) || 0) + 1);
-  }
-  const rows = projects.results.map((project) => {
-    const count = perProject.get(project.id) || 0;
-    return h('tr', {},
-      h('td', { 'data-label': 'Project' }, h('a', { href: `#/projects/${project.id}/webhooks`, class: 'strong' }, project.title || `Project ${project.id}`)),
-      h('td', { 'data-label': 'ID', class: 'num' }, project.id),
-      h('td', { 'data-label': 'Tasks', class: 'num' }, project.task_number ?? 0),
-      h('td', { 'data-label': 'Webhooks' },
-        h('a', { href: `#/projects/${project.id}/webhooks`, 'aria-label': `Webhooks of ${project.title || project.id}` },
-          count ? `${count} webhook${count === 1 ? '' : 's'}` : 'Add a webhook')),
-      h('td', { 'data-label': 'Export' },
-        h('a', { href: `#/projects/${project.id}/export`, 'aria-label': `Export ${project.title || project.id}` }, 'Export')));
-  });
-  ctx.show('Projects',
-    pageHeader({
-      title: 'Projects',
-      lead: 'Choose a project to set up its webhooks or export its labels. Organization webhooks receive the events of every project.',
-      actions: h('a', { class: 'btn', href: '#/webhooks' }, 'Organization webhooks'),
-    }),
-    projects.count === 0
-      ? h('div', { class: 'card empty' }, h('p', {}, 'No projects yet. Create one with the API (POST /api/projects/) or the Label Studio SDK.'))
-      : h('div', { class: 'card table-card' },
-        h('table', { class: 'table stack' },
-          h('caption', { class: 'visually-hidden' }, 'Projects'),
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Project'), h('th', { scope: 'col', class: 'num' }, 'ID'),
-            h('th', { scope: 'col', class: 'num' }, 'Tasks'), h('th', { scope: 'col' }, 'Webhooks'),
-            h('th', { scope: 'col' }, 'Export'))),
-          h('tbody', {}, rows))),
-    pager({ page, size: PROJECT_PAGE_SIZE, count: projects.count, href: (p) => `#/projects?page=${p}` }));
 }
 
 // ---- Start ------------------------------------------------------------------------------
@@ -210,12 +208,29 @@ document.getElementById('sign-out').addEventListener('click', async () => {
   }
   token.clear();
   flash('Signed out.');
-  location.hash = '#/sign-in';
+  navigate('/sign-in');
 });
-// The skip link must not change the hash: the hash is the router's.
 document.querySelector('.skip-link').addEventListener('click', (event) => {
   event.preventDefault();
   main.focus();
 });
-window.addEventListener('hashchange', route);
+// Links between the app's pages change the address without loading the page again.
+document.addEventListener('click', (event) => {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const link = event.target.closest?.('a[href]');
+  if (!link || link.target || link.hasAttribute('download')) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || !isAppAddress(url)) return;
+  event.preventDefault();
+  navigate(url.pathname + url.search);
+});
+window.addEventListener('popstate', route);
+window.addEventListener(NAVIGATED, route);
+// Links of earlier versions: `/ui/#/projects/3/webhooks` → `/projects/3/settings/webhooks`.
+if (location.hash.startsWith('#/')) {
+  history.replaceState(null, '', currentAddress(normalize(location.hash.slice(1).split('?')[0])) +
+    (location.hash.includes('?') ? `?${location.hash.split('?')[1]}` : ''));
+} else if (normalize(location.pathname) === '/ui') {
+  history.replaceState(null, '', '/projects');
+}
 route();

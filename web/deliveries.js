@@ -1,12 +1,12 @@
 // A webhook's delivery log (filters, redeliver, recover a period) and one delivery's detail.
 
 import { api } from './api.js';
-import { h, time, duration, statusBadge, pageHeader, pager, notice, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
+import { h, time, duration, statusBadge, pageHeader, pager, navigate, notice, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
 import { actionCatalogue, scopeOf, stateBadge } from './webhooks.js';
 
 const PAGE_SIZE = 25;
 const STATUSES = [['', 'All statuses'], ['failed', 'Failed'], ['pending', 'Pending'], ['held', 'Held'], ['succeeded', 'Succeeded']];
-const logHref = (webhookId) => `#/webhooks/${webhookId}/deliveries`;
+const logHref = (webhookId) => `/webhooks/${webhookId}/deliveries`;
 const detailHref = (webhookId, deliveryId) => `${logHref(webhookId)}/${deliveryId}`;
 /** A delivery that has been answered (or given up on) can be sent again. */
 const canRedeliver = (delivery) => delivery.status === 'failed' || delivery.status === 'succeeded';
@@ -119,7 +119,7 @@ export async function deliveryLogPage(ctx, webhookId) {
     h('button', { type: 'submit', class: 'btn' }, 'Filter'));
   filterForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    location.hash = href({ status: statusSelect.value, action: actionSelect.value, page: 1 });
+    navigate(href({ status: statusSelect.value, action: actionSelect.value, page: 1 }));
   });
 
   const since = h('input', { type: 'datetime-local', id: 'recover-since', step: '1', 'data-field': 'since', 'aria-describedby': 'recover-since-error' });
@@ -173,7 +173,7 @@ export async function deliveryLogPage(ctx, webhookId) {
       actions: [
         testButton,
         h('button', { type: 'button', class: 'btn', onclick: (e) => busy(e.currentTarget, refresh) }, 'Refresh'),
-        h('a', { class: 'btn', href: `#/webhooks/${webhookId}/edit` }, 'Edit webhook'),
+        h('a', { class: 'btn', href: `/webhooks/${webhookId}/edit` }, 'Edit webhook'),
       ],
     }),
     filterForm,

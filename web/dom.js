@@ -2,7 +2,7 @@
 // nodes: API data never goes through innerHTML, so it cannot inject markup.
 
 /**
- * h('a', {href: '#/x', class: 'btn'}, 'text', child, [more]) → an element.
+ * h('a', {href: '/x', class: 'btn'}, 'text', child, [more]) → an element.
  * `on<event>` attributes take listeners; false, null and undefined attributes are left out.
  */
 export function h(tag, attrs = {}, ...children) {
@@ -25,6 +25,19 @@ function append(el, children) {
     if (Array.isArray(child)) append(el, child);
     else el.append(child instanceof Node ? child : String(child));
   }
+}
+
+/** The event app.js draws the page on after `navigate` changed the address. */
+export const NAVIGATED = 'labelhook:navigated';
+
+/** Goes to another of the app's pages (`/projects/3/data`) without loading the page again. */
+export function navigate(href, { replace = false } = {}) {
+  if (replace) history.replaceState(null, '', href);
+  else {
+    history.pushState(null, '', href);
+    window.scrollTo(0, 0);
+  }
+  window.dispatchEvent(new Event(NAVIGATED));
 }
 
 let nextId = 0;
@@ -73,6 +86,26 @@ export function pageHeader({ trail, title, lead, actions }) {
       h('h1', { tabindex: '-1' }, title),
       actions && h('div', { class: 'toolbar' }, actions)),
     lead && h('p', { class: 'lead' }, lead));
+}
+
+/**
+ * The tabs of a project's pages (Data, Settings, Export) and, on Settings, its sections
+ * (General, Webhooks). `current` is `data`, `settings` or `export`; `section` is
+ * `general` or `webhooks`.
+ */
+export function projectTabs(projectId, current, section) {
+  const base = `/projects/${projectId}`;
+  // The tab of a settings section is current too, but the page is the section's.
+  const tab = (here, href, label) => h('a', { href, class: 'tab', 'aria-current': here }, label);
+  const mark = (tabName) => (current === tabName ? (section ? 'true' : 'page') : false);
+  return h('div', { class: 'project-tabs' },
+    h('nav', { class: 'tabs', 'aria-label': 'Project' },
+      tab(mark('data'), `${base}/data`, 'Data'),
+      tab(mark('settings'), `${base}/settings`, 'Settings'),
+      tab(mark('export'), `${base}/export`, 'Export')),
+    current === 'settings' && h('nav', { class: 'tabs tabs-sub', 'aria-label': 'Settings' },
+      tab(section === 'general' && 'page', `${base}/settings`, 'General'),
+      tab(section === 'webhooks' && 'page', `${base}/settings/webhooks`, 'Webhooks')));
 }
 
 /** "1–25 of 60" with previous/next links; `href(page)` builds the link of a page. */

@@ -2,7 +2,7 @@
 // and the project's snapshots (built in the background, kept on the server).
 
 import { api, download } from './api.js';
-import { h, time, pageHeader, notice, confirmDialog, formAlert, showErrors, clearErrors, busy, redraw, uid } from './dom.js';
+import { h, time, pageHeader, projectTabs, notice, confirmDialog, formAlert, showErrors, clearErrors, busy, redraw, uid } from './dom.js';
 
 const SNAPSHOT_LOOK = {
   created: ['Waiting', 'wait'],
@@ -204,11 +204,11 @@ export async function exportPage(ctx, projectId) {
 
   ctx.show(`Export · ${name}`,
     pageHeader({
-      trail: [['Projects', '#/projects'], name],
+      trail: [['Projects', '/projects'], [name, `/projects/${projectId}/data`], 'Export'],
       title: 'Export',
       lead: `The labels of “${name}” in Label Studio's formats. Large projects stream: the download starts at once.`,
-      actions: h('a', { class: 'btn', href: `#/projects/${projectId}/webhooks` }, 'Webhooks'),
     }),
+    projectTabs(projectId, 'export'),
     form,
     h('section', { class: 'card', 'aria-labelledby': 'snapshots-title' },
       h('div', { class: 'section-head' },

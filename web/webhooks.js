@@ -1,7 +1,7 @@
 // Webhook lists (a project's, or the organization's) and the add/edit form.
 
 import { api } from './api.js';
-import { h, time, statusBadge, pageHeader, flash, notice, confirmDialog, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
+import { h, time, statusBadge, pageHeader, projectTabs, navigate, flash, notice, confirmDialog, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
 
 let catalogue = null;
 /** The action catalogue (`/api/webhooks/info/`), fetched once. */
@@ -19,12 +19,15 @@ export function actionCatalogue() {
  */
 export async function scopeOf(projectId) {
   if (projectId === null || projectId === undefined) {
-    return { project: null, listHref: '#/webhooks', trail: [['Organization webhooks', '#/webhooks']] };
+    return { project: null, listHref: '/webhooks', trail: [['Organization webhooks', '/webhooks']] };
   }
   const project = await api(`/api/projects/${projectId}/`);
   const name = project.title || `Project ${project.id}`;
-  const listHref = `#/projects/${project.id}/webhooks`;
-  return { project: project.id, name, listHref, trail: [['Projects', '#/projects'], [name, listHref]] };
+  const listHref = `/projects/${project.id}/settings/webhooks`;
+  return {
+    project: project.id, name, listHref,
+    trail: [['Projects', '/projects'], [name, `/projects/${project.id}/data`], ['Webhooks', listHref]],
+  };
 }
 
 /** On, or off and why. */
@@ -61,7 +64,7 @@ export async function webhookListPage(ctx, { project }) {
   const region = h('div', { class: 'webhook-list' });
   // Messages about the page as a whole (a card that was deleted cannot carry its own).
   const pageNotes = h('div', { class: 'page-notes' });
-  const newHref = project === null ? '#/webhooks/new' : `${scope.listHref}/new`;
+  const newHref = project === null ? '/webhooks/new' : `${scope.listHref}/new`;
 
   async function refresh() {
     const webhooks = await api('/api/webhooks/', { query: { project: project ?? 'null' } });
@@ -112,16 +115,16 @@ export async function webhookListPage(ctx, { project }) {
         headerNames.length > 0 && h('div', {}, h('dt', {}, 'Headers'), h('dd', {}, headerNames.join(', ')))),
       note && notice(note[0], note[1]),
       h('div', { class: 'toolbar' },
-        h('a', { class: 'btn', href: `#/webhooks/${id}/deliveries`, ...key('log') }, 'Delivery log'),
+        h('a', { class: 'btn', href: `/webhooks/${id}/deliveries`, ...key('log') }, 'Delivery log'),
         h('button', {
           type: 'button', class: 'btn', ...key('test'),
           onclick: (e) => act(e.currentTarget, webhook, async () => {
             const delivery = await api(`/api/webhooks/${id}/test`, { method: 'POST' });
             notes.set(id, [[`Test event queued as delivery ${delivery.id}. `,
-              h('a', { href: `#/webhooks/${id}/deliveries/${delivery.id}` }, 'Open it in the log')], 'ok']);
+              h('a', { href: `/webhooks/${id}/deliveries/${delivery.id}` }, 'Open it in the log')], 'ok']);
           }),
         }, 'Send test'),
-        h('a', { class: 'btn', href: `#/webhooks/${id}/edit`, ...key('edit') }, 'Edit'),
+        h('a', { class: 'btn', href: `/webhooks/${id}/edit`, ...key('edit') }, 'Edit'),
         h('button', {
           type: 'button', class: 'btn', ...key('switch'),
           onclick: (e) => act(e.currentTarget, webhook, async () => {
@@ -201,16 +204,14 @@ export async function webhookListPage(ctx, { project }) {
   const isOrg = project === null;
   ctx.show(isOrg ? 'Organization webhooks' : `Webhooks · ${scope.name}`,
     pageHeader({
-      trail: isOrg ? null : [['Projects', '#/projects'], scope.name],
+      trail: isOrg ? null : [...scope.trail.slice(0, -1), 'Webhooks'],
       title: isOrg ? 'Organization webhooks' : 'Webhooks',
       lead: isOrg
         ? 'These receive the events of every project of the organization, and project created and deleted.'
         : `Events of project “${scope.name}” are sent to these URLs, signed, and retried until they succeed.`,
-      actions: [
-        !isOrg && h('a', { class: 'btn', href: `#/projects/${project}/export` }, 'Export'),
-        h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'),
-      ],
+      actions: h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'),
     }),
+    !isOrg && projectTabs(project, 'settings', 'webhooks'),
     pageNotes,
     region);
   await refresh();
@@ -342,7 +343,7 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
           flash([h('strong', {}, 'Webhook added. '), 'Its signing secret is ', h('code', { class: 'secret' }, created.secret),
             '; you can reveal it again under Secret.']);
         }
-        location.hash = scope.listHref;
+        navigate(scope.listHref);
       } catch (error) {
         if (error.status === 401) return;
         // `actions` errors are indexed by position in the list sent: name the action instead.

@@ -13,6 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{LsJson, LsQuery};
 use super::openapi::DmActionInput;
 use super::route::{Route, get, post, tagged};
+use crate::labeling::tasks::{Comparison, TaskColumn, TaskSelection};
 use crate::labeling::{annotations, predictions, projects, tasks};
 use crate::shared::Actor;
 
@@ -112,6 +113,9 @@ struct ActionQuery {
 struct ActionBody {
     #[serde(rename = "selectedItems")]
     selected_items: Option<Selection>,
+    /// With `selectedItems.all`, the tasks the table shows (Label Studio sends its filters).
+    #[serde(default)]
+    filters: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,7 +164,11 @@ async fn run(
     let project = projects::get(&mut tx, &actor, project_id).await?;
     // Only tasks of this project are touched, whatever ids were sent.
     let task_ids = if selection.all {
-        let mut ids = tasks::ids_in_project(&mut tx, project_id, None).await?;
+        let filtered = match &body.filters {
+            Some(filters) if !filters.is_null() => selection_from(filters, None, "filters")?,
+            _ => TaskSelection::default(),
+        };
+        let mut ids = tasks::selected_ids(&mut tx, project_id, &filtered).await?;
         ids.retain(|id| !selection.excluded.contains(id));
         ids
     } else {
@@ -188,4 +196,120 @@ async fn run(
         processed_items: processed,
         detail,
     }))
+}
+
+/// Reads Label Studio's data manager query (`{"filters": {"conjunction", "items"},
+/// "ordering": [...]}`) into a selection of tasks; `field` names the parameter in errors.
+/// The filters and orderings on the task table's columns are understood; others are a
+/// 400 that names them.
+pub(super) fn selection_from(
+    filters: &Value,
+    ordering: Option<&Value>,
+    field: &str,
+) -> Result<TaskSelection, ApiError> {
+    let bad = |message: String| ApiError::field(field, message);
+    let mut selection = TaskSelection::default();
+    if !filters.is_null() {
+        let filters = filters.as_object().ok_or_else(|| {
+            bad("filters must be an object: {\"conjunction\", \"items\"}.".into())
+        })?;
+        selection.any = match filters.get("conjunction").and_then(Value::as_str) {
+            None | Some("and") => false,
+            Some("or") => true,
+            Some(other) => {
+                return Err(bad(format!(
+                    "\"{other}\" is not a conjunction; use and or or."
+                )));
+            }
+        };
+        let items = match filters.get("items") {
+            None | Some(Value::Null) => &Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(bad("filters.items must be a list.".into())),
+        };
+        for item in items {
+            selection.conditions.push(condition(item).map_err(bad)?);
+        }
+    }
+    match ordering {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(keys)) => {
+            if let Some(first) = keys.first() {
+                let key = first
+                    .as_str()
+                    .ok_or_else(|| bad("ordering must be a list of column names.".into()))?;
+                let (descending, name) = match key.strip_prefix('-') {
+                    Some(rest) => (true, rest),
+                    None => (false, key),
+                };
+                selection.order_by = column(name).ok_or_else(|| {
+                    bad(format!(
+                        "Cannot order by \"{key}\"; use tasks:id, tasks:total_annotations, tasks:cancelled_annotations, tasks:total_predictions or tasks:completed_at (- first for descending)."
+                    ))
+                })?;
+                selection.descending = descending;
+            }
+        }
+        Some(_) => return Err(bad("ordering must be a list of column names.".into())),
+    }
+    Ok(selection)
+}
+
+/// A column by its data manager name (`tasks:total_annotations`, with or without `tasks:`).
+fn column(name: &str) -> Option<TaskColumn> {
+    let name = name.strip_prefix("filter:").unwrap_or(name);
+    let name = name.strip_prefix("tasks:").unwrap_or(name);
+    Some(match name {
+        "id" => TaskColumn::Id,
+        "total_annotations" => TaskColumn::TotalAnnotations,
+        "cancelled_annotations" => TaskColumn::CancelledAnnotations,
+        "total_predictions" => TaskColumn::TotalPredictions,
+        "completed_at" => TaskColumn::Completed,
+        _ => return None,
+    })
+}
+
+/// One filter item: `{"filter": "filter:tasks:total_annotations", "operator": "greater",
+/// "value": 0}`; `tasks:completed_at` takes `empty` (true: not finished).
+fn condition(item: &Value) -> Result<(TaskColumn, Comparison, i64), String> {
+    let name = item
+        .get("filter")
+        .and_then(Value::as_str)
+        .ok_or("Each filter item needs \"filter\", e.g. \"filter:tasks:total_annotations\".")?;
+    let target = column(name).ok_or_else(|| {
+        format!(
+            "Cannot filter by \"{name}\"; use filter:tasks:id, total_annotations, cancelled_annotations, total_predictions or completed_at."
+        )
+    })?;
+    let operator = item.get("operator").and_then(Value::as_str).unwrap_or("");
+    let value = item.get("value");
+    if target == TaskColumn::Completed {
+        return match (operator, value.and_then(Value::as_bool)) {
+            ("empty", Some(true)) => Ok((target, Comparison::Equal, 0)),
+            ("empty", Some(false)) => Ok((target, Comparison::Equal, 1)),
+            _ => Err(format!(
+                "\"{name}\" takes the operator empty with true (not finished) or false (finished)."
+            )),
+        };
+    }
+    let comparison = match operator {
+        "equal" => Comparison::Equal,
+        "not_equal" => Comparison::NotEqual,
+        "greater" => Comparison::Greater,
+        "greater_or_equal" => Comparison::GreaterOrEqual,
+        "less" => Comparison::Less,
+        "less_or_equal" => Comparison::LessOrEqual,
+        other => {
+            return Err(format!(
+                "\"{other}\" is not an operator for \"{name}\"; use equal, not_equal, greater, greater_or_equal, less or less_or_equal."
+            ));
+        }
+    };
+    let number = match value {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(text)) => text.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| format!("The value of the \"{name}\" filter must be a whole number."))?;
+    Ok((target, comparison, number))
 }

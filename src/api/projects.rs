@@ -244,7 +244,14 @@ async fn list_tasks(
     let page = query.page(100)?;
     let mut conn = state.db.reader().acquire().await?;
     projects::get(&mut conn, &actor, id).await?;
-    let (found, _) = tasks::list(&mut conn, id, page.offset(), page.size).await?;
+    let (found, _) = tasks::list(
+        &mut conn,
+        id,
+        &tasks::TaskSelection::default(),
+        page.offset(),
+        page.size,
+    )
+    .await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
     let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
     let items = found

@@ -8,6 +8,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::data_manager::selection_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, as_object};
 use super::openapi::{TaskCreate, TaskUpdate};
@@ -15,7 +16,7 @@ use super::pagination::PageQuery;
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
 use crate::labeling::render::{TaskDetailView, TaskListItemView, TaskView};
-use crate::labeling::tasks::{self, NewTask};
+use crate::labeling::tasks::{self, NewTask, TaskSelection};
 use crate::shared::Actor;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -61,6 +62,12 @@ struct ListQuery {
     project: Option<String>,
     /// `all` adds each task's `annotations` and `predictions`.
     fields: Option<String>,
+    /// Label Studio's data manager query, as JSON: `{"filters": {"conjunction": "and",
+    /// "items": [{"filter": "filter:tasks:total_annotations", "operator": "greater",
+    /// "value": 0}]}, "ordering": ["-tasks:id"]}`. Filters and orders on id,
+    /// total_annotations, cancelled_annotations, total_predictions and completed_at
+    /// (`empty`: true = not finished).
+    query: Option<String>,
 }
 
 /// `GET /api/tasks/?project=ID`: Label Studio's data manager list.
@@ -94,7 +101,26 @@ async fn list(
         .map_err(|_| ApiError::field("project", "A valid integer is required."))?;
     let mut conn = state.db.reader().acquire().await?;
     let project = projects::get(&mut conn, &actor, project_id).await?;
-    let (found, total) = tasks::list(&mut conn, project_id, page.offset(), page.size).await?;
+    let selection = match query.query.as_deref().map(str::trim) {
+        None | Some("") => TaskSelection::default(),
+        Some(text) => {
+            let parsed: Value = serde_json::from_str(text)
+                .map_err(|e| ApiError::field("query", format!("Not valid JSON: {e}.")))?;
+            let object = parsed.as_object().ok_or_else(|| {
+                ApiError::field(
+                    "query",
+                    "Must be a JSON object: {\"filters\", \"ordering\"}.",
+                )
+            })?;
+            selection_from(
+                object.get("filters").unwrap_or(&Value::Null),
+                object.get("ordering"),
+                "query",
+            )?
+        }
+    };
+    let (found, total) =
+        tasks::list(&mut conn, project_id, &selection, page.offset(), page.size).await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
     let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
     let full = query.fields.as_deref() == Some("all");

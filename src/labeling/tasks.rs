@@ -76,25 +76,141 @@ pub async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Task>> {
     Ok(rows.iter().map(from_row).collect::<store::Result<_>>()?)
 }
 
-/// A page of a project's tasks in id order, with the total count.
+/// A counter or state of a task that the data manager filters and sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskColumn {
+    Id,
+    TotalAnnotations,
+    CancelledAnnotations,
+    TotalPredictions,
+    /// Finished per the project's overlap (`is_labeled`; Label Studio's `completed_at`).
+    Completed,
+}
+
+impl TaskColumn {
+    fn sql(self) -> &'static str {
+        match self {
+            TaskColumn::Id => "t.id",
+            TaskColumn::TotalAnnotations => "t.total_annotations",
+            TaskColumn::CancelledAnnotations => "t.cancelled_annotations",
+            TaskColumn::TotalPredictions => "t.total_predictions",
+            TaskColumn::Completed => "t.is_labeled",
+        }
+    }
+}
+
+/// A comparison of a column with a number (`Completed` compares as 1 finished, 0 not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Equal,
+    NotEqual,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+/// Which of a project's tasks, in which order: the data manager's filters and ordering.
+#[derive(Debug, Clone)]
+pub struct TaskSelection {
+    pub conditions: Vec<(TaskColumn, Comparison, i64)>,
+    /// `or` rather than `and` between the conditions.
+    pub any: bool,
+    pub order_by: TaskColumn,
+    pub descending: bool,
+}
+
+impl Default for TaskSelection {
+    fn default() -> Self {
+        TaskSelection {
+            conditions: Vec::new(),
+            any: false,
+            order_by: TaskColumn::Id,
+            descending: false,
+        }
+    }
+}
+
+impl TaskSelection {
+    /// `AND (...)` for the conditions, or nothing. The values are numbers, never text.
+    fn where_sql(&self) -> String {
+        if self.conditions.is_empty() {
+            return String::new();
+        }
+        let parts: Vec<String> = self
+            .conditions
+            .iter()
+            .map(|(column, comparison, value)| {
+                let op = match comparison {
+                    Comparison::Equal => "=",
+                    Comparison::NotEqual => "<>",
+                    Comparison::Greater => ">",
+                    Comparison::GreaterOrEqual => ">=",
+                    Comparison::Less => "<",
+                    Comparison::LessOrEqual => "<=",
+                };
+                format!("{} {op} {value}", column.sql())
+            })
+            .collect();
+        format!(
+            " AND ({})",
+            parts.join(if self.any { " OR " } else { " AND " })
+        )
+    }
+
+    /// The order, with the id breaking ties in the same direction (so that the order
+    /// follows an index and pages never overlap).
+    fn order_sql(&self) -> String {
+        let direction = if self.descending { "DESC" } else { "ASC" };
+        match self.order_by {
+            TaskColumn::Id => format!("t.id {direction}"),
+            column => format!("{} {direction}, t.id {direction}", column.sql()),
+        }
+    }
+}
+
+/// A page of a project's tasks as `selection` filters and orders them, with how many
+/// tasks the selection holds.
 pub async fn list(
     conn: &mut Conn,
     project_id: i64,
+    selection: &TaskSelection,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Task>, i64)> {
-    let total: i64 = store::query_scalar("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
-        .bind(project_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let sql =
-        format!("{SELECT} WHERE t.project_id = $1 ORDER BY t.id LIMIT {limit} OFFSET {offset}");
+    let filter = selection.where_sql();
+    let total: i64 = store::query_scalar(&format!(
+        "SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1{filter}"
+    ))
+    .bind(project_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let sql = format!(
+        "{SELECT} WHERE t.project_id = $1{filter} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        selection.order_sql()
+    );
     let rows = store::query(&sql)
         .bind(project_id)
         .fetch_all(&mut *conn)
         .await?;
     let tasks = rows.iter().map(from_row).collect::<store::Result<_>>()?;
     Ok((tasks, total))
+}
+
+/// The ids of a project's tasks that `selection` holds, in id order.
+pub async fn selected_ids(
+    conn: &mut Conn,
+    project_id: i64,
+    selection: &TaskSelection,
+) -> Result<Vec<i64>> {
+    let sql = format!(
+        "SELECT t.id FROM tasks t WHERE t.project_id = $1{} ORDER BY t.id",
+        selection.where_sql()
+    );
+    Ok(store::query_scalar(&sql)
+        .bind(project_id)
+        .fetch_all(&mut *conn)
+        .await?)
 }
 
 /// The annotations and predictions of the given tasks, grouped by task id.

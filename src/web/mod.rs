@@ -1,10 +1,13 @@
-//! The web pages (Settings → Webhooks, organization webhooks, the delivery log, a project's
-//! export), served by
-//! the same binary with their assets embedded at build time.
+//! The web pages (the projects list and form, a project's task table, settings, webhooks
+//! and export, organization webhooks, the delivery log), served by the same binary with
+//! their assets embedded at build time.
 //!
 //! The pages are a small single-page app in plain HTML/CSS/JS under `web/` (no build step):
 //! they sign in with an API token kept in the browser session, or with email and password
-//! (`signin.rs`: a session cookie), and call the public REST API like any other client.
+//! (`signin.rs`: a session cookie), and call the public REST API like any other client. The
+//! app's addresses are Label Studio's (`/projects/3/data`): each of them answers the same
+//! index page and the app draws the page the address names. Its files live under `/ui/`;
+//! `/ui/` itself is the address of earlier versions, whose `#/...` links the app redirects.
 
 use axum::Router;
 use axum::extract::Path;
@@ -43,6 +46,9 @@ const ASSETS: &[Asset] = &[
     asset!("webhooks.js", "text/javascript; charset=utf-8"),
     asset!("deliveries.js", "text/javascript; charset=utf-8"),
     asset!("export.js", "text/javascript; charset=utf-8"),
+    asset!("projects.js", "text/javascript; charset=utf-8"),
+    asset!("data.js", "text/javascript; charset=utf-8"),
+    asset!("settings.js", "text/javascript; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
 ];
 
@@ -52,12 +58,27 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
+/// The app's own addresses: each answers the index page. The server trims trailing slashes
+/// before routing, so `/projects/` arrives as `/projects`.
+const APP_PATHS: &[&str] = &[
+    "/sign-in",
+    "/projects",
+    "/projects/new",
+    "/projects/{id}",
+    "/projects/{id}/data",
+    "/projects/{id}/settings",
+    "/projects/{id}/settings/{*section}",
+    "/projects/{id}/export",
+    "/webhooks",
+    "/webhooks/{*rest}",
+    "/ui",
+];
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::temporary("/ui/") }))
-        // The server trims trailing slashes before routing, so `/ui/` arrives as `/ui`.
-        .route("/ui", get(index))
-        .route("/ui/", get(index))
+    APP_PATHS
+        .iter()
+        .fold(Router::new(), |router, path| router.route(path, get(index)))
+        .route("/", get(|| async { Redirect::temporary("/projects/") }))
         .route("/ui/{*path}", get(file))
         // The server trims trailing slashes before routing: `/user/login/` arrives here too.
         .route("/user/login", get(signin::login_page).post(signin::login))

@@ -75,7 +75,7 @@ describe('the export page in a browser', () => {
       }
     });
     // Signed in as the tab would be after the sign-in page.
-    await page.goto(`${server.base}/ui/`);
+    await page.goto(`${server.base}/sign-in`);
     await page.evaluate((key) => sessionStorage.setItem('labelhook.token', key), TOKEN);
   });
 
@@ -91,9 +91,9 @@ describe('the export page in a browser', () => {
   });
 
   test('opens Export from the projects list and explains the formats it does not offer', async () => {
-    await page.goto(`${server.base}/ui/#/projects`);
+    await page.goto(`${server.base}/projects/`);
     await page.getByRole('link', { name: 'Export Movie reviews' }).click();
-    await page.waitForURL(new RegExp(`#/projects/${project.id}/export$`));
+    await page.waitForURL(new RegExp(`/projects/${project.id}/export$`));
     await see(page.getByRole('heading', { name: 'Export', level: 1 }));
     const json = page.getByRole('radio', { name: /^JSON List of items/ });
     assert.equal(await json.isChecked(), true, 'JSON is chosen first');
@@ -168,7 +168,7 @@ describe('the export page in a browser', () => {
 
     await page.setViewportSize(NARROW);
     await page.goto('about:blank');
-    await page.goto(`${server.base}/ui/#/projects/${project.id}/export`);
+    await page.goto(`${server.base}/projects/${project.id}/export`);
     await see(page.getByRole('heading', { name: 'Export', level: 1 }));
     const { scrollWidth, innerWidth } = await page.evaluate(() => ({
       scrollWidth: document.documentElement.scrollWidth,

@@ -41,10 +41,10 @@ async function see(locator) {
   return locator;
 }
 
-/** Loads a page afresh (a hash-only change would keep the old page on screen for a moment). */
-async function open(hash) {
+/** Loads a page afresh, by its address (`/webhooks/3/deliveries`). */
+async function open(address) {
   await page.goto('about:blank');
-  await page.goto(`${server.base}/ui/${hash}`);
+  await page.goto(`${server.base}${address}`);
 }
 
 async function screenshot(name) {
@@ -98,7 +98,7 @@ describe('webhook pages in a browser', () => {
 
   test('signs in with the API token and lists the projects', async () => {
     await page.goto(`${server.base}/`);
-    await page.waitForURL(/\/ui\/#\/sign-in$/);
+    await page.waitForURL(/\/sign-in$/);
     const field = page.getByLabel('API token');
     await field.fill('not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -107,7 +107,7 @@ describe('webhook pages in a browser', () => {
 
     await field.fill(TOKEN);
     await field.press('Enter'); // the keyboard submits the form
-    await page.waitForURL(/#\/projects$/);
+    await page.waitForURL(/\/projects$/);
     const row = page.getByRole('row', { name: /Product reviews/ });
     await see(row);
     assert.match(await row.innerText(), /\b3\b/, 'the task count shows');
@@ -119,7 +119,11 @@ describe('webhook pages in a browser', () => {
 
   test('adds a webhook through the form, with a field error for a bad URL', async () => {
     await page.getByRole('link', { name: 'Product reviews', exact: true }).click();
-    await page.waitForURL(new RegExp(`#/projects/${project.id}/webhooks$`));
+    await page.waitForURL(new RegExp(`/projects/${project.id}/data$`));
+    await page.getByRole('navigation', { name: 'Project' }).getByRole('link', { name: 'Settings' }).click();
+    await page.waitForURL(new RegExp(`/projects/${project.id}/settings$`));
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Webhooks' }).click();
+    await page.waitForURL(new RegExp(`/projects/${project.id}/settings/webhooks$`));
     await see(page.getByText('This project has no webhooks yet.'));
     await page.locator('.page-header').getByRole('link', { name: 'Add webhook' }).click();
     await page.waitForURL(/\/webhooks\/new$/);
@@ -150,7 +154,7 @@ describe('webhook pages in a browser', () => {
     await screenshot('webhook-form.png');
     await page.getByRole('button', { name: 'Add webhook' }).click();
 
-    await page.waitForURL(new RegExp(`#/projects/${project.id}/webhooks$`));
+    await page.waitForURL(new RegExp(`/projects/${project.id}/settings/webhooks$`));
     const secret = await see(page.locator('.notice code.secret'));
     assert.match(await secret.innerText(), /^whsec_/);
     const added = card(hooks.good);
@@ -198,7 +202,7 @@ describe('webhook pages in a browser', () => {
     await screenshot('project-webhooks.png');
 
     await failing.getByRole('link', { name: 'Delivery log' }).click();
-    await page.waitForURL(new RegExp(`#/webhooks/${hooks.flakyId}/deliveries$`));
+    await page.waitForURL(new RegExp(`/webhooks/${hooks.flakyId}/deliveries$`));
     const failedRows = page.locator('tbody tr[data-status="failed"]');
     await see(failedRows.filter({ hasText: 'TASKS_CREATED' }));
     await see(failedRows.filter({ hasText: 'PING' }));
@@ -272,7 +276,7 @@ describe('webhook pages in a browser', () => {
   });
 
   test('switches a webhook off and on with the keyboard', async () => {
-    await open(`#/projects/${project.id}/webhooks`);
+    await open(`/projects/${project.id}/settings/webhooks`);
     const added = card(hooks.good);
     const off = added.getByRole('button', { name: 'Switch off' });
     await off.focus();
@@ -318,7 +322,7 @@ describe('webhook pages in a browser', () => {
 
   test('edits a webhook; the form keeps what was set', async () => {
     await card(hooks.good).getByRole('link', { name: 'Edit' }).click();
-    await page.waitForURL(new RegExp(`#/webhooks/${hooks.goodId}/edit$`));
+    await page.waitForURL(new RegExp(`/webhooks/${hooks.goodId}/edit$`));
     assert.equal(await page.getByLabel('URL').inputValue(), hooks.good);
     assert.ok(await page.getByRole('checkbox', { name: /Task created/ }).isChecked());
     assert.equal(await page.getByLabel('Header 1 value').inputValue(), 'labeling');
@@ -333,7 +337,7 @@ describe('webhook pages in a browser', () => {
 
   test('manages organization webhooks', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Organization webhooks' }).click();
-    await page.waitForURL(/#\/webhooks$/);
+    await page.waitForURL(/\/webhooks$/);
     await see(page.getByText('No organization webhooks yet.'));
     await page.locator('.page-header').getByRole('link', { name: 'Add webhook' }).click();
     // Organization webhooks may pick the organization-only events.
@@ -341,7 +345,7 @@ describe('webhook pages in a browser', () => {
     hooks.org = `${good.url}/org/events`;
     await page.getByLabel('URL').fill(hooks.org);
     await page.getByRole('button', { name: 'Add webhook' }).click();
-    await page.waitForURL(/#\/webhooks$/);
+    await page.waitForURL(/\/webhooks$/);
     const org = card(hooks.org);
     await see(org);
     await server.api('POST', '/api/projects/', { title: 'Search relevance', label_config: LABEL_CONFIG });
@@ -367,18 +371,18 @@ describe('webhook pages in a browser', () => {
   test('no page scrolls sideways at 1280×800 or 390×844', async () => {
     const log = await server.api('GET', `/api/webhooks/${hooks.flakyId}/deliveries?status=succeeded`);
     const pages = [
-      ['projects', '#/projects', 'table'],
-      ['project webhooks', `#/projects/${project.id}/webhooks`, 'article.webhook'],
-      ['webhook form', `#/projects/${project.id}/webhooks/new`, '#wh-url'],
-      ['edit form', `#/webhooks/${hooks.flakyId}/edit`, '#wh-url'],
-      ['organization webhooks', '#/webhooks', '.card.empty'],
-      ['delivery log', `#/webhooks/${hooks.flakyId}/deliveries`, 'tbody tr'],
-      ['delivery detail', `#/webhooks/${hooks.flakyId}/deliveries/${log.results.at(-1).id}`, '.attempt'],
+      ['projects', '/projects', 'table'],
+      ['project webhooks', `/projects/${project.id}/settings/webhooks`, 'article.webhook'],
+      ['webhook form', `/projects/${project.id}/settings/webhooks/new`, '#wh-url'],
+      ['edit form', `/webhooks/${hooks.flakyId}/edit`, '#wh-url'],
+      ['organization webhooks', '/webhooks', '.card.empty'],
+      ['delivery log', `/webhooks/${hooks.flakyId}/deliveries`, 'tbody tr'],
+      ['delivery detail', `/webhooks/${hooks.flakyId}/deliveries/${log.results.at(-1).id}`, '.attempt'],
     ];
     for (const size of [WIDE, NARROW]) {
       await page.setViewportSize(size);
-      for (const [name, hash, ready] of pages) {
-        await open(hash);
+      for (const [name, address, ready] of pages) {
+        await open(address);
         await see(page.locator(ready));
         // Open the secret panel too: the secret is one long word.
         if (name === 'project webhooks') {
@@ -396,7 +400,7 @@ describe('webhook pages in a browser', () => {
         if (name === 'projects' && size === WIDE) await screenshot('projects.png');
       }
       if (size === NARROW) {
-        await open(`#/webhooks/${hooks.flakyId}/deliveries`);
+        await open(`/webhooks/${hooks.flakyId}/deliveries`);
         await see(page.locator('tbody tr'));
         await screenshot('delivery-log-narrow.png');
       }
@@ -404,18 +408,30 @@ describe('webhook pages in a browser', () => {
     await page.setViewportSize(WIDE);
   });
 
+  test('links of earlier versions (/ui/#/...) open the same page at its new address', async () => {
+    await open(`/ui/#/projects/${project.id}/webhooks`);
+    await page.waitForURL(new RegExp(`/projects/${project.id}/settings/webhooks$`));
+    await see(page.locator('article.webhook'));
+    await open(`/ui/#/webhooks/${hooks.flakyId}/deliveries?status=failed`);
+    await page.waitForURL(new RegExp(`/webhooks/${hooks.flakyId}/deliveries\\?status=failed$`));
+    assert.equal(await page.getByLabel('Status').inputValue(), 'failed');
+    await open('/ui/');
+    await page.waitForURL(/\/projects$/);
+    await see(page.getByRole('heading', { name: 'Projects' }));
+  });
+
   test('an unknown or expired token returns to the sign-in page', async () => {
     await page.evaluate(() => sessionStorage.setItem('labelhook.token', 'expired'));
-    await open(`#/webhooks/${hooks.flakyId}/deliveries`);
-    await page.waitForURL(/#\/sign-in$/);
+    await open(`/webhooks/${hooks.flakyId}/deliveries`);
+    await page.waitForURL(/\/sign-in$/);
     await see(page.getByText('Please sign in again.'));
     await page.getByLabel('API token').fill(TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     // Back where the user was.
-    await page.waitForURL(new RegExp(`#/webhooks/${hooks.flakyId}/deliveries$`));
+    await page.waitForURL(new RegExp(`/webhooks/${hooks.flakyId}/deliveries$`));
     await see(page.locator('tbody tr'));
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL(/#\/sign-in$/);
+    await page.waitForURL(/\/sign-in$/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('labelhook.token')), null);
   });
 });

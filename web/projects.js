@@ -1,0 +1,192 @@
+// The projects list (with each project's progress) and the form that creates a project
+// from a template.
+
+import { api } from './api.js';
+import { h, pageHeader, pager, flash, errorSlot, formAlert, showErrors, clearErrors, busy, navigate } from './dom.js';
+
+const PROJECT_PAGE_SIZE = 20;
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Finished tasks of all tasks, as a bar with the numbers beside it. */
+export function progress(finished, total) {
+  const fill = h('span');
+  // Set through the CSSOM: the content security policy refuses style attributes.
+  fill.style.width = `${total ? Math.round((finished / total) * 100) : 0}%`;
+  return h('div', { class: 'progress' },
+    h('div', {
+      class: 'progress-bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': total || 0,
+      'aria-valuenow': finished, 'aria-label': 'Finished tasks',
+    }, fill),
+    h('span', { class: 'progress-text' }, `${finished} / ${total}`));
+}
+
+// ---- List -------------------------------------------------------------------------------
+
+export async function projectsPage(ctx) {
+  const page = Math.max(1, Number(ctx.query.get('page')) || 1);
+  const projects = await api('/api/projects/', { query: { page, page_size: PROJECT_PAGE_SIZE } });
+  const rows = projects.results.map((project) => {
+    const name = project.title || `Project ${project.id}`;
+    const tasks = project.task_number ?? 0;
+    return h('tr', {},
+      h('td', { 'data-label': 'Project' },
+        h('a', { href: `/projects/${project.id}/data`, class: 'strong' }, name),
+        project.description && h('span', { class: 'cell-note' }, project.description)),
+      h('td', { 'data-label': 'ID', class: 'num' }, project.id),
+      h('td', { 'data-label': 'Tasks', class: 'num' }, tasks),
+      h('td', { 'data-label': 'Finished' }, progress(project.finished_task_number ?? 0, tasks)),
+      h('td', { 'data-label': 'Annotations', class: 'num' }, project.total_annotations_number ?? 0),
+      h('td', { 'data-label': 'Skipped', class: 'num' }, project.skipped_annotations_number ?? 0),
+      h('td', { class: 'row-actions' },
+        h('a', { class: 'btn', href: `/projects/${project.id}/settings`, 'aria-label': `Settings of ${name}` }, 'Settings'),
+        h('a', { class: 'btn', href: `/projects/${project.id}/export`, 'aria-label': `Export ${name}` }, 'Export')));
+  });
+  ctx.show('Projects',
+    pageHeader({
+      title: 'Projects',
+      lead: 'Open a project to import tasks and label them; its settings hold the instructions, overlap and webhooks.',
+      actions: h('a', { class: 'btn btn-primary', href: '/projects/new' }, 'Create project'),
+    }),
+    projects.count === 0
+      ? h('div', { class: 'card empty' },
+        h('p', {}, 'No projects yet.'),
+        h('p', {}, h('a', { class: 'btn btn-primary', href: '/projects/new' }, 'Create your first project')))
+      : h('div', { class: 'card table-card' },
+        h('table', { class: 'table stack projects' },
+          h('caption', { class: 'visually-hidden' }, 'Projects'),
+          h('thead', {}, h('tr', {},
+            h('th', { scope: 'col' }, 'Project'), h('th', { scope: 'col', class: 'num' }, 'ID'),
+            h('th', { scope: 'col', class: 'num' }, 'Tasks'), h('th', { scope: 'col' }, 'Finished'),
+            h('th', { scope: 'col', class: 'num' }, 'Annotations'), h('th', { scope: 'col', class: 'num' }, 'Skipped'),
+            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+          h('tbody', {}, rows))),
+    pager({ page, size: PROJECT_PAGE_SIZE, count: projects.count, href: (p) => `/projects?page=${p}` }));
+}
+
+// ---- Create -----------------------------------------------------------------------------
+
+/** Label configurations to start from, with a sample task for each. */
+export const TEMPLATES = [
+  {
+    id: 'text-classification',
+    name: 'Text classification',
+    about: 'Choose one class for each text (sentiment, topic, intent).',
+    config: `<View>
+  <Text name="text" value="$text"/>
+  <Choices name="sentiment" toName="text" choice="single" showInline="true">
+    <Choice value="Positive"/>
+    <Choice value="Negative"/>
+    <Choice value="Neutral"/>
+  </Choices>
+</View>`,
+    sample: { text: 'The battery lasts two days and the screen is sharp.' },
+  },
+  {
+    id: 'named-entities',
+    name: 'Named entities',
+    about: 'Mark spans of text as people, organizations and places.',
+    config: `<View>
+  <Labels name="label" toName="text">
+    <Label value="Person" background="#e8684a"/>
+    <Label value="Organization" background="#f2a33a"/>
+    <Label value="Location" background="#3a8fd9"/>
+    <Label value="Misc" background="#6bb26b"/>
+  </Labels>
+  <Text name="text" value="$text"/>
+</View>`,
+    sample: { text: 'Ada Lovelace worked with Charles Babbage in London.' },
+  },
+  {
+    id: 'image-bounding-boxes',
+    name: 'Image bounding boxes',
+    about: 'Draw boxes around objects in images and name them.',
+    config: `<View>
+  <Image name="image" value="$image"/>
+  <RectangleLabels name="label" toName="image">
+    <Label value="Car" background="#3a8fd9"/>
+    <Label value="Person" background="#e8684a"/>
+  </RectangleLabels>
+</View>`,
+    sample: { image: '/ui/sample.svg' },
+  },
+  {
+    id: 'audio-transcription',
+    name: 'Audio transcription',
+    about: 'Listen to a recording and write down what is said.',
+    config: `<View>
+  <Audio name="audio" value="$audio"/>
+  <TextArea name="transcription" toName="audio" rows="4" editable="true" maxSubmissions="1"/>
+</View>`,
+    sample: { audio: '' },
+  },
+];
+
+export async function createProjectPage(ctx) {
+  const title = h('input', { id: 'p-title', name: 'title', type: 'text', required: true, 'data-field': 'title', 'aria-describedby': 'p-title-error', maxlength: 50 });
+  const description = h('textarea', { id: 'p-description', name: 'description', rows: 2, 'data-field': 'description', 'aria-describedby': 'p-description-error' });
+  const config = h('textarea', {
+    id: 'p-config', name: 'label_config', rows: 12, spellcheck: 'false', class: 'code-input',
+    'data-field': 'label_config', 'aria-describedby': 'p-config-hint p-config-error',
+  });
+  function choose(template) {
+    config.value = template.config;
+    config.dispatchEvent(new Event('input'));
+  }
+
+  const templateChoices = TEMPLATES.map((template, i) => {
+    const id = `p-template-${template.id}`;
+    const radio = h('input', {
+      type: 'radio', name: 'template', id, value: template.id, checked: i === 0,
+      onchange: () => choose(template),
+    });
+    return h('div', { class: 'template-choice choice' }, radio,
+      h('label', { for: id }, h('span', { class: 'strong' }, template.name), h('span', { class: 'hint' }, template.about)));
+  });
+
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create project');
+  const form = h('form', { class: 'card form', novalidate: true },
+    formAlert(),
+    h('div', { class: 'field' },
+      h('label', { for: 'p-title' }, 'Title'), title, errorSlot('title', 'p-title-error')),
+    h('div', { class: 'field' },
+      h('label', { for: 'p-description' }, 'Description'), description, errorSlot('description', 'p-description-error')),
+    h('fieldset', { class: 'field' },
+      h('legend', {}, 'Template'),
+      h('div', { class: 'templates' }, templateChoices)),
+    h('div', { class: 'field' },
+      h('label', { for: 'p-config' }, 'Labeling interface'),
+      config,
+      h('p', { class: 'hint', id: 'p-config-hint' }, 'Label Studio\'s XML label config: object tags (Text, Image, Audio…) take the task\'s data by $name; control tags (Choices, Labels, RectangleLabels, TextArea…) produce the results.'),
+      errorSlot('label_config', 'p-config-error')),
+    h('div', { class: 'toolbar' }, submit, h('a', { class: 'btn btn-quiet', href: '/projects' }, 'Cancel')));
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      clearErrors(form);
+      if (!title.value.trim()) {
+        showErrors(form, { fields: { title: ['Give the project a title.'] } });
+        return;
+      }
+      try {
+        const project = await api('/api/projects/', {
+          method: 'POST',
+          body: { title: title.value.trim(), description: description.value, label_config: config.value },
+        });
+        flash(`Project “${project.title}” created. Import tasks to label.`);
+        navigate(`/projects/${project.id}/data`);
+      } catch (error) {
+        if (error.status === 401) return;
+        showErrors(form, error);
+      }
+    });
+  });
+
+  config.value = TEMPLATES[0].config;
+  ctx.show('Create project',
+    h('div', { class: 'form-page wide' },
+      pageHeader({ trail: [['Projects', '/projects'], 'Create project'], title: 'Create project' }),
+      form));
+  title.focus();
+}
