@@ -33,7 +33,8 @@ function dataPreview(data) {
     parts.push([key, text.length > 140 ? `${text.slice(0, 140)}…` : text]);
     if (parts.length === 2) break;
   }
-  return parts.map(([key, text]) => h('span', { class: 'data-item' }, h('span', { class: 'data-key' }, key), ' ', text));
+  return h('span', { class: 'data-items' },
+    parts.map(([key, text]) => h('span', { class: 'data-item' }, h('span', { class: 'data-key' }, key), ' ', text)));
 }
 
 /** Kilobytes or megabytes, for the upload's progress. */
@@ -300,7 +301,8 @@ function importForm(projectId, onImported) {
         if (error.status === 401) return;
         const details = Object.entries(error.fields).flatMap(([field, messages]) => (Array.isArray(messages) ? messages : [messages]).map((m) => (field === 'file' ? String(m) : `${field}: ${m}`)));
         errors.replaceChildren(notice([
-          h('p', {}, error.status === 413 ? 'The files are too large for one import.' : `Nothing was imported. ${error.message}`),
+          h('p', {}, error.status === 413 ? 'The files are too large for one import.'
+            : details.length ? 'Nothing was imported:' : `Nothing was imported. ${error.message}`),
           details.length && h('ul', {}, details.map((m) => h('li', {}, m))),
         ], 'error'));
         errors.querySelector('.notice').tabIndex = -1;

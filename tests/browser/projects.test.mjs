@@ -141,8 +141,9 @@ describe('project pages in a browser', () => {
     // A broken file: the server's message names it; nothing is imported.
     await chooser.setInputFiles([path.join(files, 'reviews.csv'), path.join(files, 'broken.json')]);
     await page.getByRole('button', { name: 'Upload' }).click();
-    await see(page.locator('.import-errors', { hasText: 'Nothing was imported.' }));
+    await see(page.locator('.import-errors', { hasText: 'Nothing was imported' }));
     await see(page.locator('.import-errors', { hasText: 'broken.json' }));
+    await screenshot('project-import.png');
     assert.equal((await taskIds()).length, 0);
 
     await chooser.setInputFiles([path.join(files, 'reviews.csv'), path.join(files, 'more.json'), path.join(files, 'lines.txt')]);
