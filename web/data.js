@@ -25,6 +25,9 @@ const SORTABLE = {
 
 const IMPORT_TYPES = '.json,.jsonl,.csv,.tsv,.txt';
 
+/** The task table's selection, kept across its pages (see dataPage). */
+let kept = { key: null };
+
 /** The first values of a task's data, as one line of text (URLs and all). */
 function dataPreview(data) {
   const parts = [];
@@ -53,7 +56,26 @@ export async function dataPage(ctx, projectId) {
   ]);
   const name = project.title || `Project ${project.id}`;
   const userName = new Map([[me.id, me.email || me.username || `User ${me.id}`]]);
-  const selected = new Set();
+  // The selection: ids picked one by one, or every task the filter shows (`everything`)
+  // except those unticked since, as Label Studio's data manager sends it. It stays while
+  // the user pages and sorts, and goes with another project or filter.
+  const key = `${projectId}:${state.filter}`;
+  if (kept.key !== key) kept = { key, selected: new Set(), excluded: new Set(), everything: false };
+  const { selected, excluded } = kept;
+  let total = 0;
+  const isSelected = (id) => (kept.everything ? !excluded.has(id) : selected.has(id));
+  const selectedCount = () => (kept.everything ? total - excluded.size : selected.size);
+  const filterItems = () => FILTERS.find(([key]) => key === state.filter)[2];
+  function pick(id, on) {
+    const set = kept.everything ? excluded : selected;
+    if (on === kept.everything) set.delete(id);
+    else set.add(id);
+  }
+  function clearSelection() {
+    kept.everything = false;
+    selected.clear();
+    excluded.clear();
+  }
   const pageNotes = h('div', { class: 'page-notes' });
   let lastNote = null; // [content, kind]: kept when the table moves to another page
   const note = (content, kind = 'ok') => {
@@ -81,21 +103,41 @@ export async function dataPage(ctx, projectId) {
   const selectionNote = h('span', { class: 'selection-note', 'aria-live': 'polite' });
   const deleteTasks = h('button', { type: 'button', class: 'btn btn-danger', onclick: (e) => act(e.currentTarget, 'delete_tasks') }, 'Delete tasks');
   const deleteAnnotations = h('button', { type: 'button', class: 'btn', onclick: (e) => act(e.currentTarget, 'delete_tasks_annotations') }, 'Delete annotations');
-  const selectionBar = h('div', { class: 'toolbar selection-bar', hidden: true }, selectionNote, deleteTasks, deleteAnnotations);
+  const selectEverything = h('button', {
+    type: 'button', class: 'btn btn-quiet',
+    onclick: () => {
+      kept.everything = true;
+      excluded.clear();
+      showSelection();
+    },
+  });
+  const clear = h('button', {
+    type: 'button', class: 'btn btn-quiet',
+    onclick: () => {
+      clearSelection();
+      for (const box of region.querySelectorAll('tbody input[type=checkbox]')) box.checked = false;
+      showSelection();
+    },
+  }, 'Clear selection');
+  const selectionBar = h('div', { class: 'toolbar selection-bar', hidden: true }, selectionNote, selectEverything, clear, deleteTasks, deleteAnnotations);
 
   function showSelection() {
-    selectionBar.hidden = selected.size === 0;
-    selectionNote.textContent = `${selected.size} selected`;
+    const count = selectedCount();
+    selectionBar.hidden = count === 0;
+    selectionNote.textContent = kept.everything && !excluded.size ? `All ${count} tasks selected` : `${count} selected`;
+    const onPage = shown.filter((t) => isSelected(t.id)).length;
+    // Offered once the whole page is ticked and there is more than the page.
+    selectEverything.hidden = kept.everything || onPage !== shown.length || total <= shown.length;
+    selectEverything.textContent = `Select all ${total} tasks`;
     const all = region.querySelector('#select-page');
     if (all) {
-      const onPage = shown.filter((t) => selected.has(t.id)).length;
       all.checked = shown.length > 0 && onPage === shown.length;
       all.indeterminate = onPage > 0 && onPage < shown.length;
     }
   }
 
   async function act(button, action) {
-    const count = selected.size;
+    const count = selectedCount();
     const tasks = `${count} task${count === 1 ? '' : 's'}`;
     const question = action === 'delete_tasks'
       ? { title: `Delete ${tasks}?`, message: `The ${tasks} and their annotations and predictions are deleted for good; webhooks receive TASKS_DELETED.`, confirm: 'Delete tasks' }
@@ -106,9 +148,11 @@ export async function dataPage(ctx, projectId) {
         const result = await api('/api/dm/actions', {
           method: 'POST',
           query: { id: action, project: projectId },
-          body: { selectedItems: { all: false, included: [...selected] } },
+          body: kept.everything
+            ? { selectedItems: { all: true, excluded: [...excluded] }, filters: { conjunction: 'and', items: filterItems() } }
+            : { selectedItems: { all: false, included: [...selected] } },
         });
-        selected.clear();
+        clearSelection();
         note(`${result.detail}.`);
       } catch (error) {
         if (error.status === 401) return;
@@ -151,10 +195,9 @@ export async function dataPage(ctx, projectId) {
 
   function row(task) {
     const box = h('input', {
-      type: 'checkbox', checked: selected.has(task.id), 'aria-label': `Select task ${task.id}`, 'data-key': `select:${task.id}`,
+      type: 'checkbox', checked: isSelected(task.id), 'aria-label': `Select task ${task.id}`, 'data-key': `select:${task.id}`,
       onchange: (e) => {
-        if (e.currentTarget.checked) selected.add(task.id);
-        else selected.delete(task.id);
+        pick(task.id, e.currentTarget.checked);
         showSelection();
       },
     });
@@ -179,12 +222,11 @@ export async function dataPage(ctx, projectId) {
   }
 
   async function refresh() {
-    const filterItems = FILTERS.find(([key]) => key === state.filter)[2];
     const ordering = [(state.sort.startsWith('-') ? '-' : '') + SORTABLE[state.sort.replace(/^-/, '')]];
-    const query = JSON.stringify({ filters: { conjunction: 'and', items: filterItems }, ordering });
+    const query = JSON.stringify({ filters: { conjunction: 'and', items: filterItems() }, ordering });
     const found = await api('/api/tasks/', { query: { project: projectId, page: state.page, page_size: PAGE_SIZE, query } });
     if (!ctx.active()) return;
-    const total = found.total;
+    total = found.total;
     if (!found.tasks.length && state.page > 1 && total > 0) {
       // Past the last page (its tasks were deleted): show the last page there is.
       if (lastNote) flash(...lastNote);
@@ -205,10 +247,7 @@ export async function dataPage(ctx, projectId) {
               h('th', { scope: 'col', class: 'select' }, h('input', {
                 type: 'checkbox', id: 'select-page', 'aria-label': 'Select all tasks on this page', 'data-key': 'select-page',
                 onchange: (e) => {
-                  for (const task of shown) {
-                    if (e.currentTarget.checked) selected.add(task.id);
-                    else selected.delete(task.id);
-                  }
+                  for (const task of shown) pick(task.id, e.currentTarget.checked);
                   for (const box of region.querySelectorAll('tbody input[type=checkbox]')) box.checked = e.currentTarget.checked;
                   showSelection();
                 },
