@@ -93,8 +93,8 @@ describe('project pages in a browser', () => {
   });
 
   test('creates a project from a template', async () => {
-    await see(page.getByText('No projects yet.'));
-    await page.getByRole('link', { name: 'Create your first project' }).click();
+    // (On PostgreSQL the browser test files share a database: other projects may be listed.)
+    await page.locator('.page-header').getByRole('link', { name: 'Create project' }).click();
     await page.waitForURL(/\/projects\/new$/);
     const config = page.getByLabel('Labeling interface');
     assert.match(await config.inputValue(), /<Choices name="sentiment"/, 'text classification is the first template');
@@ -113,7 +113,7 @@ describe('project pages in a browser', () => {
     await config.fill('<View><Choices name="c" toName="missing"><Choice value="a"/></Choices></View>');
     await page.getByRole('button', { name: 'Create project' }).click();
     await see(page.locator('#p-config-error:not([hidden])'));
-    assert.equal((await server.api('GET', '/api/projects/')).count, 0);
+    assert.equal((await server.api('GET', '/api/projects/?page_size=1000')).results.filter((p) => p.title === 'Reviews').length, 0);
 
     await page.getByRole('radio', { name: /Named entities/ }).check();
     await page.getByRole('radio', { name: /Text classification/ }).check();
