@@ -12,6 +12,7 @@ use crate::labeling::annotations::{self, AnnotationInput};
 use crate::labeling::render::AnnotationView;
 use crate::labeling::tasks;
 use crate::shared::Actor;
+use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -19,17 +20,21 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/tasks/{id}/annotations", list)
                 .doc("annotations_list", "List a task's annotations")
+                .needs(Role::Annotator)
                 .ok_list::<AnnotationView>("The annotations"),
             post("/api/tasks/{id}/annotations", create)
                 .doc("annotations_create", "Create an annotation")
+                .needs(Role::Annotator)
                 .about("Or a skip, with `was_cancelled: true`. Emits ANNOTATION_CREATED.")
                 .json::<AnnotationInput>("The annotation.")
                 .created::<AnnotationView>("The new annotation"),
             get("/api/annotations/{id}", read)
                 .doc("annotations_read", "Read an annotation")
+                .needs(Role::Annotator)
                 .ok::<AnnotationView>("The annotation"),
             patch_or_put("/api/annotations/{id}", update)
                 .doc("annotations_update", "Update an annotation")
+                .needs(Role::Annotator)
                 .about(
                     "Only the keys sent change (PUT behaves the same). Emits ANNOTATION_UPDATED.",
                 )
@@ -37,6 +42,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok::<AnnotationView>("The updated annotation"),
             delete("/api/annotations/{id}", remove)
                 .doc("annotations_delete", "Delete an annotation")
+                .needs(Role::Annotator)
                 .about("Emits ANNOTATIONS_DELETED.")
                 .no_content("Deleted"),
         ],
@@ -51,7 +57,13 @@ async fn list(
     let mut conn = state.db.reader().acquire().await?;
     tasks::get(&mut conn, &actor, task_id).await?;
     let found = annotations::for_tasks(&mut conn, &[task_id]).await?;
-    Ok(Json(found.iter().map(|a| a.api()).collect()))
+    Ok(Json(
+        found
+            .iter()
+            .filter(|a| annotations::visible_to(&actor, a))
+            .map(|a| a.api())
+            .collect(),
+    ))
 }
 
 /// Creates an annotation, or a skip with `was_cancelled: true`.

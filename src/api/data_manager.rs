@@ -16,6 +16,7 @@ use super::route::{Route, get, post, tagged};
 use crate::labeling::tasks::{Comparison, TaskColumn, TaskSelection};
 use crate::labeling::{annotations, predictions, projects, tasks};
 use crate::shared::Actor;
+use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -23,6 +24,7 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/dm/actions", catalogue)
                 .doc("dm_actions_list", "List data manager actions")
+                .needs(Role::Annotator)
                 .ignores_id_param(
                     "project",
                     "Accepted for Label Studio compatibility; the list is the same for every project.",
@@ -30,6 +32,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok_list::<DmAction>("The actions"),
             post("/api/dm/actions", run)
                 .doc("dm_actions_run", "Run a data manager action")
+                .needs(Role::Manager)
                 .about("On the selected tasks of the project; ids of other projects are ignored. Emits TASKS_DELETED, ANNOTATIONS_DELETED or ANNOTATION_CREATED as the action does.")
                 .query::<ActionQuery>()
                 .json::<DmActionInput>("The selected tasks.")

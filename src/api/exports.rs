@@ -29,6 +29,7 @@ use crate::export::source::{Selection, TaskPages};
 use crate::export::{self, ExportError, Format, Tasks, formats};
 use crate::labeling::projects;
 use crate::shared::Actor;
+use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
     // A file in any of the formats: JSON, text (CSV, TSV, CONLL) or a zip.
@@ -45,6 +46,7 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/projects/{id}/export", export_direct)
                 .doc("projects_export", "Export a project's tasks as a file")
+                .needs(Role::Manager)
                 .about("Streams the file as it is written (JSON, JSON_MIN, CSV, TSV, CONLL2003, COCO, YOLO), \
                     named `project-<id>-at-<time>-<hash>.<ext>` in `Content-Disposition` and `filename`, with Label Studio's \
                     content type (`application/.json`, `application/.csv`, `application/.conll`, `application/zip`). \
@@ -54,15 +56,18 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok_content("The file", "application/*", file()),
             get("/api/projects/{id}/export/formats", list_formats)
                 .doc("projects_export_formats", "List the export formats")
+                .needs(Role::Manager)
                 .about("Every format Label Studio lists, those that fit the project's labeling config first; \
                     the others carry `disabled: true` and labelhook's `disabled_reason`.")
                 .ok_list::<FormatView>("The formats"),
             get("/api/projects/{id}/exports", list_snapshots)
                 .doc("projects_exports_list", "List export snapshots")
+                .needs(Role::Manager)
                 .about("The newest 100, newest first, as a plain list.")
                 .ok_list::<SnapshotView>("The snapshots"),
             post("/api/projects/{id}/exports", create_snapshot)
                 .doc("projects_exports_create", "Create an export snapshot")
+                .needs(Role::Manager)
                 .about("Answers 201 at once with status `created`; the JSON file is built in the background \
                     (poll the snapshot until `completed`). Without options every task and annotation is in it. \
                     An empty body is fine.")
@@ -70,13 +75,16 @@ pub(super) fn routes() -> Vec<Route> {
                 .created::<SnapshotCreatedView>("The snapshot"),
             get("/api/projects/{id}/exports/{export_pk}", read_snapshot)
                 .doc("projects_exports_read", "Read an export snapshot")
+                .needs(Role::Manager)
                 .ok::<SnapshotView>("The snapshot"),
             delete("/api/projects/{id}/exports/{export_pk}", delete_snapshot)
                 .doc("projects_exports_delete", "Delete an export snapshot")
+                .needs(Role::Manager)
                 .about("With its converted files.")
                 .no_content("Deleted"),
             get("/api/projects/{id}/exports/{export_pk}/download", download_snapshot)
                 .doc("projects_exports_download", "Download an export snapshot")
+                .needs(Role::Manager)
                 .about("Without `exportType`: the snapshot's JSON file (`application/json`, named \
                     `export/<project>/project-<project>-at-<time>-<md5>.json`). With it: the file in that format, \
                     converted before (`/convert`) or now, as it streams (`application/<ext>`). 404 until the \
@@ -85,6 +93,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok_content("The file", "application/*", file()),
             post("/api/projects/{id}/exports/{export_pk}/convert", convert_snapshot)
                 .doc("projects_exports_convert", "Convert an export snapshot")
+                .needs(Role::Manager)
                 .about("Queues the conversion of a completed snapshot to `export_type`; its status shows in the \
                     snapshot's `converted_formats`. A second request for the same format (unless it failed) is a 400.")
                 .json::<ConvertInput>("The format.")

@@ -12,6 +12,7 @@ use super::extract::{Id, LsJson, LsQuery};
 use super::openapi::{MlBackendCreateInput, MlBackendUpdateInput};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::ml_backends::{self, MlBackendInput, MlBackendView};
+use crate::shared::Role;
 use crate::shared::{Actor, ReadOnly};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -20,28 +21,34 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/ml", list)
                 .doc("ml_list", "List ML backends")
+                .needs(Role::Manager)
                 .query::<ListQuery>()
                 .may_be_missing()
                 .ok_list::<MlBackendView>("The ML backends"),
             post("/api/ml", create)
                 .doc("ml_create", "Attach an ML backend")
+                .needs(Role::Manager)
                 .about("Also creates the project webhook `<url>/webhook` that Label Studio ML backends receive events at.")
                 .json::<MlBackendCreateInput>("The backend.")
                 .may_be_missing()
                 .created::<MlBackendView>("The new ML backend"),
             get("/api/ml/{id}", read)
                 .doc("ml_read", "Read an ML backend")
+                .needs(Role::Manager)
                 .ok::<MlBackendView>("The ML backend"),
             patch_or_put("/api/ml/{id}", update)
                 .doc("ml_update", "Update an ML backend")
+                .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same).")
                 .json::<MlBackendUpdateInput>("The fields to change.")
                 .ok::<MlBackendView>("The updated ML backend"),
             delete("/api/ml/{id}", remove)
                 .doc("ml_delete", "Detach an ML backend")
+                .needs(Role::Manager)
                 .no_content("Deleted"),
             post("/api/ml/{id}/train", train)
                 .doc("ml_train", "Start training")
+                .needs(Role::Manager)
                 .about("Queues START_TRAINING to the backend's `/webhook` and answers before it is sent (labelhook addition: delivered and logged like any webhook).")
                 .ok::<Empty>("Queued"),
         ],

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod metrics;
 mod ml;
 pub mod openapi;
+mod organizations;
 mod pagination;
 mod predictions;
 mod projects;
@@ -38,7 +39,7 @@ use axum::routing::MethodRouter;
 
 use crate::config::Settings;
 use crate::labeling::LabelingSettings;
-use crate::shared::Actor;
+use crate::shared::{Actor, Role};
 use crate::store::Db;
 use error::ApiError;
 use extract::BodyLimit;
@@ -67,6 +68,7 @@ fn routes() -> Vec<Route> {
         openapi::routes(),
         system::routes(),
         users::routes(),
+        organizations::routes(),
         metrics::routes(),
         projects::routes(),
         exports::routes(),
@@ -89,8 +91,15 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let limit = state.settings.max_body_bytes;
     // One method router per path: several rows may share a path (GET and POST).
     let mut by_path: Vec<(&str, bool, MethodRouter<AppState>)> = Vec::new();
-    for route in routes() {
+    for mut route in routes() {
         let public = route.doc.public;
+        if !public {
+            // A row that states no role (a unit test refuses those) takes the manager's.
+            let needed = route.role().unwrap_or(Role::Manager);
+            route.handler = route.handler.route_layer(middleware::from_fn(
+                move |request: Request, next: Next| require_role(needed, request, next),
+            ));
+        }
         match by_path.iter_mut().find(|(path, _, _)| *path == route.path) {
             Some((_, was_public, handler)) => {
                 assert_eq!(*was_public, public, "{}: one path, one access", route.path);
@@ -173,6 +182,20 @@ async fn authenticate(
         }
     };
     request.extensions_mut().insert::<Actor>(actor);
+    Ok(next.run(request).await)
+}
+
+/// 403 unless the authenticated user's role is at least `needed`.
+async fn require_role(needed: Role, request: Request, next: Next) -> Result<Response, ApiError> {
+    let role = request
+        .extensions()
+        .get::<Actor>()
+        .map_or(Role::Deactivated, |actor| actor.role);
+    if !role.at_least(needed) {
+        return Err(ApiError::Forbidden(crate::auth::people::missing_role(
+            role, needed,
+        )));
+    }
     Ok(next.run(request).await)
 }
 
@@ -261,5 +284,23 @@ fn bad_token(state: &AppState, client: Option<std::net::IpAddr>, why: &'static s
             ApiError::Throttled(wait)
         }
         None => ApiError::Unauthorized(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_public_or_states_its_role() {
+        let unstated: Vec<String> = routes()
+            .iter()
+            .filter(|route| !route.doc.public && route.role().is_none())
+            .map(|route| format!("{} {}", route.doc.operation_id(), route.path))
+            .collect();
+        assert!(
+            unstated.is_empty(),
+            "rows without .needs(Role::...): {unstated:#?}"
+        );
     }
 }

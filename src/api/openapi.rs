@@ -80,7 +80,7 @@ async fn schema() -> impl IntoResponse {
     ),
     components(
         schemas(Error, DmActionId, DeliveryStatus),
-        responses(BadRequest, Unauthorized, NotFound, PayloadTooLarge, Throttled, Unavailable),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Throttled, Unavailable),
     ),
     modifiers(&TokenAuth),
     tags(
@@ -135,6 +135,9 @@ fn error_response(description: &str) -> RefOr<Response> {
 pub struct BadRequest;
 /// 401: no token, or a token that is not valid.
 pub struct Unauthorized;
+/// 403: the user's role does not allow this, or a cookie-authenticated write without its
+/// CSRF secret.
+pub struct Forbidden;
 /// 404: no such object in the caller's organization, or an id that is not a number.
 pub struct NotFound;
 /// 413: the body is larger than LABELHOOK_MAX_BODY_BYTES.
@@ -161,6 +164,19 @@ impl<'s> utoipa::ToResponse<'s> for Unauthorized {
         (
             "Unauthorized",
             error_response("No `Authorization: Token <key>` header, or an unknown key."),
+        )
+    }
+}
+
+impl<'s> utoipa::ToResponse<'s> for Forbidden {
+    fn response() -> (&'s str, RefOr<Response>) {
+        (
+            "Forbidden",
+            error_response(
+                "The user's role does not allow this (`detail` names the role it takes), a \
+                 rule on people (the last owner, your own role), or a cookie-authenticated \
+                 write without its CSRF secret.",
+            ),
         )
     }
 }

@@ -15,6 +15,7 @@ use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::predictions;
 use crate::labeling::render::PredictionView;
 use crate::shared::Actor;
+use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -22,24 +23,29 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/predictions", list)
                 .doc("predictions_list", "List predictions")
+                .needs(Role::Annotator)
                 .query::<ListQuery>()
                 .may_be_missing()
                 .ok_list::<PredictionView>("The predictions"),
             post("/api/predictions", create)
                 .doc("predictions_create", "Create a prediction")
+                .needs(Role::Manager)
                 .json::<PredictionCreate>("The prediction.")
                 .may_be_missing()
                 .created::<PredictionView>("The new prediction"),
             get("/api/predictions/{id}", read)
                 .doc("predictions_read", "Read a prediction")
+                .needs(Role::Annotator)
                 .ok::<PredictionView>("The prediction"),
             patch_or_put("/api/predictions/{id}", update)
                 .doc("predictions_update", "Update a prediction")
+                .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same).")
                 .json::<PredictionFields>("The fields to change.")
                 .ok::<PredictionView>("The updated prediction"),
             delete("/api/predictions/{id}", remove)
                 .doc("predictions_delete", "Delete a prediction")
+                .needs(Role::Manager)
                 .no_content("Deleted"),
         ],
     )

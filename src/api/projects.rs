@@ -18,6 +18,7 @@ use crate::labeling::import::{self, ImportResult, ImportSource};
 use crate::labeling::render::{ProjectView, TaskDetailView};
 use crate::labeling::{projects, tasks};
 use crate::shared::Actor;
+use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
     let (json_tasks, mut schemas) = named::<ImportBody>();
@@ -28,29 +29,35 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/projects", list)
                 .doc("projects_list", "List projects")
+                .needs(Role::Annotator)
                 .about("Newest first; paged (default page size 30).")
                 .query::<PageQuery>()
                 .query::<ListQuery>()
                 .ok_page::<ProjectView>("ProjectPage", "A page of projects"),
             post("/api/projects", create)
                 .doc("projects_create", "Create a project")
+                .needs(Role::Manager)
                 .about("Emits PROJECT_CREATED. The statistics are `null` in this answer, as in Label Studio.")
                 .json::<ProjectInput>("The project's fields; all optional.")
                 .created::<ProjectView>("The new project"),
             get("/api/projects/{id}", read)
                 .doc("projects_read", "Read a project")
+                .needs(Role::Annotator)
                 .ok::<ProjectView>("The project"),
             patch_or_put("/api/projects/{id}", update)
                 .doc("projects_update", "Update a project")
+                .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same). Emits PROJECT_UPDATED.")
                 .json::<ProjectInput>("The fields to change.")
                 .ok::<ProjectView>("The updated project"),
             delete("/api/projects/{id}", remove)
                 .doc("projects_delete", "Delete a project")
+                .needs(Role::Manager)
                 .about("With its tasks, annotations and predictions. Emits PROJECT_DELETED.")
                 .no_content("Deleted"),
             post("/api/projects/{id}/import", import_tasks)
                 .doc("projects_import", "Import tasks")
+                .needs(Role::Manager)
                 .about("A JSON list of tasks (or one task), or multipart form data with files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`). One transaction; TASKS_CREATED in batches.")
                 .body(
                     "Tasks as JSON, or files as multipart form data.",
@@ -60,11 +67,13 @@ pub(super) fn routes() -> Vec<Route> {
                 .created::<ImportResult>("What was imported"),
             get("/api/projects/{id}/tasks", list_tasks)
                 .doc("projects_tasks_list", "List a project's tasks")
+                .needs(Role::Annotator)
                 .about("A plain list (no envelope) of tasks with their annotations and predictions; paged (default page size 100).")
                 .query::<PageQuery>()
                 .ok_list::<TaskDetailView>("The tasks"),
             delete("/api/projects/{id}/tasks", delete_all_tasks)
                 .doc("projects_tasks_delete", "Delete all tasks of a project")
+                .needs(Role::Manager)
                 .about("Emits TASKS_DELETED.")
                 .no_content("Deleted"),
         ],
@@ -253,7 +262,7 @@ async fn list_tasks(
     )
     .await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
-    let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
+    let (annotations, predictions) = tasks::children(&mut conn, &actor, &ids).await?;
     let items = found
         .iter()
         .map(|t| {

@@ -10,7 +10,12 @@
 //!     .ok::<ProjectView>("The project"),
 //! ```
 //!
-//! The error statuses follow from the row: 401 unless `.public()`, 404 when the path names
+//! Every row that is not `.public()` states the least role it takes, once:
+//! `.needs(Role::Manager)` (roles are ordered, owner first; see `shared::Role`). The router
+//! checks it after authentication (403 naming the role), the document says it, and a unit
+//! test fails on a row without one.
+//!
+//! The error statuses follow from the row: 401 and 403 unless `.public()`, 404 when the path names
 //! an object (or `.may_be_missing()`), 400 with a body or a checked query, 413 with a body.
 //! Path parameters are described from the path (`/api/tasks/{id}` → "The task's id.").
 
@@ -28,6 +33,7 @@ use utoipa::openapi::{
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use crate::shared::Role;
 
 /// Schemas a route refers to, by component name.
 pub(super) type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -38,6 +44,22 @@ pub(super) struct Route {
     pub path: &'static str,
     pub handler: MethodRouter<AppState>,
     pub doc: Doc,
+}
+
+impl Doc {
+    /// The operation's id in the document.
+    #[cfg(test)]
+    pub fn operation_id(&self) -> &'static str {
+        self.operation_id
+    }
+}
+
+impl Route {
+    /// The least role this route takes (`None`: public, or not stated, which the tests
+    /// refuse).
+    pub fn role(&self) -> Option<Role> {
+        self.doc.needs
+    }
 }
 
 /// What the OpenAPI document says about a route.
@@ -53,6 +75,7 @@ pub(super) struct Doc {
     body: Option<RequestBody>,
     success: Option<(&'static str, Response)>,
     may_be_missing: bool,
+    needs: Option<Role>,
     pub schemas: Schemas,
 }
 
@@ -112,6 +135,12 @@ impl Route {
 
     pub fn about(mut self, description: &'static str) -> Route {
         self.doc.description = Some(description);
+        self
+    }
+
+    /// The least role this route takes.
+    pub fn needs(mut self, role: Role) -> Route {
+        self.doc.needs = Some(role);
         self
     }
 
@@ -293,10 +322,23 @@ pub(super) fn named<T: ToSchema>() -> (RefOr<Schema>, Schemas) {
 impl Doc {
     /// The operations of this route for the document, one per method.
     pub fn operations(&self, path: &str, methods: &[HttpMethod]) -> Vec<(HttpMethod, Operation)> {
+        let description = match (self.needs, self.description) {
+            (Some(role), text) => Some(format!(
+                "{}Needs the {} role{}.",
+                text.map(|t| format!("{t} ")).unwrap_or_default(),
+                role.name(),
+                if role == Role::Owner {
+                    ""
+                } else {
+                    " or higher"
+                }
+            )),
+            (None, text) => text.map(str::to_string),
+        };
         let mut operation = OperationBuilder::new()
             .tag(self.tag)
             .summary(Some(self.summary))
-            .description(self.description)
+            .description(description)
             .operation_id(Some(self.operation_id));
         for name in path_ids(path) {
             operation = operation.parameter(path_parameter(path, name));
@@ -315,6 +357,7 @@ impl Doc {
         if !self.public {
             operation = operation
                 .response("401", error("Unauthorized"))
+                .response("403", error("Forbidden"))
                 .response("429", error("Throttled"))
                 .security(SecurityRequirement::new("token", Vec::<String>::new()));
         }

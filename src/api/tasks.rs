@@ -18,6 +18,7 @@ use crate::labeling::projects;
 use crate::labeling::render::{TaskDetailView, TaskListItemView, TaskView};
 use crate::labeling::tasks::{self, NewTask, TaskSelection};
 use crate::shared::Actor;
+use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -25,6 +26,7 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/tasks", list)
                 .doc("tasks_list", "List a project's tasks (data manager)")
+                .needs(Role::Annotator)
                 .about("Label Studio's data manager list: `{total, total_annotations, total_predictions, tasks}`; paged (default page size 100).")
                 .query::<PageQuery>()
                 .query::<ListQuery>()
@@ -32,19 +34,23 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok::<TaskList>("The tasks"),
             post("/api/tasks", create)
                 .doc("tasks_create", "Create a task")
+                .needs(Role::Manager)
                 .about("Emits TASKS_CREATED.")
                 .json::<TaskCreate>("The task.")
                 .created::<TaskView>("The new task"),
             get("/api/tasks/{id}", read)
                 .doc("tasks_read", "Read a task")
+                .needs(Role::Annotator)
                 .ok::<TaskDetailView>("The task with its annotations and predictions"),
             patch_or_put("/api/tasks/{id}", update)
                 .doc("tasks_update", "Update a task")
+                .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same).")
                 .json::<TaskUpdate>("The fields to change.")
                 .ok::<TaskView>("The updated task"),
             delete("/api/tasks/{id}", remove)
                 .doc("tasks_delete", "Delete a task")
+                .needs(Role::Manager)
                 .about("Emits TASKS_DELETED.")
                 .no_content("Deleted"),
         ],
@@ -122,7 +128,7 @@ async fn list(
     let (found, total) =
         tasks::list(&mut conn, project_id, &selection, page.offset(), page.size).await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
-    let (annotations, predictions) = tasks::children(&mut conn, &ids).await?;
+    let (annotations, predictions) = tasks::children(&mut conn, &actor, &ids).await?;
     let full = query.fields.as_deref() == Some("all");
     let items = found
         .iter()
@@ -194,7 +200,7 @@ async fn read(
 ) -> ApiResult<Json<TaskDetailView>> {
     let mut conn = state.db.reader().acquire().await?;
     let task = tasks::get(&mut conn, &actor, id).await?;
-    let (annotations, predictions) = tasks::children(&mut conn, &[id]).await?;
+    let (annotations, predictions) = tasks::children(&mut conn, &actor, &[id]).await?;
     Ok(Json(task.api_detail(
         annotations.get(&id).map_or(&[][..], Vec::as_slice),
         predictions.get(&id).map_or(&[][..], Vec::as_slice),

@@ -16,6 +16,7 @@ use super::openapi::{RecoverInput, WebhookCreateInput, WebhookUpdateInput};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::CATALOGUE;
+use crate::shared::Role;
 use crate::shared::{Actor, ReadOnly};
 use crate::store::time;
 use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, RetryNow};
@@ -35,44 +36,54 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok::<ActionCatalogue>("`{ACTION: {name, description, key, organization-only}}`"),
             get("/api/webhooks", list)
                 .doc("webhooks_list", "List webhooks")
+                .needs(Role::Manager)
                 .query::<ListQuery>()
                 .ok_list::<WebhookView>("The webhooks"),
             post("/api/webhooks", create)
                 .doc("webhooks_create", "Create a webhook")
+                .needs(Role::Manager)
                 .about("The answer carries the signing `secret` (also readable later at `/secret`).")
                 .json::<WebhookCreateInput>("The webhook.")
                 .may_be_missing()
                 .created::<WebhookCreated>("The new webhook with its secret"),
             get("/api/webhooks/{id}", read)
                 .doc("webhooks_read", "Read a webhook")
+                .needs(Role::Manager)
                 .ok::<WebhookView>("The webhook"),
             patch_or_put("/api/webhooks/{id}", update)
                 .doc("webhooks_update", "Update a webhook")
+                .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same). Switching `is_active` off holds new deliveries; on releases them.")
                 .json::<WebhookUpdateInput>("The fields to change.")
                 .ok::<WebhookView>("The updated webhook"),
             delete("/api/webhooks/{id}", remove)
                 .doc("webhooks_delete", "Delete a webhook")
+                .needs(Role::Manager)
                 .about("With its delivery log.")
                 .no_content("Deleted"),
             get("/api/webhooks/{id}/secret", read_secret)
                 .doc("webhooks_secret_read", "Read the signing secret")
+                .needs(Role::Manager)
                 .ok::<WebhookSecret>("The secret"),
             post("/api/webhooks/{id}/secret/rotate", rotate_secret)
                 .doc("webhooks_secret_rotate", "Rotate the signing secret")
+                .needs(Role::Manager)
                 .about("The previous secret keeps signing (both signatures are sent) for LABELHOOK_SECRET_ROTATION_GRACE.")
                 .ok::<WebhookSecret>("The new secret"),
             post("/api/webhooks/{id}/test", send_test)
                 .doc("webhooks_test", "Send a test event")
+                .needs(Role::Manager)
                 .about("Queues a PING to this webhook; follow it in the delivery log.")
                 .created::<DeliveryDetailView>("The queued delivery"),
             post("/api/webhooks/{id}/recover", recover)
                 .doc("webhooks_recover", "Recover failed deliveries")
+                .needs(Role::Manager)
                 .about("Queues again, due now with a fresh retry schedule, every failed delivery created in [since, until); with `include_pending`, the pending ones waiting for a retry too.")
                 .json::<RecoverInput>("The period.")
                 .ok::<RecoverResult>("How many were queued again"),
             post("/api/webhooks/{id}/retry", retry_now)
                 .doc("webhooks_retry_now", "Retry every waiting delivery now")
+                .needs(Role::Manager)
                 .about("Every pending delivery waiting for its next retry is due now. While the webhook's breaker is open, its next probe goes now instead; if it succeeds, everything held follows at once.")
                 .ok::<RetryNow>("What was asked of the dispatcher"),
         ],
@@ -82,12 +93,14 @@ pub(super) fn routes() -> Vec<Route> {
         [
             get("/api/webhooks/{id}/deliveries", list_deliveries)
                 .doc("deliveries_list", "List a webhook's deliveries")
+                .needs(Role::Manager)
                 .about("Newest first; paged (default page size 50).")
                 .query::<PageQuery>()
                 .query::<DeliveriesQuery>()
                 .ok_page::<DeliveryView>("DeliveryPage", "A page of deliveries"),
             get("/api/webhooks/{id}/deliveries/{delivery_id}", read_delivery)
                 .doc("deliveries_read", "Read a delivery")
+                .needs(Role::Manager)
                 .about("With the request it sends and every attempt.")
                 .ok::<DeliveryDetailView>("The delivery"),
             post(
@@ -95,6 +108,7 @@ pub(super) fn routes() -> Vec<Route> {
                 redeliver,
             )
             .doc("deliveries_redeliver", "Send a delivery again")
+            .needs(Role::Manager)
             .about("Same `webhook-id`, a fresh retry schedule.")
             .accepted::<DeliveryDetailView>("The delivery, queued again"),
         ],

@@ -11,7 +11,9 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
 
+pub mod invites;
 pub mod passwords;
+pub mod people;
 pub mod sessions;
 pub mod throttle;
 

@@ -10,7 +10,7 @@ use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{LabelingSettings, stats};
 use crate::events::{self, Action};
-use crate::shared::{Actor, Error, Patch, Pk, Result, input_error};
+use crate::shared::{Actor, Error, Patch, Pk, Result, Role, input_error};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -68,7 +68,15 @@ fn from_row(row: &Row) -> store::Result<Annotation> {
     })
 }
 
-/// Loads an annotation of the actor's organization (404 otherwise).
+/// Whether `actor` may see (and so change) `annotation`: an annotator only their own;
+/// reviewers and above every annotation of their organization.
+pub fn visible_to(actor: &Actor, annotation: &Annotation) -> bool {
+    actor.role.at_least(Role::Reviewer) || annotation.completed_by == Some(actor.user_id)
+}
+
+/// Loads an annotation of the actor's organization that the actor may see (404
+/// otherwise: another annotator's annotation is as unknown to an annotator as another
+/// organization's).
 pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> {
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = a.project_id WHERE a.id = $1 AND p.organization_id = $2"
@@ -79,7 +87,11 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> 
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(Error::NotFound("Annotation"))?;
-    Ok(from_row(&row)?)
+    let annotation = from_row(&row)?;
+    if !visible_to(actor, &annotation) {
+        return Err(Error::NotFound("Annotation"));
+    }
+    Ok(annotation)
 }
 
 /// [`get`] without reading the result (`None`): for callers that hold it already.

@@ -213,15 +213,20 @@ pub async fn selected_ids(
         .await?)
 }
 
-/// The annotations and predictions of the given tasks, grouped by task id.
+/// The annotations and predictions of the given tasks, grouped by task id; of the
+/// annotations, those `actor` may see (an annotator: their own).
 pub async fn children(
     conn: &mut Conn,
+    actor: &Actor,
     task_ids: &[i64],
 ) -> Result<(HashMap<i64, Vec<Annotation>>, HashMap<i64, Vec<Prediction>>)> {
     let mut by_task_a: HashMap<i64, Vec<Annotation>> = HashMap::new();
     let mut by_task_p: HashMap<i64, Vec<Prediction>> = HashMap::new();
     for chunk in task_ids.chunks(500) {
         for a in annotations::for_tasks(conn, chunk).await? {
+            if !annotations::visible_to(actor, &a) {
+                continue;
+            }
             by_task_a.entry(a.task_id).or_default().push(a);
         }
         for p in predictions::for_tasks(conn, chunk).await? {

@@ -83,6 +83,10 @@ pub fn routes() -> Router<AppState> {
         // The server trims trailing slashes before routing: `/user/login/` arrives here too.
         .route("/user/login", get(signin::login_page).post(signin::login))
         .route(
+            "/user/signup",
+            get(signin::signup_page).post(signin::signup),
+        )
+        .route(
             "/user/logout",
             get(signin::logout_page).post(signin::logout),
         )

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::auth::sessions::{self, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
+use crate::auth::{invites, passwords};
 
 /// Where a signed-in person goes when the form names no page.
 const HOME: &str = "/ui/";
@@ -116,6 +117,113 @@ pub(super) async fn login(
         set_cookie(CSRF_COOKIE, &session.csrf, false, secure, max_age),
     ];
     Ok(redirect(&next, cookies))
+}
+
+#[derive(Deserialize)]
+pub(super) struct Invite {
+    token: Option<String>,
+}
+
+/// `GET /user/signup?token=...`: the form for a live invite, else why not (403).
+pub(super) async fn signup_page(
+    State(state): State<AppState>,
+    Query(query): Query<Invite>,
+) -> Result<Response, ApiError> {
+    let token = query.token.unwrap_or_default();
+    let mut conn = state.db.reader().acquire().await?;
+    if token.is_empty() || invites::find(&mut conn, &token).await?.is_none() {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            &message_page("Sign up", invites::UNUSABLE),
+        ));
+    }
+    Ok(page(StatusCode::OK, &signup_form(&token, "", None)))
+}
+
+/// `POST /user/signup?token=...` (a form: `email`, `password`): a new member with the
+/// invite's role, signed in at once. The invite is used up in the same transaction.
+pub(super) async fn signup(
+    State(state): State<AppState>,
+    Query(query): Query<Invite>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if !crate::api::same_origin(request.headers()) {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            &message_page(
+                "Sign up",
+                "This form was sent from another site and was not accepted.",
+            ),
+        ));
+    }
+    let secure = secure(&state, request.headers());
+    let form = read_form(request.into_body()).await?;
+    let token = form
+        .get("token")
+        .or(query.token.as_deref())
+        .unwrap_or_default()
+        .to_string();
+    let email = form
+        .get("email")
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    let password = form.get("password").unwrap_or_default().to_string();
+    let refuse = |status: StatusCode, message: &str| {
+        page(status, &signup_form(&token, &email, Some(message)))
+    };
+    if let Err(crate::shared::Error::Invalid { message, .. }) =
+        passwords::check("password", &password)
+    {
+        return Ok(refuse(StatusCode::BAD_REQUEST, &message));
+    }
+    let hash = passwords::hash(&password).await?;
+    let mut tx = state.db.begin().await?;
+    let user_id = match invites::redeem(&mut tx, &token, &email, hash).await {
+        Ok(id) => id,
+        Err(crate::shared::Error::Invalid { message, .. }) => {
+            return Ok(refuse(StatusCode::BAD_REQUEST, &message));
+        }
+        Err(crate::shared::Error::Forbidden(message)) => {
+            return Ok(page(
+                StatusCode::FORBIDDEN,
+                &message_page("Sign up", &message),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    state.db.commit(tx).await?;
+    let session = sessions::start(&state.db, user_id).await?;
+    let cookies = vec![
+        set_cookie(SESSION_COOKIE, &session.key, true, secure, None),
+        set_cookie(CSRF_COOKIE, &session.csrf, false, secure, None),
+    ];
+    Ok(redirect(HOME, cookies))
+}
+
+fn signup_form(token: &str, email: &str, error: Option<&str>) -> String {
+    let alert = error.map_or_else(String::new, |e| {
+        format!(
+            r#"<div class="notice notice-error" role="alert" id="signup-error"><p>{}</p></div>"#,
+            escape(e)
+        )
+    });
+    let body = format!(
+        r#"<form method="post" action="/user/signup" class="card form" novalidate>
+  {alert}
+  <input type="hidden" name="token" value="{token}">
+  <div class="field"><label for="email">Email</label>
+    <input id="email" name="email" type="email" autocomplete="username" required value="{email}" autofocus></div>
+  <div class="field"><label for="password">Password</label>
+    <input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
+    <p class="hint" id="password-hint">At least {min} characters, not only digits.</p></div>
+  <div class="toolbar"><button type="submit" class="btn btn-primary">Create account</button></div>
+</form>"#,
+        token = escape(token),
+        email = escape(email),
+        min = passwords::MIN_LENGTH,
+    );
+    layout("Join your team", &body)
 }
 
 /// `GET /user/logout`: a button that signs out (a link alone must not: another site could

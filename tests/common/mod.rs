@@ -252,6 +252,33 @@ impl Server {
         project["id"].as_i64().expect("project id")
     }
 
+    /// Creates a user with `role` (`OW`, `AD`, `MA`, `RE`, `AN`) in the first organization
+    /// through the CLI; returns its token.
+    pub fn member(&self, email: &str, role: &str) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
+            .args([
+                "admin",
+                "--db",
+                &self.db_url,
+                "create-user",
+                "--organization",
+                "1",
+                "--email",
+                email,
+                "--role",
+                role,
+            ])
+            .output()
+            .expect("run labelhook admin");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.split_whitespace().last().expect("token").to_string()
+    }
+
     /// Creates a second organization with its own user through the CLI; returns its token.
     pub fn other_organization(&self, email: &str) -> String {
         let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
