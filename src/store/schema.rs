@@ -26,11 +26,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, TASK_TABLE),
 ];
 
-/// The task table filters on finished and skipped tasks of a project; without these a
-/// filtered page of 100,000 tasks reads every row.
+/// The task table filters on finished and skipped tasks of a project and sorts by its
+/// counters; without these a filtered or sorted page of 100,000 tasks reads (and sorts)
+/// every row. The id ends each key: ties are ordered by id, so a page reads the index in
+/// order and stops after its rows.
 const TASK_TABLE: &str = r#"
 CREATE INDEX tasks_by_project_labeled ON tasks (project_id, is_labeled, id);
-CREATE INDEX tasks_by_project_skipped ON tasks (project_id, cancelled_annotations, id)
+CREATE INDEX tasks_by_project_skipped ON tasks (project_id, cancelled_annotations, id);
+CREATE INDEX tasks_by_project_annotations ON tasks (project_id, total_annotations, id);
+CREATE INDEX tasks_by_project_predictions ON tasks (project_id, total_predictions, id)
 "#;
 
 /// Migrations that only PostgreSQL runs (SQLite records them as applied). Each runs as
