@@ -305,6 +305,32 @@ async fn tasks_crud_and_list_match_label_studio() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["validation_errors"],
+        json!({"data": ["Expected a dictionary of items but got type \"int\"."]})
+    );
+
+    // The project's id may be a string of digits; errors inside the task's annotations
+    // are nested by index, as Label Studio nests them.
+    let by_string = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project.to_string(), "data": {"text": "s"}}),
+        )
+        .await;
+    assert_eq!(by_string["project"], project);
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/tasks/",
+            Some(json!({"project": project, "data": {}, "annotations": [{"result": []}, {"was_cancelled": "no"}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["validation_errors"],
+        json!({"annotations": {"1": {"was_cancelled": ["Must be a valid boolean."]}}})
+    );
 
     // DELETE all tasks of the project.
     let (status, _) = server
@@ -606,17 +632,51 @@ async fn predictions_crud() {
     assert_eq!(patched["score"], 0.1);
     assert_eq!(patched["model_version"], "v1");
 
-    for input in [
-        json!({"result": []}),
-        json!({"task": "x"}),
-        json!({"task": 999}),
-        json!({"task": task_id, "score": "high"}),
+    for (input, errors) in [
+        (
+            json!({"result": []}),
+            json!({"task": ["This field is required."]}),
+        ),
+        (
+            json!({"task": "x"}),
+            json!({"task": ["Incorrect type. Expected pk value, received str."]}),
+        ),
+        (
+            json!({"task": 999}),
+            json!({"task": ["Invalid pk \"999\" - object does not exist."]}),
+        ),
+        (
+            json!({"task": task_id, "score": "high"}),
+            json!({"score": ["A valid number is required."]}),
+        ),
+        (
+            json!({"task": task_id, "result": {"a": 1}}),
+            json!({"result": ["Expected a list of result items."]}),
+        ),
     ] {
         let (status, body) = server
             .call("POST", "/api/predictions/", Some(input.clone()))
             .await;
         assert_eq!(status, 400, "{input}: {body}");
+        assert_eq!(body["validation_errors"], errors, "{input}: {body}");
     }
+    // The task's id may be a string of digits, as Label Studio accepts.
+    let by_string = server
+        .create(
+            "/api/predictions/",
+            json!({"task": task_id.to_string(), "result": [], "model_version": 2}),
+        )
+        .await;
+    assert_eq!(by_string["task"], task_id);
+    assert_eq!(by_string["model_version"], "2");
+    let (status, _) = server
+        .call(
+            "DELETE",
+            &format!("/api/predictions/{}/", by_string["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
     let (status, _) = server
         .call("DELETE", &format!("/api/predictions/{id}/"), None)
         .await;

@@ -4,18 +4,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, as_object};
+use super::extract::{Id, LsJson, LsQuery};
 use super::openapi::{PredictionCreate, PredictionFields};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
-use crate::labeling::predictions;
+use crate::labeling::predictions::{self, PredictionInput};
 use crate::labeling::render::PredictionView;
-use crate::shared::Actor;
-use crate::shared::Role;
+use crate::shared::{Actor, ReadOnly, Role};
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -87,9 +85,8 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<PredictionInput>,
 ) -> ApiResult<(StatusCode, Json<PredictionView>)> {
-    let input = Value::Object(as_object(input)?);
     let mut tx = state.db.begin().await?;
     let prediction = predictions::create(&mut tx, &actor, input).await?;
     state.db.commit(tx).await?;
@@ -109,11 +106,10 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<PredictionInput<ReadOnly>>,
 ) -> ApiResult<Json<PredictionView>> {
-    let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
-    let prediction = predictions::update(&mut tx, &actor, id, &input).await?;
+    let prediction = predictions::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
     Ok(Json(prediction.api()))
 }

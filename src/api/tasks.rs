@@ -4,19 +4,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::data_manager::selection_from;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, as_object};
+use super::extract::{Id, LsJson, LsQuery};
 use super::openapi::{TaskCreate, TaskUpdate};
 use super::pagination::PageQuery;
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
 use crate::labeling::render::{TaskDetailView, TaskListItemView, TaskView};
-use crate::labeling::tasks::{self, NewTask, TaskSelection};
+use crate::labeling::tasks::{self, TaskInput, TaskSelection};
 use crate::shared::Actor;
 use crate::shared::Role;
 
@@ -153,27 +152,9 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<TaskInput>,
 ) -> ApiResult<(StatusCode, Json<TaskView>)> {
-    let mut input = as_object(input)?;
-    let project_id = match input.remove("project") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::field("project", "This field is required."));
-        }
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| ApiError::field("project", "Incorrect type. Expected pk value."))?,
-    };
-    if !input.contains_key("data") {
-        return Err(ApiError::field("data", "This field is required."));
-    }
-    let item = NewTask::from_item(Value::Object(input), "task").map_err(|e| match e {
-        crate::shared::Error::Invalid { field, message } => ApiError::field(
-            field.trim_start_matches("task.").trim_start_matches("task"),
-            message,
-        ),
-        other => other.into(),
-    })?;
+    let (project_id, item) = input.into_new()?;
     let mut tx = state.db.begin().await?;
     let project = projects::get(&mut tx, &actor, project_id)
         .await
@@ -211,11 +192,10 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<tasks::TaskUpdate>,
 ) -> ApiResult<Json<TaskView>> {
-    let input = as_object(input)?;
     let mut tx = state.db.begin().await?;
-    let task = tasks::update(&mut tx, &actor, id, &input).await?;
+    let task = tasks::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;
     Ok(Json(task.api()))
 }

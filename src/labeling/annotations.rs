@@ -10,7 +10,7 @@ use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{LabelingSettings, stats};
 use crate::events::{self, Action};
-use crate::shared::{Actor, Error, Patch, Pk, Result, Role, input_error};
+use crate::shared::{Actor, Error, Patch, Pk, Result, Role};
 use crate::store::{self, Conn, Row};
 use crate::store::{flag, time};
 
@@ -219,21 +219,22 @@ impl AnnotationInput {
     }
 }
 
+impl From<AnnotationInput> for NewAnnotation {
+    fn from(input: AnnotationInput) -> NewAnnotation {
+        let mut new = NewAnnotation::default();
+        input.apply(&mut new);
+        new
+    }
+}
+
 impl NewAnnotation {
     /// Reads an import item; `at` prefixes field names in errors (`0.annotations.1`).
     pub fn from_value(value: Value, at: &str) -> Result<NewAnnotation> {
         if !value.is_object() {
             return Err(Error::invalid(at, "Invalid data. Expected a dictionary."));
         }
-        let input: AnnotationInput = serde_path_to_error::deserialize(value).map_err(|error| {
-            let (path, message) = input_error(&error);
-            let field = std::iter::once(at.to_string())
-                .chain(path)
-                .filter(|part| !part.is_empty())
-                .collect::<Vec<_>>()
-                .join(".");
-            Error::invalid(field, message)
-        })?;
+        let input: AnnotationInput = serde_path_to_error::deserialize(value)
+            .map_err(|error| super::invalid_at(at, &error))?;
         let mut new = NewAnnotation::default();
         input.apply(&mut new);
         Ok(new)
@@ -313,8 +314,7 @@ pub async fn create(
     input: AnnotationInput,
 ) -> Result<Annotation> {
     let task = tasks::get(tx, actor, task_id).await?;
-    let mut new = NewAnnotation::default();
-    input.apply(&mut new);
+    let mut new = NewAnnotation::from(input);
     // A result may be megabytes, and its parsed form many times that: from here on only
     // its text is kept, parsed again where a body needs it (see `with_result`).
     let result = new.result.take().map(|r| r.to_string());

@@ -24,6 +24,21 @@ pub fn stored_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
+/// serde's error about an import item at `at` (`0.annotations.1`), as the field error
+/// that names it: `0.annotations.1.was_cancelled`.
+fn invalid_at(
+    at: &str,
+    error: &serde_path_to_error::Error<serde_json::Error>,
+) -> crate::shared::Error {
+    let (path, message) = crate::shared::input_error(error);
+    let field = std::iter::once(at.to_string())
+        .chain(path)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    crate::shared::Error::invalid(field, message)
+}
+
 /// Settings the labeling layer needs from the server configuration.
 #[derive(Debug, Clone)]
 pub struct LabelingSettings {

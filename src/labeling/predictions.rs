@@ -1,12 +1,13 @@
 //! Predictions: model output attached to tasks, convertible into annotations.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
-use super::annotations::{self, NewAnnotation};
+use super::annotations::{self, NewAnnotation, ResultList};
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
 use super::{LabelingSettings, stats, stored_json};
-use crate::shared::{Actor, Error, Result};
+use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::time;
 use crate::store::{self, Conn, Row};
 
@@ -46,67 +47,73 @@ pub struct NewPrediction {
     pub model_version: String,
 }
 
-impl NewPrediction {
-    pub fn from_value(value: Value, at: &str) -> Result<NewPrediction> {
-        let Value::Object(object) = value else {
-            return Err(Error::invalid(at, "Invalid data. Expected a dictionary."));
-        };
+/// A prediction as a client sends it: `POST /api/predictions/` (`PredictionInput`, with
+/// its `task`), PATCH/PUT `/api/predictions/{id}/` (`PredictionInput<ReadOnly>`: the task
+/// is fixed) and each item of an import's `predictions`. Keys sent change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PredictionInput<T = Option<Pk>> {
+    pub task: T,
+    pub result: Patch<ResultList>,
+    pub score: Patch<f64>,
+    pub model_version: Patch<VersionText>,
+}
+
+/// A `model_version`: text, or a number taken as its text (`1.2`), as Label Studio does.
+#[derive(Debug)]
+pub struct VersionText(pub String);
+
+impl<'de> Deserialize<'de> for VersionText {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(VersionText(text)),
+            Value::Number(number) => Ok(VersionText(number.to_string())),
+            _ => Err(serde::de::Error::custom("Not a valid string.")),
+        }
+    }
+}
+
+impl<T> PredictionInput<T> {
+    /// The fields sent, applied onto `target` (`null` clears the score and keeps the rest).
+    fn apply(self, target: &mut NewPrediction) {
+        if let Patch::Value(ResultList(result)) = self.result {
+            target.result = result;
+        }
+        target.score = self.score.nullable(target.score);
+        if let Patch::Value(VersionText(version)) = self.model_version {
+            target.model_version = version;
+        }
+    }
+}
+
+impl<T> From<PredictionInput<T>> for NewPrediction {
+    fn from(input: PredictionInput<T>) -> NewPrediction {
         let mut new = NewPrediction {
             result: Value::Array(vec![]),
             ..Default::default()
         };
-        apply_fields(&mut new, &object, at)?;
-        Ok(new)
+        input.apply(&mut new);
+        new
     }
 }
 
-fn apply_fields(target: &mut NewPrediction, object: &Map<String, Value>, at: &str) -> Result<()> {
-    let name = |key: &str| {
-        if at.is_empty() {
-            key.to_string()
-        } else {
-            format!("{at}.{key}")
+impl NewPrediction {
+    /// Reads an import item; `at` prefixes field names in errors (`0.predictions.1`).
+    pub fn from_value(value: Value, at: &str) -> Result<NewPrediction> {
+        if !value.is_object() {
+            return Err(Error::invalid(at, "Invalid data. Expected a dictionary."));
         }
-    };
-    match object.get("result") {
-        None => {}
-        Some(result @ Value::Array(_)) => target.result = result.clone(),
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
-            Ok(result @ Value::Array(_)) => target.result = result,
-            _ => {
-                return Err(Error::invalid(
-                    name("result"),
-                    "Expected a list of result items.",
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(Error::invalid(
-                name("result"),
-                "Expected a list of result items.",
-            ));
-        }
+        let input: PredictionInput<ReadOnly> = serde_path_to_error::deserialize(value)
+            .map_err(|error| super::invalid_at(at, &error))?;
+        let mut new = NewPrediction {
+            result: Value::Array(vec![]),
+            ..Default::default()
+        };
+        input.apply(&mut new);
+        Ok(new)
     }
-    match object.get("score") {
-        None => {}
-        Some(Value::Null) => target.score = None,
-        Some(v) => {
-            target.score = Some(
-                v.as_f64()
-                    .filter(|f| f.is_finite())
-                    .ok_or_else(|| Error::invalid(name("score"), "A valid number is required."))?,
-            )
-        }
-    }
-    match object.get("model_version") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => target.model_version = s.clone(),
-        Some(Value::Number(n)) => target.model_version = n.to_string(),
-        Some(_) => {
-            return Err(Error::invalid(name("model_version"), "Not a valid string."));
-        }
-    }
-    Ok(())
 }
 
 pub async fn insert(
@@ -178,20 +185,17 @@ pub async fn for_tasks(conn: &mut Conn, task_ids: &[i64]) -> Result<Vec<Predicti
 }
 
 /// Creates a prediction for a task (`task` in the body).
-pub async fn create(tx: &mut Conn, actor: &Actor, input: Value) -> Result<Prediction> {
-    let task_id = input
-        .get("task")
-        .ok_or_else(|| Error::invalid("task", "This field is required."))?
-        .as_i64()
-        .ok_or_else(|| Error::invalid("task", "Incorrect type. Expected pk value."))?;
+pub async fn create(tx: &mut Conn, actor: &Actor, input: PredictionInput) -> Result<Prediction> {
+    let Some(Pk(task_id)) = input.task else {
+        return Err(Error::invalid("task", "This field is required."));
+    };
     let task = tasks::get(tx, actor, task_id).await.map_err(|_| {
         Error::invalid(
             "task",
             format!("Invalid pk \"{task_id}\" - object does not exist."),
         )
     })?;
-    let new = NewPrediction::from_value(input, "")?;
-    let id = insert(tx, task.project_id, task.id, new).await?;
+    let id = insert(tx, task.project_id, task.id, input.into()).await?;
     // As in Label Studio, a prediction made through the API updates its task.
     store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
         .bind(actor.user_id)
@@ -208,7 +212,7 @@ pub async fn update(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
-    input: &Map<String, Value>,
+    input: PredictionInput<ReadOnly>,
 ) -> Result<Prediction> {
     let current = get(tx, actor, id).await?;
     let mut fields = NewPrediction {
@@ -216,7 +220,7 @@ pub async fn update(
         score: current.score,
         model_version: current.model_version,
     };
-    apply_fields(&mut fields, input, "")?;
+    input.apply(&mut fields);
     store::query(
         "UPDATE predictions SET result = $1, score = $2, model_version = $3, updated_at = $4 WHERE id = $5",
     )

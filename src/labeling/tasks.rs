@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::annotations::{self, Annotation, NewAnnotation};
-use super::predictions::{self, NewPrediction, Prediction};
+use super::annotations::{self, Annotation, AnnotationInput, NewAnnotation};
+use super::predictions::{self, NewPrediction, Prediction, PredictionInput};
 use super::projects::{self, Project};
 use super::{LabelingSettings, stats, stored_json};
 use crate::events::{self, Action};
-use crate::shared::{Actor, Error, Result};
+use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::time;
 use crate::store::{self, Conn, Row};
 
@@ -249,6 +250,58 @@ pub struct NewTask {
     pub predictions: Vec<NewPrediction>,
 }
 
+/// `POST /api/tasks/`: one task of `project`, with its annotations and predictions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskInput {
+    pub project: Option<Pk>,
+    pub data: Patch<Map<String, Value>>,
+    pub meta: Option<Map<String, Value>>,
+    pub annotations: Option<Vec<AnnotationInput>>,
+    pub predictions: Option<Vec<PredictionInput<ReadOnly>>>,
+}
+
+impl TaskInput {
+    /// The project's id and the task to create in it.
+    pub fn into_new(self) -> Result<(i64, NewTask)> {
+        let Some(Pk(project)) = self.project else {
+            return Err(Error::invalid("project", "This field is required."));
+        };
+        let data = match self.data {
+            Patch::Value(data) => data,
+            Patch::Absent => return Err(Error::invalid("data", "This field is required.")),
+            Patch::Null => return Err(Error::invalid("data", "This field may not be null.")),
+        };
+        let task = NewTask {
+            data,
+            meta: Value::Object(self.meta.unwrap_or_default()),
+            annotations: self
+                .annotations
+                .into_iter()
+                .flatten()
+                .map(Into::into)
+                .collect(),
+            predictions: self
+                .predictions
+                .into_iter()
+                .flatten()
+                .map(Into::into)
+                .collect(),
+        };
+        Ok((project, task))
+    }
+}
+
+/// `PATCH`/`PUT /api/tasks/{id}/`: the keys sent change (`is_labeled` is derived, ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskUpdate {
+    pub data: Patch<Map<String, Value>>,
+    /// `null` empties it.
+    pub meta: Patch<Map<String, Value>>,
+    pub overlap: Patch<i64>,
+}
+
 impl NewTask {
     /// Reads one import item: `{"data": {...}, "annotations": [...], "predictions": [...]}`
     /// or a flat object that is the data itself. `at` names the item in errors.
@@ -412,39 +465,27 @@ pub async fn create_many(
 }
 
 /// Applies a PATCH to a task (`data`, `meta`, `is_labeled` is derived and ignored).
-pub async fn update(
-    tx: &mut Conn,
-    actor: &Actor,
-    id: i64,
-    input: &Map<String, Value>,
-) -> Result<Task> {
+pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, input: TaskUpdate) -> Result<Task> {
     let task = get(tx, actor, id).await?;
-    let data = match input.get("data") {
-        None => task.data.clone(),
-        Some(data @ Value::Object(_)) => data.clone(),
-        Some(_) => {
-            return Err(Error::invalid("data", "Task data must be a JSON object."));
-        }
+    let data = match input.data {
+        Patch::Absent => task.data.clone(),
+        Patch::Null => return Err(Error::invalid("data", "This field may not be null.")),
+        Patch::Value(data) => Value::Object(data),
     };
-    let meta = match input.get("meta") {
-        None => task.meta.clone(),
-        Some(Value::Null) => json!({}),
-        Some(meta @ Value::Object(_)) => meta.clone(),
-        Some(_) => {
-            return Err(Error::invalid("meta", "Task meta must be a JSON object."));
-        }
+    let meta = match input.meta {
+        Patch::Absent => task.meta.clone(),
+        Patch::Null => json!({}),
+        Patch::Value(meta) => Value::Object(meta),
     };
-    let overlap = match input.get("overlap") {
-        None => task.overlap,
-        Some(v) => v
-            .as_i64()
-            .filter(|n| *n >= 1 && *n <= i64::from(i32::MAX))
-            .ok_or_else(|| {
-                Error::invalid(
-                    "overlap",
-                    "Ensure this value is a whole number greater than or equal to 1.",
-                )
-            })?,
+    let overlap = match input.overlap {
+        Patch::Absent => task.overlap,
+        Patch::Value(n) if n >= 1 && n <= i64::from(i32::MAX) => n,
+        Patch::Null | Patch::Value(_) => {
+            return Err(Error::invalid(
+                "overlap",
+                "Ensure this value is a whole number greater than or equal to 1.",
+            ));
+        }
     };
     store::query(
         "UPDATE tasks SET data = $1, meta = $2, overlap = $3, updated_by = $4, updated_at = $5 WHERE id = $6",
