@@ -50,12 +50,19 @@ export async function dataPage(ctx, projectId) {
     page: Math.max(1, Number(ctx.query.get('page')) || 1),
   };
   if (!SORTABLE[state.sort.replace(/^-/, '')]) state.sort = 'id';
-  const [project, me] = await Promise.all([
+  const [project, me, users] = await Promise.all([
     api(`/api/projects/${projectId}/`),
     api('/api/current-user/whoami'),
+    // The organization's people, to name the annotators (a role that may not list them
+    // sees ids, and its own name).
+    api('/api/users/').then((list) => (Array.isArray(list) ? list : list.results || [])).catch((error) => {
+      if (error.status === 401) throw error;
+      return [];
+    }),
   ]);
   const name = project.title || `Project ${project.id}`;
-  const userName = new Map([[me.id, me.email || me.username || `User ${me.id}`]]);
+  const nameOf = (user) => user.email || user.username || [user.first_name, user.last_name].filter(Boolean).join(' ') || `User ${user.id}`;
+  const userName = new Map([...users, me].map((user) => [user.id, nameOf(user)]));
   // The selection: ids picked one by one, or every task the filter shows (`everything`)
   // except those unticked since, as Label Studio's data manager sends it. It stays while
   // the user pages and sorts, and goes with another project or filter.
