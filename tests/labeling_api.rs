@@ -167,6 +167,13 @@ async fn project_input_errors_name_the_field() {
             body["validation_errors"][field].is_array(),
             "{input}: expected an error on {field}, got {body}"
         );
+        if field == "show_instruction" {
+            // Label Studio's words, from the one translation of serde's errors.
+            assert_eq!(
+                body["validation_errors"][field][0], "Must be a valid boolean.",
+                "{body}"
+            );
+        }
     }
     // Not JSON, not an object, empty.
     for raw in ["{bad", "[1,2]", "", "null"] {

@@ -5,12 +5,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, as_object, body_bytes, parse_json};
+use super::extract::{Id, LsJson, LsQuery, body_bytes, parse_json};
 use super::openapi::{ImportBody, ImportFiles, ProjectInput};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, named, patch_or_put, post, tagged};
@@ -131,11 +131,10 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<Map<String, Value>>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     // Parsed before the transaction opens: a large config must delay no one else's write.
-    let input =
-        projects::ProjectInput::parse(as_object(input)?, state.labeling.label_config).await?;
+    let input = projects::ProjectInput::parse(input, state.labeling.label_config).await?;
     let mut tx = state.db.begin().await?;
     let project = projects::create(&mut tx, &actor, input).await?;
     state.db.commit(tx).await?;
@@ -155,10 +154,9 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Value>,
+    LsJson(input): LsJson<Map<String, Value>>,
 ) -> ApiResult<Json<ProjectView>> {
-    let input =
-        projects::ProjectInput::parse(as_object(input)?, state.labeling.label_config).await?;
+    let input = projects::ProjectInput::parse(input, state.labeling.label_config).await?;
     let mut tx = state.db.begin().await?;
     let project = projects::update(&mut tx, &actor, id, input).await?;
     state.db.commit(tx).await?;

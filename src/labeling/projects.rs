@@ -439,10 +439,8 @@ fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<Pro
             }
         }
     }
-    let settings: ProjectSettings = serde_path_to_error::deserialize(settings).map_err(|e| {
-        let message = e.inner().to_string();
-        Error::invalid(e.path().to_string(), message)
-    })?;
+    let settings: ProjectSettings = serde_path_to_error::deserialize(settings)
+        .map_err(|error| super::invalid_at("", &error))?;
     if !SAMPLINGS.contains(&settings.sampling.as_str()) {
         return Err(Error::invalid(
             "sampling",
