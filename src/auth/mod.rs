@@ -166,11 +166,7 @@ pub async fn create_organization(db: &Db, title: &str) -> anyhow::Result<i64> {
     .bind(time::now())
     .fetch_one(&mut *tx)
     .await?;
-    if db.backend == store::Backend::Postgres {
-        let sequence = store::schema::organization_sequence(id);
-        tx.execute_batch(&format!("CREATE SEQUENCE {sequence}"))
-            .await?;
-    }
+    store::schema::create_event_sequence(&mut tx, id).await?;
     db.commit(tx).await?;
     Ok(id)
 }

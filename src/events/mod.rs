@@ -14,7 +14,7 @@ use crate::delivery::alert::AlertKind;
 use crate::delivery::handoff::Pending;
 use crate::delivery::job::{self, DESTINATION_COLUMNS, Destination, Job};
 use crate::shared::{Error, Result, Scope};
-use crate::store::{self, Backend, Conn, schema};
+use crate::store::{self, Conn, schema};
 use crate::store::{flag, time};
 
 /// Every action labelhook can send.
@@ -458,28 +458,11 @@ async fn record(
     Ok(ids)
 }
 
-/// The organization's next event number. SQLite counts in the organization's row (one
-/// writer: no wait, no gap). PostgreSQL takes it from the organization's sequence, which
-/// never waits for another transaction (a rolled-back change leaves its number unused).
+/// The organization's next event number (see `store::schema::next_event_sequence`).
 async fn next_sequence(tx: &mut Conn, organization_id: i64) -> Result<i64> {
-    let next = match tx.backend() {
-        Backend::Sqlite => {
-            store::query_scalar(
-                "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 \
-                 RETURNING event_sequence",
-            )
-            .bind(organization_id)
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-        Backend::Postgres => Some(
-            store::query_scalar("SELECT nextval($1::regclass)")
-                .bind(schema::organization_sequence(organization_id))
-                .fetch_one(&mut *tx)
-                .await?,
-        ),
-    };
-    next.ok_or(Error::NotFound("Organization"))
+    schema::next_event_sequence(tx, organization_id)
+        .await?
+        .ok_or(Error::NotFound("Organization"))
 }
 
 /// A body from (key, value) pairs, in order.

@@ -46,8 +46,45 @@ const POSTGRES_ONLY: &[i64] = &[7, 8];
 /// where a row update would hold the organization's row until the commit's WAL flush
 /// and so serialize every write of the organization. (SQLite has one writer anyway and
 /// keeps `organizations.event_sequence`.)
-pub fn organization_sequence(organization_id: i64) -> String {
+fn organization_sequence(organization_id: i64) -> String {
     format!("labelhook_org_{organization_id}_events")
+}
+
+/// Starts a new organization's event numbering: its sequence on PostgreSQL (SQLite counts
+/// in the organization's row, just inserted).
+pub async fn create_event_sequence(conn: &mut Conn, organization_id: i64) -> super::sql::Result<()> {
+    if conn.backend() == Backend::Postgres {
+        let sequence = organization_sequence(organization_id);
+        conn.execute_batch(&format!("CREATE SEQUENCE {sequence}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The organization's next event number; `None` if there is no such organization. SQLite
+/// counts in the organization's row (one writer: no wait, no gap). PostgreSQL takes it
+/// from the organization's sequence, which never waits for another transaction (a
+/// rolled-back change leaves its number unused).
+pub async fn next_event_sequence(
+    conn: &mut Conn,
+    organization_id: i64,
+) -> super::sql::Result<Option<i64>> {
+    match conn.backend() {
+        Backend::Sqlite => {
+            query_scalar(
+                "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 \
+                 RETURNING event_sequence",
+            )
+            .bind(organization_id)
+            .fetch_optional(&mut *conn)
+            .await
+        }
+        Backend::Postgres => query_scalar("SELECT nextval($1::regclass)")
+            .bind(organization_sequence(organization_id))
+            .fetch_one(&mut *conn)
+            .await
+            .map(Some),
+    }
 }
 
 const INITIAL: &str = r#"
