@@ -52,7 +52,10 @@ fn organization_sequence(organization_id: i64) -> String {
 
 /// Starts a new organization's event numbering: its sequence on PostgreSQL (SQLite counts
 /// in the organization's row, just inserted).
-pub async fn create_event_sequence(conn: &mut Conn, organization_id: i64) -> super::sql::Result<()> {
+pub async fn create_event_sequence(
+    conn: &mut Conn,
+    organization_id: i64,
+) -> super::sql::Result<()> {
     if conn.backend() == Backend::Postgres {
         let sequence = organization_sequence(organization_id);
         conn.execute_batch(&format!("CREATE SEQUENCE {sequence}"))
