@@ -291,7 +291,7 @@ async fn kept_sessions_last_and_cookies_are_secure_behind_tls() {
     )
     .await;
     assert_eq!(session.status, StatusCode::FOUND);
-    assert_eq!(session.location, "/ui/", "never to another site");
+    assert_eq!(session.location, "/projects", "never to another site");
     let cookie = session.cookie("sessionid").unwrap().to_lowercase();
     assert!(cookie.contains("secure"), "{cookie}");
     assert!(cookie.contains("max-age=1209600"), "two weeks: {cookie}");

@@ -46,6 +46,7 @@ fn web_pages_work_in_a_real_browser() {
             "webhooks.test.mjs",
             "export.test.mjs",
             "projects.test.mjs",
+            "people.test.mjs",
         ])
         .current_dir(&dir)
         .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"))

@@ -417,7 +417,7 @@ async fn an_invite_signs_up_one_person_with_its_role() {
     assert_eq!(taken.status(), 400, "taken email");
     let joined = signup("rev@example.com", "rev-pass-123", token.clone()).await;
     assert_eq!(joined.status(), 302);
-    assert_eq!(joined.headers()[LOCATION], "/ui/");
+    assert_eq!(joined.headers()[LOCATION], "/projects");
     let session = joined
         .headers()
         .get_all(SET_COOKIE)

@@ -38,6 +38,26 @@ export async function probeSession() {
   }
 }
 
+const ROLES = ['OW', 'AD', 'MA', 'RE', 'AN'];
+let me = null;
+
+/** The signed-in user (whoami), asked once per page load; `null` if it cannot be read. */
+export async function currentUser() {
+  if (!me) me = api('/api/current-user/whoami').catch(() => null);
+  return me;
+}
+
+/** Forgets the signed-in user (signing out, or a token that stopped working). */
+export function forgetUser() {
+  me = null;
+}
+
+/** Whether `role` (a code: `AN`) may do what `needed` may: roles are ordered, owner first. */
+export function roleAtLeast(role, needed) {
+  const have = ROLES.indexOf(role);
+  return have !== -1 && have <= ROLES.indexOf(needed);
+}
+
 /** Ends the cookie session (the server clears its cookies). */
 export async function signOutSession() {
   const body = new URLSearchParams({ csrfmiddlewaretoken: csrfToken() });
@@ -45,6 +65,7 @@ export async function signOutSession() {
     await fetch('/user/logout', { method: 'POST', body, redirect: 'manual' });
   } finally {
     session.clear();
+    forgetUser();
   }
 }
 

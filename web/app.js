@@ -2,7 +2,7 @@
 // The projects list and form live in projects.js, a project's task table in data.js, its
 // settings in settings.js, the webhook pages in webhooks.js and deliveries.js.
 
-import { api, token, session, signedIn, probeSession, signOutSession, whenUnauthorized } from './api.js';
+import { api, token, session, signedIn, probeSession, signOutSession, whenUnauthorized, currentUser, forgetUser, roleAtLeast } from './api.js';
 import { h, pageHeader, flash, takeFlash, notice, errorSlot, formAlert, showErrors, clearErrors, busy, navigate, NAVIGATED } from './dom.js';
 import { projectsPage, createProjectPage } from './projects.js';
 import { dataPage } from './data.js';
@@ -12,6 +12,7 @@ import { deliveryLogPage, deliveryDetailPage } from './deliveries.js';
 import { exportPage } from './export.js';
 
 const main = document.getElementById('main');
+const ROLE_NAMES = { OW: 'owner', AD: 'administrator', MA: 'manager', RE: 'reviewer', AN: 'annotator' };
 const RETURN_KEY = 'labelhook.return';
 
 // The pages' addresses are Label Studio's own (`/projects/3/data`), kept with the History
@@ -19,19 +20,30 @@ const RETURN_KEY = 'labelhook.return';
 const routes = [
   [/^\/sign-in$/, signInPage, { public: true }],
   [/^\/projects$/, projectsPage],
-  [/^\/projects\/new$/, createProjectPage],
+  [/^\/projects\/new$/, createProjectPage, { needs: 'MA' }],
   [/^\/projects\/(\d+)$/, (ctx, id) => navigate(`/projects/${id}/data`, { replace: true })],
   [/^\/projects\/(\d+)\/data$/, (ctx, id) => dataPage(ctx, Number(id))],
-  [/^\/projects\/(\d+)\/settings$/, (ctx, id) => settingsPage(ctx, Number(id))],
-  [/^\/projects\/(\d+)\/settings\/webhooks$/, (ctx, id) => webhookListPage(ctx, { project: Number(id) })],
-  [/^\/projects\/(\d+)\/settings\/webhooks\/new$/, (ctx, id) => webhookFormPage(ctx, { project: Number(id) })],
-  [/^\/projects\/(\d+)\/export$/, (ctx, id) => exportPage(ctx, Number(id))],
-  [/^\/webhooks$/, (ctx) => webhookListPage(ctx, { project: null })],
-  [/^\/webhooks\/new$/, (ctx) => webhookFormPage(ctx, { project: null })],
-  [/^\/webhooks\/(\d+)\/edit$/, (ctx, id) => webhookFormPage(ctx, { webhook: Number(id) })],
-  [/^\/webhooks\/(\d+)\/deliveries$/, (ctx, id) => deliveryLogPage(ctx, Number(id))],
-  [/^\/webhooks\/(\d+)\/deliveries\/(\d+)$/, (ctx, id, delivery) => deliveryDetailPage(ctx, Number(id), Number(delivery))],
+  [/^\/projects\/(\d+)\/settings$/, (ctx, id) => settingsPage(ctx, Number(id)), { needs: 'MA' }],
+  [/^\/projects\/(\d+)\/settings\/webhooks$/, (ctx, id) => webhookListPage(ctx, { project: Number(id) }), { needs: 'MA' }],
+  [/^\/projects\/(\d+)\/settings\/webhooks\/new$/, (ctx, id) => webhookFormPage(ctx, { project: Number(id) }), { needs: 'MA' }],
+  [/^\/projects\/(\d+)\/export$/, (ctx, id) => exportPage(ctx, Number(id)), { needs: 'MA' }],
+  [/^\/webhooks$/, (ctx) => webhookListPage(ctx, { project: null }), { needs: 'MA' }],
+  [/^\/webhooks\/new$/, (ctx) => webhookFormPage(ctx, { project: null }), { needs: 'MA' }],
+  [/^\/webhooks\/(\d+)\/edit$/, (ctx, id) => webhookFormPage(ctx, { webhook: Number(id) }), { needs: 'MA' }],
+  [/^\/webhooks\/(\d+)\/deliveries$/, (ctx, id) => deliveryLogPage(ctx, Number(id)), { needs: 'MA' }],
+  [/^\/webhooks\/(\d+)\/deliveries\/(\d+)$/, (ctx, id, delivery) => deliveryDetailPage(ctx, Number(id), Number(delivery)), { needs: 'MA' }],
 ];
+
+/** Hides the links to pages `role` may not use (the route table says which need more). */
+function hideLinksBeyond(role) {
+  for (const link of main.querySelectorAll('a[href]')) {
+    const url = new URL(link.href, location.href);
+    if (url.origin !== location.origin) continue;
+    const path = currentAddress(normalize(url.pathname));
+    const found = routes.find(([pattern]) => pattern.test(path));
+    if (found && found[2]?.needs && !roleAtLeast(role, found[2].needs)) link.hidden = true;
+  }
+}
 
 /** Addresses of earlier versions (`/ui/#/projects/3/webhooks`) and where they live now. */
 function currentAddress(path) {
@@ -89,6 +101,19 @@ async function route() {
     return;
   }
   document.getElementById('nav').hidden = !signedIn();
+  // What the user's role cannot do is not offered: manager pages and their links.
+  const user = signedIn() ? await currentUser() : null;
+  if (current !== generation) return;
+  const role = user?.organization_membership?.role || 'OW';
+  for (const link of document.querySelectorAll('[data-needs]')) link.hidden = !roleAtLeast(role, link.dataset.needs);
+  if (options.needs && !roleAtLeast(role, options.needs)) {
+    document.title = 'Not allowed · labelhook';
+    main.replaceChildren(pageHeader({ title: 'Not allowed' }),
+      notice(`This page is for managers; you are signed in as ${user?.email || 'a member'} (${ROLE_NAMES[role] || role}).`, 'error'),
+      h('p', {}, h('a', { href: '/projects' }, 'Back to projects')));
+    main.querySelector('h1').focus();
+    return;
+  }
   for (const link of document.querySelectorAll('[data-nav]')) {
     const isHere = path.startsWith(link.getAttribute('href'));
     if (isHere) link.setAttribute('aria-current', 'page');
@@ -103,6 +128,7 @@ async function route() {
       if (current !== generation) return;
       document.title = `${title} · labelhook`;
       main.replaceChildren(...takeFlash(), ...nodes.filter((node) => node !== null && node !== undefined && node !== false));
+      hideLinksBeyond(role);
       if (!focused) {
         focused = true;
         (main.querySelector('h1') || main).focus({ preventScroll: false });
@@ -142,6 +168,7 @@ async function route() {
 whenUnauthorized(() => {
   token.clear();
   session.clear();
+  forgetUser();
   if (normalize(location.pathname) === '/sign-in') return; // the sign-in form reports it itself
   sessionStorage.setItem(RETURN_KEY, here());
   flash('Your session has ended or the token was not accepted. Please sign in again.', 'error');
@@ -176,6 +203,7 @@ async function signInPage(ctx) {
         return;
       }
       token.set(key);
+      forgetUser();
       try {
         await api('/api/projects/', { query: { page_size: 1 } });
       } catch (error) {
@@ -207,6 +235,7 @@ document.getElementById('sign-out').addEventListener('click', async () => {
     return;
   }
   token.clear();
+  forgetUser();
   flash('Signed out.');
   navigate('/sign-in');
 });

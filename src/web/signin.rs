@@ -24,7 +24,7 @@ use crate::auth::sessions::{self, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
 use crate::auth::{invites, passwords};
 
 /// Where a signed-in person goes when the form names no page.
-const HOME: &str = "/ui/";
+const HOME: &str = "/projects";
 /// Forms are a few short fields; anything longer is not one.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 /// The message for every failed sign-in (Label Studio's words).
@@ -409,7 +409,7 @@ fn login_form(email: &str, next: &str, error: Option<&str>) -> String {
   <div class="field"><label><input type="checkbox" name="persist_session" value="on"> Keep me signed in on this computer</label></div>
   <div class="toolbar"><button type="submit" class="btn btn-primary">Sign in</button></div>
 </form>
-<p class="hint">Scripts and the SDK use an API token instead: <a href="/ui/#/sign-in">sign in with a token</a>.</p>"#,
+<p class="hint">Scripts and the SDK use an API token instead: <a href="/sign-in">sign in with a token</a>.</p>"#,
         next = escape(next),
         email = escape(email),
     );
@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_server() {
-        assert_eq!(local_page(Some("/ui/#/projects")), "/ui/#/projects");
+        assert_eq!(local_page(Some("/projects/3/data")), "/projects/3/data");
         for away in [
             "https://evil.example/",
             "//evil.example/",
