@@ -73,9 +73,10 @@ async fn create(
     Id(task_id): Id,
     LsJson(input): LsJson<AnnotationInput>,
 ) -> ApiResult<(StatusCode, Json<AnnotationView>)> {
-    let mut tx = state.db.begin().await?;
-    let annotation = annotations::create(&mut tx, &actor, task_id, input).await?;
-    state.db.commit(tx).await?;
+    let annotation = state
+        .db
+        .write(async |tx| annotations::create(tx, &actor, task_id, input).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(annotation.into_api())))
 }
 
@@ -96,9 +97,10 @@ async fn update(
     Id(id): Id,
     LsJson(input): LsJson<AnnotationInput>,
 ) -> ApiResult<Json<AnnotationView>> {
-    let mut tx = state.db.begin().await?;
-    let annotation = annotations::update(&mut tx, &actor, id, input).await?;
-    state.db.commit(tx).await?;
+    let annotation = state
+        .db
+        .write(async |tx| annotations::update(tx, &actor, id, input).await)
+        .await?;
     Ok(Json(annotation.into_api()))
 }
 
@@ -107,8 +109,9 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    annotations::delete(&mut tx, &actor, &state.labeling, id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| annotations::delete(tx, &actor, &state.labeling, id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

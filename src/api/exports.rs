@@ -440,9 +440,10 @@ async fn create_snapshot(
         super::extract::as_object(parse_json(&bytes)?)?
     };
     let new = validate_snapshot_input(&input)?;
-    let mut tx = state.db.begin().await?;
-    let snapshot = snapshots::create(&mut tx, &actor, id, new).await?;
-    state.db.commit(tx).await?;
+    let snapshot = state
+        .db
+        .write(async |tx| snapshots::create(tx, &actor, id, new).await)
+        .await?;
     state.exports.wake();
     let rendered = render_snapshots(&state, std::slice::from_ref(&snapshot))
         .await?

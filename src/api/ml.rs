@@ -95,9 +95,10 @@ async fn create(
     LsJson(input): LsJson<MlBackendInput>,
 ) -> ApiResult<(StatusCode, Json<MlBackendView>)> {
     super::webhooks::check_destination(&state, input.url.value().map(String::as_str)).await?;
-    let mut tx = state.db.begin().await?;
-    let backend = ml_backends::create(&mut tx, &actor, input).await?;
-    state.db.commit(tx).await?;
+    let backend = state
+        .db
+        .write(async |tx| ml_backends::create(tx, &actor, input).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(backend.api())))
 }
 
@@ -117,9 +118,10 @@ async fn update(
     LsJson(input): LsJson<MlBackendInput<ReadOnly>>,
 ) -> ApiResult<Json<MlBackendView>> {
     super::webhooks::check_destination(&state, input.url.value().map(String::as_str)).await?;
-    let mut tx = state.db.begin().await?;
-    let backend = ml_backends::update(&mut tx, &actor, id, input).await?;
-    state.db.commit(tx).await?;
+    let backend = state
+        .db
+        .write(async |tx| ml_backends::update(tx, &actor, id, input).await)
+        .await?;
     Ok(Json(backend.api()))
 }
 
@@ -128,9 +130,10 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    ml_backends::delete(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| ml_backends::delete(tx, &actor, id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,8 +143,9 @@ async fn train(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<Json<Empty>> {
-    let mut tx = state.db.begin().await?;
-    ml_backends::train(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| ml_backends::train(tx, &actor, id).await)
+        .await?;
     Ok(Json(Empty {}))
 }

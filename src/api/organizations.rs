@@ -305,9 +305,10 @@ async fn remove_member(
     Ids(id, user_id): Ids,
 ) -> ApiResult<StatusCode> {
     own_organization(&actor, id)?;
-    let mut tx = state.db.begin().await?;
-    people::deactivate(&mut tx, &actor, user_id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| people::deactivate(tx, &actor, user_id).await)
+        .await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,9 +87,10 @@ async fn create(
     Extension(actor): Extension<Actor>,
     LsJson(input): LsJson<PredictionInput>,
 ) -> ApiResult<(StatusCode, Json<PredictionView>)> {
-    let mut tx = state.db.begin().await?;
-    let prediction = predictions::create(&mut tx, &actor, input).await?;
-    state.db.commit(tx).await?;
+    let prediction = state
+        .db
+        .write(async |tx| predictions::create(tx, &actor, input).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(prediction.api())))
 }
 
@@ -108,9 +109,10 @@ async fn update(
     Id(id): Id,
     LsJson(input): LsJson<PredictionInput<ReadOnly>>,
 ) -> ApiResult<Json<PredictionView>> {
-    let mut tx = state.db.begin().await?;
-    let prediction = predictions::update(&mut tx, &actor, id, input).await?;
-    state.db.commit(tx).await?;
+    let prediction = state
+        .db
+        .write(async |tx| predictions::update(tx, &actor, id, input).await)
+        .await?;
     Ok(Json(prediction.api()))
 }
 
@@ -119,8 +121,9 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    predictions::delete(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| predictions::delete(tx, &actor, id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -135,9 +135,10 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     // Parsed before the transaction opens: a large config must delay no one else's write.
     let input = projects::ProjectInput::parse(input, state.labeling.label_config).await?;
-    let mut tx = state.db.begin().await?;
-    let project = projects::create(&mut tx, &actor, input).await?;
-    state.db.commit(tx).await?;
+    let project = state
+        .db
+        .write(async |tx| projects::create(tx, &actor, input).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(project.api(false))))
 }
 
@@ -157,9 +158,10 @@ async fn update(
     LsJson(input): LsJson<Map<String, Value>>,
 ) -> ApiResult<Json<ProjectView>> {
     let input = projects::ProjectInput::parse(input, state.labeling.label_config).await?;
-    let mut tx = state.db.begin().await?;
-    let project = projects::update(&mut tx, &actor, id, input).await?;
-    state.db.commit(tx).await?;
+    let project = state
+        .db
+        .write(async |tx| projects::update(tx, &actor, id, input).await)
+        .await?;
     Ok(Json(project.api(true)))
 }
 

@@ -195,9 +195,10 @@ async fn update(
     Id(id): Id,
     LsJson(input): LsJson<tasks::TaskUpdate>,
 ) -> ApiResult<Json<TaskView>> {
-    let mut tx = state.db.begin().await?;
-    let task = tasks::update(&mut tx, &actor, id, input).await?;
-    state.db.commit(tx).await?;
+    let task = state
+        .db
+        .write(async |tx| tasks::update(tx, &actor, id, input).await)
+        .await?;
     Ok(Json(task.api()))
 }
 

@@ -259,9 +259,10 @@ async fn reset_token(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
 ) -> ApiResult<(StatusCode, Json<NewToken>)> {
-    let mut tx = state.db.begin().await?;
-    let token = people::reset_token(&mut tx, &actor).await?;
-    state.db.commit(tx).await?;
+    let token = state
+        .db
+        .write(async |tx| people::reset_token(tx, &actor).await)
+        .await?;
     state.tokens.clear();
     Ok((StatusCode::CREATED, Json(NewToken { token })))
 }
@@ -353,9 +354,10 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    people::deactivate(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| people::deactivate(tx, &actor, id).await)
+        .await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -262,9 +262,10 @@ async fn create(
     LsJson(input): LsJson<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
     check_destination(&state, input.url.value().map(String::as_str)).await?;
-    let mut tx = state.db.begin().await?;
-    let webhook = webhooks::create(&mut tx, &actor, rules(&state), input).await?;
-    state.db.commit(tx).await?;
+    let webhook = state
+        .db
+        .write(async |tx| webhooks::create(tx, &actor, rules(&state), input).await)
+        .await?;
     let created = WebhookCreated {
         webhook: webhook.api(),
         secret: webhook.secret,
@@ -290,9 +291,10 @@ async fn update(
     LsJson(input): LsJson<WebhookInput<ReadOnly>>,
 ) -> ApiResult<Json<WebhookView>> {
     check_destination(&state, input.url.value().map(String::as_str)).await?;
-    let mut tx = state.db.begin().await?;
-    let webhook = webhooks::update(&mut tx, &actor, id, input).await?;
-    state.db.commit(tx).await?;
+    let webhook = state
+        .db
+        .write(async |tx| webhooks::update(tx, &actor, id, input).await)
+        .await?;
     Ok(Json(webhook.api()))
 }
 
@@ -301,9 +303,10 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    webhooks::delete(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| webhooks::delete(tx, &actor, id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -337,9 +340,10 @@ async fn send_test(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<(StatusCode, Json<DeliveryDetailView>)> {
-    let mut tx = state.db.begin().await?;
-    let delivery_id = log::send_test(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    let delivery_id = state
+        .db
+        .write(async |tx| log::send_test(tx, &actor, id).await)
+        .await?;
     let mut conn = state.db.reader().acquire().await?;
     let delivery = log::detail(&mut conn, &actor, id, delivery_id).await?;
     Ok((StatusCode::CREATED, Json(delivery)))
@@ -387,9 +391,10 @@ async fn recover(
         until,
         include_pending: body.include_pending.unwrap_or(false),
     };
-    let mut tx = state.db.begin().await?;
-    let recovered = log::recover(&mut tx, &actor, id, window).await?;
-    state.db.commit(tx).await?;
+    let recovered = state
+        .db
+        .write(async |tx| log::recover(tx, &actor, id, window).await)
+        .await?;
     Ok(Json(RecoverResult { recovered }))
 }
 
@@ -399,9 +404,10 @@ async fn retry_now(
     Extension(actor): Extension<Actor>,
     Id(id): Id,
 ) -> ApiResult<Json<RetryNow>> {
-    let mut tx = state.db.begin().await?;
-    let done = log::retry_now(&mut tx, &actor, id).await?;
-    state.db.commit(tx).await?;
+    let done = state
+        .db
+        .write(async |tx| log::retry_now(tx, &actor, id).await)
+        .await?;
     Ok(Json(done))
 }
 
@@ -466,9 +472,10 @@ async fn redeliver(
     Extension(actor): Extension<Actor>,
     Ids(id, delivery_id): Ids,
 ) -> ApiResult<(StatusCode, Json<DeliveryDetailView>)> {
-    let mut tx = state.db.begin().await?;
-    log::redeliver(&mut tx, &actor, id, delivery_id).await?;
-    state.db.commit(tx).await?;
+    state
+        .db
+        .write(async |tx| log::redeliver(tx, &actor, id, delivery_id).await)
+        .await?;
     let mut conn = state.db.reader().acquire().await?;
     Ok((
         StatusCode::ACCEPTED,

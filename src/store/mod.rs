@@ -119,6 +119,19 @@ impl Db {
         Ok(self.with_hook(tx))
     }
 
+    /// Runs `change` in a write transaction and commits it (with [`Db::commit`]: the commit
+    /// hook, the dispatcher's wake-up) if it succeeds; on an error the transaction is
+    /// dropped, which rolls it back. The shape of every request that writes.
+    pub async fn write<T, E: From<Error>>(
+        &self,
+        change: impl AsyncFnOnce(&mut Tx) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut tx = self.begin().await?;
+        let value = change(&mut tx).await?;
+        self.commit(tx).await?;
+        Ok(value)
+    }
+
     /// Starts a write transaction that may run long (an import, a bulk action): on
     /// SQLite, short transactions never wait for it to finish to see their own commit.
     pub async fn begin_large(&self) -> Result<Tx> {
