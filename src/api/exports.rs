@@ -437,7 +437,7 @@ async fn create_snapshot(
     let input: Map<String, Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
-        super::extract::as_object(parse_json(&bytes)?)?
+        parse_json(&bytes)?
     };
     let new = validate_snapshot_input(&input)?;
     let snapshot = state
@@ -683,7 +683,7 @@ async fn convert_snapshot(
     let input: Map<String, Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
-        super::extract::as_object(parse_json(&bytes)?)?
+        parse_json(&bytes)?
     };
     let mut tx = state.db.begin().await?;
     let snapshot = snapshots::get(&mut tx, &actor, id, export_pk).await?;

@@ -274,23 +274,3 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
         }
     }
 }
-
-/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
-pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: serde::Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    serde::Deserialize::deserialize(deserializer).map(Some)
-}
-
-/// Reads an object body as a map (for partial updates that need to know which keys came).
-pub fn as_object(value: Value) -> Result<Map<String, Value>, ApiError> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::field(
-            "non_field_errors",
-            "Invalid data. Expected a dictionary.",
-        )),
-    }
-}

@@ -192,7 +192,7 @@ pub fn input_error(error: &serde_path_to_error::Error<serde_json::Error>) -> (Ve
         .rsplit_once(" at line ")
         .map(|(head, _)| head.to_string())
         .unwrap_or(message);
-    let message = match drf_message(&message) {
+    let message = match drf_message(&message, path.is_empty()) {
         Message::Field(field, text) => {
             path.push(field);
             text
@@ -208,8 +208,9 @@ enum Message {
     Text(String),
 }
 
-/// serde's message in Django REST framework's words (the ones Label Studio answers with).
-fn drf_message(message: &str) -> Message {
+/// serde's message in Django REST framework's words (the ones Label Studio answers with);
+/// `body` when it is about the body itself (a serializer's input, not one of its fields).
+fn drf_message(message: &str, body: bool) -> Message {
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.strip_suffix('`'))
@@ -231,7 +232,7 @@ fn drf_message(message: &str) -> Message {
     };
     let got = python_type(got);
     let text = match expected {
-        _ if got == "NoneType" => "This field may not be null.".to_string(),
+        _ if got == "NoneType" && !body => "This field may not be null.".to_string(),
         "a boolean" => "Must be a valid boolean.".to_string(),
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => {
             "A valid integer is required.".to_string()
@@ -239,8 +240,8 @@ fn drf_message(message: &str) -> Message {
         "f32" | "f64" => "A valid number is required.".to_string(),
         "a string" | "a borrowed string" | "a character" => "Not a valid string.".to_string(),
         "pk value" => format!("Incorrect type. Expected pk value, received {got}."),
-        "a map" => format!("Expected a dictionary of items but got type \"{got}\"."),
-        _ if expected.starts_with("struct ") => {
+        "a map" if !body => format!("Expected a dictionary of items but got type \"{got}\"."),
+        _ if expected == "a map" || expected.starts_with("struct ") => {
             format!("Invalid data. Expected a dictionary, but got {got}.")
         }
         _ if expected.starts_with("a sequence") || expected.starts_with("tuple") => {
@@ -267,4 +268,103 @@ fn python_type(described: &str) -> &'static str {
         .iter()
         .find(|(prefix, _)| described.starts_with(prefix))
         .map_or("object", |(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        #[serde(default)]
+        flag: Patch<bool>,
+        #[serde(default)]
+        owner: Patch<Pk>,
+        #[serde(default)]
+        items: Vec<i64>,
+        #[serde(default)]
+        extra: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+
+    fn error(body: &str) -> (Vec<String>, String) {
+        let mut deserializer = serde_json::Deserializer::from_str(body);
+        let error = serde_path_to_error::deserialize::<_, Input>(&mut deserializer)
+            .expect_err("invalid input");
+        input_error(&error)
+    }
+
+    #[test]
+    fn serde_errors_read_as_label_studio_says_them() {
+        let cases = [
+            (r#"{}"#, "name", "This field is required."),
+            (r#"{"name": 5}"#, "name", "Not a valid string."),
+            (r#"{"name": null}"#, "name", "This field may not be null."),
+            (
+                r#"{"name": "n", "flag": "yes"}"#,
+                "flag",
+                "Must be a valid boolean.",
+            ),
+            (
+                r#"{"name": "n", "owner": "abc"}"#,
+                "owner",
+                "Incorrect type. Expected pk value, received str.",
+            ),
+            (
+                r#"{"name": "n", "owner": "99999999999999999999"}"#,
+                "owner",
+                "Invalid pk \"99999999999999999999\" - object does not exist.",
+            ),
+            (
+                r#"{"name": "n", "items": "1"}"#,
+                "items",
+                "Expected a list of items but got type \"str\".",
+            ),
+            (
+                r#"{"name": "n", "items": [1, "x"]}"#,
+                "items.1",
+                "A valid integer is required.",
+            ),
+            (
+                r#"{"name": "n", "extra": [1]}"#,
+                "extra",
+                "Expected a dictionary of items but got type \"list\".",
+            ),
+        ];
+        for (body, path, message) in cases {
+            let (got_path, got_message) = error(body);
+            assert_eq!(
+                (got_path.join("."), got_message.as_str()),
+                (path.to_string(), message),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn patch_tells_absent_from_null() {
+        #[derive(serde::Deserialize)]
+        struct Update {
+            #[serde(default)]
+            title: Patch<String>,
+        }
+        let read = |body: &str| serde_json::from_str::<Update>(body).unwrap().title;
+        assert_eq!(read("{}"), Patch::Absent);
+        assert_eq!(read(r#"{"title": null}"#), Patch::Null);
+        assert_eq!(read(r#"{"title": "t"}"#), Patch::Value("t".to_string()));
+        assert_eq!(Patch::<i64>::Absent.nullable(Some(1)), Some(1));
+        assert_eq!(Patch::<i64>::Null.nullable(Some(1)), None);
+        assert_eq!(Patch::Value(2).or_keep(1), 2);
+        assert_eq!(Patch::<i64>::Null.or_keep(1), 1);
+    }
+
+    #[test]
+    fn ids_are_numbers_or_strings_of_digits() {
+        let read = |body: &str| serde_json::from_str::<Pk>(body).map(|Pk(id)| id);
+        assert_eq!(read("89").unwrap(), 89);
+        assert_eq!(read(r#""89""#).unwrap(), 89);
+        assert!(read("1.5").is_err());
+        assert!(read("true").is_err());
+    }
 }
