@@ -8,13 +8,16 @@
 //! app's addresses are Label Studio's (`/projects/3/data`): each of them answers the same
 //! index page and the app draws the page the address names. Its files live under `/ui/`;
 //! `/ui/` itself is the address of earlier versions, whose `#/...` links the app redirects.
+//! The labeling page (`label.html`, at `/projects/{id}/data?labeling=1` or `?task=ID`) is a
+//! page of its own: Label Studio's editor (`editor.rs`) styles the whole document it runs in.
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+mod editor;
 mod signin;
 
 use crate::api::AppState;
@@ -50,6 +53,9 @@ const ASSETS: &[Asset] = &[
     asset!("data.js", "text/javascript; charset=utf-8"),
     asset!("settings.js", "text/javascript; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
+    asset!("label.html", "text/html; charset=utf-8"),
+    asset!("label.js", "text/javascript; charset=utf-8"),
+    asset!("label.css", "text/css; charset=utf-8"),
 ];
 
 /// Only our own scripts and styles run, and only our own API is called: API data that
@@ -58,14 +64,14 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
-/// The app's own addresses: each answers the index page. The server trims trailing slashes
+/// The app's own addresses: each answers the index page (and `/projects/{id}/data`, unless
+/// its query asks for the labeling page: `project_data`). The server trims trailing slashes
 /// before routing, so `/projects/` arrives as `/projects`.
 const APP_PATHS: &[&str] = &[
     "/sign-in",
     "/projects",
     "/projects/new",
     "/projects/{id}",
-    "/projects/{id}/data",
     "/projects/{id}/settings",
     "/projects/{id}/settings/{*section}",
     "/projects/{id}/export",
@@ -73,6 +79,19 @@ const APP_PATHS: &[&str] = &[
     "/webhooks/{*rest}",
     "/ui",
 ];
+
+/// The labeling page runs Label Studio's editor, which needs more than the other pages, and
+/// shows task data, which may hold HTML (HyperText) written by anyone who can import:
+/// - scripts: only our files and the editor's, from this origin. No inline script, no
+///   `on...` attributes, no `javascript:` URLs: HTML in task data is inert (docs/editor.md);
+/// - styles: the editor sets inline styles and injects `<style>` elements;
+/// - images, audio, video: task data names them on any host (sent without a referrer);
+///   `connect-src` as wide, since the editor reads audio and text files with `fetch`;
+/// - frames: the page may be framed by our own pages (the preview in project settings).
+const LABEL_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src * data: blob:; media-src * data: blob:; \
+    connect-src * data: blob:; font-src 'self' data:; worker-src 'self' blob:; \
+    object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 pub fn routes() -> Router<AppState> {
     APP_PATHS
@@ -91,6 +110,17 @@ pub fn routes() -> Router<AppState> {
             get(signin::logout_page).post(signin::logout),
         )
         .route("/logout", get(signin::logout_page).post(signin::logout))
+        .route("/editor/{version}/{file}", get(editor::serve))
+        .route("/projects/{id}/data", get(project_data))
+}
+
+/// `/projects/{id}/data`: the labeling page when the query asks to label (`?labeling=1`,
+/// the label stream, or `?task=ID`, one task), else the single-page app.
+async fn project_data(Path(_project): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let labeling = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(name, _)| name == "labeling" || name == "task");
+    let page = if labeling { "label.html" } else { "index.html" };
+    serve(page).unwrap_or_else(|| ApiError::not_found().into_response())
 }
 
 async fn index() -> Response {
@@ -107,6 +137,11 @@ fn find(path: &str) -> Option<&'static Asset> {
 
 fn serve(path: &str) -> Option<Response> {
     let asset = find(path)?;
+    let policy = if path.starts_with("label.") {
+        LABEL_CONTENT_SECURITY_POLICY
+    } else {
+        CONTENT_SECURITY_POLICY
+    };
     Some(
         (
             [
@@ -115,10 +150,7 @@ fn serve(path: &str) -> Option<Response> {
                 (CACHE_CONTROL, "no-cache"),
                 (HeaderName::from_static("x-content-type-options"), "nosniff"),
                 (HeaderName::from_static("referrer-policy"), "no-referrer"),
-                (
-                    HeaderName::from_static("content-security-policy"),
-                    CONTENT_SECURITY_POLICY,
-                ),
+                (HeaderName::from_static("content-security-policy"), policy),
             ],
             asset.body,
         )
@@ -153,6 +185,18 @@ mod tests {
             assert!(
                 index.contains(referenced),
                 "index.html does not load {referenced}"
+            );
+        }
+        let label = std::str::from_utf8(find("label.html").expect("label").body).expect("utf-8");
+        for referenced in [
+            "/ui/label.css".to_string(),
+            "/ui/label.js".to_string(),
+            format!("/editor/{}/main.js", editor::VERSION),
+            format!("/editor/{}/main.css", editor::VERSION),
+        ] {
+            assert!(
+                label.contains(&referenced),
+                "label.html does not load {referenced}"
             );
         }
     }

@@ -1,0 +1,447 @@
+// The labeling page: Label Studio's editor (window.LabelStudio, from /editor/<version>/main.js)
+// on one task, saving through the REST API as Label Studio's own front end does.
+//
+//   /projects/{id}/data?labeling=1   the label stream: GET /api/projects/{id}/next/, label,
+//                                    submit or skip, then the next task, until none is left
+//   /projects/{id}/data?task={id}    one task: its annotations, add, update, delete
+//
+// The request bodies are Label Studio's: `result` (the editor's serialized regions),
+// `lead_time` (seconds spent on the annotation, added up over saves) and
+// `parent_prediction` when the annotation started as a copy of a prediction; a skip is the
+// same body with `was_cancelled: true`.
+
+import { api, token, ApiError, whenUnauthorized, csrfToken, probeSession, session, signedIn } from './api.js';
+
+const statusLine = document.getElementById('lh-status');
+const main = document.getElementById('lh-main');
+const projectLink = document.getElementById('lh-project');
+const taskLabel = document.getElementById('lh-task');
+const instructionsBox = document.getElementById('lh-instructions');
+
+const pathMatch = location.pathname.match(/^\/projects\/(\d+)\/data\/?$/);
+const projectId = pathMatch ? Number(pathMatch[1]) : null;
+const query = new URLSearchParams(location.search);
+const taskParam = query.get('task');
+const stream = taskParam === null;
+
+// What Label Studio's data manager gives its editor, in both modes; the stream adds the
+// skip button (when the project shows it), a single task adds the annotation tabs.
+const BASE_INTERFACES = [
+  'basic', 'controls', 'submit', 'update', 'predictions', 'topbar', 'predictions:menu',
+  'annotations:menu', 'annotations:current', 'side-column', 'edit-history', 'infobar',
+];
+const TASK_INTERFACES = [
+  'annotations:add-new', 'annotations:view-all', 'annotations:delete', 'annotations:tabs',
+  'predictions:tabs',
+];
+
+const PREDICTION_ERROR_HEADER = 'Labelhook-Prediction-Error';
+
+let me = null;
+let project = null;
+let editor = null;
+let task = null;
+/** Server ids (as strings) of the annotations that exist on the server. */
+let saved = new Set();
+/** Per editor annotation: the seconds already recorded and when the clock restarted. */
+let clocks = new Map();
+/** Per editor annotation made from a prediction: that prediction's id. */
+let fromPrediction = new Map();
+/** The server's lead_time per annotation id, for annotations loaded with the task. */
+let serverLeadTime = new Map();
+
+function say(text, kind = '') {
+  statusLine.textContent = text;
+  statusLine.className = `lh-status${kind ? ` lh-${kind}` : ''}`;
+}
+
+function message(title, ...lines) {
+  const box = document.createElement('div');
+  box.className = 'lh-message';
+  const heading = document.createElement('h1');
+  heading.textContent = title;
+  box.append(heading);
+  for (const line of lines) {
+    const p = document.createElement('p');
+    p.append(...[].concat(line));
+    box.append(p);
+  }
+  main.replaceChildren(box);
+  heading.tabIndex = -1;
+  heading.focus();
+}
+
+function link(href, text) {
+  const a = document.createElement('a');
+  a.href = href;
+  a.textContent = text;
+  return a;
+}
+
+/**
+ * The token form of the other pages, for someone who opened a labeling link first (people
+ * with a password sign in at /user/login, which brings them back here).
+ */
+function signIn(problem) {
+  return new Promise((resolve) => {
+    const form = document.createElement('form');
+    form.className = 'lh-sign-in';
+    form.noValidate = true;
+    form.innerHTML = `<h1>Sign in to label</h1>
+      <label for="lh-token">API token</label>
+      <input id="lh-token" type="password" autocomplete="off" spellcheck="false" required aria-describedby="lh-token-hint lh-token-error">
+      <p class="lh-hint" id="lh-token-hint">Your user's token. It is kept only in this browser tab.</p>
+      <p class="lh-field-error" id="lh-token-error" role="alert"></p>
+      <button type="submit">Sign in</button>
+      <p class="lh-hint">Or <a id="lh-password">sign in with your email and password</a>.</p>`;
+    form.querySelector('#lh-password').href = `/user/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+    const field = form.querySelector('input');
+    const error = form.querySelector('.lh-field-error');
+    error.textContent = problem || '';
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const key = field.value.trim();
+      if (!key) {
+        error.textContent = 'Enter your API token.';
+        return;
+      }
+      token.set(key);
+      session.clear();
+      try {
+        me = await api('/api/current-user/whoami');
+      } catch (failure) {
+        token.clear();
+        error.textContent = failure.status === 401 ? 'This token was not accepted.' : failure.message;
+        return;
+      }
+      resolve();
+    });
+    main.replaceChildren(form);
+    field.focus();
+  });
+}
+
+/** How this tab authenticates: the token, or the session cookie (with its CSRF secret). */
+function credentials(method = 'GET') {
+  const key = token.get();
+  if (key) return { Authorization: `Token ${key}` };
+  return method === 'GET' ? {} : { 'X-CSRFToken': csrfToken() };
+}
+
+/**
+ * A task from `path` as `{task, predictionError}`, or `{task: null}` when the answer is
+ * 404 (the stream's "no more tasks"). The server names in a header why the project's ML
+ * backend gave no predictions, if it was asked and failed.
+ */
+async function fetchTask(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: 'application/json', ...credentials() } });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const body = await response.json().catch(() => null);
+  if (response.status === 404) return { task: null, detail: body && body.detail };
+  if (response.status === 401) {
+    token.clear();
+    session.clear();
+    throw new ApiError(401, body);
+  }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return { task: body, predictionError: response.headers.get(PREDICTION_ERROR_HEADER) };
+}
+
+// Annotations and predictions as Label Studio's data manager hands them to the editor.
+function annotationForEditor(annotation) {
+  return {
+    ...annotation,
+    id: undefined,
+    pk: String(annotation.id),
+    createdAgo: annotation.created_ago,
+    createdBy: annotation.created_username,
+    createdDate: annotation.created_at,
+    leadTime: annotation.lead_time ?? 0,
+    skipped: annotation.was_cancelled,
+  };
+}
+
+function predictionForEditor(prediction) {
+  return {
+    ...prediction,
+    id: undefined,
+    pk: String(prediction.id),
+    createdAgo: prediction.created_ago,
+    createdBy: (prediction.model_version || '').trim(),
+    createdDate: prediction.created_at,
+  };
+}
+
+/** Seconds spent on `annotation`: what earlier saves recorded plus this sitting. */
+function leadTime(annotation) {
+  const clock = clocks.get(annotation.id) || {
+    base: serverLeadTime.get(annotation.pk) ?? 0,
+    since: openedAt,
+  };
+  return clock.base + (performance.now() - clock.since) / 1000;
+}
+
+function restartClock(annotation, recorded) {
+  clocks.set(annotation.id, { base: recorded, since: performance.now() });
+}
+
+let openedAt = performance.now();
+
+function body(annotation) {
+  const data = { result: annotation.serializeAnnotation() ?? [], lead_time: leadTime(annotation) };
+  const prediction = fromPrediction.get(annotation.id);
+  if (prediction !== undefined) data.parent_prediction = prediction;
+  return data;
+}
+
+function isSaved(annotation) {
+  return annotation.pk !== undefined && annotation.pk !== null && saved.has(String(annotation.pk));
+}
+
+/** Runs a save; shows what went wrong instead of losing it silently. */
+async function attempt(what, action) {
+  say(`${what}…`);
+  try {
+    await action();
+  } catch (error) {
+    say(`${what} failed: ${error.message}`, 'error');
+    console.error(error);
+  }
+}
+
+async function submitted(annotation) {
+  await attempt('Submitting', async () => {
+    const data = body(annotation);
+    const created = await api(`/api/tasks/${task.id}/annotations/`, { method: 'POST', body: data });
+    saved.add(String(created.id));
+    // The editor keeps a new annotation's own key; without the server's, the next click
+    // on its button would submit a second annotation instead of updating this one.
+    annotation.updatePersonalKey(String(created.id));
+    restartClock(annotation, data.lead_time);
+    say(`Annotation #${created.id} submitted.`, 'ok');
+    if (stream) await next();
+  });
+}
+
+async function updated(annotation) {
+  await attempt('Updating', async () => {
+    const data = body(annotation);
+    const changed = await api(`/api/annotations/${annotation.pk}/`, { method: 'PATCH', body: data });
+    restartClock(annotation, data.lead_time);
+    say(`Annotation #${changed.id} updated.`, 'ok');
+  });
+}
+
+async function skipped(store) {
+  await attempt('Skipping', async () => {
+    const annotation = store.annotationStore.selected;
+    const data = { ...body(annotation), was_cancelled: true };
+    const answer = isSaved(annotation)
+      ? await api(`/api/annotations/${annotation.pk}/`, { method: 'PATCH', body: data })
+      : await api(`/api/tasks/${task.id}/annotations/`, { method: 'POST', body: data });
+    saved.add(String(answer.id));
+    say(`Task #${task.id} skipped.`, 'ok');
+    if (stream) await next();
+  });
+}
+
+async function deleted(annotation) {
+  if (!isSaved(annotation)) return; // never sent: nothing to delete on the server
+  await attempt('Deleting', async () => {
+    await api(`/api/annotations/${annotation.pk}/`, { method: 'DELETE' });
+    saved.delete(String(annotation.pk));
+    say(`Annotation #${annotation.pk} deleted.`, 'ok');
+  });
+}
+
+/**
+ * Selects what the user labels once the editor's store exists (not before: on load, a
+ * task with predictions would show the prediction, read-only, without Submit or Skip).
+ * An annotation of the task is opened as it is; otherwise a new one, pre-filled from the
+ * first prediction when the project uses predictions to pre-label.
+ */
+function storageReady(instance) {
+  const store = instance.annotationStore;
+  const existing = task.annotations || [];
+  const ours = stream ? [] : existing;
+  if (ours.length) {
+    const latest = String(Math.max(...ours.map((a) => a.id)));
+    const found = store.annotations.find((a) => String(a.pk) === latest) || store.annotations[0];
+    if (found) store.selectAnnotation(found.id);
+  } else {
+    const prediction = project.show_collab_predictions ? store.predictions[0] : undefined;
+    const annotation = prediction
+      ? store.addAnnotationFromPrediction(prediction)
+      : store.addAnnotation({ userGenerate: true });
+    if (prediction) fromPrediction.set(annotation.id, Number(prediction.pk));
+    store.selectAnnotation(annotation.id);
+  }
+  document.body.dataset.task = String(task.id);
+  document.body.dataset.ready = 'true';
+}
+
+function interfaces() {
+  const list = [...BASE_INTERFACES];
+  if (stream) {
+    if (project.show_skip_button) list.push('skip');
+    if (project.show_annotation_history) list.push('annotations:tabs', 'annotations:view-all');
+  } else {
+    list.push(...TASK_INTERFACES);
+  }
+  if (instructions()) list.push('instruction');
+  return list;
+}
+
+function instructions() {
+  return (project.expert_instruction || '').trim();
+}
+
+function open(next) {
+  if (editor) {
+    try {
+      editor.destroy();
+    } catch (error) {
+      console.warn('the editor did not unmount cleanly', error);
+    }
+    editor = null;
+  }
+  task = next;
+  saved = new Set((task.annotations || []).map((a) => String(a.id)));
+  serverLeadTime = new Map((task.annotations || []).map((a) => [String(a.id), a.lead_time ?? 0]));
+  clocks = new Map();
+  fromPrediction = new Map();
+  openedAt = performance.now();
+  document.body.dataset.ready = 'false';
+  taskLabel.textContent = `Task #${task.id}`;
+  document.title = `Task #${task.id} · ${project.title} · labelhook`;
+  if (!stream) history.replaceState(null, '', `/projects/${projectId}/data?task=${task.id}`);
+  const root = document.createElement('div');
+  root.id = 'label-studio';
+  main.replaceChildren(root);
+  editor = new window.LabelStudio(root, {
+    config: project.label_config,
+    interfaces: interfaces(),
+    user: { pk: me.id, firstName: me.first_name || me.email, lastName: me.last_name || '' },
+    task: {
+      id: task.id,
+      data: task.data,
+      annotations: (task.annotations || []).map(annotationForEditor),
+      predictions: (task.predictions || []).map(predictionForEditor),
+    },
+    description: instructions(),
+    // Each callback gets the editor's root store first.
+    onStorageInitialized: storageReady,
+    onSubmitAnnotation: (_, annotation) => submitted(annotation),
+    onUpdateAnnotation: (_, annotation) => updated(annotation),
+    onSkipTask: (store) => skipped(store),
+    onDeleteAnnotation: (_, annotation) => deleted(annotation),
+  });
+}
+
+/**
+ * The stream: the next task for this user (the server locks it for us), or the end.
+ * In the stream Label Studio shows only the user's own work; with "show annotation
+ * history" the task's other annotations come along.
+ */
+async function next() {
+  const { task: found, predictionError, detail } = await fetchTask(`/api/projects/${projectId}/next/`);
+  if (!found) {
+    if (editor) editor.destroy();
+    editor = null;
+    task = null;
+    taskLabel.textContent = '';
+    say('');
+    message('No more tasks',
+      detail ? `${detail}.` : 'There is nothing left for you to label in this project.',
+      ['Every task is labeled, skipped by you, or being labeled by someone else right now. ',
+        link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
+    document.body.dataset.ready = 'done';
+    return;
+  }
+  if (project.show_annotation_history) {
+    found.annotations = await api(`/api/tasks/${found.id}/annotations/`);
+  }
+  open(found);
+  reportPrediction(predictionError);
+}
+
+function reportPrediction(problem) {
+  if (problem) say(`The ML backend gave no pre-annotations: ${problem}`, 'error');
+}
+
+async function one() {
+  const { task: found, predictionError } = await fetchTask(`/api/tasks/${encodeURIComponent(taskParam)}/`);
+  if (!found || found.project !== projectId) {
+    message('No such task', `Task ${taskParam} is not in this project.`,
+      [link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
+    return;
+  }
+  open(found);
+  reportPrediction(predictionError);
+}
+
+/** Leaving the stream gives the task back at once instead of when its lock expires. */
+function releaseOnLeave() {
+  addEventListener('pagehide', () => {
+    if (!stream || !task) return;
+    fetch(`/api/tasks/${task.id}/lock`, {
+      method: 'DELETE',
+      keepalive: true,
+      headers: credentials('DELETE'),
+    }).catch(() => {});
+  });
+}
+
+async function start() {
+  if (projectId === null) {
+    message('Not a labeling address', 'Labeling pages are /projects/<id>/data?labeling=1 or ?task=<id>.');
+    return;
+  }
+  projectLink.href = `/projects/${projectId}/data`;
+  whenUnauthorized(() => token.clear());
+  if (!window.LabelStudio) {
+    message('The editor did not load', 'The labeling editor\'s script could not be loaded; reload the page.');
+    return;
+  }
+  // Signed in by token (this tab) or by email and password (the session cookie).
+  if (!signedIn()) await probeSession();
+  for (;;) {
+    if (!signedIn()) await signIn();
+    try {
+      me = me || await api('/api/current-user/whoami');
+      project = await api(`/api/projects/${projectId}/`);
+      break;
+    } catch (error) {
+      if (error.status === 401) {
+        token.clear();
+        session.clear();
+        me = null;
+        await signIn('This token was not accepted; sign in again.');
+        continue;
+      }
+      message(error.status === 404 ? 'No such project' : 'The project could not be loaded', error.message);
+      return;
+    }
+  }
+  projectLink.textContent = project.title || `Project ${projectId}`;
+  if (instructions()) {
+    instructionsBox.hidden = false;
+    instructionsBox.open = Boolean(project.show_instruction);
+    document.getElementById('lh-instructions-text').textContent = instructions();
+  }
+  releaseOnLeave();
+  try {
+    say('Loading…');
+    if (stream) await next();
+    else await one();
+    if (statusLine.textContent === 'Loading…') say('');
+  } catch (error) {
+    message('The task could not be loaded', error.message);
+  }
+}
+
+start();
