@@ -98,6 +98,18 @@ pub struct Settings {
     #[arg(long, env = "LABELHOOK_SQLITE_MAX_BYTES")]
     pub sqlite_max_bytes: Option<u64>,
 
+    /// Seconds a task of the label stream stays locked for the annotator who got it
+    /// (Label Studio's `TASK_LOCK_TTL`), unless they submit, skip or leave it first. A
+    /// project's `custom_task_lock_ttl` overrides it.
+    #[arg(long, env = "TASK_LOCK_TTL", default_value_t = 86400, value_parser = clap::value_parser!(i64).range(1..))]
+    pub task_lock_ttl: i64,
+
+    /// Seconds a task that opens for labeling waits for the project's ML backend to
+    /// predict it (at most the backend's own `timeout`); a slower backend is given up on
+    /// and the task opens without pre-annotations.
+    #[arg(long, env = "LABELHOOK_PREDICT_ON_OPEN_TIMEOUT", default_value_t = 3.0)]
+    pub predict_on_open_timeout: f64,
+
     #[command(flatten)]
     pub http: HttpSettings,
 

@@ -1,6 +1,7 @@
 //! Runs the end-to-end tests of the web pages (tests/browser/) in headless Chromium: a user
 //! adds webhooks through the forms, sends a test, follows a failing delivery in the log and
-//! redelivers it, against this build and real receivers. Needs Node.js, Debian's Chromium
+//! redelivers it; people label tasks in Label Studio's editor (label.test.mjs), against this
+//! build and real receivers. Needs Node.js, Debian's Chromium
 //! and `npm ci` in tests/browser (`.ci/run` sees to all three). With
 //! `LABELHOOK_TEST_DATABASE_URL` set, the server runs on a new PostgreSQL database there.
 
@@ -47,6 +48,7 @@ fn web_pages_work_in_a_real_browser() {
             "export.test.mjs",
             "projects.test.mjs",
             "people.test.mjs",
+            "label.test.mjs",
         ])
         .current_dir(&dir)
         .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"))

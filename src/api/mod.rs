@@ -20,6 +20,7 @@ mod pagination;
 mod predictions;
 mod projects;
 mod route;
+mod stream;
 mod system;
 mod tasks;
 mod users;
@@ -73,6 +74,7 @@ fn routes() -> Vec<Route> {
         projects::routes(),
         exports::routes(),
         tasks::routes(),
+        stream::routes(),
         annotations::routes(),
         predictions::routes(),
         data_manager::routes(),

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -179,14 +180,30 @@ async fn read(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-) -> ApiResult<Json<TaskDetailView>> {
+) -> ApiResult<Response> {
     let mut conn = state.db.reader().acquire().await?;
-    let task = tasks::get(&mut conn, &actor, id).await?;
+    let mut task = tasks::get(&mut conn, &actor, id).await?;
+    let mut prediction_error = None;
+    if task.total_predictions == 0 {
+        // Label Studio asks the project's ML backend as a task without predictions opens.
+        let project = projects::get_unchecked(&mut conn, task.project_id).await?;
+        drop(conn);
+        prediction_error = super::stream::predict_on_open(&state, &actor, &project, &task).await;
+        conn = state.db.reader().acquire().await?;
+        task = tasks::get(&mut conn, &actor, id).await?;
+    }
     let (annotations, predictions) = tasks::children(&mut conn, &actor, &[id]).await?;
-    Ok(Json(task.api_detail(
+    let view = task.api_detail(
         annotations.get(&id).map_or(&[][..], Vec::as_slice),
         predictions.get(&id).map_or(&[][..], Vec::as_slice),
-    )))
+    );
+    let header = prediction_error.map(|message| {
+        (
+            super::stream::PREDICTION_ERROR,
+            super::stream::header_text(&message),
+        )
+    });
+    Ok((AppendHeaders(header), Json(view)).into_response())
 }
 
 async fn update(

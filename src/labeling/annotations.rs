@@ -334,6 +334,8 @@ pub async fn create(
         .bind(task.id)
         .execute(&mut *tx)
         .await?;
+    // Submitted or skipped: the label stream's lock on the task is given back.
+    super::stream::release(tx, task.id, actor.user_id).await?;
     let mut project = projects::get_unchecked(tx, task.project_id).await?;
     let delta = stats::refresh_task_counters(tx, &mut project, task.id).await?;
     let annotation = get_without_result(tx, actor, id).await?;

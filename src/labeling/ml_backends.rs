@@ -3,11 +3,15 @@
 //! built on `label-studio-ml` receive annotation events; `train` sends START_TRAINING there
 //! through the same outbox.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::projects;
+use crate::delivery::ssrf::Guard;
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::{self, Conn, Row};
@@ -426,4 +430,144 @@ pub async fn annotation_updated(tx: &mut Conn, project: &projects::Project) -> R
         send_start_training(tx, project, &url).await?;
     }
     Ok(())
+}
+
+/// The backend to ask for a prediction of `task` as it opens for labeling, and its basic
+/// auth password, if Label Studio would ask one (`TaskAPI.get`): the task has no
+/// predictions, the project uses predictions (`evaluate_predictions_automatically` or
+/// `show_collab_predictions`) and has a backend (the first one, as `project.ml_backend`).
+pub async fn to_ask_on_open(
+    conn: &mut Conn,
+    project: &projects::Project,
+    task: &super::tasks::Task,
+) -> Result<Option<(MlBackend, Option<String>)>> {
+    let s = &project.settings;
+    if task.total_predictions > 0
+        || !(s.evaluate_predictions_automatically || s.show_collab_predictions)
+    {
+        return Ok(None);
+    }
+    let sql = format!("{SELECT} WHERE m.project_id = $1 ORDER BY m.id LIMIT 1");
+    let Some(row) = store::query(&sql)
+        .bind(project.id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let pass: Option<String> = row.try_get("basic_auth_pass")?;
+    Ok(Some((from_row(&row)?, pass)))
+}
+
+/// One HTTP client for every predict request: no redirects (one could lead past the SSRF
+/// guard), no environment proxies, names resolved by the guard's resolver.
+fn client(guard: &Guard) -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(guard.resolver())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    })
+}
+
+/// Asks `backend` to predict `task` (`POST <url>/predict`, Label Studio's request:
+/// `{tasks, project: "<id>.<created at>", label_config, params: {login, password,
+/// context}}`) within `timeout`, and returns the predictions its answer holds
+/// (`{"results": [{result, score, model_version}, ...]}`), ready for
+/// `predictions::create`. The error is a sentence for the labeling page and the log.
+pub async fn predict(
+    guard: &Guard,
+    (backend, pass): &(MlBackend, Option<String>),
+    project: &projects::Project,
+    task: &super::tasks::Task,
+    timeout: Duration,
+) -> std::result::Result<Vec<Value>, String> {
+    let url = format!("{}/predict", backend.url.trim_end_matches('/'));
+    if guard.enabled() {
+        let parsed = reqwest::Url::parse(&url).map_err(|_| format!("{url} is not a valid URL"))?;
+        guard
+            .check_url(&parsed)
+            .await
+            .map_err(|blocked| blocked.0)?;
+    }
+    let mut serialized = serde_json::to_value(task.api()).unwrap_or_else(|_| json!({}));
+    if let Value::Object(fields) = &mut serialized {
+        fields.insert("annotations".into(), json!([]));
+        fields.insert("predictions".into(), json!([]));
+    }
+    let body = json!({
+        "tasks": [serialized],
+        "project": format!("{}.{}", project.id, project.created_at / 1_000_000),
+        "label_config": project.label_config,
+        "params": {
+            "login": project.settings.task_data_login,
+            "password": project.settings.task_data_password,
+            "context": null,
+        },
+    });
+    let mut request = client(guard).post(&url).timeout(timeout).json(&body);
+    if backend.auth_method == "BASIC_AUTH" {
+        request = request.basic_auth(
+            backend.basic_auth_user.clone().unwrap_or_default(),
+            pass.clone(),
+        );
+    }
+    let response = request.send().await.map_err(|error| {
+        if error.is_timeout() {
+            format!("{url} did not answer within {:.1} s", timeout.as_secs_f64())
+        } else {
+            format!("{url} could not be reached ({})", root_cause(&error))
+        }
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("{url} answered HTTP {}", status.as_u16()));
+    }
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|_| format!("{url} answered something other than JSON"))?;
+    let Some(results) = answer
+        .get("results")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+    else {
+        return Err(format!("{url} answered without a list of results"));
+    };
+    // One task was sent: its answer is one prediction or a list of them.
+    let items = match &results[0] {
+        Value::Array(many) => many.clone(),
+        one => vec![one.clone()],
+    };
+    let predictions: Vec<Value> = items
+        .into_iter()
+        .filter_map(|item| {
+            let result = item.get("result")?.clone();
+            Some(json!({
+                "task": task.id,
+                "result": result,
+                "score": item.get("score").cloned().unwrap_or(Value::Null),
+                "model_version": item
+                    .get("model_version")
+                    .cloned()
+                    .filter(|v| v.is_string())
+                    .unwrap_or_else(|| json!(backend.model_version)),
+            }))
+        })
+        .collect();
+    if predictions.is_empty() {
+        return Err(format!("{url} answered results without a `result`"));
+    }
+    Ok(predictions)
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }

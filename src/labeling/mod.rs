@@ -16,6 +16,7 @@ pub mod predictions;
 pub mod projects;
 pub mod render;
 pub mod stats;
+pub mod stream;
 pub mod tasks;
 
 use serde_json::Value;

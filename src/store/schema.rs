@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, HASHED_TOKENS),
     (11, BULK_ANNOTATION_SUITABILITY),
     (12, EXPORTS),
+    (13, TASK_LOCKS),
     (14, BREAKER),
     (15, PEOPLE),
     (16, TASK_TABLE),
@@ -288,6 +289,19 @@ CREATE TABLE ml_backends (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX ml_backends_by_project ON ml_backends (project_id, id);
+"#;
+
+/// The label stream's task locks (Label Studio's `TaskLock`): who is labeling a task right
+/// now, until when. Expired rows are ignored and deleted as locks are taken and released.
+const TASK_LOCKS: &str = r#"
+CREATE TABLE task_locks (
+    task_id BIGINT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expire_at BIGINT NOT NULL,
+    unique_id TEXT NOT NULL,
+    PRIMARY KEY (task_id, user_id)
+);
+CREATE INDEX task_locks_by_user ON task_locks (user_id, expire_at);
 "#;
 
 const HUB_SIGNATURE: &str = r#"
