@@ -31,6 +31,9 @@ use crate::store::{self, Backend, Conn, time};
 /// How many candidate tasks one query reads before the next page is asked for.
 const PAGE: i64 = 32;
 
+/// How many times the choice is made again while candidate rows are held by others.
+const BUSY_ATTEMPTS: u32 = 200;
+
 /// Label Studio's skip queue modes (`Project.SkipQueue`).
 const REQUEUE_FOR_ME: &str = "REQUEUE_FOR_ME";
 const IGNORE_SKIPPED: &str = "IGNORE_SKIPPED";
@@ -63,34 +66,46 @@ pub async fn next(
         return Ok(Some((task, "Task lock".into())));
     }
 
-    let mut queue = Vec::new();
-    let mut found = None;
-    if project.maximum_annotations > 1 {
-        found = first_free(tx, project, user, now, Order::BreadthFirst).await?;
-        if found.is_some() {
-            queue.push("Breadth first queue");
+    // A task whose row another request holds may have room once that request commits:
+    // when nothing free was found but some rows were busy, look again (briefly), so that
+    // nobody is told "no more tasks" while places are left.
+    let mut attempts = 0;
+    let (found, queue) = loop {
+        let mut busy = false;
+        let mut queue = Vec::new();
+        let mut found = None;
+        if project.maximum_annotations > 1 {
+            found = first_free(tx, project, user, now, Order::BreadthFirst, &mut busy).await?;
+            if found.is_some() {
+                queue.push("Breadth first queue");
+            }
         }
-    }
-    if found.is_none() {
-        let (order, name) = match project.settings.sampling.as_str() {
-            "Uniform sampling" => (Order::Random, "Uniform random queue"),
-            "Uncertainty sampling" => (Order::Uncertainty, "Active learning or random queue"),
-            _ => (Order::Sequence, "Sequence queue"),
-        };
-        found = first_free(tx, project, user, now, order).await?;
-        if found.is_none() && order == Order::Uncertainty {
-            found = first_free(tx, project, user, now, Order::Random).await?;
+        if found.is_none() {
+            let (order, name) = match project.settings.sampling.as_str() {
+                "Uniform sampling" => (Order::Random, "Uniform random queue"),
+                "Uncertainty sampling" => (Order::Uncertainty, "Active learning or random queue"),
+                _ => (Order::Sequence, "Sequence queue"),
+            };
+            found = first_free(tx, project, user, now, order, &mut busy).await?;
+            if found.is_none() && order == Order::Uncertainty {
+                found = first_free(tx, project, user, now, Order::Random, &mut busy).await?;
+            }
+            if found.is_some() {
+                queue.push(name);
+            }
         }
-        if found.is_some() {
-            queue.push(name);
+        if found.is_none() && project.skip_queue == REQUEUE_FOR_ME {
+            found = first_free(tx, project, user, now, Order::MySkipped, &mut busy).await?;
+            if found.is_some() {
+                queue = vec!["Skipped queue"];
+            }
         }
-    }
-    if found.is_none() && project.skip_queue == REQUEUE_FOR_ME {
-        found = first_free(tx, project, user, now, Order::MySkipped).await?;
-        if found.is_some() {
-            queue = vec!["Skipped queue"];
+        attempts += 1;
+        if found.is_some() || !busy || attempts >= BUSY_ATTEMPTS {
+            break (found, queue);
         }
-    }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
     let Some(id) = found else {
         return Ok(None);
     };
@@ -148,6 +163,7 @@ async fn first_free(
     user: i64,
     now: i64,
     order: Order,
+    busy: &mut bool,
 ) -> Result<Option<i64>> {
     let free = format!(
         "{} + {} < t.overlap",
@@ -220,8 +236,10 @@ async fn first_free(
             candidates.shuffle(&mut rand::rng());
         }
         for id in candidates.iter().copied() {
-            if still_free(tx, project, id, user, now, &free).await? {
-                return Ok(Some(id));
+            match still_free(tx, project, id, user, now, &free).await? {
+                Place::Free => return Ok(Some(id)),
+                Place::Busy => *busy = true,
+                Place::Taken => {}
             }
         }
         if !paged {
@@ -239,7 +257,7 @@ async fn still_free(
     user: i64,
     now: i64,
     free: &str,
-) -> Result<bool> {
+) -> Result<Place> {
     if tx.backend() == Backend::Postgres {
         let locked =
             store::query_scalar::<i64>("SELECT id FROM tasks WHERE id = $1 FOR UPDATE SKIP LOCKED")
@@ -247,7 +265,7 @@ async fn still_free(
                 .fetch_optional(&mut *tx)
                 .await?;
         if locked.is_none() {
-            return Ok(false);
+            return Ok(Place::Busy);
         }
     }
     let sql = format!(
@@ -261,7 +279,20 @@ async fn still_free(
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-    Ok(row.is_some())
+    Ok(if row.is_some() {
+        Place::Free
+    } else {
+        Place::Taken
+    })
+}
+
+/// A candidate task, looked at under its row lock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Place {
+    Free,
+    Taken,
+    /// Another transaction holds its row (PostgreSQL): it may or may not have room after.
+    Busy,
 }
 
 /// Locks `task` for `user` until `expire_at` (a lock they already hold is extended).
