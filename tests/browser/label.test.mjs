@@ -138,8 +138,9 @@ before(async () => {
     // The one expected error: the stream's last GET /next/ answers 404 ("no more tasks").
     if (message.type() === 'error' && !/404/.test(message.text())) problems.push(`console: ${message.text()}`);
   });
-  // Sign in as the other pages do: the token in this tab's session.
-  await page.goto(`${server.base}/ui/`);
+  // Sign in as the other pages do: the token in this tab's session (set on a page of the
+  // origin that runs no script of its own).
+  await page.goto(`${server.base}/ui/icon.svg`);
   await page.evaluate((token) => sessionStorage.setItem('labelhook.token', token), TOKEN);
 });
 
