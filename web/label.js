@@ -16,6 +16,7 @@ const statusLine = document.getElementById('lh-status');
 const main = document.getElementById('lh-main');
 const projectLink = document.getElementById('lh-project');
 const taskLabel = document.getElementById('lh-task');
+const origin = document.getElementById('lh-origin');
 const instructionsBox = document.getElementById('lh-instructions');
 
 const pathMatch = location.pathname.match(/^\/projects\/(\d+)\/data\/?$/);
@@ -277,7 +278,14 @@ function storageReady(instance) {
     const annotation = prediction
       ? store.addAnnotationFromPrediction(prediction)
       : store.addAnnotation({ userGenerate: true });
-    if (prediction) fromPrediction.set(annotation.id, Number(prediction.pk));
+    if (prediction) {
+      fromPrediction.set(annotation.id, Number(prediction.pk));
+      const source = (task.predictions || []).find((p) => String(p.id) === String(prediction.pk));
+      if (source) {
+        const score = typeof source.score === 'number' ? `, score ${Number(source.score.toFixed(3))}` : '';
+        origin.textContent = `Pre-annotated by ${source.model_version || 'a model'}${score}`;
+      }
+    }
     store.selectAnnotation(annotation.id);
   }
   document.body.dataset.task = String(task.id);
@@ -317,6 +325,7 @@ function open(next) {
   openedAt = performance.now();
   document.body.dataset.ready = 'false';
   taskLabel.textContent = `Task #${task.id}`;
+  origin.textContent = '';
   document.title = `Task #${task.id} · ${project.title} · labelhook`;
   if (!stream) history.replaceState(null, '', `/projects/${projectId}/data?task=${task.id}`);
   const root = document.createElement('div');
@@ -354,6 +363,7 @@ async function next() {
     editor = null;
     task = null;
     taskLabel.textContent = '';
+    origin.textContent = '';
     say('');
     message('No more tasks',
       detail ? `${detail}.` : 'There is nothing left for you to label in this project.',

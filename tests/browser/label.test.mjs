@@ -33,6 +33,7 @@ let media; // serves the test image and plays a failing model server
 let browser;
 let page;
 let problems = [];
+const made = []; // projects to delete afterwards: on PostgreSQL the next test file shares the database
 
 /** A PNG of `width`×`height`: a light background with a darker square (made here, no files). */
 function png(width, height) {
@@ -94,6 +95,7 @@ async function startMedia() {
 
 async function project(fields, tasks) {
   const created = await server.api('POST', '/api/projects/', fields);
+  made.push(created.id);
   await server.api('POST', '/api/webhooks/', {
     project: created.id,
     url: `${receiver.url}/hook`,
@@ -145,6 +147,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const id of made) await server.api('DELETE', `/api/projects/${id}/`).catch(() => {});
   await browser?.close();
   await media?.close();
   await receiver?.close();
@@ -278,6 +281,7 @@ describe('the labeling page', () => {
     await page.goto(`${server.base}/projects/${predicted.id}/data?labeling=1`);
     await ready(first);
     assert.equal(await page.getByRole('checkbox', { name: /positive/ }).isChecked(), true, 'pre-annotated');
+    assert.equal(await page.locator('#lh-origin').innerText(), 'Pre-annotated by sentiment-v3, score 0.91');
     await page.screenshot({ path: path.join(shots, 'label-prediction.png') });
     await page.getByRole('button', { name: 'Submit' }).click();
     const created = await event('ANNOTATION_CREATED', first);
