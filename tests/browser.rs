@@ -32,35 +32,47 @@ fn web_pages_work_in_a_real_browser() {
         );
     };
 
-    let database = std::env::var("LABELHOOK_TEST_DATABASE_URL")
+    let admin = std::env::var("LABELHOOK_TEST_DATABASE_URL")
         .ok()
-        .filter(|url| !url.is_empty())
-        .map(|admin| PostgresDatabase::create(&admin));
+        .filter(|url| !url.is_empty());
 
-    let mut command = Command::new("node");
-    command
-        .args([
-            "--test",
-            "--test-reporter=spec",
-            // One file at a time: on PostgreSQL both share the database made below.
-            "--test-concurrency=1",
-            "webhooks.test.mjs",
-            "export.test.mjs",
-            "projects.test.mjs",
-            "people.test.mjs",
-            "label.test.mjs",
-        ])
-        .current_dir(&dir)
-        .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"))
-        .env("CHROMIUM_PATH", &chromium)
-        .env_remove("LABELHOOK_DB_URL");
-    if let Some(database) = &database {
-        command.env("LABELHOOK_DB_URL", &database.url);
+    // One node run per file, each on a database of its own (PostgreSQL): a file may expect
+    // a server without projects, whatever the files before it made.
+    let mut failed = Vec::new();
+    for (index, file) in [
+        "webhooks.test.mjs",
+        "export.test.mjs",
+        "projects.test.mjs",
+        "people.test.mjs",
+        "label.test.mjs",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let database = admin
+            .as_deref()
+            .map(|admin| PostgresDatabase::create(admin, index));
+        let mut command = Command::new("node");
+        command
+            .args(["--test", "--test-reporter=spec", file])
+            .current_dir(&dir)
+            .env("LABELHOOK_BIN", env!("CARGO_BIN_EXE_labelhook"))
+            .env("CHROMIUM_PATH", &chromium)
+            .env_remove("LABELHOOK_DB_URL");
+        if let Some(database) = &database {
+            command.env("LABELHOOK_DB_URL", &database.url);
+        }
+        let status = command
+            .status()
+            .expect("run `node` (install Node.js 20 or later: apt-get install -y nodejs npm)");
+        if !status.success() {
+            failed.push(file);
+        }
     }
-    let status = command
-        .status()
-        .expect("run `node` (install Node.js 20 or later: apt-get install -y nodejs npm)");
-    assert!(status.success(), "the browser tests failed (output above)");
+    assert!(
+        failed.is_empty(),
+        "the browser tests failed in {failed:?} (output above)"
+    );
 }
 
 /// A database of its own on the PostgreSQL server the other tests use; dropped afterwards.
@@ -71,8 +83,8 @@ struct PostgresDatabase {
 }
 
 impl PostgresDatabase {
-    fn create(admin: &str) -> PostgresDatabase {
-        let name = format!("labelhook_browser_{}", std::process::id());
+    fn create(admin: &str, index: usize) -> PostgresDatabase {
+        let name = format!("labelhook_browser_{}_{index}", std::process::id());
         let created = Command::new("psql")
             .args([admin, "-q", "-c", &format!("CREATE DATABASE {name}")])
             .status()
