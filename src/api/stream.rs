@@ -17,7 +17,7 @@ use crate::labeling::projects::Project;
 use crate::labeling::render::TaskDetailView;
 use crate::labeling::tasks::Task;
 use crate::labeling::{ml_backends, predictions, projects, stream, tasks};
-use crate::shared::Actor;
+use crate::shared::{Actor, Role};
 
 /// Names why the project's ML backend gave no predictions for the task just opened (the
 /// labeling page shows it); absent when it was not asked or answered.
@@ -29,6 +29,7 @@ pub(super) fn routes() -> Vec<Route> {
             "projects",
             [get("/api/projects/{id}/next", next)
                 .doc("projects_next", "The next task to label")
+                .needs(Role::Annotator)
                 .about(
                     "Label Studio's label stream for the requesting user: a task not yet \
                      finished (per its overlap), that this user has not annotated or skipped \
@@ -46,6 +47,7 @@ pub(super) fn routes() -> Vec<Route> {
             "tasks",
             [delete("/api/tasks/{id}/lock", give_back)
                 .doc("tasks_lock_release", "Give back a task of the label stream")
+                .needs(Role::Annotator)
                 .about("Releases the requesting user's lock on the task (and expired ones), so others may label it at once.")
                 .no_content("Released")],
         ),
@@ -185,7 +187,13 @@ pub(super) async fn predict_on_open(
         // Another annotator's request may have stored one meanwhile.
         if tasks::get(&mut tx, actor, task.id).await?.total_predictions == 0 {
             for prediction in found {
-                predictions::create(&mut tx, actor, prediction).await?;
+                // The backend's answer is input like any client's: checked the same way.
+                let input: predictions::PredictionInput =
+                    serde_path_to_error::deserialize(prediction).map_err(|error| {
+                        let (path, message) = crate::shared::input_error(&error);
+                        ApiError::field(&path.join("."), message)
+                    })?;
+                predictions::create(&mut tx, actor, input).await?;
             }
         }
         state.db.commit(tx).await?;
