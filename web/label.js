@@ -253,9 +253,13 @@ async function skipped(store) {
 async function deleted(annotation) {
   if (!isSaved(annotation)) return; // never sent: nothing to delete on the server
   await attempt('Deleting', async () => {
-    await api(`/api/annotations/${annotation.pk}/`, { method: 'DELETE' });
-    saved.delete(String(annotation.pk));
-    say(`Annotation #${annotation.pk} deleted.`, 'ok');
+    const pk = annotation.pk;
+    await api(`/api/annotations/${pk}/`, { method: 'DELETE' });
+    // As Label Studio does, the task is loaded again: the editor is left without a
+    // selected annotation otherwise, and the user gets a fresh one to label.
+    const { task: fresh } = await fetchTask(`/api/tasks/${task.id}/`);
+    if (fresh) open(fresh);
+    say(`Annotation #${pk} deleted.`, 'ok');
   });
 }
 
