@@ -781,6 +781,69 @@ async fn an_exhausted_delivery_raises_delivery_failed() {
     assert_eq!(status, 400, "{body}");
 }
 
+/// The health chart's numbers: attempts per hour by outcome for 24 hours, and the log
+/// counts attempts the way the delivery's detail lists them (over redeliveries too).
+#[tokio::test]
+async fn hourly_counts_and_logged_attempts() {
+    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "50ms")]);
+    let receiver = Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500])))).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "x").await;
+    let done = wait_status(&server, &webhook, "succeeded", 1).await;
+    let path = format!("/api/webhooks/{}/hourly", webhook["id"]);
+    let hourly = eventually(10, "both attempts counted", || async {
+        let hourly = server.get(&path).await;
+        (hourly["succeeded"] == 1 && hourly["failed"] == 1).then_some(hourly)
+    })
+    .await;
+    let hours = hourly["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let last = &hours[23];
+    assert_eq!(
+        (last["succeeded"].as_i64(), last["failed"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert!(
+        hours[..23]
+            .iter()
+            .all(|h| h["succeeded"] == 0 && h["failed"] == 0)
+    );
+    assert_eq!(hourly["success_rate"], 0.5);
+    let start = chrono::DateTime::parse_from_rfc3339(last["start"].as_str().unwrap()).unwrap();
+    assert!(chrono::Utc::now().signed_duration_since(start) < chrono::Duration::hours(1));
+    let (status, _) = server
+        .call("GET", "/api/webhooks/999999/hourly", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // Redelivered: the current schedule starts again, the log keeps counting.
+    let id = &done[0]["id"];
+    server
+        .call(
+            "POST",
+            &format!("/api/webhooks/{}/deliveries/{id}/redeliver", webhook["id"]),
+            None,
+        )
+        .await;
+    receiver
+        .wait_until(10, "the redelivery", |got| got.len() == 3)
+        .await;
+    let listed = eventually(10, "the redelivery recorded", || async {
+        let page = server
+            .get(&format!("/api/webhooks/{}/deliveries", webhook["id"]))
+            .await;
+        let row = page["results"][0].clone();
+        (row["status"] == "succeeded" && row["attempts_logged"] == 3).then_some(row)
+    })
+    .await;
+    assert_eq!(listed["attempts"], 1);
+    let detail = server
+        .get(&format!("/api/webhooks/{}/deliveries/{id}", webhook["id"]))
+        .await;
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(detail["attempts_logged"], 3);
+}
+
 #[tokio::test]
 async fn test_events_arrive_signed() {
     let server = Server::start();

@@ -288,6 +288,92 @@ pub async fn down(o: &Opts) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
+/// Failed delivery attempts so far, from the server's `/metrics` (every outcome but
+/// `succeeded`): the requests a dead receiver was sent (a refused connection is one).
+async fn failed_attempts(api: &mut Conn) -> anyhow::Result<f64> {
+    let (status, body) = api.call(Method::GET, "/metrics", None).await?;
+    anyhow::ensure!(status == 200, "/metrics answered {status}");
+    let text = String::from_utf8_lossy(&body);
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("labelhook_delivery_attempts_total{"))
+        .filter(|l| !l.contains("outcome=\"succeeded\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// The outage drill (issue 17): the receiver refuses connections for 10 minutes while
+/// 10,000 events arrive, then comes back; nobody touches the server. With the delivery
+/// settings a user gets (WEBHOOK_BATCH_SIZE=1 only makes each imported task its own
+/// event), the breaker holds the events and probes; the target is every event delivered
+/// within 30 s of the receiver's return and at most one request per retry step meanwhile.
+pub async fn outage(o: &Opts) -> anyhow::Result<Vec<Row>> {
+    let events = if o.quick { 1_000 } else { 10_000 };
+    let outage = Duration::from_secs(if o.quick { 60 } else { 600 });
+    let server = Server::start(o.backend, &env(&[("WEBHOOK_BATCH_SIZE", "1")]))?;
+    let rx = Receiver::start(Mode::Ok, Keep::Bodies).await?;
+    rx.down();
+    let mut api = Conn::new(server.addr);
+    let project = api.create_project("outage drill").await?;
+    api.create_webhook(&rx.url("/outage"), Some(project)).await?;
+    let t = Instant::now();
+    // Events spread over 90% of the outage.
+    let imports_per_s = (events / PER_IMPORT) as f64 / (outage.as_secs_f64() * 0.9);
+    let load = start_load(
+        Arc::new(Mutex::new(server.addr)),
+        project,
+        2,
+        events,
+        Some(imports_per_s),
+        t + outage + Duration::from_secs(60),
+    );
+    // The requests the dead receiver gets, second by second.
+    let mut counted = 0.0;
+    let mut rises: Vec<(f64, f64)> = Vec::new();
+    while t.elapsed() < outage {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let now = failed_attempts(&mut api).await?;
+        if now > counted {
+            rises.push((t.elapsed().as_secs_f64(), now - counted));
+            counted = now;
+        }
+    }
+    rx.up().await?;
+    let up_at = Instant::now();
+    let (confirmed, failed) = load.finish().await;
+    let account_at = up_at.elapsed().as_secs_f64();
+    let (row, complete_after) = account(
+        "receiver down 10 min, then up",
+        &rx,
+        &mut api,
+        project,
+        &confirmed,
+        failed,
+        Duration::from_secs(300),
+    )
+    .await?;
+    let all_after_up = account_at + complete_after;
+    // The first burst, before the breaker opened, then one probe per step.
+    let first_burst = rises.first().map_or(0.0, |r| r.1);
+    let probes = rises.iter().skip(1).map(|r| r.1).sum::<f64>();
+    let most_in_a_second_after = rises.iter().skip(1).map(|r| r.1).fold(0.0, f64::max);
+    let gaps: Vec<f64> = rises.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let longest_gap = gaps.iter().copied().fold(0.0, f64::max);
+    println!(
+        "outage drill: {counted} requests while down: {first_burst} in the first second (before the breaker opened), then {probes} probes, at most {most_in_a_second_after} in any second; probe times (s): {:?}; everything delivered {all_after_up:.1} s after the receiver came back",
+        rises.iter().map(|r| (r.0 * 10.0).round() / 10.0).collect::<Vec<_>>()
+    );
+    Ok(vec![
+        row.set("outage_s", outage.as_secs_f64())
+            .set("requests_while_down", counted)
+            .set("requests_before_breaker_opened", first_burst)
+            .set("probes_while_open", probes)
+            .set("most_requests_in_a_second_while_open", most_in_a_second_after)
+            .set("longest_gap_between_probes_s", longest_gap)
+            .set("all_delivered_after_up_s", all_after_up),
+    ])
+}
+
 /// A receiver that fails 30% of requests at random (500, hang past the timeout, reset).
 pub async fn flaky(o: &Opts) -> anyhow::Result<Vec<Row>> {
     let events = if o.quick { 3_000 } else { 10_000 };

@@ -7,7 +7,7 @@
 //!
 //! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation, costly (`all` runs
 //! them in that order), and export (a million tasks; not part of `all`). Drills: kill,
-//! down, flaky (`drills` runs the three). Each writes
+//! down, flaky, outage (`drills` runs the four; outage takes 11 minutes). Each writes
 //! bench/results/<name>[.postgres][.rate<N>][.env][.quick].json and prints a table.
 
 mod client;
@@ -38,7 +38,7 @@ const SCENARIOS: &[&str] = &[
     "isolation",
     "costly",
 ];
-const DRILLS: &[&str] = &["kill", "down", "flaky"];
+const DRILLS: &[&str] = &["kill", "down", "flaky", "outage"];
 /// Hostile clients (issue 19): not part of `all`.
 const HOSTILE: &[&str] = &["slowloris", "bodies", "badtokens"];
 
@@ -180,6 +180,7 @@ async fn run_one(
         "kill" => drills::kill(o).await,
         "down" => drills::down(o).await,
         "flaky" => drills::flaky(o).await,
+        "outage" => drills::outage(o).await,
         "slowloris" => hostile::slowloris(o).await,
         "bodies" => hostile::bodies(o).await,
         "badtokens" => hostile::badtokens(o).await,

@@ -19,7 +19,7 @@ use crate::events::CATALOGUE;
 use crate::shared::Role;
 use crate::shared::{Actor, ReadOnly};
 use crate::store::time;
-use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, RetryNow};
+use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, Hourly, RetryNow};
 use crate::webhooks::{
     self, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput, WebhookSecret,
     WebhookView, log,
@@ -81,6 +81,10 @@ pub(super) fn routes() -> Vec<Route> {
                 .about("Queues again, due now with a fresh retry schedule, every failed delivery created in [since, until); with `include_pending`, the pending ones waiting for a retry too.")
                 .json::<RecoverInput>("The period.")
                 .ok::<RecoverResult>("How many were queued again"),
+            get("/api/webhooks/{id}/hourly", hourly)
+                .doc("webhooks_hourly", "Attempts per hour, last 24 hours")
+                .about("Per hour (oldest first, the current hour last): attempts succeeded and failed, and deliveries that used up their retries; the totals and the success rate.")
+                .ok::<Hourly>("The last 24 hours"),
             post("/api/webhooks/{id}/retry", retry_now)
                 .doc("webhooks_retry_now", "Retry every waiting delivery now")
                 .needs(Role::Manager)
@@ -396,6 +400,16 @@ async fn recover(
         .write(async |tx| log::recover(tx, &actor, id, window).await)
         .await?;
     Ok(Json(RecoverResult { recovered }))
+}
+
+/// The health chart's numbers.
+async fn hourly(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<Json<Hourly>> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(Json(log::hourly(&mut conn, &actor, id).await?))
 }
 
 /// Every waiting delivery due now, or (breaker open) the next probe now.

@@ -63,6 +63,11 @@ pub async fn prune(db: &Db, retention: Duration) -> store::Result<u64> {
     .bind(cutoff)
     .execute(&mut *tx)
     .await?;
+    // The hourly counts are charted for a day; two are kept.
+    store::query("DELETE FROM webhook_hours WHERE hour < $1")
+        .bind(time::now() - 48 * 3_600_000_000)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(removed)
 }

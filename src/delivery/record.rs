@@ -145,6 +145,7 @@ pub async fn record(
             .await?;
         }
     }
+    count_hour(&mut tx, batch, &alerts, now).await?;
     // A closed breaker sends everything it held, and every waiting retry, at once.
     let mut released = false;
     for (webhook_id, verdict) in &verdicts {
@@ -193,6 +194,47 @@ pub struct Recorded {
     pub changes: Vec<(i64, breaker::Change)>,
     /// Alerts to raise, now that the outcomes are committed.
     pub alerts: Vec<Alert>,
+}
+
+/// Adds the batch to its webhooks' counts of the hour (one upsert per webhook).
+async fn count_hour(
+    tx: &mut crate::store::Tx,
+    batch: &[&Attempt],
+    alerts: &[Alert],
+    now: i64,
+) -> store::Result<()> {
+    const HOUR: i64 = 3_600_000_000;
+    let mut counts: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    for attempt in batch {
+        let entry = counts.entry(attempt.job.webhook_id).or_default();
+        if attempt.succeeded() {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    for alert in alerts {
+        if alert.kind == AlertKind::DeliveryFailed {
+            counts.entry(alert.webhook_id).or_default().2 += 1;
+        }
+    }
+    for (webhook_id, (succeeded, failed, exhausted)) in counts {
+        store::query(
+            "INSERT INTO webhook_hours (webhook_id, hour, succeeded, failed, exhausted) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (webhook_id, hour) DO UPDATE SET \
+             succeeded = webhook_hours.succeeded + excluded.succeeded, \
+             failed = webhook_hours.failed + excluded.failed, \
+             exhausted = webhook_hours.exhausted + excluded.exhausted",
+        )
+        .bind(webhook_id)
+        .bind(now - now.rem_euclid(HOUR))
+        .bind(succeeded)
+        .bind(failed)
+        .bind(exhausted)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The batch's outcomes per webhook, in the order they happened.

@@ -496,14 +496,25 @@ CREATE INDEX export_chunks_by_snapshot ON export_chunks (snapshot_id, conversion
 
 /// A webhook's breaker (`delivery::breaker`): since when it fails without a success, when
 /// its breaker opened (its deliveries are held and one probe at a time goes out), when the
-/// next probe is due and which delivery is the probe under way, how many probes failed, and the last error, for alerts and pages.
+/// next probe is due and which delivery is the probe under way, how many probes failed, and the last error, for alerts and pages; and the attempts
+/// per webhook and hour (`webhook_hours`), which the pages chart.
 const BREAKER: &str = r#"
 ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
 ALTER TABLE webhooks ADD COLUMN breaker_opened_at BIGINT;
 ALTER TABLE webhooks ADD COLUMN next_probe_at BIGINT;
 ALTER TABLE webhooks ADD COLUMN failed_probes BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE webhooks ADD COLUMN probe_delivery_id BIGINT;
-ALTER TABLE webhooks ADD COLUMN last_error TEXT
+ALTER TABLE webhooks ADD COLUMN last_error TEXT;
+-- attempts per webhook and hour (the hour's start, in microseconds), for the health chart
+CREATE TABLE webhook_hours (
+    webhook_id BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    hour BIGINT NOT NULL,
+    succeeded BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    -- deliveries that used up their retry schedule
+    exhausted BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (webhook_id, hour)
+)
 "#;
 
 /// Applies every migration not yet recorded.

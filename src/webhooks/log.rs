@@ -116,6 +116,9 @@ pub struct DeliveryTail {
     /// How long the last attempt took, or `null` before the first.
     #[schema(required = true)]
     pub last_duration_ms: Option<f64>,
+    /// Every attempt in the log, over redeliveries too (`attempts` counts those of the
+    /// current retry schedule, which a redelivery starts again).
+    pub attempts_logged: i64,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -168,7 +171,8 @@ pub struct Filter {
 const SELECT: &str = "SELECT d.id, d.message_id, d.event_id, d.webhook_id, d.send_payload, d.status, \
     d.attempts, d.next_attempt_at, d.lease_until, d.last_status_code, d.last_error, d.created_at, \
     d.updated_at, e.action, e.sequence, e.project_id, \
-    (SELECT a.duration_ms FROM delivery_attempts a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1) AS last_duration_ms \
+    (SELECT a.duration_ms FROM delivery_attempts a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1) AS last_duration_ms, \
+    (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS attempts_logged \
     FROM deliveries d JOIN events e ON e.id = d.event_id";
 
 /// One delivery as the log lists it.
@@ -201,6 +205,7 @@ fn summary(row: &Row, now: i64) -> store::Result<DeliveryView> {
             last_status_code: row.try_get("last_status_code")?,
             last_error: row.try_get("last_error")?,
             last_duration_ms: row.try_get("last_duration_ms")?,
+            attempts_logged: row.try_get("attempts_logged")?,
             created_at: render(row.try_get("created_at")?),
             updated_at: render(row.try_get("updated_at")?),
         },
@@ -532,4 +537,78 @@ pub async fn stats(
         }
     }
     Ok(found)
+}
+
+/// One hour of a webhook's attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HourCounts {
+    /// The hour's start.
+    #[schema(format = DateTime)]
+    pub start: String,
+    /// Attempts answered with a 2xx.
+    pub succeeded: i64,
+    /// Attempts that failed (another status, timeout, no connection...).
+    pub failed: i64,
+    /// Deliveries that used up their retry schedule in that hour.
+    pub exhausted: i64,
+}
+
+/// A webhook's last 24 hours, hour by hour (oldest first, the current hour last).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hourly {
+    pub hours: Vec<HourCounts>,
+    pub succeeded: i64,
+    pub failed: i64,
+    /// Succeeded attempts over all attempts of the 24 hours; `null` without any.
+    #[schema(required = true)]
+    pub success_rate: Option<f64>,
+}
+
+/// The attempts of the last 24 hours per hour, by outcome.
+pub async fn hourly(conn: &mut Conn, actor: &Actor, webhook_id: i64) -> Result<Hourly> {
+    const HOUR: i64 = 3_600_000_000;
+    get_webhook(conn, actor, webhook_id).await?;
+    let now = time::now();
+    let current = now - now.rem_euclid(HOUR);
+    let first = current - 23 * HOUR;
+    let rows = store::query(
+        "SELECT hour, succeeded, failed, exhausted FROM webhook_hours \
+         WHERE webhook_id = $1 AND hour >= $2 ORDER BY hour",
+    )
+    .bind(webhook_id)
+    .bind(first)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = std::collections::HashMap::new();
+    for row in rows {
+        found.insert(
+            row.try_get::<i64, _>("hour")?,
+            (
+                row.try_get::<i64, _>("succeeded")?,
+                row.try_get::<i64, _>("failed")?,
+                row.try_get::<i64, _>("exhausted")?,
+            ),
+        );
+    }
+    let hours: Vec<HourCounts> = (0..24)
+        .map(|i| {
+            let start = first + i * HOUR;
+            let (succeeded, failed, exhausted) = found.get(&start).copied().unwrap_or_default();
+            HourCounts {
+                start: render(start),
+                succeeded,
+                failed,
+                exhausted,
+            }
+        })
+        .collect();
+    let succeeded: i64 = hours.iter().map(|h| h.succeeded).sum();
+    let failed: i64 = hours.iter().map(|h| h.failed).sum();
+    let total = succeeded + failed;
+    Ok(Hourly {
+        hours,
+        succeeded,
+        failed,
+        success_rate: (total > 0).then(|| succeeded as f64 / total as f64),
+    })
 }
