@@ -45,6 +45,7 @@ fn web_pages_work_in_a_real_browser() {
         "projects.test.mjs",
         "people.test.mjs",
         "label.test.mjs",
+        "health.test.mjs",
     ]
     .into_iter()
     .enumerate()

@@ -2,14 +2,24 @@
 
 import { api } from './api.js';
 import { h, time, duration, statusBadge, pageHeader, pager, navigate, notice, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
-import { actionCatalogue, scopeOf, stateBadge } from './webhooks.js';
+import { actionCatalogue, scopeOf, stateBadge, healthPanel, errorCause, retryMessage } from './webhooks.js';
 
 const PAGE_SIZE = 25;
 const STATUSES = [['', 'All statuses'], ['failed', 'Failed'], ['pending', 'Pending'], ['held', 'Held'], ['succeeded', 'Succeeded']];
 const logHref = (webhookId) => `/webhooks/${webhookId}/deliveries`;
 const detailHref = (webhookId, deliveryId) => `${logHref(webhookId)}/${deliveryId}`;
-/** A delivery that has been answered (or given up on) can be sent again. */
-const canRedeliver = (delivery) => delivery.status === 'failed' || delivery.status === 'succeeded';
+/** A delivery that has been answered or given up on, or waits for its next retry, can be
+ * sent (again) now; one being sent this moment cannot. */
+const canRedeliver = (delivery) => delivery.status === 'failed' || delivery.status === 'succeeded'
+  || (delivery.status === 'pending' && !delivery.in_flight);
+/** datetime-local has no zone: the browser's is meant, and the API wants RFC 3339. */
+const rfc3339 = (value) => (value ? new Date(value).toISOString() : undefined);
+/** An RFC 3339 time as a datetime-local value, in the browser's zone. */
+const localValue = (iso) => {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+};
 
 function labelled(id, label, control) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), control);
@@ -28,7 +38,7 @@ function redeliverButton(webhookId, delivery, onDone) {
         if (error.status === 401) return;
         outcome = notice(error.message, 'error');
       }
-      await onDone(outcome);
+      await onDone(outcome, `redeliver:${delivery.id}`);
     }),
   }, 'Redeliver');
 }
@@ -39,12 +49,32 @@ export async function deliveryLogPage(ctx, webhookId) {
   const filters = {
     status: ctx.query.get('status') || '',
     action: ctx.query.get('action') || '',
-    page: Math.max(1, Number(ctx.query.get('page')) || 1),
+    since: ctx.query.get('since') || '',
+    until: ctx.query.get('until') || '',
+    page: Math.max(1, Math.floor(Number(ctx.query.get('page'))) || 1),
   };
-  const webhook = await api(`/api/webhooks/${webhookId}/`);
+  let webhook = await api(`/api/webhooks/${webhookId}/`);
   const [scope, catalogue] = await Promise.all([scopeOf(webhook.project), actionCatalogue()]);
   const notes = h('div', { class: 'page-notes' });
   const region = h('div', { class: 'log-region' });
+  const health = h('div', { class: 'card health-card' });
+  // Filters from the address that make no sense are named, then left out.
+  const filterProblems = [];
+  if (filters.status && !STATUSES.some(([value]) => value === filters.status)) {
+    filterProblems.push(`“${filters.status}” is not a delivery status (${STATUSES.slice(1).map(([v]) => v).join(', ')}); showing every status.`);
+    filters.status = '';
+  }
+  for (const name of ['since', 'until']) {
+    if (filters[name] && Number.isNaN(Date.parse(filters[name]))) {
+      filterProblems.push(`“${filters[name]}” is not a time; the ${name} filter is left out.`);
+      filters[name] = '';
+    }
+  }
+  if (filters.since && filters.until && Date.parse(filters.until) <= Date.parse(filters.since)) {
+    filterProblems.push('“Until” is not later than “Since”; the until filter is left out.');
+    filters.until = '';
+  }
+  let refreshProblem = null;
   // Last attempt durations by `id:updated_at`, so refreshing does not fetch them again.
   const durations = new Map();
 
@@ -68,40 +98,102 @@ export async function deliveryLogPage(ctx, webhookId) {
   }
 
   async function refresh() {
-    const found = await api(`/api/webhooks/${webhookId}/deliveries`, {
-      query: { status: filters.status, action: filters.action, page: filters.page, page_size: PAGE_SIZE },
-    });
+    const [found, fresh, hourly] = await Promise.all([
+      api(`/api/webhooks/${webhookId}/deliveries`, {
+        query: {
+          status: filters.status, action: filters.action, since: filters.since, until: filters.until,
+          page: filters.page, page_size: PAGE_SIZE,
+        },
+      }),
+      api(`/api/webhooks/${webhookId}/`),
+      api(`/api/webhooks/${webhookId}/hourly`),
+    ]);
     await fillDurations(found.results);
     if (!ctx.active()) return;
-    redraw(region, found.count === 0
-      ? h('div', { class: 'card empty' }, h('p', {}, filters.status || filters.action
+    webhook = fresh;
+    if (refreshProblem) {
+      refreshProblem.remove();
+      refreshProblem = null;
+    }
+    redraw(health, h('h2', { class: 'visually-hidden' }, 'Health'), healthPanel(webhook, hourly), retryButton());
+    const filtered = filters.status || filters.action || filters.since || filters.until;
+    const pages = Math.max(1, Math.ceil(found.count / PAGE_SIZE));
+    let content;
+    if (found.count === 0) {
+      content = h('div', { class: 'card empty' }, h('p', {}, filtered
         ? 'No deliveries match these filters.'
-        : 'Nothing delivered yet. Send a test event to see one here.'))
-      : h('div', { class: 'card table-card' }, table(found.results)),
-    pager({ page: filters.page, size: PAGE_SIZE, count: found.count, href: (page) => href({ page }) }));
-    if (found.results.some((d) => d.status === 'pending')) ctx.later(refresh);
+        : 'Nothing delivered yet. Send a test event to see one here.'));
+    } else if (found.results.length === 0) {
+      // An address past the end (a bookmark, deliveries pruned meanwhile).
+      content = h('div', { class: 'card empty past-end' },
+        h('p', {}, `Page ${filters.page} is past the end: ${found.count} ${found.count === 1 ? 'delivery fits' : 'deliveries fit'} on ${pages} ${pages === 1 ? 'page' : 'pages'}.`),
+        h('p', {}, h('a', { class: 'btn', href: href({ page: pages }) }, `Go to page ${pages}`)));
+    } else {
+      content = [h('div', { class: 'card table-card' }, table(found.results)),
+        pager({ page: filters.page, size: PAGE_SIZE, count: found.count, href: (page) => href({ page }) })];
+    }
+    redraw(region, content);
+    const waiting = webhook.delivery_stats.pending + (webhook.is_active ? webhook.delivery_stats.held : 0);
+    if (waiting > 0 || found.results.some((d) => d.status === 'pending')) ctx.later(poll);
   }
 
-  const after = async (message) => {
+  /** A refresh that failed is tried again, not given up. */
+  async function poll() {
+    try {
+      await refresh();
+    } catch (error) {
+      if (error.status === 401 || !ctx.active()) return;
+      if (!refreshProblem) {
+        refreshProblem = notice(`Could not refresh (${error.message}); trying again.`, 'error');
+        notes.append(refreshProblem);
+      }
+      ctx.later(poll, 3000);
+    }
+  }
+
+  const after = async (message, focusKey) => {
     notes.replaceChildren(message);
     await refresh();
+    // The control used is redrawn: the focus goes to its successor, not to the page.
+    if (focusKey) {
+      const [kind, id] = focusKey.split(':');
+      const target = region.querySelector(`[data-key="${kind}:${id}"]`) || region.querySelector(`[data-key="details:${id}"]`);
+      target?.focus();
+    }
   };
+
+  function retryButton() {
+    const stats = webhook.delivery_stats;
+    if (!webhook.is_active || stats.pending + stats.held === 0) return null;
+    return h('div', { class: 'toolbar' }, h('button', {
+      type: 'button', class: 'btn', 'data-key': 'retry-now',
+      onclick: (e) => busy(e.currentTarget, async () => {
+        try {
+          await after(notice(retryMessage(await api(`/api/webhooks/${webhookId}/retry`, { method: 'POST' }))));
+        } catch (error) {
+          if (error.status !== 401) await after(notice(error.message, 'error'));
+        }
+      }),
+    }, 'Retry now'));
+  }
 
   function table(rows) {
     return h('table', { class: 'table stack log' },
       h('caption', { class: 'visually-hidden' }, 'Deliveries, newest first; the time opens the details'),
       h('thead', {}, h('tr', {},
-        ['Time', 'Action', 'Status', 'Code', 'Duration', 'Attempts', 'Next retry'].map((label) =>
-          h('th', { scope: 'col', class: ['Code', 'Duration', 'Attempts'].includes(label) ? 'num' : null }, label)),
+        ['ID', 'Time', 'Action', 'Status', 'Code', 'Duration', 'Attempts', 'Next retry'].map((label) =>
+          h('th', { scope: 'col', class: ['ID', 'Code', 'Duration', 'Attempts'].includes(label) ? 'num' : null }, label)),
         h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
       h('tbody', {}, rows.map((d) => h('tr', { 'data-delivery': d.id, 'data-status': d.status },
+        h('td', { 'data-label': 'ID', class: 'num' }, String(d.id)),
         h('td', { 'data-label': 'Time' }, h('a', { href: detailHref(webhookId, d.id), 'data-key': `details:${d.id}`, 'aria-label': `Details of delivery ${d.id}` }, time(d.created_at, { short: true }))),
         h('td', { 'data-label': 'Action' }, h('code', {}, d.action)),
         h('td', { 'data-label': 'Status' }, statusBadge(d.status, d.in_flight),
-          d.last_error && h('span', { class: 'cell-error', title: d.last_error }, d.last_error)),
+          d.last_error && h('span', { class: 'cell-error', title: d.last_error }, errorCause(d.last_error))),
         h('td', { 'data-label': 'Code', class: 'num' }, d.last_status_code ?? '—'),
         h('td', { 'data-label': 'Duration', class: 'num' }, duration(d.last_duration_ms ?? durations.get(`${d.id}:${d.updated_at}`))),
-        h('td', { 'data-label': 'Attempts', class: 'num' }, d.attempts),
+        // Every attempt in the log, as the detail page lists them.
+        h('td', { 'data-label': 'Attempts', class: 'num' }, d.attempts_logged ?? d.attempts),
         h('td', { 'data-label': 'Next retry' }, d.in_flight ? 'Sending now' : time(d.next_attempt_at, { short: true })),
         h('td', { class: 'row-actions' }, canRedeliver(d) && redeliverButton(webhookId, d, after))))));
   }
@@ -109,21 +201,37 @@ export async function deliveryLogPage(ctx, webhookId) {
   // Filters live in the address, so a filtered log can be bookmarked and reloaded.
   const statusSelect = h('select', { id: 'log-status', name: 'status' },
     STATUSES.map(([value, label]) => h('option', { value, selected: value === filters.status }, label)));
+  // A project webhook never gets the organization-only actions: do not offer them.
+  const actions = Object.entries(catalogue)
+    .filter(([, info]) => webhook.project === null || !info['organization-only'])
+    .map(([action]) => action);
   const actionSelect = h('select', { id: 'log-action', name: 'action' },
     h('option', { value: '' }, 'All actions'),
-    [...Object.keys(catalogue), 'PING'].map((action) =>
+    [...actions, 'PING'].map((action) =>
       h('option', { value: action, selected: action === filters.action }, action === 'PING' ? 'PING (test)' : action)));
-  const filterForm = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter deliveries' },
+  const sinceFilter = h('input', { type: 'datetime-local', id: 'log-since', step: '1', value: filters.since ? localValue(filters.since) : '', 'data-field': 'since', 'aria-describedby': 'log-since-error' });
+  const untilFilter = h('input', { type: 'datetime-local', id: 'log-until', step: '1', value: filters.until ? localValue(filters.until) : '', 'data-field': 'until', 'aria-describedby': 'log-until-error' });
+  const filterForm = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter deliveries', novalidate: true },
     labelled('log-status', 'Status', statusSelect),
     labelled('log-action', 'Action', actionSelect),
+    h('div', { class: 'field' }, h('label', { for: 'log-since' }, 'Since'), sinceFilter, errorSlot('since', 'log-since-error')),
+    h('div', { class: 'field' }, h('label', { for: 'log-until' }, 'Until'), untilFilter, errorSlot('until', 'log-until-error')),
     h('button', { type: 'submit', class: 'btn' }, 'Filter'));
   filterForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    navigate(href({ status: statusSelect.value, action: actionSelect.value, page: 1 }));
+    clearErrors(filterForm);
+    const since = rfc3339(sinceFilter.value);
+    const until = rfc3339(untilFilter.value);
+    if (since && until && Date.parse(until) <= Date.parse(since)) {
+      showErrors(filterForm, { fields: { until: ['Must be later than Since.'] } });
+      return;
+    }
+    navigate(href({ status: statusSelect.value, action: actionSelect.value, since: since ?? '', until: until ?? '', page: 1 }));
   });
 
   const since = h('input', { type: 'datetime-local', id: 'recover-since', step: '1', 'data-field': 'since', 'aria-describedby': 'recover-since-error' });
   const until = h('input', { type: 'datetime-local', id: 'recover-until', step: '1', 'data-field': 'until', 'aria-describedby': 'recover-until-hint recover-until-error' });
+  const withPending = h('input', { type: 'checkbox', id: 'recover-pending' });
   const recoverButton = h('button', { type: 'submit', class: 'btn' }, 'Recover');
   const recoverForm = h('form', { class: 'card form recover', novalidate: true, 'aria-labelledby': 'recover-title' },
     h('h2', { id: 'recover-title' }, 'Recover failed deliveries'),
@@ -133,20 +241,26 @@ export async function deliveryLogPage(ctx, webhookId) {
       h('div', { class: 'field' }, h('label', { for: 'recover-since' }, 'Failed since'), since, errorSlot('since', 'recover-since-error')),
       h('div', { class: 'field' }, h('label', { for: 'recover-until' }, 'Until (optional)'), until,
         h('p', { class: 'hint', id: 'recover-until-hint' }, 'Empty: up to now.'), errorSlot('until', 'recover-until-error')),
-      h('div', { class: 'field end' }, recoverButton)));
-  // datetime-local has no zone: the browser's is meant, and the API wants RFC 3339.
-  const rfc3339 = (input) => (input.value ? new Date(input.value).toISOString() : undefined);
+      h('div', { class: 'field end' }, recoverButton)),
+    h('div', { class: 'choice' }, withPending, h('label', { for: 'recover-pending' }, 'Also pending deliveries waiting for a retry (sent now)')));
   recoverForm.addEventListener('submit', (event) => {
     event.preventDefault();
     busy(recoverButton, async () => {
       clearErrors(recoverForm);
+      const from = rfc3339(since.value);
+      const to = rfc3339(until.value);
+      if (from && to && Date.parse(to) <= Date.parse(from)) {
+        showErrors(recoverForm, { fields: { until: ['Must be later than Failed since.'] } });
+        return;
+      }
       try {
         const { recovered } = await api(`/api/webhooks/${webhookId}/recover`, {
-          method: 'POST', body: { since: rfc3339(since) ?? '', until: rfc3339(until) },
+          method: 'POST', body: { since: from ?? '', until: to, include_pending: withPending.checked },
         });
+        const what = withPending.checked ? 'failed or pending' : 'failed';
         await after(notice(recovered === 0
-          ? 'No failed deliveries in that period.'
-          : `${recovered} failed ${recovered === 1 ? 'delivery' : 'deliveries'} queued again.`));
+          ? `No ${what} deliveries in that period.`
+          : `${recovered} ${what} ${recovered === 1 ? 'delivery' : 'deliveries'} queued again.`));
       } catch (error) {
         if (error.status !== 401) showErrors(recoverForm, error);
       }
@@ -172,11 +286,13 @@ export async function deliveryLogPage(ctx, webhookId) {
       lead: h('span', { class: 'lead-line' }, h('code', { class: 'url' }, webhook.url), ' ', stateBadge(webhook)),
       actions: [
         testButton,
-        h('button', { type: 'button', class: 'btn', onclick: (e) => busy(e.currentTarget, refresh) }, 'Refresh'),
+        h('button', { type: 'button', class: 'btn', onclick: (e) => busy(e.currentTarget, poll) }, 'Refresh'),
         h('a', { class: 'btn', href: `/webhooks/${webhookId}/edit` }, 'Edit webhook'),
       ],
     }),
+    health,
     filterForm,
+    filterProblems.length > 0 && h('div', { class: 'page-notes' }, filterProblems.map((text) => notice(text, 'error'))),
     notes,
     region,
     recoverForm);
@@ -227,12 +343,22 @@ export async function deliveryDetailPage(ctx, webhookId, deliveryId) {
     const d = await api(`/api/webhooks/${webhookId}/deliveries/${deliveryId}`);
     if (!ctx.active()) return;
     redraw(region, render(d));
-    if (d.status === 'pending') ctx.later(refresh);
+    if (d.status === 'pending') ctx.later(poll);
   }
 
-  const after = async (message) => {
+  /** A refresh that failed is tried again, not given up. */
+  async function poll() {
+    try {
+      await refresh();
+    } catch (error) {
+      if (error.status !== 401 && ctx.active()) ctx.later(poll, 3000);
+    }
+  }
+
+  const after = async (message, focusKey) => {
     notes.replaceChildren(message);
     await refresh();
+    if (focusKey) (region.querySelector(`[data-key="${focusKey}"]`) || region.querySelector('h2'))?.focus();
   };
 
   function render(d) {
@@ -250,7 +376,7 @@ export async function deliveryDetailPage(ctx, webhookId, deliveryId) {
           h('div', {}, h('dt', {}, 'Last status code'), h('dd', {}, d.last_status_code ?? '—')),
           h('div', {}, h('dt', {}, 'webhook-id'), h('dd', {}, h('code', { class: 'wrap' }, d.message_id))),
           h('div', {}, h('dt', {}, 'Sequence'), h('dd', {}, String(d.sequence))),
-          d.last_error && h('div', { class: 'wide' }, h('dt', {}, 'Last error'), h('dd', { class: 'error-text' }, d.last_error)))),
+          d.last_error && h('div', { class: 'wide' }, h('dt', {}, 'Last error'), h('dd', { class: 'error-text', title: d.last_error }, errorCause(d.last_error))))),
       h('section', { class: 'card', 'aria-labelledby': 'request-title' },
         h('h2', { id: 'request-title' }, 'Request'),
         h('p', {}, h('code', { class: 'wrap' }, `${d.request.method} ${d.request.url}`)),
@@ -262,7 +388,9 @@ export async function deliveryDetailPage(ctx, webhookId, deliveryId) {
       h('section', { class: 'attempts', 'aria-labelledby': 'attempts-title' },
         h('h2', { id: 'attempts-title' }, `Attempts (${d.attempts.length})`),
         attempts.length === 0
-          ? h('p', { class: 'card muted' }, d.status === 'held' ? 'Held: the webhook is switched off.' : 'Not attempted yet.')
+          ? h('p', { class: 'card muted' }, d.status === 'held'
+            ? (webhook.is_active ? 'Held: the receiver is failing; it goes when a probe succeeds.' : 'Held: the webhook is switched off; it goes when it is switched on.')
+            : 'Not attempted yet.')
           : attempts.map(([a, n]) => h('article', { class: 'card attempt', 'aria-labelledby': `attempt-${a.id}` },
             h('div', { class: 'section-head' },
               h('h3', { id: `attempt-${a.id}` }, `Attempt ${n}`),

@@ -148,10 +148,16 @@ export function confirmDialog({ title, message, confirm, danger = false }) {
       h('form', { method: 'dialog', class: 'toolbar end' },
         h('button', { class: 'btn', value: 'cancel', autofocus: true }, 'Cancel'),
         h('button', { class: danger ? 'btn btn-danger' : 'btn btn-primary', value: 'confirm' }, confirm)));
+    // Leaving the page (Back, a link) answers "no": the question was about that page.
+    const leave = () => dialog.close('cancel');
     dialog.addEventListener('close', () => {
+      window.removeEventListener('hashchange', leave);
+      window.removeEventListener('popstate', leave);
       resolve(dialog.returnValue === 'confirm');
       dialog.remove();
     });
+    window.addEventListener('hashchange', leave);
+    window.addEventListener('popstate', leave);
     document.body.append(dialog);
     dialog.showModal();
   });

@@ -40,10 +40,84 @@ export function stateBadge(webhook) {
   return h('span', { class: `badge badge-${look}` }, label);
 }
 
-function lastDelivery({ last_success_at: ok, last_failure_at: bad }) {
+function lastDelivery({ last_success_at: ok, last_failure_at: bad, pending, held }) {
   if (!ok && !bad) return h('span', { class: 'muted' }, 'None yet');
   const failed = bad && (!ok || Date.parse(bad) > Date.parse(ok));
+  // A failure with deliveries still waiting is not the end of the story.
+  if (failed && pending + held > 0) {
+    return [h('span', { class: 'badge badge-wait' }, 'Failed, retrying'), ' ', time(bad)];
+  }
   return [statusBadge(failed ? 'failed' : 'succeeded'), ' ', time(failed ? bad : ok)];
+}
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** The last part of an error chain ("…: tcp connect error: Connection refused (os error 111)"). */
+export function errorCause(text) {
+  if (!text) return text;
+  const parts = text.split(': ').map((part) => part.trim()).filter(Boolean);
+  const cause = parts.at(-1) || text;
+  return cause.replace(/\s*\(os error \d+\)$/, '');
+}
+
+/** The breaker in words: "Failing since 14:02, next probe 14:07, 312 waiting". */
+export function healthWords(webhook) {
+  const stats = webhook.delivery_stats;
+  const waiting = stats.pending + stats.held;
+  const clock = (at) => (at ? new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }) : '—');
+  if (!webhook.is_active) {
+    return webhook.disabled_reason === 'user'
+      ? 'Switched off: events are not sent to it and not kept.'
+      : `Switched off after failing${stats.failing_since ? ` since ${clock(stats.failing_since)}` : ''}; ${plural(stats.held, 'delivery', 'deliveries')} kept until it is switched on.`;
+  }
+  if (stats.breaker === 'open') {
+    return `Failing since ${clock(stats.failing_since)}, next probe ${clock(stats.next_probe_at)}, ${waiting} waiting.`;
+  }
+  if (webhook.consecutive_failures > 0) {
+    return waiting
+      ? `Retrying: ${plural(webhook.consecutive_failures, 'failed attempt')} in a row, ${waiting} waiting.`
+      : `Failing: ${plural(webhook.consecutive_failures, 'failed attempt')} in a row; nothing waiting.`;
+  }
+  return waiting ? `Delivering: ${waiting} on the way.` : 'Healthy: the last attempt succeeded.';
+}
+
+/** A bar segment `share` of its bar's height (set through the CSSOM: the pages' CSP
+ * allows no style attributes). */
+function sized(segment, share) {
+  segment.style.height = `${share * 100}%`;
+  return segment;
+}
+
+/** Attempts per hour for 24 hours as small stacked bars, with the success rate. */
+export function healthChart(hourly) {
+  if (!hourly) return null;
+  const max = Math.max(1, ...hourly.hours.map((hour) => hour.succeeded + hour.failed));
+  const rate = hourly.success_rate === null
+    ? 'No attempts in the last 24 hours.'
+    : `${(hourly.success_rate * 100).toFixed(hourly.success_rate === 1 || hourly.success_rate === 0 ? 0 : 1)}% of ${plural(hourly.succeeded + hourly.failed, 'attempt')} succeeded in 24 hours.`;
+  const label = `Attempts per hour, last 24 hours: ${hourly.succeeded} succeeded, ${hourly.failed} failed.`;
+  return h('figure', { class: 'health-chart' },
+    h('div', { class: 'bars', role: 'img', 'aria-label': label },
+      hourly.hours.map((hour) => {
+        const start = new Date(hour.start).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+        return h('div', {
+          class: 'bar', title: `${start}: ${hour.succeeded} succeeded, ${hour.failed} failed`,
+          'data-succeeded': hour.succeeded, 'data-failed': hour.failed,
+        },
+        sized(h('span', { class: 'bar-failed' }), hour.failed / max),
+        sized(h('span', { class: 'bar-ok' }), hour.succeeded / max));
+      })),
+    h('figcaption', { class: 'success-rate' }, rate));
+}
+
+/** The health panel of a webhook: the breaker in words, the chart, the success rate. */
+export function healthPanel(webhook, hourly) {
+  const stats = webhook.delivery_stats;
+  const failing = stats.breaker === 'open' || !webhook.is_active || webhook.consecutive_failures > 0;
+  return h('div', { class: 'health', 'data-breaker': stats.breaker },
+    h('p', { class: `health-words ${failing ? 'bad' : 'ok'}` }, healthWords(webhook)),
+    stats.last_error && failing && h('p', { class: 'hint health-error', title: stats.last_error }, 'Last error: ', errorCause(stats.last_error)),
+    healthChart(hourly));
 }
 
 function eventsSummary(webhook, actions) {
@@ -66,20 +140,50 @@ export async function webhookListPage(ctx, { project }) {
   const pageNotes = h('div', { class: 'page-notes' });
   const newHref = project === null ? '/webhooks/new' : `${scope.listHref}/new`;
 
+  const hourly = new Map();
+  let refreshProblem = null;
+
   async function refresh() {
     const webhooks = await api('/api/webhooks/', { query: { project: project ?? 'null' } });
+    await Promise.all(webhooks.map(async (w) => {
+      hourly.set(w.id, await api(`/api/webhooks/${w.id}/hourly`).catch(() => hourly.get(w.id) ?? null));
+    }));
     if (!ctx.active()) return;
+    if (refreshProblem) {
+      refreshProblem.remove();
+      refreshProblem = null;
+    }
     redraw(region, webhooks.length
       ? webhooks.map(card)
       : h('div', { class: 'card empty' },
         h('p', {}, project === null ? 'No organization webhooks yet.' : 'This project has no webhooks yet.'),
         h('p', {}, h('a', { class: 'btn btn-primary', href: newHref }, 'Add webhook'))));
-    // Keep the queue counts and the last result current while something is on its way.
-    if (webhooks.some((w) => w.delivery_stats.pending > 0)) ctx.later(refresh);
+    // Keep the queue counts and the last result current while something is on its way,
+    // or while a breaker waits for its next probe.
+    if (webhooks.some((w) => w.delivery_stats.pending > 0 || (w.is_active && w.delivery_stats.held > 0))) {
+      ctx.later(poll);
+    }
   }
 
-  /** Runs one button's request; any error is shown on the webhook's card. */
+  /** A refresh that failed (the server restarting, say) is tried again, not given up. */
+  async function poll() {
+    try {
+      await refresh();
+    } catch (error) {
+      if (error.status === 401 || !ctx.active()) return;
+      if (!refreshProblem) {
+        refreshProblem = notice(`Could not refresh (${error.message}); trying again.`, 'error');
+        pageNotes.append(refreshProblem);
+      }
+      ctx.later(poll, 3000);
+    }
+  }
+
+  /** Runs one button's request; any error is shown on the webhook's card. Messages of
+   * earlier actions go: they describe what is no longer on screen. */
   function act(button, webhook, work) {
+    notes.clear();
+    pageNotes.replaceChildren();
     return busy(button, async () => {
       try {
         await work();
@@ -97,8 +201,9 @@ export async function webhookListPage(ctx, { project }) {
     const key = (name) => ({ 'data-key': `${id}:${name}`, 'aria-describedby': urlId });
     const stats = webhook.delivery_stats;
     const queue = [`${stats.pending} pending`];
-    if (stats.held) queue.push(`${stats.held} held until switched on`);
-    if (webhook.consecutive_failures) queue.push(`${webhook.consecutive_failures} failed attempts in a row`);
+    if (stats.held) queue.push(`${stats.held} held ${webhook.is_active ? 'until a probe succeeds' : 'until switched on'}`);
+    if (webhook.consecutive_failures) queue.push(`${plural(webhook.consecutive_failures, 'failed attempt')} in a row`);
+    const waiting = stats.pending + stats.held;
     const headerNames = Object.keys(webhook.headers || {});
     const secretId = `webhook-${id}-secret`;
     const secretOpen = openSecrets.has(id);
@@ -113,9 +218,16 @@ export async function webhookListPage(ctx, { project }) {
         h('div', {}, h('dt', {}, 'Last delivery'), h('dd', { class: 'last-delivery' }, lastDelivery(stats))),
         h('div', {}, h('dt', {}, 'Queue'), h('dd', {}, queue.join(' · '))),
         headerNames.length > 0 && h('div', {}, h('dt', {}, 'Headers'), h('dd', {}, headerNames.join(', ')))),
+      healthPanel(webhook, hourly.get(id)),
       note && notice(note[0], note[1]),
       h('div', { class: 'toolbar' },
         h('a', { class: 'btn', href: `/webhooks/${id}/deliveries`, ...key('log') }, 'Delivery log'),
+        webhook.is_active && waiting > 0 && h('button', {
+          type: 'button', class: 'btn', ...key('retry'),
+          onclick: (e) => act(e.currentTarget, webhook, async () => {
+            notes.set(id, [retryMessage(await api(`/api/webhooks/${id}/retry`, { method: 'POST' })), 'ok']);
+          }),
+        }, 'Retry now'),
         h('button', {
           type: 'button', class: 'btn', ...key('test'),
           onclick: (e) => act(e.currentTarget, webhook, async () => {
@@ -130,7 +242,7 @@ export async function webhookListPage(ctx, { project }) {
           onclick: (e) => act(e.currentTarget, webhook, async () => {
             await api(`/api/webhooks/${id}/`, { method: 'PATCH', body: { is_active: !webhook.is_active } });
             notes.set(id, [webhook.is_active
-              ? 'Switched off: nothing is sent to it until it is switched on again.'
+              ? 'Switched off: events from now on are not sent to it, and not kept for later. (Send test still reaches it.)'
               : 'Switched on.', 'ok']);
           }),
         }, webhook.is_active ? 'Switch off' : 'Switch on'),
@@ -152,7 +264,7 @@ export async function webhookListPage(ctx, { project }) {
               confirm: 'Delete webhook',
               danger: true,
             });
-            if (!yes) return;
+            if (!yes || !ctx.active()) return;
             await act(button, webhook, async () => {
               await api(`/api/webhooks/${id}/`, { method: 'DELETE' });
               pageNotes.replaceChildren(notice(`Webhook ${webhook.url} deleted.`));
@@ -192,7 +304,7 @@ export async function webhookListPage(ctx, { project }) {
               message: 'A new secret signs from now on. The current one keeps signing too for a grace period, so receivers can be updated without losing a delivery.',
               confirm: 'Rotate secret',
             });
-            if (!yes) return;
+            if (!yes || !ctx.active()) return;
             await act(button, webhook, async () => {
               revealed.set(id, await api(`/api/webhooks/${id}/secret/rotate`, { method: 'POST' }));
               notes.set(id, ['Secret rotated. Update your receiver with the new secret.', 'ok']);
@@ -215,6 +327,14 @@ export async function webhookListPage(ctx, { project }) {
     pageNotes,
     region);
   await refresh();
+}
+
+/** What "Retry now" did, in words. */
+export function retryMessage({ waiting, probe }) {
+  if (probe) {
+    return `The receiver is failing: one probe goes now; if it succeeds, the other ${waiting > 1 ? waiting - 1 : 0} follow at once.`;
+  }
+  return waiting ? `${plural(waiting, 'waiting delivery', 'waiting deliveries')} sent now.` : 'Nothing is waiting.';
 }
 
 // ---- Add / edit form --------------------------------------------------------------------
@@ -300,7 +420,7 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
       errorSlot('send_payload', 'wh-payload-error')),
     h('div', { class: 'field' },
       h('div', { class: 'choice' }, active, h('label', { for: 'wh-active' }, 'Active')),
-      h('p', { class: 'hint', id: 'wh-active-hint' }, 'While off, nothing is sent to it.'),
+      h('p', { class: 'hint', id: 'wh-active-hint' }, 'While off, events are not sent to it and not kept for later; Send test still reaches it.'),
       errorSlot('is_active', 'wh-active-error')),
     h('div', { class: 'toolbar' },
       submit,

@@ -282,7 +282,7 @@ describe('webhook pages in a browser', () => {
     await off.focus();
     await page.keyboard.press('Enter');
     await see(added.getByText('Off', { exact: true }));
-    await see(added.getByText(/Switched off: nothing is sent/));
+    await see(added.getByText(/Switched off: events from now on are not sent to it, and not kept for later/));
     const on = added.getByRole('button', { name: 'Switch on' });
     assert.ok(await on.evaluate((el) => el === document.activeElement), 'the focus stays on the switch');
     assert.notEqual(await on.evaluate((el) => getComputedStyle(el).outlineStyle), 'none', 'the focus is visible');
