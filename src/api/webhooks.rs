@@ -83,6 +83,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .ok::<RecoverResult>("How many were queued again"),
             get("/api/webhooks/{id}/hourly", hourly)
                 .doc("webhooks_hourly", "Attempts per hour, last 24 hours")
+                .needs(Role::Manager)
                 .about("Per hour (oldest first, the current hour last): attempts succeeded and failed, and deliveries that used up their retries; the totals and the success rate.")
                 .ok::<Hourly>("The last 24 hours"),
             post("/api/webhooks/{id}/retry", retry_now)
