@@ -344,19 +344,6 @@ pub struct TaskCreate {
     predictions: Option<Vec<PredictionFields>>,
 }
 
-/// `PATCH`/`PUT /api/tasks/{id}/`: the keys sent are changed.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"data": {"text": "changed"}}))]
-#[allow(dead_code)]
-pub struct TaskUpdate {
-    #[schema(value_type = Object, nullable = false)]
-    data: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    meta: Option<Value>,
-    #[schema(nullable = false, minimum = 1, maximum = 2147483647)]
-    overlap: Option<i64>,
-}
-
 // ---------------------------------------------------------------------------------------
 // Annotations and predictions.
 

@@ -12,12 +12,12 @@ use super::AppState;
 use super::data_manager::selection_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery};
-use super::openapi::{TaskCreate, TaskUpdate};
+use super::openapi::TaskCreate;
 use super::pagination::PageQuery;
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
 use crate::labeling::render::{TaskDetailView, TaskListItemView, TaskView};
-use crate::labeling::tasks::{self, TaskInput, TaskSelection};
+use crate::labeling::tasks::{self, TaskInput, TaskSelection, TaskUpdate};
 use crate::shared::Actor;
 use crate::shared::Role;
 
@@ -210,7 +210,7 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<tasks::TaskUpdate>,
+    LsJson(input): LsJson<TaskUpdate>,
 ) -> ApiResult<Json<TaskView>> {
     let task = state
         .db

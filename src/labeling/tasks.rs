@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::annotations::{self, Annotation, AnnotationInput, NewAnnotation};
 use super::predictions::{self, NewPrediction, Prediction, PredictionInput};
@@ -292,13 +293,18 @@ impl TaskInput {
     }
 }
 
-/// `PATCH`/`PUT /api/tasks/{id}/`: the keys sent change (`is_labeled` is derived, ignored).
-#[derive(Debug, Default, Deserialize)]
+/// `PATCH`/`PUT /api/tasks/{id}/`: the keys sent are changed (`is_labeled` is derived,
+/// ignored).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default)]
+#[schema(example = json!({"data": {"text": "changed"}}))]
 pub struct TaskUpdate {
+    #[schema(value_type = Object, nullable = false)]
     pub data: Patch<Map<String, Value>>,
     /// `null` empties it.
+    #[schema(value_type = Option<Object>)]
     pub meta: Patch<Map<String, Value>>,
+    #[schema(value_type = Option<i64>, nullable = false, minimum = 1, maximum = 2147483647)]
     pub overlap: Patch<i64>,
 }
 
