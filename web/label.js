@@ -19,6 +19,7 @@ const taskLabel = document.getElementById('lh-task');
 const origin = document.getElementById('lh-origin');
 const instructionsBox = document.getElementById('lh-instructions');
 
+const preview = /^\/projects\/new\/preview\/?$/.test(location.pathname);
 const pathMatch = location.pathname.match(/^\/projects\/(\d+)\/data\/?$/);
 const projectId = pathMatch ? Number(pathMatch[1]) : null;
 const query = new URLSearchParams(location.search);
@@ -458,4 +459,70 @@ async function start() {
   }
 }
 
-start();
+/**
+ * Sample data for a label config: each `$name` it reads gets a value fit for the tag that
+ * reads it (an image for Image, HTML for HyperText, text otherwise).
+ */
+function sampleData(config) {
+  const xml = new DOMParser().parseFromString(config, 'text/xml');
+  const data = {};
+  const picture = 'data:image/svg+xml,' + encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="260"><rect width="400" height="260" fill="#e8eef6"/>' +
+    '<circle cx="140" cy="130" r="60" fill="#c96"/><rect x="230" y="70" width="110" height="120" fill="#69c"/></svg>');
+  for (const element of xml.getElementsByTagName('*')) {
+    const value = element.getAttribute('value') || '';
+    if (!value.startsWith('$')) continue;
+    const name = value.slice(1);
+    const tag = element.tagName.toLowerCase();
+    if (tag === 'image') data[name] = picture;
+    else if (tag === 'hypertext') data[name] = '<p>A <b>sample</b> page to label.</p>';
+    else if (tag.startsWith('audio') || tag === 'video') data[name] = '';
+    else data[name] = 'A sample text to label: the quick brown fox jumps over the lazy dog.';
+  }
+  return data;
+}
+
+/**
+ * Preview mode (`/projects/new/preview`, framed by the project form): the page that frames
+ * it posts `{type: 'labelhook:preview', config, data?}`; the editor shows the config on the
+ * data (or sample data). Nothing is saved, no sign-in is needed.
+ */
+function startPreview() {
+  document.querySelector('.lh-bar').hidden = true;
+  message('Preview', 'The labeling interface shows here.');
+  addEventListener('message', (event) => {
+    if (event.origin !== location.origin || !event.data || event.data.type !== 'labelhook:preview') return;
+    const { config, data } = event.data;
+    if (editor) {
+      try {
+        editor.destroy();
+      } catch (error) {
+        console.warn('the editor did not unmount cleanly', error);
+      }
+      editor = null;
+    }
+    document.body.dataset.ready = 'false';
+    const root = document.createElement('div');
+    root.id = 'label-studio';
+    main.replaceChildren(root);
+    try {
+      editor = new window.LabelStudio(root, {
+        config,
+        interfaces: ['basic', 'controls', 'side-column', 'edit-history'],
+        user: { pk: 1, firstName: 'Preview', lastName: '' },
+        task: { id: 1, data: data || sampleData(config), annotations: [], predictions: [] },
+        onStorageInitialized: (store) => {
+          const annotation = store.annotationStore.addAnnotation({ userGenerate: true });
+          store.annotationStore.selectAnnotation(annotation.id);
+          document.body.dataset.ready = 'true';
+        },
+      });
+    } catch (error) {
+      message('The labeling interface cannot be shown', String(error.message || error));
+    }
+  });
+  if (parent !== window) parent.postMessage({ type: 'labelhook:preview-ready' }, location.origin);
+}
+
+if (preview) startPreview();
+else start();

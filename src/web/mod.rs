@@ -112,6 +112,9 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", get(signin::logout_page).post(signin::logout))
         .route("/editor/{version}/{file}", get(editor::serve))
         .route("/projects/{id}/data", get(project_data))
+        // The labeling page in preview mode: a label config (posted by the page that frames
+        // it) on sample data, nothing saved.
+        .route("/projects/new/preview", get(label_preview))
 }
 
 /// `/projects/{id}/data`: the labeling page when the query asks to label (`?labeling=1`,
@@ -121,6 +124,10 @@ async fn project_data(Path(_project): Path<String>, RawQuery(query): RawQuery) -
         .any(|(name, _)| name == "labeling" || name == "task");
     let page = if labeling { "label.html" } else { "index.html" };
     serve(page).unwrap_or_else(|| ApiError::not_found().into_response())
+}
+
+async fn label_preview() -> Response {
+    serve("label.html").unwrap_or_else(|| ApiError::not_found().into_response())
 }
 
 async fn index() -> Response {

@@ -316,6 +316,22 @@ describe('the labeling page', () => {
     assert.deepEqual(problems, []);
   });
 
+  test('previews a label config on sample data (for the project form)', async () => {
+    await page.goto(`${server.base}/projects/new/preview`);
+    await page.getByRole('heading', { name: 'Preview' }).waitFor();
+    // The framing page posts the config; here the page posts it to itself.
+    await page.evaluate((config) => window.postMessage({ type: 'labelhook:preview', config }, location.origin), TEXT_CONFIG);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 20_000 });
+    await page.getByText('the quick brown fox').first().waitFor();
+    await page.getByRole('checkbox', { name: /negative/ }).click();
+    assert.equal(await page.getByRole('checkbox', { name: /negative/ }).isChecked(), true);
+    await page.evaluate((config) => window.postMessage({ type: 'labelhook:preview', config }, location.origin), IMAGE_CONFIG);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true' && document.querySelector('img[src^="data:image/svg"]'), null, { timeout: 20_000 });
+    await page.getByText('Dog', { exact: true }).first().waitFor();
+    await page.screenshot({ path: path.join(shots, 'label-preview.png') });
+    assert.deepEqual(problems, []);
+  });
+
   test('HTML in task data shows, but its scripts do not run', async () => {
     const pages = await project({ title: 'Pages', label_config: HTML_CONFIG }, [{
       html: '<h2>Win a prize</h2><p>Click <a href="javascript:window.pwned=3">here</a></p>' +
