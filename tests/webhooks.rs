@@ -321,8 +321,16 @@ async fn info_lists_the_catalogue() {
         .json()
         .await
         .unwrap();
-    // Label Studio's catalogue, then labelhook's alerts (organization-only).
+    // Label Studio's catalogue, Label Studio Enterprise's review events, then labelhook's
+    // alerts (organization-only).
     let mut expected = reference("api/webhooks_info.json")["body"].clone();
+    for (id, name, key) in [
+        ("REVIEW_CREATED", "Review created", "review"),
+        ("REVIEW_UPDATED", "Review updated", "review"),
+        ("REVIEWS_DELETED", "Reviews deleted", "reviews"),
+    ] {
+        expected[id] = serde_json::json!({"name": name, "description": "", "key": key, "organization-only": false});
+    }
     for (id, name) in [
         ("WEBHOOK_FAILING", "Webhook failing"),
         ("WEBHOOK_RECOVERED", "Webhook recovered"),
@@ -367,7 +375,8 @@ async fn info_lists_the_catalogue() {
         .json()
         .await
         .unwrap();
-    assert_eq!(not.as_object().unwrap().len(), 10);
+    // Label Studio's ten and the three review events.
+    assert_eq!(not.as_object().unwrap().len(), 13);
 }
 
 // ---------------------------------------------------------------- events and payloads

@@ -19,6 +19,7 @@ mod organizations;
 mod pagination;
 mod predictions;
 mod projects;
+mod reviews;
 mod route;
 mod stream;
 mod system;
@@ -76,6 +77,7 @@ fn routes() -> Vec<Route> {
         tasks::routes(),
         stream::routes(),
         annotations::routes(),
+        reviews::routes(),
         predictions::routes(),
         data_manager::routes(),
         ml::routes(),

@@ -32,6 +32,9 @@ pub enum Action {
     LabelLinkCreated,
     LabelLinkUpdated,
     LabelLinkDeleted,
+    ReviewCreated,
+    ReviewUpdated,
+    ReviewsDeleted,
     /// Sent to an ML backend's `/webhook` by `POST /api/ml/{id}/train`; not in the catalogue
     /// a user picks from.
     StartTraining,
@@ -140,6 +143,28 @@ pub const CATALOGUE: &[ActionInfo] = &[
         "LABEL_LINK_DELETED",
         "Label link deleted",
         "label_link",
+        false,
+    ),
+    // Label Studio Enterprise's review events (its SDK's action names).
+    row(
+        Action::ReviewCreated,
+        "REVIEW_CREATED",
+        "Review created",
+        "review",
+        false,
+    ),
+    row(
+        Action::ReviewUpdated,
+        "REVIEW_UPDATED",
+        "Review updated",
+        "review",
+        false,
+    ),
+    row(
+        Action::ReviewsDeleted,
+        "REVIEWS_DELETED",
+        "Reviews deleted",
+        "reviews",
         false,
     ),
     alert_row(

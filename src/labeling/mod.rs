@@ -15,6 +15,7 @@ pub mod ml_backends;
 pub mod predictions;
 pub mod projects;
 pub mod render;
+pub mod reviews;
 pub mod stats;
 pub mod stream;
 pub mod tasks;

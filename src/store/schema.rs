@@ -25,6 +25,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, BREAKER),
     (15, PEOPLE),
     (16, TASK_TABLE),
+    // people's second migration (15 had landed when reviews came)
+    (115, REVIEWS),
 ];
 
 /// The task table filters on finished and skipped tasks of a project and sorts by its
@@ -399,6 +401,26 @@ ALTER TABLE projects ADD COLUMN config_suitable_for_bulk_annotation BIGINT
 /// member in their organization (the first user of an organization is its owner; the
 /// others, who could do everything before roles existed, administrators), deactivation,
 /// browser sessions and invite links (both kept as SHA-256 digests, like API tokens).
+/// Reviews of annotations (`labeling::reviews`): accepted or rejected, with the reviewer's
+/// fixed result and the result it replaced.
+const REVIEWS: &str = r#"
+CREATE TABLE annotation_reviews (
+    id {ID},
+    annotation_id BIGINT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    task_id BIGINT NOT NULL,
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    accepted BIGINT NOT NULL,
+    result TEXT,
+    previous_result TEXT,
+    comment TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX annotation_reviews_by_annotation ON annotation_reviews (annotation_id);
+CREATE INDEX annotation_reviews_by_project ON annotation_reviews (project_id);
+"#;
+
 const PEOPLE: &str = r#"
 ALTER TABLE users ADD COLUMN password_hash TEXT;
 ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'AN';

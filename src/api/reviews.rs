@@ -1,0 +1,201 @@
+//! `/api/annotation-reviews/` (Label Studio Enterprise's review API, as the SDK calls it):
+//! reviewers accept or reject annotations and may fix their result (`labeling::reviews`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::ApiResult;
+use super::extract::{Id, LsJson, LsQuery};
+use super::route::{Route, delete, get, patch_or_put, post, tagged};
+use crate::labeling::reviews::{self, Filter, NewReview, Review, ReviewChange};
+use crate::shared::{Actor, Patch, Pk, Role};
+use crate::store::time;
+
+pub(super) fn routes() -> Vec<Route> {
+    tagged(
+        "reviews",
+        [
+            get("/api/annotation-reviews", list)
+                .doc("reviews_list", "List reviews")
+                .needs(Role::Reviewer)
+                .about("Filters: `annotation`, `task`, `project` (also `annotation__task__project`). Oldest first.")
+                .query::<ListQuery>()
+                .ok_list::<ReviewView>("The reviews"),
+            post("/api/annotation-reviews", create)
+                .doc("reviews_create", "Review an annotation")
+                .needs(Role::Reviewer)
+                .about("`{annotation, accepted, result?, comment?}`. A `result` fixes the annotation (the result it replaces stays on the review). Not your own annotation. Emits REVIEW_CREATED.")
+                .json::<ReviewInput>("The review.")
+                .may_be_missing()
+                .created::<ReviewView>("The review"),
+            get("/api/annotation-reviews/{id}", read)
+                .doc("reviews_read", "Read a review")
+                .needs(Role::Reviewer)
+                .ok::<ReviewView>("The review"),
+            patch_or_put("/api/annotation-reviews/{id}", update)
+                .doc("reviews_update", "Change a review")
+                .needs(Role::Reviewer)
+                .about("Its reviewer, or a manager. Emits REVIEW_UPDATED.")
+                .json::<ReviewUpdateInput>("The fields to change.")
+                .ok::<ReviewView>("The review"),
+            delete("/api/annotation-reviews/{id}", remove)
+                .doc("reviews_delete", "Delete a review")
+                .needs(Role::Reviewer)
+                .about("Its reviewer, or a manager. Emits REVIEWS_DELETED.")
+                .no_content("Deleted"),
+        ],
+    )
+}
+
+/// A review, with the SDK's `AnnotationReview` fields labelhook fills.
+#[derive(Serialize, ToSchema)]
+pub struct ReviewView {
+    id: i64,
+    annotation: i64,
+    created_by: i64,
+    created_at: String,
+    updated_at: String,
+    accepted: bool,
+    /// `accepted` or `rejected`.
+    state: &'static str,
+    /// The reviewer's fixed result, if they fixed it.
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+    comment: Option<String>,
+    /// labelhook: the annotation's result before the fix (the history).
+    #[schema(value_type = Option<Object>)]
+    previous_annotation_result: Option<Value>,
+}
+
+impl From<Review> for ReviewView {
+    fn from(review: Review) -> ReviewView {
+        ReviewView {
+            id: review.id,
+            annotation: review.annotation_id,
+            created_by: review.created_by,
+            created_at: time::render(review.created_at),
+            updated_at: time::render(review.updated_at),
+            accepted: review.accepted,
+            state: review.state(),
+            result: review.result,
+            comment: review.comment,
+            previous_annotation_result: review.previous_result,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    annotation: Option<i64>,
+    task: Option<i64>,
+    project: Option<i64>,
+    #[serde(rename = "annotation__task__project")]
+    annotation_task_project: Option<i64>,
+}
+
+/// `POST /api/annotation-reviews/`.
+#[derive(Deserialize, ToSchema)]
+pub struct ReviewInput {
+    #[schema(value_type = i64)]
+    annotation: Pk,
+    accepted: bool,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `PATCH /api/annotation-reviews/{id}/`: only the keys sent change.
+#[derive(Deserialize, ToSchema)]
+pub struct ReviewUpdateInput {
+    #[serde(default)]
+    accepted: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    comment: Patch<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    LsQuery(query): LsQuery<ListQuery>,
+) -> ApiResult<Json<Vec<ReviewView>>> {
+    let filter = Filter {
+        annotation: query.annotation,
+        task: query.task,
+        project: query.project.or(query.annotation_task_project),
+    };
+    let mut conn = state.db.reader().acquire().await?;
+    let found = reviews::list(&mut conn, &actor, &filter).await?;
+    Ok(Json(found.into_iter().map(ReviewView::from).collect()))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    LsJson(input): LsJson<ReviewInput>,
+) -> ApiResult<(StatusCode, Json<ReviewView>)> {
+    let new = NewReview {
+        accepted: input.accepted,
+        result: input.result.filter(|r| !r.is_null()),
+        comment: input.comment,
+    };
+    let review = state
+        .db
+        .write(async |tx| reviews::create(tx, &actor, input.annotation.0, new).await)
+        .await?;
+    Ok((StatusCode::CREATED, Json(review.into())))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<Json<ReviewView>> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(Json(reviews::get(&mut conn, &actor, id).await?.into()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+    LsJson(input): LsJson<ReviewUpdateInput>,
+) -> ApiResult<Json<ReviewView>> {
+    let change = ReviewChange {
+        accepted: input.accepted,
+        result: input.result.filter(|r| !r.is_null()),
+        comment: match input.comment {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(comment) => Some(Some(comment)),
+        },
+    };
+    let review = state
+        .db
+        .write(async |tx| reviews::update(tx, &actor, id, change).await)
+        .await?;
+    Ok(Json(review.into()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    state
+        .db
+        .write(async |tx| reviews::delete(tx, &actor, id).await)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
