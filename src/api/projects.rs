@@ -257,6 +257,7 @@ async fn list_tasks(
         &mut conn,
         id,
         &tasks::TaskSelection::default(),
+        Some(0), // the plain list has no total
         page.offset(),
         page.size,
     )

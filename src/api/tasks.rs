@@ -126,8 +126,16 @@ async fn list(
             )?
         }
     };
-    let (found, total) =
-        tasks::list(&mut conn, project_id, &selection, page.offset(), page.size).await?;
+    let known_total = selection.total_from(&project.stats);
+    let (found, total) = tasks::list(
+        &mut conn,
+        project_id,
+        &selection,
+        known_total,
+        page.offset(),
+        page.size,
+    )
+    .await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
     let (annotations, predictions) = tasks::children(&mut conn, &actor, &ids).await?;
     let full = query.fields.as_deref() == Some("all");
