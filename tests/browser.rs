@@ -46,6 +46,7 @@ fn web_pages_work_in_a_real_browser() {
         "people.test.mjs",
         "label.test.mjs",
         "health.test.mjs",
+        "journey.test.mjs",
     ]
     .into_iter()
     .enumerate()

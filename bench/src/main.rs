@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation, costly (`all` runs
-//! them in that order), and export (a million tasks; not part of `all`). Drills: kill,
+//! them in that order), export (a million tasks) and tasks (the task table's requests at
+//! 100,000 tasks), not part of `all`. Drills: kill,
 //! down, flaky, outage (`drills` runs the four; outage takes 11 minutes). Each writes
 //! bench/results/<name>[.postgres][.rate<N>][.env][.quick].json and prints a table.
 
@@ -20,6 +21,7 @@ mod receiver;
 mod report;
 mod scenarios;
 mod server;
+mod task_table;
 mod util;
 
 use std::time::Instant;
@@ -45,7 +47,7 @@ const HOSTILE: &[&str] = &["slowloris", "bodies", "badtokens"];
 fn usage() -> ! {
     eprintln!(
         "usage: labelhook-bench <scenario|all|drills> [--backend sqlite|postgres|both] [--quick] [--repeat N]\n\
-         scenarios: {}, export (not in `all`)\n\
+         scenarios: {}, export and tasks (not in `all`)\n\
          drills:    {}\n\
          hostile:   {}\n\
          The server binary is $LABELHOOK_BIN or ../target/release/labelhook (build it first:\n\
@@ -89,6 +91,7 @@ fn main() -> anyhow::Result<()> {
             }
             "all" => names.extend(SCENARIOS.iter().map(|s| s.to_string())),
             "export" => names.push("export".to_string()),
+            "tasks" => names.push("tasks".to_string()),
             "drills" => names.extend(DRILLS.iter().map(|s| s.to_string())),
             "hostile" => names.extend(HOSTILE.iter().map(|s| s.to_string())),
             name if SCENARIOS.contains(&name)
@@ -177,6 +180,7 @@ async fn run_one(
         "isolation" => scenarios::isolation(o).await,
         "costly" => costly::costly(o).await,
         "export" => export::export(o).await,
+        "tasks" => task_table::task_table(o).await,
         "kill" => drills::kill(o).await,
         "down" => drills::down(o).await,
         "flaky" => drills::flaky(o).await,
