@@ -108,7 +108,8 @@ export const TEMPLATES = [
     <Label value="Person" background="#e8684a"/>
   </RectangleLabels>
 </View>`,
-    sample: { image: '/ui/sample.svg' },
+    // A drawn street: the preview needs no image from elsewhere.
+    sample: { image: `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360"><rect width="640" height="360" fill="#dfe8f1"/><rect y="250" width="640" height="110" fill="#9aa5b1"/><rect x="120" y="190" width="220" height="80" rx="18" fill="#3a6fb0"/><circle cx="170" cy="272" r="22" fill="#222"/><circle cx="295" cy="272" r="22" fill="#222"/><rect x="470" y="130" width="34" height="120" rx="14" fill="#b0563a"/><circle cx="487" cy="110" r="20" fill="#e0b08a"/></svg>')}` },
   },
   {
     id: 'audio-transcription',
@@ -118,9 +119,46 @@ export const TEMPLATES = [
   <Audio name="audio" value="$audio"/>
   <TextArea name="transcription" toName="audio" rows="4" editable="true" maxSubmissions="1"/>
 </View>`,
-    sample: { audio: '' },
+    sample: { audio: silence() },
   },
 ];
+
+/** One second of silence as a WAV data URL: the audio template's sample task. */
+function silence() {
+  const rate = 8000;
+  const bytes = new Uint8Array(44 + rate);
+  const view = new DataView(bytes.buffer);
+  const text = (at, value) => [...value].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
+  text(0, 'RIFF'); view.setUint32(4, 36 + rate, true); text(8, 'WAVE');
+  text(12, 'fmt '); view.setUint32(16, 16, true); view.setUint16(20, 1, true); view.setUint16(22, 1, true);
+  view.setUint32(24, rate, true); view.setUint32(28, rate, true); view.setUint16(32, 1, true); view.setUint16(34, 8, true);
+  text(36, 'data'); view.setUint32(40, rate, true);
+  bytes.fill(128, 44); // 8-bit samples: 128 is silence
+  return `data:audio/wav;base64,${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/**
+ * The live preview: the labeling page's preview mode (`/projects/new/preview`, Label
+ * Studio's editor on a sample task) in a frame, sent the config as it changes. A frame,
+ * because the editor's styles reset the whole page they run in.
+ */
+function livePreview(config, sampleOf) {
+  const frame = h('iframe', { class: 'preview-frame', title: 'Preview of the labeling interface', src: '/projects/new/preview' });
+  let timer = null;
+  const send = () => frame.contentWindow?.postMessage({ type: 'labelhook:preview', config: config.value, data: sampleOf() }, location.origin);
+  window.addEventListener('message', (event) => {
+    if (event.origin === location.origin && event.source === frame.contentWindow && event.data?.type === 'labelhook:preview-ready') send();
+  });
+  // Redrawn a moment after the last keystroke, not on every one.
+  config.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(send, 300);
+  });
+  return h('div', { class: 'field preview' },
+    h('span', { class: 'field-label', id: 'p-preview-label' }, 'Preview'),
+    frame,
+    h('p', { class: 'hint' }, 'Label Studio\'s editor with a sample task, as annotators will see it. Your tasks come from the import.'));
+}
 
 export async function createProjectPage(ctx) {
   const title = h('input', { id: 'p-title', name: 'title', type: 'text', required: true, 'data-field': 'title', 'aria-describedby': 'p-title-error', maxlength: 50 });
@@ -129,7 +167,9 @@ export async function createProjectPage(ctx) {
     id: 'p-config', name: 'label_config', rows: 12, spellcheck: 'false', class: 'code-input',
     'data-field': 'label_config', 'aria-describedby': 'p-config-hint p-config-error',
   });
+  let sample = TEMPLATES[0].sample;
   function choose(template) {
+    sample = template.sample;
     config.value = template.config;
     config.dispatchEvent(new Event('input'));
   }
@@ -154,11 +194,13 @@ export async function createProjectPage(ctx) {
     h('fieldset', { class: 'field' },
       h('legend', {}, 'Template'),
       h('div', { class: 'templates' }, templateChoices)),
-    h('div', { class: 'field' },
-      h('label', { for: 'p-config' }, 'Labeling interface'),
-      config,
-      h('p', { class: 'hint', id: 'p-config-hint' }, 'Label Studio\'s XML label config: object tags (Text, Image, Audio…) take the task\'s data by $name; control tags (Choices, Labels, RectangleLabels, TextArea…) produce the results.'),
-      errorSlot('label_config', 'p-config-error')),
+    h('div', { class: 'config-and-preview' },
+      h('div', { class: 'field' },
+        h('label', { for: 'p-config' }, 'Labeling interface'),
+        config,
+        h('p', { class: 'hint', id: 'p-config-hint' }, 'Label Studio\'s XML label config: object tags (Text, Image, Audio…) take the task\'s data by $name; control tags (Choices, Labels, RectangleLabels, TextArea…) produce the results.'),
+        errorSlot('label_config', 'p-config-error')),
+      livePreview(config, () => sample)),
     h('div', { class: 'toolbar' }, submit, h('a', { class: 'btn btn-quiet', href: '/projects' }, 'Cancel')));
 
   form.addEventListener('submit', (event) => {

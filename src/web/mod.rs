@@ -61,8 +61,8 @@ const ASSETS: &[Asset] = &[
 /// Only our own scripts and styles run, and only our own API is called: API data that
 /// slipped through unescaped could not load or send anything elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
-    frame-ancestors 'none'";
+    img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 /// The app's own addresses: each answers the index page (and `/projects/{id}/data`, unless
 /// its query asks for the labeling page: `project_data`). The server trims trailing slashes

@@ -118,6 +118,13 @@ describe('project pages in a browser', () => {
     await page.getByRole('radio', { name: /Named entities/ }).check();
     await page.getByRole('radio', { name: /Text classification/ }).check();
     await page.getByLabel('Description').fill('Sentiment of product reviews');
+    // The live preview: Label Studio's editor draws the config on a sample task.
+    const preview = page.frameLocator('iframe.preview-frame');
+    await see(preview.getByText('Neutral'));
+    await page.getByRole('radio', { name: /Named entities/ }).check();
+    await see(preview.getByText('Organization'));
+    await page.getByRole('radio', { name: /Text classification/ }).check();
+    await see(preview.getByText('Positive'));
     await screenshot('project-create.png');
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.waitForURL(/\/projects\/\d+\/data$/);
