@@ -57,7 +57,9 @@ function event(action, task) {
 /** Creates a project from a template on /projects/new; its id. */
 async function createFromTemplate(title, template) {
   await page.goto(`${server.base}/projects`);
-  await page.getByRole('link', { name: 'Create project' }).first().click();
+  // Once the list is drawn (the page draws after its requests answer).
+  await page.locator('table.projects, .card.empty').first().waitFor();
+  await page.locator('.page-header').getByRole('link', { name: 'Create project' }).click();
   await page.waitForURL(/\/projects\/new$/);
   await page.getByLabel('Title').fill(title);
   await page.getByRole('radio', { name: new RegExp(template) }).check();
