@@ -33,7 +33,10 @@ ALL_ACTIONS = [
     "ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED",
     "LABEL_LINK_CREATED", "LABEL_LINK_UPDATED", "LABEL_LINK_DELETED",
 ]
-ORG_ONLY = {"PROJECT_CREATED", "PROJECT_DELETED"}
+# Label Studio's organization-only actions, plus labelhook's own alerts about webhooks
+# (docs/delivery.md), which only an organization-level webhook can subscribe to.
+ALERTS = {"WEBHOOK_FAILING", "WEBHOOK_RECOVERED", "WEBHOOK_DISABLED", "DELIVERY_FAILED"}
+ORG_ONLY = {"PROJECT_CREATED", "PROJECT_DELETED"} | ALERTS
 STAT_FIELDS = ["task_number", "finished_task_number", "total_annotations_number",
                "skipped_annotations_number", "useful_annotation_number",
                "num_tasks_with_annotations", "ground_truth_number", "total_predictions_number"]
