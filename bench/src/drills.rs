@@ -315,7 +315,8 @@ pub async fn outage(o: &Opts) -> anyhow::Result<Vec<Row>> {
     rx.down();
     let mut api = Conn::new(server.addr);
     let project = api.create_project("outage drill").await?;
-    api.create_webhook(&rx.url("/outage"), Some(project)).await?;
+    api.create_webhook(&rx.url("/outage"), Some(project))
+        .await?;
     let t = Instant::now();
     // Events spread over 90% of the outage.
     let imports_per_s = (events / PER_IMPORT) as f64 / (outage.as_secs_f64() * 0.9);
@@ -361,14 +362,20 @@ pub async fn outage(o: &Opts) -> anyhow::Result<Vec<Row>> {
     let longest_gap = gaps.iter().copied().fold(0.0, f64::max);
     println!(
         "outage drill: {counted} requests while down: {first_burst} in the first second (before the breaker opened), then {probes} probes, at most {most_in_a_second_after} in any second; probe times (s): {:?}; everything delivered {all_after_up:.1} s after the receiver came back",
-        rises.iter().map(|r| (r.0 * 10.0).round() / 10.0).collect::<Vec<_>>()
+        rises
+            .iter()
+            .map(|r| (r.0 * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
     );
     Ok(vec![
         row.set("outage_s", outage.as_secs_f64())
             .set("requests_while_down", counted)
             .set("requests_before_breaker_opened", first_burst)
             .set("probes_while_open", probes)
-            .set("most_requests_in_a_second_while_open", most_in_a_second_after)
+            .set(
+                "most_requests_in_a_second_while_open",
+                most_in_a_second_after,
+            )
             .set("longest_gap_between_probes_s", longest_gap)
             .set("all_delivered_after_up_s", all_after_up),
     ])
