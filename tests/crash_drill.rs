@@ -38,12 +38,7 @@ async fn every_event_survives_a_killed_process() {
             }
             _ => &first,
         };
-        target
-            .create(
-                "/api/tasks/",
-                json!({"project": project, "data": {"text": format!("event {i}")}}),
-            )
-            .await;
+        target.task(project, &format!("event {i}")).await;
     }
     let got = receiver
         .wait_until(60, "every event after the kill", |got| {
@@ -173,12 +168,7 @@ async fn connections_killed_under_load_lose_nothing_and_take_over_stays_fast() {
     receiver.set(Behaviour::Hang);
     let before = receiver.received().len();
     for i in 0..8 {
-        first
-            .create(
-                "/api/tasks/",
-                json!({"project": project, "data": {"text": format!("last {i}")}}),
-            )
-            .await;
+        first.task(project, &format!("last {i}")).await;
     }
     receiver
         .wait_until(20, "deliveries in flight on the first process", |got| {

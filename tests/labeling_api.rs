@@ -243,12 +243,7 @@ async fn tasks_crud_and_list_match_label_studio() {
     assert_same_shape(&reference("api/import_json.json")["body"], &imported);
     assert_eq!(imported["task_count"], 2);
 
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "c"}}),
-        )
-        .await;
+    let task = server.task(project, "c").await;
     assert_same_shape(&reference("api/task_create.json")["body"], &task);
     assert_eq!(task["inner_id"], 3);
     let id = task["id"].as_i64().unwrap();
@@ -277,12 +272,7 @@ async fn tasks_crud_and_list_match_label_studio() {
     assert_eq!(patched["data"]["text"], "changed");
     assert_eq!(patched["meta"]["k"], 1);
 
-    let (status, _) = server
-        .call("DELETE", &format!("/api/tasks/{id}/"), None)
-        .await;
-    assert_eq!(status, 204);
-    let (status, _) = server.call("GET", &format!("/api/tasks/{id}/"), None).await;
-    assert_eq!(status, 404);
+    server.assert_deleted(&format!("/api/tasks/{id}/")).await;
 
     // Bad input.
     let bad = [
@@ -491,12 +481,7 @@ async fn import_accepts_uploaded_files() {
 async fn annotations_crud_matches_label_studio() {
     let server = Server::start();
     let project = server.project("ann").await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "c"}}),
-        )
-        .await;
+    let task = server.task(project, "c").await;
     let task_id = task["id"].as_i64().unwrap();
     let created = server
         .create(
@@ -581,26 +566,16 @@ async fn annotations_crud_matches_label_studio() {
         .await;
     assert_eq!(status, 404);
 
-    let (status, _) = server
-        .call("DELETE", &format!("/api/annotations/{id}/"), None)
+    server
+        .assert_deleted(&format!("/api/annotations/{id}/"))
         .await;
-    assert_eq!(status, 204);
-    let (status, _) = server
-        .call("GET", &format!("/api/annotations/{id}/"), None)
-        .await;
-    assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn predictions_crud() {
     let server = Server::start();
     let project = server.project("pred").await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "c"}}),
-        )
-        .await;
+    let task = server.task(project, "c").await;
     let task_id = task["id"].as_i64().unwrap();
     let created = server
         .create(
@@ -855,12 +830,7 @@ async fn ignore_skipped_counts_skips_as_finished() {
             Some(json!({"skip_queue": "IGNORE_SKIPPED"})),
         )
         .await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "c"}}),
-        )
-        .await;
+    let task = server.task(project, "c").await;
     server
         .create(
             &format!("/api/tasks/{}/annotations/", task["id"]),
@@ -878,12 +848,7 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
     let server = Server::start();
     let p1 = server.project("one").await;
     let p2 = server.project("two").await;
-    let t2 = server
-        .create(
-            "/api/tasks/",
-            json!({"project": p2, "data": {"text": "other"}}),
-        )
-        .await;
+    let t2 = server.task(p2, "other").await;
     server
         .create(
             &format!("/api/projects/{p1}/import"),
@@ -957,12 +922,7 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
 async fn organizations_are_isolated() {
     let server = Server::start();
     let project = server.project("mine").await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "c"}}),
-        )
-        .await;
+    let task = server.task(project, "c").await;
     let annotation = server
         .create(
             &format!("/api/tasks/{}/annotations/", task["id"]),
@@ -1080,12 +1040,7 @@ async fn organizations_are_isolated() {
 async fn nullable_numbers_round_trip_in_any_order() {
     let server = Server::start();
     let project = server.project("numbers").await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    let task = server.task(project, "x").await;
     let path = format!("/api/tasks/{}/annotations/", task["id"]);
     let none = server.create(&path, json!({"result": []})).await;
     assert!(none["lead_time"].is_null());

@@ -56,12 +56,7 @@ async fn listen_prints_verifies_and_forwards() {
             Some(json!({"url": address, "is_active": true})),
         )
         .await;
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "hello"}}),
-        )
-        .await;
+    server.task(project, "hello").await;
 
     let line = eventually(20, "the event line", || {
         let lines = lines.clone();

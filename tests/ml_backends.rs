@@ -28,12 +28,7 @@ async fn ml_backends_get_their_webhook_and_train() {
     assert_eq!(hooks[0]["send_for_all_actions"], true);
 
     // Annotation events reach the model's /webhook.
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    let task = server.task(project, "x").await;
     server
         .create(
             &format!("/api/tasks/{}/annotations/", task["id"]),
@@ -157,12 +152,7 @@ async fn training_starts_each_time_enough_annotations_accumulate() {
     server
         .create("/api/ml/", json!({"url": model.url, "project": project}))
         .await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    let task = server.task(project, "x").await;
     let annotate = |cancelled: bool| {
         let path = format!("/api/tasks/{}/annotations/", task["id"]);
         let server = &server;

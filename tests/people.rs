@@ -35,14 +35,7 @@ fn needed_role(description: &str) -> Option<&'static str> {
 async fn every_route_answers_403_below_its_role_and_not_at_or_above_it() {
     let server = Server::start();
     let project = server.project("roles").await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "t"}}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let task = server.task(project, "t").await["id"].as_i64().unwrap();
     let webhook = server
         .create(
             "/api/webhooks/",
@@ -477,14 +470,7 @@ async fn an_invite_signs_up_one_person_with_its_role() {
 async fn annotators_see_and_change_only_their_own_annotations() {
     let server = Server::start();
     let project = server.project("own").await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "t"}}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let task = server.task(project, "t").await["id"].as_i64().unwrap();
     let result = json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
     let ann = server.member("ann@example.com", "AN");
     let bob = server.member("bob@example.com", "AN");

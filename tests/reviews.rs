@@ -19,14 +19,7 @@ async fn a_review_arrives_as_an_event_and_a_fix_keeps_the_history() {
             json!({"url": format!("{}/hook", receiver.url), "project": project}),
         )
         .await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "t"}}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let task = server.task(project, "t").await["id"].as_i64().unwrap();
     let annotator = server.member("ann@example.com", "AN");
     let reviewer = server.member("rev@example.com", "RE");
     let first = json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);

@@ -102,14 +102,7 @@ async fn webhook_configuration_matches_label_studio() {
     assert_eq!(org_level.as_array().unwrap().len(), 1);
     assert_eq!(org_level[0]["id"], org["id"]);
 
-    let (status, _) = server
-        .call("DELETE", &format!("/api/webhooks/{id}/"), None)
-        .await;
-    assert_eq!(status, 204);
-    let (status, _) = server
-        .call("GET", &format!("/api/webhooks/{id}/"), None)
-        .await;
-    assert_eq!(status, 404);
+    server.assert_deleted(&format!("/api/webhooks/{id}/")).await;
 }
 
 #[tokio::test]
@@ -421,12 +414,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
             json!([{"text": "one"}, {"text": "two"}, {"text": "three"}]),
         )
         .await;
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "single"}}),
-        )
-        .await;
+    server.task(project, "single").await;
     let tasks_created = receiver.wait_for("TASKS_CREATED", 2).await;
     assert_same_shape(
         &reference("TASKS_CREATED.json")["body"],
@@ -627,12 +615,7 @@ async fn send_payload_false_sends_only_the_action() {
     let receiver = Receiver::start().await;
     let project = server.project("np").await;
     hook(&server, json!({"url": format!("{}/nopayload", receiver.url), "project": project, "send_payload": false})).await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    let task = server.task(project, "x").await;
     server
         .create(
             &format!("/api/tasks/{}/annotations/", task["id"]),
@@ -671,12 +654,7 @@ async fn only_active_webhooks_that_want_the_action_get_it() {
     )
     .await;
 
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    let task = server.task(project, "x").await;
     server
         .create(
             &format!("/api/tasks/{}/annotations/", task["id"]),
@@ -685,12 +663,7 @@ async fn only_active_webhooks_that_want_the_action_get_it() {
         .await;
     picky.wait_for("ANNOTATION_CREATED", 1).await;
     // A marker event on project 2 proves delivery ran after the events above.
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project2, "data": {"text": "marker"}}),
-        )
-        .await;
+    server.task(project2, "marker").await;
     other_project.wait_for("TASKS_CREATED", 1).await;
     assert!(
         picky.with_action("TASKS_CREATED").is_empty(),
@@ -714,12 +687,7 @@ async fn only_active_webhooks_that_want_the_action_get_it() {
             Some(json!({"is_active": true})),
         )
         .await;
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "y"}}),
-        )
-        .await;
+    server.task(project, "y").await;
     let got = off.wait_for("TASKS_CREATED", 1).await;
     assert_eq!(got[0].body["tasks"][0]["data"]["text"], "y");
 }
@@ -785,12 +753,7 @@ async fn deliveries_are_signed_and_identified() {
     .await;
     let secret = created["secret"].as_str().unwrap().to_string();
     for i in 0..3 {
-        server
-            .create(
-                "/api/tasks/",
-                json!({"project": project, "data": {"text": format!("t{i}")}}),
-            )
-            .await;
+        server.task(project, &format!("t{i}")).await;
     }
     let got = receiver.wait_for("TASKS_CREATED", 3).await;
     let verifier = standardwebhooks::Webhook::new(&secret).expect("secret parses");
@@ -828,12 +791,7 @@ async fn failed_attempts_are_retried_with_the_same_id() {
         Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 503])))).await;
     let project = server.project("retry").await;
     let webhook = hook(&server, json!({"url": receiver.url, "project": project})).await;
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    server.task(project, "x").await;
     let got = receiver.wait_for("TASKS_CREATED", 3).await;
     assert!(
         got.iter()
@@ -864,12 +822,7 @@ async fn a_hanging_receiver_does_not_block_the_api() {
     let receiver = Receiver::start_with(Behaviour::Hang).await;
     let project = server.project("hang").await;
     hook(&server, json!({"url": receiver.url, "project": project})).await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await;
+    let task = server.task(project, "x").await;
     receiver.wait_for("TASKS_CREATED", 1).await;
     // The receiver is now holding a request open (for up to 60 s); the API still answers.
     for _ in 0..5 {
@@ -899,12 +852,7 @@ async fn nothing_is_lost_when_the_server_is_killed() {
     let project = server.project("kill").await;
     hook(&server, json!({"url": receiver.url, "project": project})).await;
     for i in 0..10 {
-        server
-            .create(
-                "/api/tasks/",
-                json!({"project": project, "data": {"text": format!("t{i}")}}),
-            )
-            .await;
+        server.task(project, &format!("t{i}")).await;
     }
     // Two are in flight (hanging), eight wait.
     receiver

@@ -241,6 +241,23 @@ impl Server {
         answer
     }
 
+    /// Creates a task with the data `{"text": text}` in `project`; the task as answered.
+    pub async fn task(&self, project: i64, text: &str) -> Value {
+        self.create(
+            "/api/tasks/",
+            serde_json::json!({"project": project, "data": {"text": text}}),
+        )
+        .await
+    }
+
+    /// DELETE `path` answers 204; then GET `path` answers 404.
+    pub async fn assert_deleted(&self, path: &str) {
+        let (status, body) = self.call("DELETE", path, None).await;
+        assert_eq!(status, 204, "DELETE {path}: {body}");
+        let (status, body) = self.call("GET", path, None).await;
+        assert_eq!(status, 404, "GET {path} after DELETE: {body}");
+    }
+
     pub async fn project(&self, title: &str) -> i64 {
         let config = r#"<View><Text name="text" value="$text"/><Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"#;
         let project = self
