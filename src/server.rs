@@ -48,7 +48,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         std::sync::Arc::new(crate::events::alerts::AlertEvents),
     );
     let pruner = crate::delivery::prune::spawn(db.clone(), settings.webhooks.retention);
-    crate::labeling::stats::spawn_folder(db.clone());
+    crate::store::counters::spawn_folder(db.clone());
     let label_config = crate::labeling::label_config::Limits {
         max_bytes: settings.label_config.label_config_max_bytes,
         max_tags: settings.label_config.label_config_max_tags,

@@ -107,7 +107,7 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 mod input;
-pub use input::{Patch, Pk, ReadOnly, input_error};
+pub use input::{Patch, Pk, ReadOnly, input_error, not_null};
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {

@@ -11,7 +11,6 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{LsJson, LsQuery};
-use super::openapi::DmActionInput;
 use super::route::{Route, get, post, tagged};
 use crate::labeling::tasks::{Comparison, TaskColumn, TaskSelection};
 use crate::labeling::{annotations, predictions, projects, tasks};
@@ -35,7 +34,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .needs(Role::Manager)
                 .about("On the selected tasks of the project; ids of other projects are ignored. Emits TASKS_DELETED, ANNOTATIONS_DELETED or ANNOTATION_CREATED as the action does.")
                 .query::<ActionQuery>()
-                .json::<DmActionInput>("The selected tasks.")
+                .json::<ActionBody>("The selected tasks.")
                 .may_be_missing()
                 .ok::<DmActionResult>("What was done"),
         ],
@@ -112,17 +111,22 @@ struct ActionQuery {
     project: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/dm/actions?id=&project=`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"selectedItems": {"all": false, "included": [1]}}))]
 struct ActionBody {
     #[serde(rename = "selectedItems")]
+    #[schema(required = true)]
     selected_items: Option<Selection>,
     /// With `selectedItems.all`, the tasks the table shows (Label Studio sends its filters).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filters: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct Selection {
+    /// All tasks of the project except `excluded`, or only `included`.
     all: bool,
     #[serde(default)]
     included: Vec<i64>,

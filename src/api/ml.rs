@@ -9,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery};
-use super::openapi::{MlBackendCreateInput, MlBackendUpdateInput};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::ml_backends::{self, MlBackendInput, MlBackendView};
 use crate::shared::Role;
@@ -29,7 +28,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("ml_create", "Attach an ML backend")
                 .needs(Role::Manager)
                 .about("Also creates the project webhook `<url>/webhook` that Label Studio ML backends receive events at.")
-                .json::<MlBackendCreateInput>("The backend.")
+                .json::<MlBackendInput>("The backend.")
                 .may_be_missing()
                 .created::<MlBackendView>("The new ML backend"),
             get("/api/ml/{id}", read)
@@ -40,7 +39,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("ml_update", "Update an ML backend")
                 .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same).")
-                .json::<MlBackendUpdateInput>("The fields to change.")
+                .json::<MlBackendInput>("The fields to change.")
                 .ok::<MlBackendView>("The updated ML backend"),
             delete("/api/ml/{id}", remove)
                 .doc("ml_delete", "Detach an ML backend")

@@ -9,7 +9,6 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery};
-use super::openapi::{PredictionCreate, PredictionFields};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::predictions::{self, PredictionInput};
 use crate::labeling::render::PredictionView;
@@ -28,7 +27,7 @@ pub(super) fn routes() -> Vec<Route> {
             post("/api/predictions", create)
                 .doc("predictions_create", "Create a prediction")
                 .needs(Role::Manager)
-                .json::<PredictionCreate>("The prediction.")
+                .json::<PredictionInput>("The prediction.")
                 .may_be_missing()
                 .created::<PredictionView>("The new prediction"),
             get("/api/predictions/{id}", read)
@@ -39,7 +38,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("predictions_update", "Update a prediction")
                 .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same).")
-                .json::<PredictionFields>("The fields to change.")
+                .json::<PredictionInput>("The fields to change.")
                 .ok::<PredictionView>("The updated prediction"),
             delete("/api/predictions/{id}", remove)
                 .doc("predictions_delete", "Delete a prediction")

@@ -1,20 +1,22 @@
 //! `/api/projects/...`: projects, import, and a project's tasks.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery, body_bytes, parse_json};
-use super::openapi::{ImportBody, ImportFiles, ProjectInput};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, named, patch_or_put, post, tagged};
 use crate::labeling::import::{self, ImportResult, ImportSource};
+use crate::labeling::projects::{ProjectChange, ProjectInput};
 use crate::labeling::render::{ProjectView, TaskDetailView};
 use crate::labeling::{projects, tasks};
 use crate::shared::Actor;
@@ -131,13 +133,13 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    LsJson(input): LsJson<Map<String, Value>>,
+    LsJson(input): LsJson<ProjectInput>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     // Parsed before the transaction opens: a large config must delay no one else's write.
-    let input = projects::ProjectInput::parse(input, state.labeling.label_config).await?;
+    let change = ProjectChange::parse(input, state.labeling.label_config).await?;
     let project = state
         .db
-        .write(async |tx| projects::create(tx, &actor, input).await)
+        .write(async |tx| projects::create(tx, &actor, change).await)
         .await?;
     Ok((StatusCode::CREATED, Json(project.api(false))))
 }
@@ -155,12 +157,12 @@ async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
-    LsJson(input): LsJson<Map<String, Value>>,
+    LsJson(input): LsJson<ProjectInput>,
 ) -> ApiResult<Json<ProjectView>> {
-    let input = projects::ProjectInput::parse(input, state.labeling.label_config).await?;
+    let change = ProjectChange::parse(input, state.labeling.label_config).await?;
     let project = state
         .db
-        .write(async |tx| projects::update(tx, &actor, id, input).await)
+        .write(async |tx| projects::update(tx, &actor, id, change).await)
         .await?;
     Ok(Json(project.api(true)))
 }
@@ -287,4 +289,29 @@ async fn delete_all_tasks(
     tasks::delete_many(&mut tx, &state.labeling, id, &ids).await?;
     state.db.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// The import's body as the OpenAPI document describes it: the handler reads it by its
+// content type (`import::prepare` checks each task).
+
+/// `POST /api/projects/{id}/import` with a JSON body: a list of tasks, or one task. Each task
+/// is `{"data": {...}, "meta"?, "annotations"?, "predictions"?}` or a flat object that is
+/// the data itself.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(example = json!([{"text": "great"}, {"data": {"text": "awful"}, "meta": {"source": "import"}}]))]
+#[allow(dead_code)]
+pub enum ImportBody {
+    Tasks(Vec<BTreeMap<String, Value>>),
+    #[schema(value_type = Object)]
+    Task(BTreeMap<String, Value>),
+}
+
+/// `POST /api/projects/{id}/import` as multipart form data: one or more files (`.json`,
+/// `.jsonl`, `.csv`, `.tsv`, `.txt`), each in a part with a file name.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ImportFiles {
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
 }

@@ -12,7 +12,6 @@ use super::AppState;
 use super::data_manager::selection_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery};
-use super::openapi::TaskCreate;
 use super::pagination::PageQuery;
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
@@ -37,7 +36,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("tasks_create", "Create a task")
                 .needs(Role::Manager)
                 .about("Emits TASKS_CREATED.")
-                .json::<TaskCreate>("The task.")
+                .json::<TaskInput>("The task.")
                 .created::<TaskView>("The new task"),
             get("/api/tasks/{id}", read)
                 .doc("tasks_read", "Read a task")

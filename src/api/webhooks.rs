@@ -12,7 +12,6 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Id, Ids, LsJson, LsQuery};
-use super::openapi::{RecoverInput, WebhookCreateInput, WebhookUpdateInput};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::CATALOGUE;
@@ -43,7 +42,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("webhooks_create", "Create a webhook")
                 .needs(Role::Manager)
                 .about("The answer carries the signing `secret` (also readable later at `/secret`).")
-                .json::<WebhookCreateInput>("The webhook.")
+                .json::<WebhookInput>("The webhook.")
                 .may_be_missing()
                 .created::<WebhookCreated>("The new webhook with its secret"),
             get("/api/webhooks/{id}", read)
@@ -54,7 +53,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("webhooks_update", "Update a webhook")
                 .needs(Role::Manager)
                 .about("Only the keys sent change (PUT behaves the same). Switching `is_active` off holds new deliveries; on releases them.")
-                .json::<WebhookUpdateInput>("The fields to change.")
+                .json::<WebhookInput>("The fields to change.")
                 .ok::<WebhookView>("The updated webhook"),
             delete("/api/webhooks/{id}", remove)
                 .doc("webhooks_delete", "Delete a webhook")
@@ -79,7 +78,7 @@ pub(super) fn routes() -> Vec<Route> {
                 .doc("webhooks_recover", "Recover failed deliveries")
                 .needs(Role::Manager)
                 .about("Queues again, due now with a fresh retry schedule, every failed delivery created in [since, until); with `include_pending`, the pending ones waiting for a retry too.")
-                .json::<RecoverInput>("The period.")
+                .json::<RecoverBody>("The period.")
                 .ok::<RecoverResult>("How many were queued again"),
             get("/api/webhooks/{id}/hourly", hourly)
                 .doc("webhooks_hourly", "Attempts per hour, last 24 hours")
@@ -354,10 +353,17 @@ async fn send_test(
     Ok((StatusCode::CREATED, Json(delivery)))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/webhooks/{id}/recover`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"since": "2026-01-01T00:00:00Z"}))]
 struct RecoverBody {
+    /// RFC 3339; failed deliveries created at or after it are queued again.
+    #[schema(format = DateTime, required = true)]
     since: Option<String>,
+    /// RFC 3339; only deliveries created before it (later than `since`).
+    #[schema(format = DateTime)]
     until: Option<String>,
+    /// Also queue again, due now, the pending deliveries waiting for a retry.
     #[serde(default)]
     include_pending: Option<bool>,
 }

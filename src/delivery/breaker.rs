@@ -86,10 +86,7 @@ pub async fn update(
     now: i64,
 ) -> store::Result<Option<Verdict>> {
     // PostgreSQL: another process's recorder may move the same breaker; take turns.
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
+    let lock = backend.for_update();
     let Some(row) = store::query(&format!(
         "SELECT is_active, consecutive_failures, failing_since, breaker_opened_at, failed_probes, \
          next_probe_at, probe_delivery_id FROM webhooks WHERE id = $1{lock}"

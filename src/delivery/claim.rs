@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::job::{self, DESTINATION_COLUMNS, Destination, Job};
 use crate::store;
-use crate::store::{Backend, Db, time};
+use crate::store::{Db, time};
 
 /// Claims up to `limit` due deliveries, at most `per_webhook` of any one webhook and none
 /// of the webhooks in `skip` (those already have all their slots in use).
@@ -30,10 +30,7 @@ pub async fn claim(
     let now = time::now();
     let lease_end = now + lease.as_micros() as i64;
     // PostgreSQL: rows another process holds are skipped, not waited for.
-    let lock = match db.backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let lock = db.backend.for_update_skip_locked();
     // Which rows: the earliest due, at most `per_webhook` of any webhook. With no webhook
     // to skip, a walk along the due index reads a few batches, whatever the backlog. When
     // some webhooks are saturated, that walk would have to step over their whole backlog
@@ -57,19 +54,20 @@ pub async fn claim(
         let due_of_webhook = "FROM deliveries x \
              WHERE x.webhook_id = w.id AND x.status = 'pending' AND x.next_attempt_at <= $2 \
              ORDER BY x.next_attempt_at, x.id LIMIT $5";
-        match db.backend {
+        if db.backend.has_lateral() {
             // PostgreSQL plans a per-row subquery poorly: LATERAL runs it once per webhook.
-            Backend::Postgres => format!(
+            format!(
                 "SELECT d.id FROM webhooks w CROSS JOIN LATERAL \
                  (SELECT x.id, x.next_attempt_at {due_of_webhook}{lock}) d \
                  WHERE w.id NOT IN ({skip_list}) ORDER BY d.next_attempt_at, d.id LIMIT $6"
-            ),
+            )
+        } else {
             // SQLite has no LATERAL; it runs this correlated list once per webhook.
-            Backend::Sqlite => format!(
+            format!(
                 "SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN \
                  (SELECT x.id {due_of_webhook}) \
                  WHERE w.id NOT IN ({skip_list}) ORDER BY d.next_attempt_at, d.id LIMIT $6"
-            ),
+            )
         }
     };
     let sql = format!(
@@ -136,7 +134,7 @@ pub async fn next_due(db: &Db) -> store::Result<Option<i64>> {
 /// dispatcher: deliveries claimed before a crash are due again at once instead of when their
 /// lease would end. (PostgreSQL is shared; there, leases run out on their own.)
 pub async fn release_stale_leases(db: &Db) -> store::Result<u64> {
-    if db.backend != Backend::Sqlite {
+    if db.backend.shared() {
         return Ok(0);
     }
     let now = time::now();

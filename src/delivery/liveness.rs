@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use crate::store::{self, Conn};
-use crate::store::{Backend, Db, time};
+use crate::store::{Db, time};
 
 pub struct Liveness {
     key: i64,
@@ -31,7 +31,7 @@ pub struct Liveness {
 impl Liveness {
     /// Registers this process; `None` on SQLite, where there is nothing to coordinate.
     pub async fn register(db: &Db) -> store::Result<Option<Liveness>> {
-        if db.backend != Backend::Postgres {
+        if !db.backend.shared() {
             return Ok(None);
         }
         let mut conn = db.dedicated_connection().await?;
@@ -150,7 +150,7 @@ impl Liveness {
 /// PostgreSQL: wakes this process's dispatcher whenever any process commits (LISTEN on the
 /// channel `Db::commit` notifies). Polling stays as the safety net if the listener drops.
 pub fn spawn_listener(db: Db) -> Option<tokio::task::JoinHandle<()>> {
-    if db.backend != Backend::Postgres {
+    if !db.backend.shared() {
         return None;
     }
     Some(tokio::spawn(async move {

@@ -267,10 +267,7 @@ async fn existing_deliveries(
     backend: Backend,
     batch: &[Attempt],
 ) -> store::Result<std::collections::HashSet<i64>> {
-    let lock = match backend {
-        Backend::Postgres => " FOR KEY SHARE",
-        Backend::Sqlite => "",
-    };
+    let lock = backend.for_key_share();
     let mut found = std::collections::HashSet::new();
     for chunk in batch.chunks(500) {
         let wanted: Vec<i64> = chunk.iter().map(|a| a.job.delivery_id).collect();

@@ -36,7 +36,7 @@ use crate::labeling::projects;
 use crate::labeling::render::UserRef;
 use crate::shared::{Actor, Error};
 use crate::store::time::{self, render, render_opt};
-use crate::store::{self, Backend, Conn, Db, Row};
+use crate::store::{self, Conn, Db, Row};
 
 /// How long a builder holds a job without renewing its lease.
 const LEASE: Duration = Duration::from_secs(60);
@@ -76,7 +76,7 @@ impl Exports {
     }
 
     async fn run(self) {
-        if self.db.backend == Backend::Sqlite
+        if !self.db.backend.shared()
             && let Err(error) = self.release_orphans().await
         {
             tracing::warn!(%error, "could not release unfinished exports");

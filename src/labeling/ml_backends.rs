@@ -161,19 +161,61 @@ struct Fields {
 /// An ML backend as a client sends it: `POST /api/ml/` (`MlBackendInput`) and
 /// `PATCH`/`PUT /api/ml/{id}` (`MlBackendInput<ReadOnly>`: the project is fixed). Keys sent
 /// change; `null` clears a text field to its default.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// (One schema in the OpenAPI document for both.)
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(bound = "")]
+#[schema(example = json!({"project": 1, "url": "https://ml.example.com", "title": "model"}))]
 pub struct MlBackendInput<P = Option<Pk>> {
+    /// The project's id; required on create, fixed after it (ignored in an update).
+    #[serde(default)]
+    #[schema(value_type = i64)]
     pub project: P,
+    /// The model server; events go to `<url>/webhook`. Required on create.
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 2048, format = "uri")]
     pub url: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
     pub is_interactive: Patch<bool>,
+    /// Seconds.
+    #[serde(default)]
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0)]
     pub timeout: Patch<f64>,
-    pub auth_method: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<AuthMethod>)]
+    pub auth_method: Patch<AuthMethod>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub basic_auth_user: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, write_only)]
     pub basic_auth_pass: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub extra_params: Patch<Map<String, Value>>,
+}
+
+/// How the backend's server is authenticated (`auth_method`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthMethod {
+    None,
+    BasicAuth,
+}
+
+impl AuthMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::None => "NONE",
+            AuthMethod::BasicAuth => "BASIC_AUTH",
+        }
+    }
 }
 
 fn apply<P>(base: Option<&MlBackend>, input: MlBackendInput<P>) -> Result<Fields> {
@@ -186,14 +228,11 @@ fn apply<P>(base: Option<&MlBackend>, input: MlBackendInput<P>) -> Result<Fields
     let url = text(input.url, base.map(|b| b.url.as_str()))
         .ok_or_else(|| Error::invalid("url", "This field is required."))?;
     crate::delivery::ssrf::validate_url(&url)?;
-    let auth_method = text(input.auth_method, base.map(|b| b.auth_method.as_str()))
-        .unwrap_or_else(|| "NONE".into());
-    if !matches!(auth_method.as_str(), "NONE" | "BASIC_AUTH") {
-        return Err(Error::invalid(
-            "auth_method",
-            format!("\"{auth_method}\" is not a valid choice."),
-        ));
-    }
+    let auth_method = match input.auth_method {
+        Patch::Absent => base.map_or("NONE", |b| b.auth_method.as_str()).to_string(),
+        Patch::Null => "NONE".to_string(),
+        Patch::Value(method) => method.as_str().to_string(),
+    };
     let is_interactive = match input.is_interactive {
         Patch::Absent => base.is_some_and(|b| b.is_interactive),
         Patch::Null => {

@@ -4,8 +4,8 @@
 //! Every function that changes something takes the open write transaction and emits the
 //! matching event into it (see `events`), so a change and its event commit together or not
 //! at all. Request-path functions never commit: the API layer does, through `Db::commit`
-//! (only the background and start-up tasks `stats::spawn_folder` and
-//! `projects::derive_missing` commit their own transactions, which emit nothing).
+//! (only the start-up task `projects::derive_missing` commits its own transactions, which
+//! emit nothing).
 
 pub mod annotations;
 pub mod import;

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::annotations::{self, NewAnnotation, ResultList};
 use super::projects::{self, Project};
@@ -50,12 +51,25 @@ pub struct NewPrediction {
 /// A prediction as a client sends it: `POST /api/predictions/` (`PredictionInput`, with
 /// its `task`), PATCH/PUT `/api/predictions/{id}/` (`PredictionInput<ReadOnly>`: the task
 /// is fixed) and each item of an import's `predictions`. Keys sent change.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// (One schema in the OpenAPI document for all three.)
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(bound = "")]
+#[schema(example = json!({"task": 1, "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["neg"]}}], "score": 0.9, "model_version": "v1"}))]
 pub struct PredictionInput<T = Option<Pk>> {
+    /// The task's id: required in `POST /api/predictions/`, fixed after it (ignored in an
+    /// update and in an import, where the task is the one imported).
+    #[serde(default)]
+    #[schema(value_type = i64)]
     pub task: T,
+    /// Result items (or a JSON string holding the list).
+    #[serde(default)]
+    #[schema(value_type = Vec<Value>)]
     pub result: Patch<ResultList>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
     pub score: Patch<f64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub model_version: Patch<VersionText>,
 }
 

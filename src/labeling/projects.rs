@@ -1,24 +1,18 @@
 //! Projects: the label config, the Label Studio settings and the statistics.
 
-use std::sync::LazyLock;
-
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+use super::label_config;
 use super::stored_json;
-use super::{label_config, stats};
 use crate::events::{self, Action};
-use crate::shared::{Actor, Error, Result, Scope};
+use crate::shared::{Actor, Error, Patch, Result, Scope, not_null};
+use crate::store::counters::Counters;
 use crate::store::time;
-use crate::store::{self, Backend, Conn, Row};
+use crate::store::{self, Conn, Row};
 
 pub const DEFAULT_LABEL_CONFIG: &str = "<View></View>";
-const SKIP_QUEUES: &[&str] = &["REQUEUE_FOR_ME", "REQUEUE_FOR_OTHERS", "IGNORE_SKIPPED"];
-const SAMPLINGS: &[&str] = &[
-    "Sequential sampling",
-    "Uniform sampling",
-    "Uncertainty sampling",
-];
 const TITLE_MAX_CHARS: usize = 50;
 
 /// The Label Studio project fields labelhook keeps and returns but does not act on.
@@ -151,39 +145,18 @@ impl Project {
     }
 }
 
-/// The projects query, with the statistics as of now: on PostgreSQL the row's plus the
-/// deltas not yet folded into it (`stats::spawn_folder`), read in the same statement.
-/// Built once per backend (every annotation write reads its project).
-fn select(conn: &Conn) -> &'static str {
-    static SQLITE: LazyLock<String> = LazyLock::new(|| select_for(Backend::Sqlite));
-    static POSTGRES: LazyLock<String> = LazyLock::new(|| select_for(Backend::Postgres));
-    match conn.backend() {
-        Backend::Sqlite => &SQLITE,
-        Backend::Postgres => &POSTGRES,
-    }
-}
-
-fn select_for(backend: Backend) -> String {
-    let stat = |c: &str| match backend {
-        Backend::Sqlite => format!("p.{c}"),
-        Backend::Postgres => format!("p.{c} + COALESCE(d.{c}, 0) AS {c}"),
-    };
-    let deltas = match backend {
-        Backend::Sqlite => String::new(),
-        Backend::Postgres => format!(
-            " LEFT JOIN LATERAL ({}) d ON TRUE",
-            stats::pending_sums("p.id")
-        ),
-    };
-    let stats: Vec<String> = stats::STAT_COLUMNS.iter().map(|c| stat(c)).collect();
+/// The projects query, with the statistics as of now (`store::counters`: on PostgreSQL
+/// the row's plus the deltas not yet folded into it, read in the same statement).
+fn select(conn: &Conn) -> String {
+    let counters = Counters::of(conn.backend());
     format!(
         "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
          p.parsed_label_config, p.control_weights, p.data_types, \
          p.config_suitable_for_bulk_annotation, p.settings, p.maximum_annotations, p.skip_queue, \
          p.token, p.created_at, p.updated_at, \
          u.id AS creator_id, u.email, u.first_name, u.last_name, {} \
-         FROM projects p JOIN users u ON u.id = p.created_by{deltas}",
-        stats.join(", ")
+         FROM projects p JOIN users u ON u.id = p.created_by{}",
+        counters.columns, counters.join
     )
 }
 
@@ -302,10 +275,145 @@ pub async fn list(
     Ok((projects, total))
 }
 
-/// A create or update request: its fields, with the `label_config` (if sent) already
-/// parsed.
+/// What happens to a user's skipped task (`skip_queue`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+pub enum SkipQueue {
+    #[serde(rename = "REQUEUE_FOR_ME")]
+    RequeueForMe,
+    #[serde(rename = "REQUEUE_FOR_OTHERS")]
+    RequeueForOthers,
+    #[serde(rename = "IGNORE_SKIPPED")]
+    IgnoreSkipped,
+}
+
+impl SkipQueue {
+    fn as_str(self) -> &'static str {
+        match self {
+            SkipQueue::RequeueForMe => "REQUEUE_FOR_ME",
+            SkipQueue::RequeueForOthers => "REQUEUE_FOR_OTHERS",
+            SkipQueue::IgnoreSkipped => "IGNORE_SKIPPED",
+        }
+    }
+}
+
+/// In which order the label stream hands out tasks (`sampling`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+pub enum Sampling {
+    #[serde(rename = "Sequential sampling")]
+    Sequential,
+    #[serde(rename = "Uniform sampling")]
+    Uniform,
+    #[serde(rename = "Uncertainty sampling")]
+    Uncertainty,
+}
+
+impl Sampling {
+    fn as_str(self) -> &'static str {
+        match self {
+            Sampling::Sequential => "Sequential sampling",
+            Sampling::Uniform => "Uniform sampling",
+            Sampling::Uncertainty => "Uncertainty sampling",
+        }
+    }
+}
+
+/// A project as a client sends it: `POST /api/projects/`, `PATCH`/`PUT
+/// /api/projects/{id}/`. Every key is optional; the keys sent change, the others are kept
+/// (Label Studio's defaults on create); unknown keys are ignored. A wrong type is serde's
+/// error (`api::extract` words it as Label Studio does); this type checks by hand only the
+/// ranges serde cannot say.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"title": "Reviews", "label_config": "<View><Text name=\"text\" value=\"$text\"/><Choices name=\"label\" toName=\"text\"><Choice value=\"pos\"/><Choice value=\"neg\"/></Choices></View>"}))]
 pub struct ProjectInput {
-    fields: Map<String, Value>,
+    /// `null` empties it.
+    #[schema(value_type = Option<String>, max_length = 50)]
+    pub title: Patch<String>,
+    /// `null` empties it.
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    /// The labeling interface (XML); empty or `null` means Label Studio's default.
+    #[schema(
+        value_type = Option<String>,
+        example = "<View><Text name=\"text\" value=\"$text\"/><Choices name=\"label\" toName=\"text\"><Choice value=\"pos\"/><Choice value=\"neg\"/></Choices></View>"
+    )]
+    pub label_config: Patch<String>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false, minimum = 1, maximum = 2147483647)]
+    pub maximum_annotations: Option<i64>,
+    /// `null` keeps it.
+    #[schema(value_type = Option<SkipQueue>)]
+    pub skip_queue: Patch<SkipQueue>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub sampling: Option<Sampling>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
+    pub overlap_cohort_percentage: Option<i64>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub expert_instruction: Option<String>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub show_instruction: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub show_skip_button: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub enable_empty_annotation: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub show_annotation_history: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub color: Option<String>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub is_published: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub model_version: Option<String>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub is_draft: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub min_annotations_to_start_training: Option<i64>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub start_training_on_annotation_update: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub show_collab_predictions: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub show_ground_truth_first: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub annotator_evaluation_enabled: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub show_overlap_first: Option<bool>,
+    #[schema(value_type = Option<String>)]
+    pub task_data_login: Patch<String>,
+    #[schema(value_type = Option<String>)]
+    pub task_data_password: Patch<String>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub reveal_preannotations_interactively: Option<bool>,
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub evaluate_predictions_automatically: Option<bool>,
+    #[schema(value_type = Option<String>)]
+    pub pinned_at: Patch<String>,
+    #[schema(value_type = Option<i64>)]
+    pub custom_task_lock_ttl: Patch<i64>,
+}
+
+/// A create or update request, its `label_config` (if sent) already parsed.
+pub struct ProjectChange {
+    input: ProjectInput,
     label_config: Option<NewLabelConfig>,
 }
 
@@ -333,43 +441,31 @@ impl NewLabelConfig {
     }
 }
 
-impl ProjectInput {
-    /// Takes a request's fields (a JSON object) and parses its `label_config`, if it has
-    /// one, on a blocking thread. Call it before opening the write transaction: a config
-    /// costs up to the limits' worth of parsing, which must delay no one else's write.
+impl ProjectChange {
+    /// Parses the input's `label_config`, if it has one, on a blocking thread. Call it
+    /// before opening the write transaction: a config costs up to the limits' worth of
+    /// parsing, which must delay no one else's write.
     pub async fn parse(
-        fields: Map<String, Value>,
+        mut input: ProjectInput,
         limits: label_config::Limits,
-    ) -> Result<ProjectInput> {
-        tokio::task::spawn_blocking(move || Self::parse_now(fields, &limits))
-            .await
-            .map_err(anyhow::Error::from)?
-    }
-
-    fn parse_now(
-        fields: Map<String, Value>,
-        limits: &label_config::Limits,
-    ) -> Result<ProjectInput> {
-        let text = match fields.get("label_config") {
-            None => None,
-            Some(Value::Null) => Some(String::new()),
-            Some(Value::String(text)) => Some(text.clone()),
-            Some(_) => {
-                return Err(Error::invalid("label_config", "Not a valid string."));
-            }
+    ) -> Result<ProjectChange> {
+        // `null` or empty text is Label Studio's default config.
+        let text = match std::mem::take(&mut input.label_config) {
+            Patch::Absent => None,
+            Patch::Null => Some(DEFAULT_LABEL_CONFIG.to_owned()),
+            Patch::Value(text) if text.trim().is_empty() => Some(DEFAULT_LABEL_CONFIG.to_owned()),
+            Patch::Value(text) => Some(text),
         };
-        let label_config = text
-            .map(|text| {
-                let text = if text.trim().is_empty() {
-                    DEFAULT_LABEL_CONFIG.to_owned()
-                } else {
-                    text
-                };
-                NewLabelConfig::parse(text, limits)
-            })
-            .transpose()?;
-        Ok(ProjectInput {
-            fields,
+        let label_config = match text {
+            None => None,
+            Some(text) => Some(
+                tokio::task::spawn_blocking(move || NewLabelConfig::parse(text, &limits))
+                    .await
+                    .map_err(anyhow::Error::from)??,
+            ),
+        };
+        Ok(ProjectChange {
+            input,
             label_config,
         })
     }
@@ -384,88 +480,123 @@ struct ProjectFields {
     skip_queue: String,
 }
 
-/// Validates `input` (a JSON object) applied on top of `base`.
-fn apply_input(base: Option<&Project>, input: &Map<String, Value>) -> Result<ProjectFields> {
-    let text = |key: &str, current: &str| -> Result<String> {
-        match input.get(key) {
-            None => Ok(current.to_string()),
-            Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(Error::invalid(key, "Not a valid string.")),
-        }
-    };
-    let title = text("title", base.map_or("", |p| p.title.as_str()))?;
+/// Validates `input` applied on top of `base` (none on create).
+fn apply_input(base: Option<&Project>, input: ProjectInput) -> Result<ProjectFields> {
+    let title = input
+        .title
+        .nullable(base.map(|p| p.title.clone()))
+        .unwrap_or_default();
     if title.chars().count() > TITLE_MAX_CHARS {
         return Err(Error::invalid(
             "title",
             format!("Ensure this field has no more than {TITLE_MAX_CHARS} characters."),
         ));
     }
-    let description = text("description", base.map_or("", |p| p.description.as_str()))?;
-
-    let maximum_annotations = match input.get("maximum_annotations") {
+    let description = input
+        .description
+        .nullable(base.map(|p| p.description.clone()))
+        .unwrap_or_default();
+    let maximum_annotations = match input.maximum_annotations {
         None => base.map_or(1, |p| p.maximum_annotations),
-        Some(v) => v
-            .as_i64()
-            .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
-            .ok_or_else(|| {
-                Error::invalid(
-                    "maximum_annotations",
-                    "Ensure this value is a whole number greater than or equal to 1.",
-                )
-            })?,
-    };
-    let skip_queue = match input.get("skip_queue") {
-        None | Some(Value::Null) => {
-            base.map_or("REQUEUE_FOR_OTHERS".into(), |p| p.skip_queue.clone())
-        }
-        Some(Value::String(s)) if SKIP_QUEUES.contains(&s.as_str()) => s.clone(),
-        Some(other) => {
+        Some(n) if n < 1 => {
             return Err(Error::invalid(
-                "skip_queue",
-                format!("{other} is not a valid choice."),
+                "maximum_annotations",
+                "Ensure this value is greater than or equal to 1.",
             ));
         }
-    };
-
-    // The pass-through settings: overlay the given keys on the current ones, then let serde
-    // check the types.
-    let mut settings = serde_json::to_value(base.map(|p| p.settings.clone()).unwrap_or_default())
-        .map_err(anyhow::Error::from)?;
-    if let Some(current) = settings.as_object_mut() {
-        for (key, value) in input {
-            if current.contains_key(key) {
-                current.insert(key.clone(), value.clone());
-            }
+        Some(n) if n > i64::from(i32::MAX) => {
+            return Err(Error::invalid(
+                "maximum_annotations",
+                format!("Ensure this value is less than or equal to {}.", i32::MAX),
+            ));
         }
-    }
-    let settings: ProjectSettings = serde_path_to_error::deserialize(settings)
-        .map_err(|error| super::invalid_at("", &error))?;
-    if !SAMPLINGS.contains(&settings.sampling.as_str()) {
-        return Err(Error::invalid(
-            "sampling",
-            format!("\"{}\" is not a valid choice.", settings.sampling),
-        ));
-    }
-    if !(0..=100).contains(&settings.overlap_cohort_percentage) {
+        Some(n) => n,
+    };
+    let skip_queue = match input.skip_queue.value() {
+        Some(queue) => queue.as_str().to_string(),
+        None => base.map_or("REQUEUE_FOR_OTHERS".into(), |p| p.skip_queue.clone()),
+    };
+    if let Some(percentage) = input.overlap_cohort_percentage
+        && !(0..=100).contains(&percentage)
+    {
         return Err(Error::invalid(
             "overlap_cohort_percentage",
             "Ensure this value is between 0 and 100.",
         ));
     }
+    let mut s = base.map(|p| p.settings.clone()).unwrap_or_default();
+    // The keys sent replace the current values.
+    fn set<T>(target: &mut T, sent: Option<T>) {
+        if let Some(value) = sent {
+            *target = value;
+        }
+    }
+    set(&mut s.sampling, input.sampling.map(|x| x.as_str().into()));
+    set(
+        &mut s.overlap_cohort_percentage,
+        input.overlap_cohort_percentage,
+    );
+    set(&mut s.expert_instruction, input.expert_instruction);
+    set(&mut s.show_instruction, input.show_instruction);
+    set(&mut s.show_skip_button, input.show_skip_button);
+    set(
+        &mut s.enable_empty_annotation,
+        input.enable_empty_annotation,
+    );
+    set(
+        &mut s.show_annotation_history,
+        input.show_annotation_history,
+    );
+    set(&mut s.color, input.color);
+    set(&mut s.is_published, input.is_published);
+    set(&mut s.model_version, input.model_version);
+    set(&mut s.is_draft, input.is_draft);
+    set(
+        &mut s.min_annotations_to_start_training,
+        input.min_annotations_to_start_training,
+    );
+    set(
+        &mut s.start_training_on_annotation_update,
+        input.start_training_on_annotation_update,
+    );
+    set(
+        &mut s.show_collab_predictions,
+        input.show_collab_predictions,
+    );
+    set(
+        &mut s.show_ground_truth_first,
+        input.show_ground_truth_first,
+    );
+    set(
+        &mut s.annotator_evaluation_enabled,
+        input.annotator_evaluation_enabled,
+    );
+    set(&mut s.show_overlap_first, input.show_overlap_first);
+    set(
+        &mut s.reveal_preannotations_interactively,
+        input.reveal_preannotations_interactively,
+    );
+    set(
+        &mut s.evaluate_predictions_automatically,
+        input.evaluate_predictions_automatically,
+    );
+    s.task_data_login = input.task_data_login.nullable(s.task_data_login);
+    s.task_data_password = input.task_data_password.nullable(s.task_data_password);
+    s.pinned_at = input.pinned_at.nullable(s.pinned_at);
+    s.custom_task_lock_ttl = input.custom_task_lock_ttl.nullable(s.custom_task_lock_ttl);
     Ok(ProjectFields {
         title,
         description,
-        settings,
+        settings: s,
         maximum_annotations,
         skip_queue,
     })
 }
 
 /// Creates a project and emits PROJECT_CREATED.
-pub async fn create(tx: &mut Conn, actor: &Actor, input: ProjectInput) -> Result<Project> {
-    let fields = apply_input(None, &input.fields)?;
-    let config = match input.label_config {
+pub async fn create(tx: &mut Conn, actor: &Actor, change: ProjectChange) -> Result<Project> {
+    let fields = apply_input(None, change.input)?;
+    let config = match change.label_config {
         Some(config) => config,
         None => NewLabelConfig::parse(DEFAULT_LABEL_CONFIG.into(), &Default::default())?,
     };
@@ -502,9 +633,14 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: ProjectInput) -> Result
 }
 
 /// Applies a partial (PATCH) or full (PUT) update and emits PROJECT_UPDATED.
-pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, input: ProjectInput) -> Result<Project> {
+pub async fn update(
+    tx: &mut Conn,
+    actor: &Actor,
+    id: i64,
+    change: ProjectChange,
+) -> Result<Project> {
     let before = get(tx, actor, id).await?;
-    let fields = apply_input(Some(&before), &input.fields)?;
+    let fields = apply_input(Some(&before), change.input)?;
     let now = time::now();
     store::query(
         "UPDATE projects SET title = $1, description = $2, settings = $3, \
@@ -520,7 +656,7 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, input: ProjectInput) 
     .execute(&mut *tx)
     .await?;
     // The config's columns are written only when a new one was sent (they may be large).
-    if let Some(config) = &input.label_config {
+    if let Some(config) = &change.label_config {
         store::query(
             "UPDATE projects SET label_config = $1, parsed_label_config = $2, \
              control_weights = $3, data_types = $4, config_suitable_for_bulk_annotation = $5 \

@@ -14,7 +14,7 @@
 
 use super::projects::Project;
 use crate::shared::Result;
-use crate::store::{self, Backend, Conn, Db, Row};
+use crate::store::{self, Conn, Row, counters};
 
 fn finished_condition(skip_queue: &str) -> &'static str {
     if skip_queue == "IGNORE_SKIPPED" {
@@ -132,8 +132,7 @@ pub async fn refresh_task_counters(
     Ok(delta)
 }
 
-/// Writes what [`refresh_task_counters`] computed: into the project's row on SQLite, as
-/// a delta row on PostgreSQL (see [`spawn_folder`]).
+/// Writes what [`refresh_task_counters`] computed into the project's counters.
 pub async fn save_project_delta(
     conn: &mut Conn,
     project_id: i64,
@@ -142,53 +141,21 @@ pub async fn save_project_delta(
     if *delta == ProjectDelta::default() {
         return Ok(());
     }
-    let sql = match conn.backend() {
-        Backend::Sqlite => {
-            "UPDATE projects SET \
-             total_annotations_number = total_annotations_number + $1, \
-             skipped_annotations_number = skipped_annotations_number + $2, \
-             useful_annotation_number = useful_annotation_number + $3, \
-             ground_truth_number = ground_truth_number + $4, \
-             total_predictions_number = total_predictions_number + $5, \
-             finished_task_number = finished_task_number + $6, \
-             num_tasks_with_annotations = num_tasks_with_annotations + $7 \
-             WHERE id = $8"
-        }
-        Backend::Postgres => {
-            "INSERT INTO project_stat_deltas (total_annotations_number, skipped_annotations_number, \
-             useful_annotation_number, ground_truth_number, total_predictions_number, \
-             finished_task_number, num_tasks_with_annotations, project_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        }
-    };
-    store::query(sql)
-        .bind(delta.task.total)
-        .bind(delta.task.cancelled)
-        .bind(delta.task.useful)
-        .bind(delta.task.ground_truth)
-        .bind(delta.task.predictions)
-        .bind(delta.task.labeled)
-        .bind(delta.with_useful)
-        .bind(project_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    let values = [
+        ("total_annotations_number", delta.task.total),
+        ("skipped_annotations_number", delta.task.cancelled),
+        ("useful_annotation_number", delta.task.useful),
+        ("ground_truth_number", delta.task.ground_truth),
+        ("total_predictions_number", delta.task.predictions),
+        ("finished_task_number", delta.task.labeled),
+        ("num_tasks_with_annotations", delta.with_useful),
+    ];
+    Ok(counters::add(conn, project_id, &values).await?)
 }
 
 /// Counts `count` new tasks in the project's statistics.
 pub async fn add_tasks(conn: &mut Conn, project_id: i64, count: i64) -> Result<()> {
-    let sql = match conn.backend() {
-        Backend::Sqlite => "UPDATE projects SET task_number = task_number + $1 WHERE id = $2",
-        Backend::Postgres => {
-            "INSERT INTO project_stat_deltas (task_number, project_id) VALUES ($1, $2)"
-        }
-    };
-    store::query(sql)
-        .bind(count)
-        .bind(project_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    Ok(counters::add(conn, project_id, &[("task_number", count)]).await?)
 }
 
 /// Recomputes every task of the project (after a change of overlap or of the skip rule, or
@@ -213,105 +180,7 @@ const SUMS_FROM_TASKS: &str = "SELECT \
     COUNT(*) FILTER (WHERE t.useful_annotations > 0) AS num_tasks_with_annotations \
     FROM tasks t WHERE t.project_id = $1";
 
-/// The statistics columns of `projects` (and of `project_stat_deltas`).
-pub const STAT_COLUMNS: [&str; 8] = [
-    "task_number",
-    "finished_task_number",
-    "total_annotations_number",
-    "skipped_annotations_number",
-    "useful_annotation_number",
-    "ground_truth_number",
-    "total_predictions_number",
-    "num_tasks_with_annotations",
-];
-
-/// Re-adds the project's statistics from its tasks' counters. On PostgreSQL this writes
-/// the difference as one more delta row, computed in one statement (one snapshot):
-/// changes committed after that snapshot bring their own deltas.
+/// Re-adds the project's statistics from its tasks' counters.
 pub async fn sum_project(conn: &mut Conn, project_id: i64) -> Result<()> {
-    let sql = match conn.backend() {
-        Backend::Sqlite => "UPDATE projects SET \
-         task_number = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1), \
-         finished_task_number = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1 AND t.is_labeled = 1), \
-         total_annotations_number = (SELECT COALESCE(SUM(t.total_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
-         skipped_annotations_number = (SELECT COALESCE(SUM(t.cancelled_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
-         useful_annotation_number = (SELECT COALESCE(SUM(t.useful_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
-         ground_truth_number = (SELECT COALESCE(SUM(t.ground_truth_annotations), 0) FROM tasks t WHERE t.project_id = $1), \
-         total_predictions_number = (SELECT COALESCE(SUM(t.total_predictions), 0) FROM tasks t WHERE t.project_id = $1), \
-         num_tasks_with_annotations = (SELECT COUNT(*) FROM tasks t WHERE t.project_id = $1 AND t.useful_annotations > 0) \
-         WHERE id = $1"
-            .to_string(),
-        Backend::Postgres => {
-            let differences: Vec<String> = STAT_COLUMNS
-                .iter()
-                .map(|c| format!("s.{c} - p.{c} - COALESCE(d.{c}, 0)"))
-                .collect();
-            format!(
-                "INSERT INTO project_stat_deltas (project_id, {}) \
-                 SELECT p.id, {} FROM projects p CROSS JOIN ({SUMS_FROM_TASKS}) s \
-                 LEFT JOIN LATERAL ({}) d ON TRUE WHERE p.id = $1",
-                STAT_COLUMNS.join(", "),
-                differences.join(", "),
-                pending_sums("p.id"),
-            )
-        }
-    };
-    store::query(&sql)
-        .bind(project_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// PostgreSQL: the deltas not yet folded into the project `project` (an SQL expression),
-/// as one row with a column per statistic.
-pub fn pending_sums(project: &str) -> String {
-    let sums: Vec<String> = STAT_COLUMNS
-        .iter()
-        .map(|c| format!("SUM(x.{c})::BIGINT AS {c}"))
-        .collect();
-    format!(
-        "SELECT {} FROM project_stat_deltas x WHERE x.project_id = {project}",
-        sums.join(", ")
-    )
-}
-
-/// PostgreSQL: folds the delta rows into the projects' rows, every quarter second, for
-/// as long as the process runs. Each fold is one statement: a reader sees either the
-/// rows before it with their deltas, or after it without them, never half.
-pub fn spawn_folder(db: Db) {
-    if db.backend != Backend::Postgres {
-        return;
-    }
-    let sums: Vec<String> = STAT_COLUMNS
-        .iter()
-        .map(|c| format!("SUM({c})::BIGINT AS {c}"))
-        .collect();
-    let sets: Vec<String> = STAT_COLUMNS
-        .iter()
-        .map(|c| format!("{c} = p.{c} + s.{c}"))
-        .collect();
-    let sql = format!(
-        "WITH d AS (DELETE FROM project_stat_deltas RETURNING *), \
-         s AS (SELECT project_id, {} FROM d GROUP BY project_id) \
-         UPDATE projects p SET {} FROM s WHERE p.id = s.project_id",
-        sums.join(", "),
-        sets.join(", ")
-    );
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            if let Err(error) = fold(&db, &sql).await {
-                tracing::warn!(%error, "folding project statistics failed; retrying");
-            }
-        }
-    });
-}
-
-async fn fold(db: &Db, sql: &str) -> store::Result<()> {
-    let mut tx = db.begin().await?;
-    // Lost in a database crash, a fold leaves its deltas in place: the sums do not move.
-    db.skip_flush_wait(&mut tx).await?;
-    store::query(sql).execute(&mut *tx).await?;
-    tx.commit().await
+    Ok(counters::set(conn, project_id, SUMS_FROM_TASKS).await?)
 }

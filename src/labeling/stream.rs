@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use super::projects::Project;
 use super::tasks::{self, Task};
 use crate::shared::{Actor, Result};
-use crate::store::{self, Backend, Conn, time};
+use crate::store::{self, Conn, time};
 
 /// How many candidate tasks one query reads before the next page is asked for.
 const PAGE: i64 = 32;
@@ -258,12 +258,13 @@ async fn still_free(
     now: i64,
     free: &str,
 ) -> Result<Place> {
-    if tx.backend() == Backend::Postgres {
-        let locked =
-            store::query_scalar::<i64>("SELECT id FROM tasks WHERE id = $1 FOR UPDATE SKIP LOCKED")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+    let lock = tx.backend().for_update_skip_locked();
+    if !lock.is_empty() {
+        let sql = format!("SELECT id FROM tasks WHERE id = $1{lock}");
+        let locked = store::query_scalar::<i64>(&sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if locked.is_none() {
             return Ok(Place::Busy);
         }

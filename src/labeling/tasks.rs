@@ -275,13 +275,26 @@ pub struct NewTask {
 }
 
 /// `POST /api/tasks/`: one task of `project`, with its annotations and predictions.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"project": 1, "data": {"text": "great"}}))]
 pub struct TaskInput {
+    /// The project's id.
+    #[serde(default)]
+    #[schema(value_type = i64, required = true)]
     pub project: Option<Pk>,
+    #[serde(default)]
+    #[schema(value_type = Object, required = true)]
     pub data: Patch<Map<String, Value>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
+    /// Annotations to create with the task.
+    #[serde(default)]
+    #[schema(nullable = false)]
     pub annotations: Option<Vec<AnnotationInput>>,
+    /// Predictions to create with the task (their `task` is this one).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<PredictionInput>>, nullable = false)]
     pub predictions: Option<Vec<PredictionInput<ReadOnly>>>,
 }
 

@@ -72,6 +72,15 @@ impl<T: serde::Serialize> serde::Serialize for Patch<T> {
     }
 }
 
+/// For a field that may be left out but never sent as `null` (Django REST framework's
+/// `allow_null=False`): `#[serde(default, deserialize_with = "not_null")] field: Option<T>`.
+/// Absent is `None`; `null` is serde's error, which reads "This field may not be null.".
+pub fn not_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
 /// A field of an update that cannot change (an object's project, fixed at creation):
 /// whatever a client sends there is ignored, as Django REST framework ignores a read-only
 /// field. Input types are generic over such a field: `WebhookInput<ReadOnly>`.

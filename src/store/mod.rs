@@ -12,6 +12,7 @@
 //! is sent at once. A higher layer that must act at commit attaches a [`CommitHook`] to
 //! every write transaction ([`Db::on_commit`]).
 
+pub mod counters;
 pub mod health;
 pub mod hook;
 pub mod schema;
@@ -40,6 +41,46 @@ pub struct Options {
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// What the backends differ in, for the queries of higher layers (which never name a
+/// backend). Row locks: PostgreSQL takes them; on SQLite they are empty, since a write
+/// transaction already holds the whole database.
+impl Backend {
+    /// Whether other processes may use the same database at once (PostgreSQL). SQLite is
+    /// used by this process alone: at start-up, nothing it left unfinished belongs to a
+    /// live process.
+    pub fn shared(self) -> bool {
+        self == Backend::Postgres
+    }
+
+    /// ` FOR UPDATE`: lock the rows selected until commit.
+    pub fn for_update(self) -> &'static str {
+        self.lock(" FOR UPDATE")
+    }
+
+    /// ` FOR UPDATE SKIP LOCKED`: lock the rows selected, skipping those another
+    /// transaction holds.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        self.lock(" FOR UPDATE SKIP LOCKED")
+    }
+
+    /// ` FOR KEY SHARE`: keep the rows selected from being deleted until commit.
+    pub fn for_key_share(self) -> &'static str {
+        self.lock(" FOR KEY SHARE")
+    }
+
+    fn lock(self, clause: &'static str) -> &'static str {
+        match self {
+            Backend::Postgres => clause,
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// Whether the SQL has `LATERAL` joins (PostgreSQL).
+    pub fn has_lateral(self) -> bool {
+        self == Backend::Postgres
+    }
 }
 
 /// Handle to the database, cheap to clone.

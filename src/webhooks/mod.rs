@@ -319,20 +319,41 @@ pub async fn list(conn: &mut Conn, actor: &Actor, filter: ProjectFilter) -> Resu
 /// `PATCH`/`PUT /api/webhooks/{id}/` (`WebhookInput<ReadOnly>`: `project` is read-only
 /// after creation, so whatever is sent there is ignored, as Django REST framework ignores
 /// a read-only field). Keys sent change; others are kept. Unknown keys are ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// (One schema in the OpenAPI document for both.)
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(bound = "")]
+#[schema(example = json!({"url": "https://hooks.example.com/labeling", "project": 1, "send_for_all_actions": false, "actions": ["TASKS_CREATED", "ANNOTATION_CREATED"]}))]
 pub struct WebhookInput<P = Patch<Pk>> {
+    /// Required on create.
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 2048, format = "uri")]
     pub url: Patch<String>,
     /// The project's id (a number or a string of digits); absent or `null` is
-    /// organization-level.
+    /// organization-level (unless LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS is false).
+    /// Fixed at creation: ignored in an update.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
     pub project: P,
+    #[serde(default)]
+    #[schema(value_type = bool)]
     pub send_payload: Patch<bool>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
     pub send_for_all_actions: Patch<bool>,
-    /// Header names to string values (checked by `validate_headers`, which names the
-    /// header at fault).
+    /// Extra headers for every delivery: at most 10, names of letters, digits, `-` and
+    /// `_`, string values (checked by `validate_headers`, which names the header at fault).
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub headers: Patch<Map<String, Value>>,
+    /// The actions to send when `send_for_all_actions` is false.
+    #[serde(default)]
+    #[schema(value_type = Vec<ActionName>)]
     pub actions: Patch<Vec<ActionName>>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
     pub is_active: Patch<bool>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
     pub hub_signature: Patch<bool>,
 }
 
@@ -340,6 +361,23 @@ pub struct WebhookInput<P = Patch<Pk>> {
 /// `"X" is not a valid choice.`, at its index in the list.
 #[derive(Debug, Clone)]
 pub struct ActionName(pub &'static crate::events::ActionInfo);
+
+/// In the OpenAPI document: the ids of `events::CATALOGUE`.
+impl utoipa::PartialSchema for ActionName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let ids = crate::events::CATALOGUE.iter().map(|info| info.id);
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(ids))
+            .into()
+    }
+}
+
+impl ToSchema for ActionName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "WebhookAction".into()
+    }
+}
 
 impl<'de> Deserialize<'de> for ActionName {
     fn deserialize<D: serde::Deserializer<'de>>(
