@@ -10,7 +10,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{LsJson, LsQuery};
+use super::extract::{LsJson, LsQuery, required_query_id};
 use super::route::{Route, get, post, tagged};
 use crate::labeling::tasks::{Comparison, TaskColumn, TaskSelection};
 use crate::labeling::{annotations, predictions, projects, tasks};
@@ -151,18 +151,7 @@ async fn run(
             ),
         ));
     }
-    let project_id = query
-        .project
-        .as_deref()
-        .ok_or_else(|| {
-            ApiError::field(
-                "project",
-                "This query parameter is required: ?project=<id>.",
-            )
-        })?
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| ApiError::field("project", "A valid integer is required."))?;
+    let project_id = required_query_id("project", query.project.as_deref())?;
     let selection = body
         .selected_items
         .ok_or_else(|| ApiError::field("selectedItems", "This field is required."))?;

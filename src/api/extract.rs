@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
 use crate::shared::input_error;
 
 /// A JSON body deserialized into `T`; a wrong type names the field at fault.
@@ -236,6 +236,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for LsQuery<T> {
                 }
             })
     }
+}
+
+/// An optional id in the query string (`?project=1`): blank or absent is none; anything
+/// but a whole number is a 400 naming the parameter.
+pub fn query_id(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::field(name, "A valid integer is required.")),
+    }
+}
+
+/// A required id in the query string (`?project=1`), as [`query_id`] reads it.
+pub fn required_query_id(name: &str, value: Option<&str>) -> ApiResult<i64> {
+    query_id(name, value)?.ok_or_else(|| {
+        ApiError::field(
+            name,
+            format!("This query parameter is required: ?{name}=<id>."),
+        )
+    })
 }
 
 /// A numeric id from the path; anything else is 404, as in Label Studio.

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery};
+use super::error::ApiResult;
+use super::extract::{Id, LsJson, LsQuery, query_id};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::ml_backends::{self, MlBackendInput, MlBackendView};
 use crate::shared::Role;
@@ -71,18 +71,7 @@ async fn list(
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<MlBackendView>>> {
-    let project = match query
-        .project
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        None => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .map_err(|_| ApiError::field("project", "A valid integer is required."))?,
-        ),
-    };
+    let project = query_id("project", query.project.as_deref())?;
     let mut conn = state.db.reader().acquire().await?;
     let found = ml_backends::list(&mut conn, &actor, project).await?;
     Ok(Json(found.iter().map(|m| m.api()).collect()))

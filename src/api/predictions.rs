@@ -7,8 +7,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery};
+use super::error::ApiResult;
+use super::extract::{Id, LsJson, LsQuery, query_id};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::predictions::{self, PredictionInput};
 use crate::labeling::render::PredictionView;
@@ -59,23 +59,13 @@ struct ListQuery {
     project: Option<String>,
 }
 
-fn optional_id(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(text) => text
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ApiError::field(name, "A valid integer is required.")),
-    }
-}
-
 async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<PredictionView>>> {
-    let task = optional_id("task", query.task.as_deref())?;
-    let project = optional_id("project", query.project.as_deref())?;
+    let task = query_id("task", query.task.as_deref())?;
+    let project = query_id("project", query.project.as_deref())?;
     let mut conn = state.db.reader().acquire().await?;
     let found = predictions::list(&mut conn, &actor, task, project).await?;
     Ok(Json(found.iter().map(|p| p.api()).collect()))

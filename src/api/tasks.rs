@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::data_manager::selection_from;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery};
+use super::extract::{Id, LsJson, LsQuery, required_query_id};
 use super::pagination::PageQuery;
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
@@ -93,18 +93,7 @@ async fn list(
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<TaskList>> {
     let page = query.page.page(100)?;
-    let project_id = query
-        .project
-        .as_deref()
-        .ok_or_else(|| {
-            ApiError::field(
-                "project",
-                "This query parameter is required: ?project=<id>.",
-            )
-        })?
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| ApiError::field("project", "A valid integer is required."))?;
+    let project_id = required_query_id("project", query.project.as_deref())?;
     let mut conn = state.db.reader().acquire().await?;
     let project = projects::get(&mut conn, &actor, project_id).await?;
     let selection = match query.query.as_deref().map(str::trim) {

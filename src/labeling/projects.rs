@@ -525,61 +525,37 @@ fn apply_input(base: Option<&Project>, input: ProjectInput) -> Result<ProjectFie
         ));
     }
     let mut s = base.map(|p| p.settings.clone()).unwrap_or_default();
-    // The keys sent replace the current values.
-    fn set<T>(target: &mut T, sent: Option<T>) {
-        if let Some(value) = sent {
-            *target = value;
-        }
+    // The keys sent replace the current values (each field has the same name in both).
+    macro_rules! replace_sent {
+        ($($field:ident),* $(,)?) => {
+            $(if let Some(value) = input.$field {
+                s.$field = value;
+            })*
+        };
     }
-    set(&mut s.sampling, input.sampling.map(|x| x.as_str().into()));
-    set(
-        &mut s.overlap_cohort_percentage,
-        input.overlap_cohort_percentage,
+    replace_sent!(
+        overlap_cohort_percentage,
+        expert_instruction,
+        show_instruction,
+        show_skip_button,
+        enable_empty_annotation,
+        show_annotation_history,
+        color,
+        is_published,
+        model_version,
+        is_draft,
+        min_annotations_to_start_training,
+        start_training_on_annotation_update,
+        show_collab_predictions,
+        show_ground_truth_first,
+        annotator_evaluation_enabled,
+        show_overlap_first,
+        reveal_preannotations_interactively,
+        evaluate_predictions_automatically,
     );
-    set(&mut s.expert_instruction, input.expert_instruction);
-    set(&mut s.show_instruction, input.show_instruction);
-    set(&mut s.show_skip_button, input.show_skip_button);
-    set(
-        &mut s.enable_empty_annotation,
-        input.enable_empty_annotation,
-    );
-    set(
-        &mut s.show_annotation_history,
-        input.show_annotation_history,
-    );
-    set(&mut s.color, input.color);
-    set(&mut s.is_published, input.is_published);
-    set(&mut s.model_version, input.model_version);
-    set(&mut s.is_draft, input.is_draft);
-    set(
-        &mut s.min_annotations_to_start_training,
-        input.min_annotations_to_start_training,
-    );
-    set(
-        &mut s.start_training_on_annotation_update,
-        input.start_training_on_annotation_update,
-    );
-    set(
-        &mut s.show_collab_predictions,
-        input.show_collab_predictions,
-    );
-    set(
-        &mut s.show_ground_truth_first,
-        input.show_ground_truth_first,
-    );
-    set(
-        &mut s.annotator_evaluation_enabled,
-        input.annotator_evaluation_enabled,
-    );
-    set(&mut s.show_overlap_first, input.show_overlap_first);
-    set(
-        &mut s.reveal_preannotations_interactively,
-        input.reveal_preannotations_interactively,
-    );
-    set(
-        &mut s.evaluate_predictions_automatically,
-        input.evaluate_predictions_automatically,
-    );
+    if let Some(sampling) = input.sampling {
+        s.sampling = sampling.as_str().into();
+    }
     s.task_data_login = input.task_data_login.nullable(s.task_data_login);
     s.task_data_password = input.task_data_password.nullable(s.task_data_password);
     s.pinned_at = input.pinned_at.nullable(s.pinned_at);
