@@ -13,6 +13,18 @@ fn choice(label: &str) -> Value {
     json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}])
 }
 
+/// `body` without the given keys of each item of its list `list` (labelhook's additions
+/// to a Label Studio payload, left out to compare the rest with the recording).
+fn without_item_keys(body: &Value, list: &str, keys: &[&str]) -> Value {
+    let mut body = body.clone();
+    for item in body[list].as_array_mut().into_iter().flatten() {
+        for key in keys {
+            item.as_object_mut().map(|item| item.remove(*key));
+        }
+    }
+    body
+}
+
 async fn hook(server: &Server, body: Value) -> Value {
     server.create("/api/webhooks/", body).await
 }
@@ -324,6 +336,13 @@ async fn info_lists_the_catalogue() {
     ] {
         expected[id] = serde_json::json!({"name": name, "description": "", "key": key, "organization-only": false});
     }
+    // labelhook's TASK_COMPLETED (issue 18), described.
+    let completed = &info["TASK_COMPLETED"];
+    assert_eq!(completed["name"], "Task completed");
+    assert_eq!(completed["key"], "task");
+    assert_eq!(completed["organization-only"], false);
+    assert!(!completed["description"].as_str().unwrap().is_empty());
+    expected["TASK_COMPLETED"] = completed.clone();
     for (id, name) in [
         ("WEBHOOK_FAILING", "Webhook failing"),
         ("WEBHOOK_RECOVERED", "Webhook recovered"),
@@ -368,8 +387,8 @@ async fn info_lists_the_catalogue() {
         .json()
         .await
         .unwrap();
-    // Label Studio's ten and the three review events.
-    assert_eq!(not.as_object().unwrap().len(), 13);
+    // Label Studio's ten, the three review events and TASK_COMPLETED.
+    assert_eq!(not.as_object().unwrap().len(), 14);
 }
 
 // ---------------------------------------------------------------- events and payloads
@@ -492,13 +511,14 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         )
         .await;
     let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 1).await;
+    // Label Studio's shape, plus each annotation's task and project (issue 18).
     assert_same_shape(
         &reference("ANNOTATIONS_DELETED.json")["body"],
-        &deleted[0].body,
+        &without_item_keys(&deleted[0].body, "annotations", &["task", "project"]),
     );
     assert_eq!(
         deleted[0].body["annotations"],
-        json!([{"id": annotation["id"]}])
+        json!([{"id": annotation["id"], "task": annotation["task"], "project": project}])
     );
     server
         .call(
@@ -567,10 +587,16 @@ async fn every_event_arrives_with_the_label_studio_payload() {
     let tasks_deleted = receiver.wait_for("TASKS_DELETED", 3).await;
     assert_same_shape(
         &reference("TASKS_DELETED.json")["body"],
-        &tasks_deleted[0].body,
+        &without_item_keys(&tasks_deleted[0].body, "tasks", &["project"]),
     );
-    assert_eq!(tasks_deleted[0].body["tasks"], json!([{"id": ids[0]}]));
-    assert_eq!(tasks_deleted[1].body["tasks"], json!([{"id": ids[1]}]));
+    assert_eq!(
+        tasks_deleted[0].body["tasks"],
+        json!([{"id": ids[0], "project": project}])
+    );
+    assert_eq!(
+        tasks_deleted[1].body["tasks"],
+        json!([{"id": ids[1], "project": project}])
+    );
     assert_eq!(tasks_deleted[2].body["project"]["task_number"], 0);
 
     // PROJECT_DELETED reaches organization-level webhooks with the id only.

@@ -121,6 +121,7 @@ export function healthPanel(webhook, hourly) {
 }
 
 function eventsSummary(webhook, actions) {
+  if (webhook.format === 'labelbox') return `Labelbox format · ${webhook.topics.join(', ')}`;
   const body = webhook.send_payload ? 'full payload' : 'action name only';
   if (webhook.send_for_all_actions) return `All events · ${body}`;
   if (!webhook.actions.length) return `No events selected (tests only) · ${body}`;
@@ -339,6 +340,17 @@ export function retryMessage({ waiting, probe }) {
 
 // ---- Add / edit form --------------------------------------------------------------------
 
+/** Labelbox's topics, in words (docs/delivery.md has what each is made from). */
+const LABELBOX_TOPICS = [
+  ['LABEL_CREATED', 'Label created'],
+  ['LABEL_UPDATED', 'Label updated'],
+  ['LABEL_DELETED', 'Label deleted'],
+  ['REVIEW_CREATED', 'Review created'],
+  ['REVIEW_UPDATED', 'Review updated'],
+  ['REVIEW_DELETED', 'Review deleted'],
+  ['WORKFLOW_ACTION', 'Workflow action (approved, rejected)'],
+];
+
 export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
   const webhook = webhookId ? await api(`/api/webhooks/${webhookId}/`) : null;
   const projectId = webhook ? webhook.project : project;
@@ -368,6 +380,32 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
 
   const payload = h('input', { type: 'checkbox', id: 'wh-payload', 'data-field': 'send_payload', checked: webhook ? webhook.send_payload : true, 'aria-describedby': 'wh-payload-hint wh-payload-error' });
   const active = h('input', { type: 'checkbox', id: 'wh-active', 'data-field': 'is_active', checked: webhook ? webhook.is_active : true, 'aria-describedby': 'wh-active-hint wh-active-error' });
+
+  // Labelbox's requests (topics instead of events, a secret the receiver has): chosen when
+  // the webhook is added.
+  const format = webhook ? null : h('select', { id: 'wh-format', 'data-field': 'format', 'aria-describedby': 'wh-format-hint wh-format-error' },
+    h('option', { value: 'label_studio' }, 'Label Studio (Standard Webhooks signatures)'),
+    h('option', { value: 'labelbox' }, 'Labelbox (X-Hub-Signature, X-Labelbox-Event)'));
+  const isLabelbox = () => (webhook ? webhook.format === 'labelbox' : format.value === 'labelbox');
+  const topicBoxes = LABELBOX_TOPICS.map(([topic]) => h('input', {
+    type: 'checkbox', id: `wh-topic-${topic}`, value: topic, 'data-field': 'topics',
+    checked: webhook?.topics?.includes(topic),
+  }));
+
+  // The signing secret is chosen once, when the webhook is added (Rotate secret changes it).
+  const secret = webhook ? null : h('input', {
+    id: 'wh-secret', name: 'secret', type: 'text', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'Leave empty for a random whsec_… secret',
+    'data-field': 'secret', 'aria-describedby': 'wh-secret-hint wh-secret-error',
+  });
+
+  // Conditions on the event body, as JSON (docs/delivery.md#filters).
+  const filter = h('textarea', {
+    id: 'wh-filter', rows: 3, spellcheck: 'false', 'data-field': 'filter',
+    placeholder: '[{"path": "task.data.split", "in": ["train"]}, {"result_contains_label": "Cat"}]',
+    'aria-describedby': 'wh-filter-hint wh-filter-error',
+  });
+  filter.value = webhook?.filter ? JSON.stringify(webhook.filter) : '';
 
   const rows = h('div', { class: 'header-rows' });
   function addHeader(name = '', value = '') {
@@ -400,7 +438,18 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
       url,
       h('p', { class: 'hint', id: 'wh-url-hint' }, 'Where events are POSTed: an absolute http:// or https:// address.'),
       errorSlot('url', 'wh-url-error')),
-    h('fieldset', { class: 'field' },
+    format && h('div', { class: 'field' },
+      h('label', { for: 'wh-format' }, 'Format'),
+      format,
+      h('p', { class: 'hint', id: 'wh-format-hint' }, 'Labelbox: for a receiver written for Labelbox. Fixed once the webhook is added.'),
+      errorSlot('format', 'wh-format-error')),
+    h('fieldset', { class: 'field', id: 'wh-topics' },
+      h('legend', {}, 'Labelbox topics'),
+      errorSlot('topics', 'wh-topics-error'),
+      h('ul', { class: 'checks', 'aria-label': 'Topics to send' }, LABELBOX_TOPICS.map(([topic, words], i) => h('li', { class: 'choice' },
+        topicBoxes[i],
+        h('label', { for: topicBoxes[i].id }, words, ' ', h('code', {}, topic)))))),
+    h('fieldset', { class: 'field', id: 'wh-events' },
       h('legend', {}, 'Events'),
       errorSlot('actions', 'wh-actions-error'),
       h('div', { class: 'choice' }, allRadio, h('label', { for: 'wh-all' }, 'All events')),
@@ -408,6 +457,16 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
       h('ul', { class: 'checks', 'aria-label': 'Events to send' }, choices.map(([action, info], i) => h('li', { class: 'choice' },
         boxes[i],
         h('label', { for: boxes[i].id }, info.name, ' ', h('code', {}, action)))))),
+    secret && h('div', { class: 'field' },
+      h('label', { for: 'wh-secret' }, 'Signing secret (optional)'),
+      secret,
+      h('p', { class: 'hint', id: 'wh-secret-hint' }, 'To share a secret your receiver already has: at least 16 characters, whsec_ + base64 or a plain secret.'),
+      errorSlot('secret', 'wh-secret-error')),
+    h('div', { class: 'field' },
+      h('label', { for: 'wh-filter' }, 'Filter (optional)'),
+      filter,
+      h('p', { class: 'hint', id: 'wh-filter-hint' }, 'Only events whose body meets every condition are sent: {"path": …, "equals": …}, {"path": …, "in": […]}, {"result_contains_label": …}.'),
+      errorSlot('filter', 'wh-filter-error')),
     h('fieldset', { class: 'field' },
       h('legend', {}, 'Headers'),
       h('p', { class: 'hint' }, 'Sent with every request, for example a token your receiver checks. At most 10.'),
@@ -447,9 +506,29 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
         headers,
         is_active: active.checked,
       };
+      if (secret?.value.trim()) body.secret = secret.value.trim();
+      let filterProblem = null;
+      if (filter.value.trim()) {
+        try {
+          body.filter = JSON.parse(filter.value);
+        } catch {
+          filterProblem = 'Write the conditions as JSON: a list of objects.';
+        }
+      } else if (webhook?.filter) {
+        body.filter = null;
+      }
+      if (isLabelbox()) {
+        delete body.send_for_all_actions;
+        delete body.actions;
+        body.topics = topicBoxes.filter((b) => b.checked).map((b) => b.value);
+        if (format) body.format = 'labelbox';
+      }
       const local = {};
       if (problems.length) local.headers = problems;
-      if (!body.send_for_all_actions && !body.actions.length) local.actions = ['Select at least one event, or choose All events.'];
+      if (filterProblem) local.filter = [filterProblem];
+      if (isLabelbox() && !body.topics.length) local.topics = ['Select at least one topic.'];
+      if (isLabelbox() && !webhook && !body.secret) local.secret = ['A Labelbox receiver checks signatures with its secret: enter it.'];
+      if (!isLabelbox() && !body.send_for_all_actions && !body.actions.length) local.actions = ['Select at least one event, or choose All events.'];
       if (Object.keys(local).length) {
         showErrors(form, { fields: local });
         return;
@@ -467,10 +546,21 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
       } catch (error) {
         if (error.status === 401) return;
         // `actions` errors are indexed by position in the list sent: name the action instead.
-        showErrors(form, error, { actions: (i) => catalogue[body.actions[i]]?.name || body.actions[i] || i });
+        showErrors(form, error, {
+          actions: (i) => catalogue[body.actions[i]]?.name || body.actions[i] || i,
+          filter: (i) => `Condition ${Number(i) + 1}`,
+        });
       }
     });
   });
+
+  // One of the two subscriptions shows: events (Label Studio) or topics (Labelbox).
+  const syncFormat = () => {
+    form.querySelector('#wh-topics').hidden = !isLabelbox();
+    form.querySelector('#wh-events').hidden = isLabelbox();
+  };
+  format?.addEventListener('change', syncFormat);
+  syncFormat();
 
   const title = webhook ? 'Edit webhook' : 'Add webhook';
   ctx.show(title,

@@ -183,6 +183,14 @@ impl Route {
         self.body(description, [("application/json", schema.0)], schema.1)
     }
 
+    /// The request body may be left out (after `.json`).
+    pub fn body_optional(mut self) -> Route {
+        if let Some(body) = self.doc.body.as_mut() {
+            body.required = Some(Required::False);
+        }
+        self
+    }
+
     /// A request body in several forms (content type → schema).
     pub fn body<const N: usize>(
         mut self,

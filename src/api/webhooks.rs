@@ -11,7 +11,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, Ids, LsJson, LsQuery};
+use super::extract::{Id, Ids, LsJson, LsQuery, body_bytes, parse_json};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::CATALOGUE;
@@ -20,8 +20,8 @@ use crate::shared::{Actor, ReadOnly};
 use crate::store::time;
 use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, Hourly, RetryNow};
 use crate::webhooks::{
-    self, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput, WebhookSecret,
-    WebhookView, log,
+    self, ChosenSecret, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput,
+    WebhookSecret, WebhookView, log,
 };
 
 pub(super) fn routes() -> Vec<Route> {
@@ -67,7 +67,9 @@ pub(super) fn routes() -> Vec<Route> {
             post("/api/webhooks/{id}/secret/rotate", rotate_secret)
                 .doc("webhooks_secret_rotate", "Rotate the signing secret")
                 .needs(Role::Manager)
-                .about("The previous secret keeps signing (both signatures are sent) for LABELHOOK_SECRET_ROTATION_GRACE.")
+                .about("The previous secret keeps signing (both signatures are sent) for LABELHOOK_SECRET_ROTATION_GRACE. The body is optional: `{\"secret\": \"...\"}` chooses the new secret (at least 16 characters; `whsec_` + base64, or a plain secret).")
+                .json::<RotateInput>("Optional: the new secret.")
+                .body_optional()
                 .ok::<WebhookSecret>("The new secret"),
             post("/api/webhooks/{id}/test", send_test)
                 .doc("webhooks_test", "Send a test event")
@@ -330,12 +332,31 @@ async fn rotate_secret(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Id(id): Id,
+    request: axum::extract::Request,
 ) -> ApiResult<Json<WebhookSecret>> {
+    // The body is optional: `{"secret": "..."}` chooses the new secret.
+    let bytes = body_bytes(request, &state).await?;
+    let chosen = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        parse_json::<RotateInput>(&bytes)?.secret
+    };
     let mut tx = state.db.begin().await?;
     let grace = state.settings.webhooks.secret_rotation_grace;
-    let webhook = webhooks::rotate_secret(&mut tx, &actor, id, grace).await?;
+    let webhook = webhooks::rotate_secret(&mut tx, &actor, id, grace, chosen).await?;
     state.db.commit(tx).await?;
     Ok(Json(webhook.secret_view()))
+}
+
+/// `POST /api/webhooks/{id}/secret/rotate`'s optional body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"secret": "a-secret-shared-with-the-receiver"}))]
+struct RotateInput {
+    /// The new secret: at least 16 printable characters without spaces; `whsec_` + base64
+    /// (Standard Webhooks) or a plain secret. Absent: a random one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
+    secret: Option<ChosenSecret>,
 }
 
 /// Queues a PING event to the webhook; 201 with the delivery to follow in the log.

@@ -107,14 +107,15 @@ pub async fn claim(
         let action: String = row.try_get("action")?;
         let payload = row.try_get::<String, _>("payload")?;
         let send_payload = row.try_get::<i64, _>("send_payload")? != 0;
+        let destination = Arc::new(Destination::from_row(&row, now)?);
         jobs.push(Job {
             delivery_id: row.try_get("id")?,
             message_id: row.try_get("message_id")?,
             webhook_id: row.try_get("webhook_id")?,
             attempts: row.try_get("attempts")?,
             sequence: row.try_get("sequence")?,
-            body: job::body(send_payload, &action, payload.into()),
-            destination: Arc::new(Destination::from_row(&row, now)?),
+            body: job::body(&destination, send_payload, &action, payload.into()),
+            destination,
             action,
         });
     }

@@ -293,6 +293,7 @@ mod tests {
                 headers: vec![],
                 secrets: vec![],
                 hub_signature: false,
+                labelbox_topics: None,
             }),
         }
     }

@@ -31,11 +31,14 @@ pub struct Destination {
     pub secrets: Vec<String>,
     /// Also send `X-Hub-Signature-256` (GitHub/Labelbox style).
     pub hub_signature: bool,
+    /// `Some(topics)` for a Labelbox-format webhook: its requests are Labelbox's
+    /// (`labelbox.rs`), sent as one of these topics.
+    pub labelbox_topics: Option<Vec<String>>,
 }
 
 /// The columns of `webhooks` that [`Destination::from_row`] reads.
-pub const DESTINATION_COLUMNS: &str =
-    "url, headers, secret, previous_secret, previous_secret_expires_at, hub_signature";
+pub const DESTINATION_COLUMNS: &str = "url, headers, secret, previous_secret, \
+    previous_secret_expires_at, hub_signature, format, topics";
 
 impl Destination {
     /// From a row holding [`DESTINATION_COLUMNS`]; `now` decides whether a rotated-out
@@ -60,13 +63,29 @@ impl Destination {
                 .collect(),
             secrets,
             hub_signature: row.try_get::<i64, _>("hub_signature")? != 0,
+            labelbox_topics: match row.try_get::<String, _>("format")?.as_str() {
+                LABELBOX => Some(
+                    serde_json::from_str(&row.try_get::<String, _>("topics")?).unwrap_or_default(),
+                ),
+                _ => None,
+            },
         })
     }
 }
 
+/// The `format` of a Labelbox-format webhook.
+pub const LABELBOX: &str = "labelbox";
+
 /// What a delivery sends: the event's payload, or only its action when the webhook asked
-/// for no payload.
-pub fn body(send_payload: bool, action: &str, payload: Bytes) -> Bytes {
+/// for no payload; to a Labelbox-format webhook, Labelbox's body of the event.
+pub fn body(destination: &Destination, send_payload: bool, action: &str, payload: Bytes) -> Bytes {
+    if let Some(topics) = &destination.labelbox_topics {
+        let topic = super::labelbox::topic_of(action, topics);
+        if let Some(body) = super::labelbox::body(&topic, &payload) {
+            return Bytes::from(body);
+        }
+        return payload;
+    }
     if send_payload {
         payload
     } else {

@@ -16,6 +16,7 @@ pub mod breaker;
 pub mod claim;
 pub mod handoff;
 pub mod job;
+pub mod labelbox;
 pub mod liveness;
 pub mod prune;
 pub mod record;

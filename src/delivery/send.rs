@@ -77,7 +77,12 @@ pub fn client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
         // Keep every connection for reuse (reqwest's default): capping idle ones below the
         // number in flight made most deliveries open a new connection.
         .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // Header names go out Title-Cased (`X-Api`, `Webhook-Id`) instead of hyper's lower
+        // case, so a custom header typed as `X-Api` arrives as typed (Label Studio sends
+        // names as written, and some receivers compare raw names). hyper keeps no other
+        // case for a client request: its map of original cases is not public.
+        .http1_title_case_headers();
     let builder = match settings.delivery_proxy.as_deref() {
         Some(proxy) => {
             let invalid = || {
@@ -125,6 +130,33 @@ async fn preflight(guard: &Guard, url: &str, proxied: bool) -> Result<(), String
             .map_err(|blocked| blocked.0)?;
     }
     Ok(())
+}
+
+/// What a receiver written for Labelbox checks: `X-Hub-Signature` (HMAC-SHA1) and
+/// `X-Hub-Signature-256` with the current secret, `X-Labelbox-Id` (the delivery's id) and
+/// `X-Labelbox-Event` (the topic).
+fn labelbox_headers(headers: &mut HeaderMap, job: &Job, topics: &[String]) {
+    let secret = job.destination.secrets.first();
+    let values = [
+        (
+            "x-hub-signature",
+            secret.and_then(|s| secret::hub_signature_sha1(s, &job.body)),
+        ),
+        (
+            "x-hub-signature-256",
+            secret.and_then(|s| secret::hub_signature(s, &job.body)),
+        ),
+        ("x-labelbox-id", Some(job.message_id.clone())),
+        (
+            "x-labelbox-event",
+            Some(super::labelbox::topic_of(&job.action, topics)),
+        ),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
 }
 
 pub async fn attempt(
@@ -184,6 +216,9 @@ pub async fn attempt(
         .flatten();
     if let Some(value) = hub.and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(HeaderName::from_static("x-hub-signature-256"), value);
+    }
+    if let Some(topics) = &job.destination.labelbox_topics {
+        labelbox_headers(&mut headers, &job, topics);
     }
     for (name, value) in standard {
         if let Ok(value) = HeaderValue::from_str(&value) {

@@ -4,6 +4,7 @@
 //! Adding an action is one row in [`CATALOGUE`] plus the call that emits it.
 
 pub mod alerts;
+pub mod filter;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub enum Action {
     ReviewCreated,
     ReviewUpdated,
     ReviewsDeleted,
+    /// A task became labeled: its annotations reached the project's overlap.
+    TaskCompleted,
     /// Sent to an ML backend's `/webhook` by `POST /api/ml/{id}/train`; not in the catalogue
     /// a user picks from.
     StartTraining,
@@ -167,6 +170,14 @@ pub const CATALOGUE: &[ActionInfo] = &[
         "reviews",
         false,
     ),
+    ActionInfo {
+        action: Action::TaskCompleted,
+        id: "TASK_COMPLETED",
+        name: "Task completed",
+        description: "A task became labeled: an annotation created or updated made its annotations reach the task's overlap. With the task and the project as of that change.",
+        key: "task",
+        organization_only: false,
+    },
     alert_row(
         Action::WebhookFailing,
         AlertKind::WebhookFailing,
@@ -239,6 +250,20 @@ impl Action {
         }
     }
 
+    /// labelhook's own events, which Label Studio never sends: they go only to webhooks
+    /// that list them, not to those that take every action (a receiver written for Label
+    /// Studio does not expect them).
+    pub fn only_when_listed(self) -> bool {
+        matches!(
+            self,
+            Action::TaskCompleted
+                | Action::WebhookFailing
+                | Action::WebhookRecovered
+                | Action::WebhookDisabled
+                | Action::DeliveryFailed
+        )
+    }
+
     pub fn organization_only(self) -> bool {
         CATALOGUE
             .iter()
@@ -252,7 +277,7 @@ impl Action {
 }
 
 /// A webhook an event goes to, and how.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Target {
     webhook_id: i64,
     send_payload: bool,
@@ -264,6 +289,8 @@ struct Target {
     /// Where to send, for handing the delivery straight to the dispatcher; `None` leaves
     /// it to a claim.
     destination: Option<Arc<Destination>>,
+    /// Its conditions on the event's body (`None`: every event).
+    filter: Option<filter::Filter>,
 }
 
 /// The webhooks of `scope` that want `action`: the project's own and the organization's
@@ -272,7 +299,7 @@ struct Target {
 async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Target>> {
     let rows = store::query(&format!(
         "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason, \
-         breaker_opened_at, {DESTINATION_COLUMNS} \
+         breaker_opened_at, event_filter, {DESTINATION_COLUMNS} \
          FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)"
     ))
     .bind(scope.organization_id)
@@ -303,13 +330,17 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Ta
             .unwrap_or_default()
             .iter()
             .any(|a| a == action.as_str());
-        if all || listed {
+        if listed || (all && !action.only_when_listed()) {
             found.push(Target {
                 webhook_id: row.try_get("id")?,
                 listed,
                 send_payload: row.try_get::<i64, _>("send_payload")? != 0,
                 held,
                 destination: Some(Arc::new(Destination::from_row(&row, now)?)),
+                filter: row
+                    .try_get::<Option<String>, _>("event_filter")?
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .and_then(|value| filter::Filter::parse(&value).ok()),
             });
         }
     }
@@ -333,8 +364,21 @@ pub async fn emit(
         return Ok(());
     }
     let bodies = build(tx).await?;
+    let filtered = targets.iter().any(|target| target.filter.is_some());
     for body in bodies {
-        record(tx, scope, action, body, &targets).await?;
+        if !filtered {
+            record(tx, scope, action, body, &targets).await?;
+            continue;
+        }
+        // Webhooks whose filter the body fails get no delivery of it.
+        let passing: Vec<Target> = targets
+            .iter()
+            .filter(|target| target.filter.as_ref().is_none_or(|f| f.matches(&body)))
+            .cloned()
+            .collect();
+        if !passing.is_empty() {
+            record(tx, scope, action, body, &passing).await?;
+        }
     }
     Ok(())
 }
@@ -376,6 +420,7 @@ pub async fn emit_to(
         send_payload: true,
         held: false,
         destination: None,
+        filter: None,
     }];
     record(tx, scope, action, body, &targets).await
 }
@@ -475,7 +520,12 @@ async fn record(
                 attempts: 0,
                 action: action.as_str().to_string(),
                 sequence,
-                body: job::body(target.send_payload, action.as_str(), payload.clone()),
+                body: job::body(
+                    destination,
+                    target.send_payload,
+                    action.as_str(),
+                    payload.clone(),
+                ),
                 destination: destination.clone(),
             });
         }

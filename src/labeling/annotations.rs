@@ -349,12 +349,35 @@ pub async fn create(
         },
     )
     .await?;
+    emit_completed(tx, &project, task.id, &delta).await?;
     if !annotation.was_cancelled {
         super::ml_backends::count_new_annotations(tx, &project, 1).await?;
     }
     // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
     stats::save_project_delta(tx, project.id, &delta).await?;
     Ok(with_result(annotation, result.as_deref()))
+}
+
+/// TASK_COMPLETED when the change counted in `delta` made the task labeled (its
+/// annotations reached the overlap): the task and the project, as they are committed.
+async fn emit_completed(
+    tx: &mut Conn,
+    project: &Project,
+    task_id: i64,
+    delta: &stats::ProjectDelta,
+) -> Result<()> {
+    if !delta.completed_task() {
+        return Ok(());
+    }
+    events::emit(tx, project.scope(), Action::TaskCompleted, async |conn| {
+        let task = tasks::get_many(conn, &[task_id]).await?;
+        let task = task.first().ok_or(Error::NotFound("Task"))?;
+        Ok(vec![events::body([
+            ("task", task.snapshot()),
+            ("project", project.snapshot()),
+        ])])
+    })
+    .await
 }
 
 /// `annotation` with its result parsed from the stored text.
@@ -422,6 +445,7 @@ pub async fn update(
         },
     )
     .await?;
+    emit_completed(tx, &project, current.task_id, &delta).await?;
     super::ml_backends::annotation_updated(tx, &project).await?;
     // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
     stats::save_project_delta(tx, project.id, &delta).await?;
@@ -498,7 +522,12 @@ async fn delete_ids(
         project.scope(),
         Action::AnnotationsDeleted,
         async |_| {
-            let items = ids.iter().map(|id| json!({ "id": id })).collect();
+            // Besides the id (Label Studio's), each annotation's task and project:
+            // receivers need them to find what to drop (label-studio-sdk #305).
+            let items = pairs
+                .iter()
+                .map(|(id, task)| json!({ "id": id, "task": task, "project": project_id }))
+                .collect();
             Ok(events::bulk_bodies(
                 "annotations",
                 items,

@@ -86,6 +86,13 @@ pub struct ProjectDelta {
     with_useful: i64,
 }
 
+impl ProjectDelta {
+    /// The task became labeled (its annotations reached the overlap) by this change.
+    pub fn completed_task(&self) -> bool {
+        self.task.labeled > 0
+    }
+}
+
 /// The first half of [`refresh_task`]: the task's counters in the database, the
 /// project's statistics in memory only. For the hot paths, which write the project row
 /// with [`save_project_delta`] as their last statement: on PostgreSQL that row's lock is

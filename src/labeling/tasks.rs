@@ -572,7 +572,11 @@ pub async fn delete_many(
     stats::sum_project(tx, project_id).await?;
     let project = projects::get_unchecked(tx, project_id).await?;
     events::emit(tx, project.scope(), Action::TasksDeleted, async |_| {
-        let items = ids.iter().map(|id| json!({ "id": id })).collect();
+        // Besides the id (Label Studio's), each task's project (label-studio #5520).
+        let items = ids
+            .iter()
+            .map(|id| json!({ "id": id, "project": project_id }))
+            .collect();
         Ok(events::bulk_bodies(
             "tasks",
             items,

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, BREAKER),
     (15, PEOPLE),
     (16, TASK_TABLE),
+    (17, WEBHOOK_FORMAT),
     // people's second migration (15 had landed when reviews came)
     (115, REVIEWS),
 ];
@@ -304,6 +305,15 @@ CREATE TABLE task_locks (
     PRIMARY KEY (task_id, user_id)
 );
 CREATE INDEX task_locks_by_user ON task_locks (user_id, expire_at);
+"#;
+
+/// Labelbox-format webhooks: `format` is `label_studio` or `labelbox`; `topics` the
+/// Labelbox topics (JSON list) of the latter. `event_filter`: a webhook's conditions on event
+/// bodies (JSON list, `events::filter`), `NULL` for none.
+const WEBHOOK_FORMAT: &str = r#"
+ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'label_studio';
+ALTER TABLE webhooks ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE webhooks ADD COLUMN event_filter TEXT;
 "#;
 
 const HUB_SIGNATURE: &str = r#"

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{Webhook, get as get_webhook};
-use crate::delivery::breaker;
+use crate::delivery::{breaker, labelbox};
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Result, Scope};
 use crate::store::time::{self, render, render_opt};
@@ -348,6 +348,20 @@ fn request_view(webhook: &Webhook, row: &Row, body: Value) -> store::Result<Deli
         "labelhook-sequence".into(),
         json!(row.try_get::<i64, _>("sequence")?.to_string()),
     );
+    // A Labelbox-format webhook's receiver gets Labelbox's body of the event, as its topic.
+    let body = if webhook.format == super::WebhookFormat::Labelbox {
+        let topic = labelbox::topic_of(&row.try_get::<String, _>("action")?, &webhook.topics);
+        headers.insert(
+            "X-Labelbox-Id".into(),
+            json!(row.try_get::<String, _>("message_id")?),
+        );
+        headers.insert("X-Labelbox-Event".into(), json!(topic));
+        labelbox::body(&topic, body.to_string().as_bytes())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(body)
+    } else {
+        body
+    };
     Ok(DeliveryRequest {
         method: "POST",
         url: webhook.url.clone(),

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use crate::delivery::{breaker, secret, ssrf};
+use crate::delivery::{breaker, job, labelbox, secret, ssrf};
 use crate::events::Action;
+use crate::events::filter::Filter;
 use crate::labeling::projects;
 use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::{self, Conn, Row};
@@ -24,6 +25,10 @@ const RESERVED_HEADERS: &[&str] = &[
     "content-length",
     "host",
     "transfer-encoding",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "x-labelbox-id",
+    "x-labelbox-event",
 ];
 
 #[derive(Debug, Clone)]
@@ -42,6 +47,11 @@ pub struct Webhook {
     pub secret: String,
     pub previous_secret_expires_at: Option<i64>,
     pub hub_signature: bool,
+    pub format: WebhookFormat,
+    /// A Labelbox-format webhook's topics.
+    pub topics: Vec<String>,
+    /// Its conditions on event bodies (`events::filter`), as a client sends them.
+    pub filter: Option<Value>,
     pub last_success_at: Option<i64>,
     pub last_failure_at: Option<i64>,
     /// Since when it fails without a success (`None`: its last attempt succeeded).
@@ -62,7 +72,8 @@ pub struct Webhook {
 const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload, \
     send_for_all_actions, headers, actions, is_active, disabled_reason, consecutive_failures, \
     secret, previous_secret_expires_at, hub_signature, last_success_at, last_failure_at, \
-    failing_since, breaker_opened_at, next_probe_at, last_error, created_at, updated_at FROM webhooks";
+    failing_since, breaker_opened_at, next_probe_at, last_error, created_at, updated_at, format, \
+    topics, event_filter FROM webhooks";
 
 fn from_row(row: &Row) -> store::Result<Webhook> {
     let headers: String = row.try_get("headers")?;
@@ -82,6 +93,15 @@ fn from_row(row: &Row) -> store::Result<Webhook> {
         secret: row.try_get("secret")?,
         previous_secret_expires_at: row.try_get("previous_secret_expires_at")?,
         hub_signature: row.try_get::<i64, _>("hub_signature")? != 0,
+        format: if row.try_get::<String, _>("format")? == job::LABELBOX {
+            WebhookFormat::Labelbox
+        } else {
+            WebhookFormat::LabelStudio
+        },
+        topics: serde_json::from_str(&row.try_get::<String, _>("topics")?).unwrap_or_default(),
+        filter: row
+            .try_get::<Option<String>, _>("event_filter")?
+            .and_then(|text| serde_json::from_str(&text).ok()),
         last_success_at: row.try_get("last_success_at")?,
         last_failure_at: row.try_get("last_failure_at")?,
         failing_since: row.try_get("failing_since")?,
@@ -113,6 +133,9 @@ impl Webhook {
             updated_at: time::render(self.updated_at),
             disabled_reason: self.disabled_reason.clone(),
             hub_signature: self.hub_signature,
+            format: self.format,
+            topics: self.topics.clone(),
+            filter: self.filter.clone(),
             delivery_stats: DeliveryStats {
                 pending: self.pending_deliveries,
                 held: self.held_deliveries,
@@ -164,7 +187,69 @@ pub struct WebhookView {
     pub disabled_reason: Option<String>,
     /// Also sign with `X-Hub-Signature-256` (HMAC-SHA256 of the body).
     pub hub_signature: bool,
+    /// What its requests look like: Label Studio's (Standard Webhooks signatures) or
+    /// Labelbox's (`X-Hub-Signature`, `X-Labelbox-Event`, Labelbox's bodies).
+    pub format: WebhookFormat,
+    /// A Labelbox-format webhook's topics (empty for Label Studio's format).
+    pub topics: Vec<String>,
+    /// Conditions on the event body that must all hold for an event to be sent
+    /// (`null`: every event of its actions). See docs/delivery.md.
+    #[schema(required = true, value_type = Option<Vec<Object>>)]
+    pub filter: Option<Value>,
     pub delivery_stats: DeliveryStats,
+}
+
+/// The requests a webhook sends; fixed at creation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    LabelStudio,
+    Labelbox,
+}
+
+impl WebhookFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::LabelStudio => "label_studio",
+            WebhookFormat::Labelbox => job::LABELBOX,
+        }
+    }
+}
+
+/// A Labelbox topic (`labelbox::TOPICS`); anything else is `"X" is not a valid choice.`.
+#[derive(Debug, Clone)]
+pub struct TopicName(pub &'static str);
+
+impl utoipa::PartialSchema for TopicName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(labelbox::TOPICS.iter().copied()))
+            .into()
+    }
+}
+
+impl ToSchema for TopicName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "LabelboxTopic".into()
+    }
+}
+
+impl<'de> Deserialize<'de> for TopicName {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        labelbox::TOPICS
+            .iter()
+            .copied()
+            .find(|topic| *topic == text)
+            .map(TopicName)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format_args!("\"{text}\" is not a valid choice."))
+            })
+    }
 }
 
 /// What labelhook knows about a webhook's deliveries.
@@ -251,13 +336,15 @@ pub async fn with_stats(conn: &mut Conn, webhooks: &mut [Webhook]) -> Result<()>
     Ok(())
 }
 
-/// Makes a new secret; the previous one keeps signing for `grace`, so receivers can switch
-/// without losing a delivery. Returns the webhook with the new secret.
+/// Makes a new secret (`chosen`, or a random one); the previous one keeps signing for
+/// `grace`, so receivers can switch without losing a delivery. Returns the webhook with
+/// the new secret.
 pub async fn rotate_secret(
     tx: &mut Conn,
     actor: &Actor,
     id: i64,
     grace: std::time::Duration,
+    chosen: Option<ChosenSecret>,
 ) -> Result<Webhook> {
     let current = get(tx, actor, id).await?;
     let now = time::now();
@@ -266,7 +353,7 @@ pub async fn rotate_secret(
          updated_at = $3 WHERE id = $4",
     )
     .bind(now + grace.as_micros() as i64)
-    .bind(secret::generate())
+    .bind(chosen.map_or_else(secret::generate, |c| c.0))
     .bind(now)
     .bind(current.id)
     .execute(&mut *tx)
@@ -355,6 +442,43 @@ pub struct WebhookInput<P = Patch<Pk>> {
     #[serde(default)]
     #[schema(value_type = bool)]
     pub hub_signature: Patch<bool>,
+    /// The signing secret, if the user chooses it (on create only; rotation changes it):
+    /// at least 16 printable characters without spaces, `whsec_` + base64 or a plain
+    /// secret signed with its own bytes. Absent or `null`: a random `whsec_` secret.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
+    pub secret: Option<ChosenSecret>,
+    /// `labelbox` for Labelbox's requests (then `topics`, not `actions`, and a `secret`
+    /// are required); fixed at creation.
+    #[serde(default)]
+    #[schema(value_type = Option<WebhookFormat>)]
+    pub format: Option<WebhookFormat>,
+    /// A Labelbox-format webhook's topics (instead of `actions`).
+    #[serde(default)]
+    #[schema(value_type = Vec<TopicName>)]
+    pub topics: Patch<Vec<TopicName>>,
+    /// Conditions on the event body that must all hold for a delivery (at most 20):
+    /// `{"path": "task.data.split", "equals": "train"}`, `{"path":
+    /// "annotation.completed_by", "in": [1, 2]}`, `{"result_contains_label": "Cat"}`.
+    /// `null` or `[]` removes the filter. Errors name the condition by its index.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub filter: Patch<Value>,
+}
+
+/// A signing secret a user chose (`secret::check_chosen`): shared with an existing
+/// receiver, e.g. one written for Labelbox.
+#[derive(Debug, Clone)]
+pub struct ChosenSecret(pub String);
+
+impl<'de> Deserialize<'de> for ChosenSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        secret::check_chosen(&text).map_err(serde::de::Error::custom)?;
+        Ok(ChosenSecret(text))
+    }
 }
 
 /// An action id of the catalogue (`"TASKS_CREATED"`); anything else is
@@ -409,6 +533,79 @@ struct Fields {
     actions: Vec<String>,
     is_active: bool,
     hub_signature: bool,
+    topics: Vec<String>,
+    /// The filter as stored (`None`: none).
+    filter: Option<String>,
+}
+
+/// A filter as sent: stored in its normalized form; errors nested by the condition's index
+/// (`{"filter": {"1": [...]}}`).
+fn validate_filter(value: &Value) -> std::result::Result<Option<String>, WebhookError> {
+    if value.as_array().is_some_and(Vec::is_empty) {
+        return Ok(None);
+    }
+    match Filter::parse(value) {
+        Ok(filter) => Ok(Some(filter.to_value().to_string())),
+        Err(problems) => {
+            let mut by_index = Map::new();
+            for (i, message) in problems {
+                by_index.insert(i.to_string(), json!([message]));
+            }
+            let mut errors = Map::new();
+            errors.insert("filter".into(), Value::Object(by_index));
+            Err(WebhookError::Nested(errors))
+        }
+    }
+}
+
+/// A Labelbox-format webhook takes topics (and the events they are made from), never
+/// `actions` or every action.
+fn labelbox_subscription<P>(
+    base: Option<&Webhook>,
+    input: &WebhookInput<P>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    if input.actions.value().is_some_and(|a| !a.is_empty()) {
+        return Err(Error::invalid(
+            "actions",
+            "A Labelbox-format webhook takes topics, not actions.",
+        ));
+    }
+    if input.send_for_all_actions.value() == Some(&true) {
+        return Err(Error::invalid(
+            "send_for_all_actions",
+            "A Labelbox-format webhook sends only the topics it takes.",
+        ));
+    }
+    let topics: Vec<String> = match &input.topics {
+        Patch::Value(names) => {
+            let mut topics: Vec<String> = Vec::new();
+            for TopicName(name) in names {
+                if !topics.iter().any(|t| t == name) {
+                    topics.push(name.to_string());
+                }
+            }
+            topics
+        }
+        _ => base.map(|w| w.topics.clone()).unwrap_or_default(),
+    };
+    if topics.is_empty() {
+        return Err(Error::invalid(
+            "topics",
+            format!(
+                "A Labelbox-format webhook needs at least one topic: {}.",
+                labelbox::TOPICS.join(", ")
+            ),
+        ));
+    }
+    let mut actions: Vec<String> = Vec::new();
+    for topic in &topics {
+        for action in labelbox::actions_of(topic) {
+            if !actions.iter().any(|a| a == action) {
+                actions.push(action.to_string());
+            }
+        }
+    }
+    Ok((topics, actions))
 }
 
 fn validate_headers(headers: Map<String, Value>) -> Result<Map<String, Value>> {
@@ -509,6 +706,29 @@ fn apply<P>(
     input: WebhookInput<P>,
     project: Option<i64>,
 ) -> std::result::Result<Fields, WebhookError> {
+    let format = base.map_or(input.format.unwrap_or_default(), |w| w.format);
+    if let (Some(base), Some(sent)) = (base, input.format)
+        && sent != base.format
+    {
+        return Err(Error::invalid(
+            "format",
+            "The format is fixed at creation: add another webhook for the other format.",
+        )
+        .into());
+    }
+    let labelbox = match format {
+        WebhookFormat::Labelbox => Some(labelbox_subscription(base, &input)?),
+        WebhookFormat::LabelStudio => {
+            if input.topics.value().is_some_and(|t| !t.is_empty()) {
+                return Err(Error::invalid(
+                    "topics",
+                    "Only a Labelbox-format webhook (\"format\": \"labelbox\") takes topics.",
+                )
+                .into());
+            }
+            None
+        }
+    };
     let url = match (input.url, base) {
         (Patch::Value(url), _) => {
             ssrf::validate_url(&url)?;
@@ -525,10 +745,23 @@ fn apply<P>(
         Patch::Null => Map::new(),
         Patch::Value(headers) => validate_headers(headers)?,
     };
-    let actions = match input.actions {
-        Patch::Absent => base.map(|w| w.actions.clone()).unwrap_or_default(),
-        Patch::Null => vec![],
-        Patch::Value(names) => validate_actions(names, project).map_err(WebhookError::Nested)?,
+    let filter = match &input.filter {
+        Patch::Absent => base.and_then(|w| w.filter.as_ref()).map(Value::to_string),
+        Patch::Null => None,
+        Patch::Value(value) => validate_filter(value)?,
+    };
+    let (topics, actions) = match labelbox {
+        Some((topics, actions)) => (topics, actions),
+        None => (
+            vec![],
+            match input.actions {
+                Patch::Absent => base.map(|w| w.actions.clone()).unwrap_or_default(),
+                Patch::Null => vec![],
+                Patch::Value(names) => {
+                    validate_actions(names, project).map_err(WebhookError::Nested)?
+                }
+            },
+        ),
     };
     // `null` keeps a boolean as it is (or its default on create).
     Ok(Fields {
@@ -536,15 +769,18 @@ fn apply<P>(
         send_payload: input
             .send_payload
             .or_keep(base.is_none_or(|w| w.send_payload)),
-        send_for_all_actions: input
-            .send_for_all_actions
-            .or_keep(base.is_none_or(|w| w.send_for_all_actions)),
+        send_for_all_actions: topics.is_empty()
+            && input
+                .send_for_all_actions
+                .or_keep(base.is_none_or(|w| w.send_for_all_actions)),
         headers,
         actions,
         is_active: input.is_active.or_keep(base.is_none_or(|w| w.is_active)),
         hub_signature: input
             .hub_signature
             .or_keep(base.is_some_and(|w| w.hub_signature)),
+        topics,
+        filter,
     })
 }
 
@@ -569,12 +805,22 @@ pub async fn create(
         }
         None => {}
     }
+    let chosen_secret = input.secret.clone();
+    let format = input.format.unwrap_or_default();
+    if format == WebhookFormat::Labelbox && chosen_secret.is_none() {
+        return Err(Error::invalid(
+            "secret",
+            "A Labelbox-format webhook needs the secret its receiver checks X-Hub-Signature with.",
+        )
+        .into());
+    }
     let fields = apply(None, input, project)?;
     let now = time::now();
     let id: i64 = store::query_scalar(
         "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
-         headers, actions, is_active, disabled_reason, secret, hub_signature, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+         headers, actions, is_active, disabled_reason, secret, hub_signature, created_at, updated_at, \
+         format, topics, event_filter) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id",
     )
     .bind(actor.organization_id)
     .bind(project)
@@ -585,9 +831,12 @@ pub async fn create(
     .bind(json!(fields.actions).to_string())
     .bind(flag(fields.is_active))
     .bind((!fields.is_active).then_some("user"))
-    .bind(secret::generate())
+    .bind(chosen_secret.map_or_else(secret::generate, |c| c.0))
     .bind(flag(fields.hub_signature))
     .bind(now)
+    .bind(format.as_str())
+    .bind(json!(fields.topics).to_string())
+    .bind(fields.filter)
     .fetch_one(&mut *tx)
     .await?;
     Ok(get(tx, actor, id).await?)
@@ -602,6 +851,14 @@ pub async fn update(
     input: WebhookInput<ReadOnly>,
 ) -> std::result::Result<Webhook, WebhookError> {
     let current = get(tx, actor, id).await?;
+    if input.secret.is_some() {
+        return Err(Error::invalid(
+            "secret",
+            "The secret changes with POST /api/webhooks/{id}/secret/rotate \
+             (the previous one keeps signing meanwhile).",
+        )
+        .into());
+    }
     let fields = apply(Some(&current), input, current.project_id)?;
     let switched_on = fields.is_active && !current.is_active;
     let switched_off = !fields.is_active && current.is_active;
@@ -618,7 +875,7 @@ pub async fn update(
         "UPDATE webhooks SET url = $1, send_payload = $2, send_for_all_actions = $3, headers = $4, \
          actions = $5, is_active = $6, disabled_reason = $7, \
          consecutive_failures = CASE WHEN $8 = 1 THEN 0 ELSE consecutive_failures END, \
-         updated_at = $9, hub_signature = $11 WHERE id = $10",
+         updated_at = $9, hub_signature = $11, topics = $12, event_filter = $13 WHERE id = $10",
     )
     .bind(&fields.url)
     .bind(flag(fields.send_payload))
@@ -631,6 +888,8 @@ pub async fn update(
     .bind(time::now())
     .bind(id)
     .bind(flag(fields.hub_signature))
+    .bind(json!(fields.topics).to_string())
+    .bind(fields.filter)
     .execute(&mut *tx)
     .await?;
     if reset_failures {

@@ -335,6 +335,41 @@ describe('webhook pages in a browser', () => {
     assert.deepEqual(webhook.headers, {});
   });
 
+  test('adds a Labelbox-format webhook with its own secret and a filter', async () => {
+    await open(`/projects/${project.id}/settings/webhooks/new`);
+    await see(page.getByLabel('URL'));
+    // Label Studio's events show until the format is Labelbox; then its topics do.
+    assert.equal(await page.getByRole('checkbox', { name: /Label created/ }).count(), 0);
+    await page.getByLabel('Format').selectOption('labelbox');
+    await see(page.getByRole('checkbox', { name: /Label created/ }));
+    assert.equal(await page.getByRole('checkbox', { name: /Task created/ }).count(), 0);
+    hooks.labelbox = `${good.url}/hooks/labelbox`;
+    await page.getByLabel('URL').fill(hooks.labelbox);
+    await page.getByRole('checkbox', { name: /Label created/ }).check();
+    // Without the receiver's secret the form says what is missing.
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await see(page.locator('#wh-secret-error'));
+    await page.getByLabel('Signing secret (optional)').fill('the-labelbox-receiver-secret');
+    await page.getByLabel('Filter (optional)').fill('[{"path": "task.data.split", "in": "train"}]');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    // The server names the condition at fault.
+    const filterError = await see(page.locator('#wh-filter-error'));
+    assert.match(await filterError.innerText(), /Condition 1/);
+    await page.getByLabel('Filter (optional)').fill('[{"result_contains_label": "positive"}]');
+    await screenshot('webhook-form-labelbox.png');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.waitForURL(new RegExp(`/projects/${project.id}/settings/webhooks$`));
+    await see(card(hooks.labelbox).getByText(/Labelbox format · LABEL_CREATED/));
+    const webhooks = await server.api('GET', `/api/webhooks/?project=${project.id}`);
+    const added = webhooks.find((w) => w.url === hooks.labelbox);
+    assert.equal(added.format, 'labelbox');
+    assert.deepEqual(added.topics, ['LABEL_CREATED']);
+    assert.deepEqual(added.filter, [{ result_contains_label: 'positive' }]);
+    const { secret } = await server.api('GET', `/api/webhooks/${added.id}/secret`);
+    assert.equal(secret, 'the-labelbox-receiver-secret');
+    await server.api('DELETE', `/api/webhooks/${added.id}/`);
+  });
+
   test('manages organization webhooks', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Organization webhooks' }).click();
     await page.waitForURL(/\/webhooks$/);
