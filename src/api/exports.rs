@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, Ids, body_bytes, parse_json};
+use super::extract::{Id, Ids, body_bytes, from_object, parse_json};
 use super::route::{Route, delete, get, post, tagged};
 use crate::export::formats::FormatView;
 use crate::export::output::Out;
@@ -28,8 +28,8 @@ use crate::export::snapshots::{
 use crate::export::source::{Selection, TaskPages};
 use crate::export::{self, ExportError, Format, Tasks, formats};
 use crate::labeling::projects;
-use crate::shared::Actor;
 use crate::shared::Role;
+use crate::shared::{Actor, not_null};
 
 pub(super) fn routes() -> Vec<Route> {
     // A file in any of the formats: JSON, text (CSV, TSV, CONLL) or a zip.
@@ -380,12 +380,14 @@ struct SnapshotInput {
 }
 
 /// `POST .../convert`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 struct ConvertInput {
     #[schema(example = "CSV")]
     export_type: String,
     /// Accepted for compatibility; labelhook does not download task media.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    #[allow(dead_code)] // read to be checked, as Label Studio does; not used
     download_resources: Option<bool>,
 }
 
@@ -688,21 +690,9 @@ async fn convert_snapshot(
     let mut tx = state.db.begin().await?;
     let snapshot = snapshots::get(&mut tx, &actor, id, export_pk).await?;
     let project = projects::get(&mut tx, &actor, id).await?;
-    let name = match input.get("export_type") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::field("export_type", "This field is required."));
-        }
-        Some(Value::String(name)) => name.clone(),
-        Some(_) => return Err(ApiError::field("export_type", "Not a valid string.")),
-    };
-    if let Some(value) = input.get("download_resources")
-        && !value.is_boolean()
-    {
-        return Err(ApiError::field(
-            "download_resources",
-            "Must be a valid boolean.",
-        ));
-    }
+    let ConvertInput {
+        export_type: name, ..
+    } = from_object(input)?;
     let format = Format::parse(&name).ok_or_else(|| {
         ApiError::field(
             "export_type",

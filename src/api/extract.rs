@@ -88,6 +88,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A JSON object already read (a body checked only once its object was found, so that a
+/// foreign id is 404 whatever the body) as the input type `T`.
+pub fn from_object<T: DeserializeOwned>(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(serde_json::Value::Object(object)).map_err(json_error)
+}
+
 /// The body read as an object where an input type (a struct) is asked for: serde's
 /// derived structs would also take an array, its items as the fields in order, which no
 /// client means; Label Studio answers "Invalid data. Expected a dictionary, but got list."
