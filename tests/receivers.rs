@@ -607,3 +607,98 @@ async fn filter_errors_name_the_condition() {
     assert_eq!(status, 400, "{body}");
     assert!(body["validation_errors"]["filter"].is_object(), "{body}");
 }
+
+// ---------------------------------------------------------------- custom events
+
+#[tokio::test]
+async fn custom_events_go_through_the_outbox() {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let every = Receiver::start().await;
+    let project = server.project("custom").await;
+    // Listing an unregistered custom action is not a valid choice; registering makes it one.
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": receiver.url, "project": project, "send_for_all_actions": false, "actions": ["MY_PIPELINE_DONE"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["validation_errors"]["actions"]["0"][0],
+        "\"MY_PIPELINE_DONE\" is not a valid choice."
+    );
+    let registered = server
+        .create(
+            "/api/webhooks/event-types/",
+            json!({"name": "MY_PIPELINE_DONE", "description": "The training pipeline finished."}),
+        )
+        .await;
+    assert_eq!(registered["name"], "MY_PIPELINE_DONE");
+    let listed = server.get("/api/webhooks/event-types/").await;
+    assert_eq!(listed[0]["description"], "The training pipeline finished.");
+    let info = server.get("/api/webhooks/info/").await;
+    assert_eq!(
+        info["MY_PIPELINE_DONE"]["description"],
+        "The training pipeline finished."
+    );
+    let created = server
+        .create(
+            "/api/webhooks/",
+            json!({"url": receiver.url, "project": project, "send_for_all_actions": false, "actions": ["MY_PIPELINE_DONE"]}),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": every.url, "project": project, "send_for_all_actions": true}),
+        )
+        .await;
+    let sent = server
+        .create(
+            "/api/webhooks/events/",
+            json!({"action": "MY_PIPELINE_DONE", "project": project.to_string(), "payload": {"model": "v7"}}),
+        )
+        .await;
+    assert_eq!(sent["deliveries"], 2, "{sent}");
+    let got = receiver.wait_for("MY_PIPELINE_DONE", 1).await;
+    assert_eq!(
+        got[0].body,
+        json!({"action": "MY_PIPELINE_DONE", "project": project, "payload": {"model": "v7"}})
+    );
+    let mut headers = axum::http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        headers.insert(name, got[0].header(name).parse().unwrap());
+    }
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&got[0].raw, &headers)
+        .expect("signed like every event");
+    every.wait_for("MY_PIPELINE_DONE", 1).await;
+
+    // Names are checked; another organization's project is not found.
+    for (body, status, field) in [
+        (json!({"action": "my_event"}), 400, "action"),
+        (json!({"action": "TASKS_CREATED"}), 400, "action"),
+        (json!({"action": "OK_NAME", "payload": [1]}), 400, "payload"),
+    ] {
+        let (got, answer) = server
+            .call("POST", "/api/webhooks/events/", Some(body.clone()))
+            .await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert!(
+            !answer["validation_errors"][field].is_null(),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = server
+        .call(
+            "POST",
+            "/api/webhooks/events/",
+            Some(json!({"action": "OK_NAME", "project": 99999})),
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
+}

@@ -354,7 +354,15 @@ const LABELBOX_TOPICS = [
 export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
   const webhook = webhookId ? await api(`/api/webhooks/${webhookId}/`) : null;
   const projectId = webhook ? webhook.project : project;
-  const [scope, catalogue] = await Promise.all([scopeOf(projectId), actionCatalogue()]);
+  const [scope, builtIn, customTypes] = await Promise.all([
+    scopeOf(projectId), actionCatalogue(),
+    // The organization's custom event types (docs/delivery.md#custom-events).
+    api('/api/webhooks/event-types/').catch(() => []),
+  ]);
+  const catalogue = { ...builtIn };
+  for (const type of customTypes) {
+    catalogue[type.name] ??= { name: type.description || type.name, description: type.description, key: 'payload', 'organization-only': false };
+  }
   const isOrg = projectId === null;
   // Organization-only actions (project created/deleted) cannot reach a project webhook.
   const choices = Object.entries(catalogue).filter(([, info]) => isOrg || !info['organization-only']);

@@ -14,15 +14,18 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Id, Ids, LsJson, LsQuery, body_bytes, parse_json};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
-use crate::events::CATALOGUE;
+use crate::events::{self, CATALOGUE, custom};
+use crate::labeling::projects;
 use crate::shared::Role;
 use crate::shared::{Actor, ReadOnly};
+use crate::shared::{Pk, Scope};
 use crate::store::time;
 use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, Hourly, RetryNow};
 use crate::webhooks::{
     self, ChosenSecret, ProjectFilter, Rules, WebhookCreated, WebhookError, WebhookInput,
     WebhookSecret, WebhookView, log,
 };
+use std::borrow::Cow;
 
 pub(super) fn routes() -> Vec<Route> {
     let webhooks = tagged(
@@ -33,6 +36,22 @@ pub(super) fn routes() -> Vec<Route> {
                 .public()
                 .query::<InfoQuery>()
                 .ok::<ActionCatalogue>("`{ACTION: {name, description, key, organization-only}}`"),
+            post("/api/webhooks/events", send_custom_event)
+                .doc("webhooks_events_create", "Send a custom event")
+                .needs(Role::Manager)
+                .about("Writes the event `{\"action\", \"project\", \"payload\"}` to the outbox, for the webhooks that list the action or take every action (of the project and the organization; only organization-level ones without a project): the same signatures, filters, log and retries as every event.")
+                .json::<CustomEventInput>("The event.")
+                .created::<CustomEventSent>("How many webhooks it goes to"),
+            get("/api/webhooks/event-types", list_event_types)
+                .doc("webhooks_event_types_list", "List custom event types")
+                .needs(Role::Manager)
+                .ok_list::<EventTypeView>("The organization's custom event types"),
+            post("/api/webhooks/event-types", register_event_type)
+                .doc("webhooks_event_types_create", "Register a custom event type")
+                .needs(Role::Manager)
+                .about("A registered type shows in /api/webhooks/info/ (with a token) and the pages' event picker, and a webhook may list it in `actions`. Registering a name again changes its description.")
+                .json::<EventTypeInput>("The type.")
+                .created::<EventTypeView>("The type"),
             get("/api/webhooks", list)
                 .doc("webhooks_list", "List webhooks")
                 .needs(Role::Manager)
@@ -143,9 +162,11 @@ struct InfoQuery {
 /// One action of the catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActionInfo {
-    name: &'static str,
-    description: &'static str,
-    /// The payload key that carries the changed objects.
+    #[schema(value_type = String)]
+    name: Cow<'static, str>,
+    #[schema(value_type = String)]
+    description: Cow<'static, str>,
+    /// The payload key that carries the changed objects (`payload` for a custom event).
     key: &'static str,
     /// Only organization-level webhooks (no project) may receive it.
     #[serde(rename = "organization-only")]
@@ -153,7 +174,7 @@ pub struct ActionInfo {
 }
 
 /// The action catalogue: `{ACTION: ActionInfo}`, in the catalogue's order.
-pub struct ActionCatalogue(Vec<(&'static str, ActionInfo)>);
+pub struct ActionCatalogue(Vec<(Cow<'static, str>, ActionInfo)>);
 
 impl Serialize for ActionCatalogue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -176,8 +197,13 @@ impl ToSchema for ActionCatalogue {
     }
 }
 
-/// The action catalogue: `{ACTION: {name, description, key, organization-only}}`.
-async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<ActionCatalogue>> {
+/// The action catalogue: `{ACTION: {name, description, key, organization-only}}`; with a
+/// token, the organization's custom event types after it.
+async fn info(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    LsQuery(query): LsQuery<InfoQuery>,
+) -> ApiResult<Json<ActionCatalogue>> {
     let only = match query
         .organization_only
         .as_deref()
@@ -194,21 +220,48 @@ async fn info(LsQuery(query): LsQuery<InfoQuery>) -> ApiResult<Json<ActionCatalo
             ));
         }
     };
-    let catalogue = CATALOGUE
+    let mut catalogue: Vec<_> = CATALOGUE
         .iter()
         .filter(|info| only.is_none_or(|o| o == info.organization_only))
         .map(|info| {
             (
-                info.id,
+                Cow::Borrowed(info.id),
                 ActionInfo {
-                    name: info.name,
-                    description: info.description,
+                    name: Cow::Borrowed(info.name),
+                    description: Cow::Borrowed(info.description),
                     key: info.key,
                     organization_only: info.organization_only,
                 },
             )
         })
         .collect();
+    // The route is public (Label Studio's is); a token adds its organization's own types.
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Token "))
+        .map(str::trim);
+    if let (Some(token), None | Some(false)) = (token, only)
+        && let Some(actor) = crate::auth::actor_for_token(&state.db, token).await?
+    {
+        let mut conn = state.db.reader().acquire().await?;
+        for custom in custom::list_types(&mut conn, actor.organization_id).await? {
+            catalogue.push((
+                Cow::Owned(custom.name.clone()),
+                ActionInfo {
+                    // Its description is the human name, where there is one.
+                    name: Cow::Owned(if custom.description.is_empty() {
+                        custom.name
+                    } else {
+                        custom.description.clone()
+                    }),
+                    description: Cow::Owned(custom.description),
+                    key: "payload",
+                    organization_only: false,
+                },
+            ));
+        }
+    }
     Ok(Json(ActionCatalogue(catalogue)))
 }
 
@@ -523,4 +576,119 @@ async fn redeliver(
         StatusCode::ACCEPTED,
         Json(log::detail(&mut conn, &actor, id, delivery_id).await?),
     ))
+}
+
+/// `POST /api/webhooks/events/`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"action": "MY_PIPELINE_DONE", "project": 3, "payload": {"model": "v7"}}))]
+struct CustomEventInput {
+    /// Upper case letters, digits and `_`, not a built-in action.
+    action: String,
+    /// The project it is about (a number or a string of digits); absent or `null`: the
+    /// organization (only organization-level webhooks get it).
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    project: Option<Pk>,
+    /// Sent as `payload` in the body.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    payload: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// What `POST /api/webhooks/events/` did.
+#[derive(Debug, Serialize, ToSchema)]
+struct CustomEventSent {
+    action: String,
+    #[schema(required = true)]
+    project: Option<i64>,
+    /// The deliveries written (one per webhook that wants it).
+    deliveries: usize,
+}
+
+async fn send_custom_event(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    LsJson(input): LsJson<CustomEventInput>,
+) -> ApiResult<(StatusCode, Json<CustomEventSent>)> {
+    custom::check_name(&input.action).map_err(|message| ApiError::field("action", message))?;
+    let payload = serde_json::Value::Object(input.payload.unwrap_or_default());
+    let project = input.project.map(|Pk(id)| id);
+    let deliveries = state
+        .db
+        .write(async |tx| {
+            let scope = match project {
+                Some(id) => projects::get(tx, &actor, id).await?.scope(),
+                None => Scope {
+                    organization_id: actor.organization_id,
+                    project_id: None,
+                },
+            };
+            let body = events::body([
+                ("project", serde_json::json!(project)),
+                ("payload", payload),
+            ]);
+            events::emit_custom(tx, scope, &input.action, body).await
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CustomEventSent {
+            action: input.action,
+            project,
+            deliveries,
+        }),
+    ))
+}
+
+/// `POST /api/webhooks/event-types/`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "MY_PIPELINE_DONE", "description": "The training pipeline finished."}))]
+struct EventTypeInput {
+    /// Upper case letters, digits and `_`, not a built-in action.
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// A custom event type.
+#[derive(Debug, Serialize, ToSchema)]
+struct EventTypeView {
+    name: String,
+    description: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+impl From<custom::EventType> for EventTypeView {
+    fn from(t: custom::EventType) -> Self {
+        EventTypeView {
+            name: t.name,
+            description: t.description,
+            created_at: time::render(t.created_at),
+        }
+    }
+}
+
+async fn list_event_types(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult<Json<Vec<EventTypeView>>> {
+    let mut conn = state.db.reader().acquire().await?;
+    let types = custom::list_types(&mut conn, actor.organization_id).await?;
+    Ok(Json(types.into_iter().map(EventTypeView::from).collect()))
+}
+
+async fn register_event_type(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    LsJson(input): LsJson<EventTypeInput>,
+) -> ApiResult<(StatusCode, Json<EventTypeView>)> {
+    let description = input.description.unwrap_or_default();
+    let registered = state
+        .db
+        .write(async |tx| {
+            custom::register(tx, actor.organization_id, &input.name, &description).await
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(registered.into())))
 }

@@ -4,6 +4,7 @@
 //! Adding an action is one row in [`CATALOGUE`] plus the call that emits it.
 
 pub mod alerts;
+pub mod custom;
 pub mod filter;
 
 use std::collections::HashMap;
@@ -296,14 +297,14 @@ struct Target {
 /// The webhooks of `scope` that want `action`: the project's own and the organization's
 /// (organization-only actions reach only the organization's). Active ones, plus those
 /// paused after failures (their deliveries wait).
-async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Target>> {
+async fn targets(conn: &mut Conn, scope: Scope, action: Name<'_>) -> Result<Vec<Target>> {
     let rows = store::query(&format!(
         "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason, \
          breaker_opened_at, event_filter, {DESTINATION_COLUMNS} \
          FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)"
     ))
     .bind(scope.organization_id)
-    .bind(if action.organization_only() {
+    .bind(if action.organization_only {
         -1
     } else {
         scope.project_id.unwrap_or(-1)
@@ -329,8 +330,8 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Action) -> Result<Vec<Ta
         let listed = serde_json::from_str::<Vec<String>>(&actions)
             .unwrap_or_default()
             .iter()
-            .any(|a| a == action.as_str());
-        if listed || (all && !action.only_when_listed()) {
+            .any(|a| a == action.id);
+        if listed || (all && !action.only_when_listed) {
             found.push(Target {
                 webhook_id: row.try_get("id")?,
                 listed,
@@ -359,7 +360,7 @@ pub async fn emit(
     action: Action,
     build: impl AsyncFnOnce(&mut Conn) -> Result<Vec<Map<String, Value>>>,
 ) -> Result<()> {
-    let targets = targets(tx, scope, action).await?;
+    let targets = targets(tx, scope, action.into()).await?;
     if targets.is_empty() {
         return Ok(());
     }
@@ -367,7 +368,7 @@ pub async fn emit(
     let filtered = targets.iter().any(|target| target.filter.is_some());
     for body in bodies {
         if !filtered {
-            record(tx, scope, action, body, &targets).await?;
+            record(tx, scope, action.into(), body, &targets).await?;
             continue;
         }
         // Webhooks whose filter the body fails get no delivery of it.
@@ -377,7 +378,7 @@ pub async fn emit(
             .cloned()
             .collect();
         if !passing.is_empty() {
-            record(tx, scope, action, body, &passing).await?;
+            record(tx, scope, action.into(), body, &passing).await?;
         }
     }
     Ok(())
@@ -394,13 +395,13 @@ pub async fn emit_alert(
     body: Map<String, Value>,
     about: i64,
 ) -> Result<usize> {
-    let targets: Vec<Target> = targets(tx, scope, action)
+    let targets: Vec<Target> = targets(tx, scope, action.into())
         .await?
         .into_iter()
         .filter(|target| target.listed && target.webhook_id != about)
         .collect();
     if !targets.is_empty() {
-        record(tx, scope, action, body, &targets).await?;
+        record(tx, scope, action.into(), body, &targets).await?;
     }
     Ok(targets.len())
 }
@@ -422,18 +423,61 @@ pub async fn emit_to(
         destination: None,
         filter: None,
     }];
-    record(tx, scope, action, body, &targets).await
+    record(tx, scope, action.into(), body, &targets).await
+}
+
+/// Writes a custom event (`custom::check_name` has checked its name) to the webhooks of
+/// `scope` that list it or take every action, through the same outbox: filters,
+/// signatures, retries and the log are those of every event. Returns its deliveries.
+pub async fn emit_custom(
+    tx: &mut Conn,
+    scope: Scope,
+    name: &str,
+    body: Map<String, Value>,
+) -> Result<usize> {
+    let name = Name {
+        id: name,
+        organization_only: false,
+        only_when_listed: false,
+    };
+    let targets: Vec<Target> = targets(tx, scope, name)
+        .await?
+        .into_iter()
+        .filter(|target| target.filter.as_ref().is_none_or(|f| f.matches(&body)))
+        .collect();
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    Ok(record(tx, scope, name, body, &targets).await?.len())
+}
+
+/// An event's action as matching and the outbox see it: a catalogue action or a custom one.
+#[derive(Debug, Clone, Copy)]
+struct Name<'a> {
+    id: &'a str,
+    organization_only: bool,
+    only_when_listed: bool,
+}
+
+impl From<Action> for Name<'static> {
+    fn from(action: Action) -> Self {
+        Name {
+            id: action.as_str(),
+            organization_only: action.organization_only(),
+            only_when_listed: action.only_when_listed(),
+        }
+    }
 }
 
 async fn record(
     tx: &mut Conn,
     scope: Scope,
-    action: Action,
+    action: Name<'_>,
     body: Map<String, Value>,
     targets: &[Target],
 ) -> Result<Vec<i64>> {
     let mut payload = Map::with_capacity(body.len() + 1);
-    payload.insert("action".into(), Value::String(action.as_str().into()));
+    payload.insert("action".into(), Value::String(action.id.into()));
     payload.extend(body);
     let now = time::now();
     let sequence = next_sequence(tx, scope.organization_id).await?;
@@ -444,7 +488,7 @@ async fn record(
     )
     .bind(scope.organization_id)
     .bind(scope.project_id)
-    .bind(action.as_str())
+    .bind(action.id)
     .bind(sequence)
     .bind(&payload)
     .bind(now)
@@ -518,14 +562,9 @@ async fn record(
                 message_id,
                 webhook_id: target.webhook_id,
                 attempts: 0,
-                action: action.as_str().to_string(),
+                action: action.id.to_string(),
                 sequence,
-                body: job::body(
-                    destination,
-                    target.send_payload,
-                    action.as_str(),
-                    payload.clone(),
-                ),
+                body: job::body(destination, target.send_payload, action.id, payload.clone()),
                 destination: destination.clone(),
             });
         }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, PEOPLE),
     (16, TASK_TABLE),
     (17, WEBHOOK_FORMAT),
+    (21, CUSTOM_EVENT_TYPES),
     // people's second migration (15 had landed when reviews came)
     (115, REVIEWS),
 ];
@@ -314,6 +315,19 @@ const WEBHOOK_FORMAT: &str = r#"
 ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'label_studio';
 ALTER TABLE webhooks ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE webhooks ADD COLUMN event_filter TEXT;
+"#;
+
+/// Custom event types an organization registered (`events::custom`): shown in
+/// `/api/webhooks/info/`, listable in a webhook's `actions`.
+const CUSTOM_EVENT_TYPES: &str = r#"
+CREATE TABLE custom_event_types (
+    id {ID},
+    organization_id BIGINT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX custom_event_types_by_name ON custom_event_types (organization_id, name)
 "#;
 
 const HUB_SIGNATURE: &str = r#"

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::delivery::{breaker, job, labelbox, secret, ssrf};
-use crate::events::Action;
 use crate::events::filter::Filter;
+use crate::events::{Action, custom};
 use crate::labeling::projects;
 use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
 use crate::store::{self, Conn, Row};
@@ -481,10 +481,14 @@ impl<'de> Deserialize<'de> for ChosenSecret {
     }
 }
 
-/// An action id of the catalogue (`"TASKS_CREATED"`); anything else is
-/// `"X" is not a valid choice.`, at its index in the list.
+/// An action id of the catalogue (`"TASKS_CREATED"`), or the name of a custom event type
+/// (checked against the organization's registry by `check_custom_actions`); anything
+/// else is `"X" is not a valid choice.`, at its index in the list.
 #[derive(Debug, Clone)]
-pub struct ActionName(pub &'static crate::events::ActionInfo);
+pub enum ActionName {
+    Catalogue(&'static crate::events::ActionInfo),
+    Custom(String),
+}
 
 /// In the OpenAPI document: the ids of `events::CATALOGUE`.
 impl utoipa::PartialSchema for ActionName {
@@ -518,9 +522,13 @@ impl<'de> Deserialize<'de> for ActionName {
                 )));
             }
         };
-        Action::from_id(&text).map(ActionName).ok_or_else(|| {
-            serde::de::Error::custom(format_args!("\"{text}\" is not a valid choice."))
-        })
+        match Action::from_id(&text) {
+            Some(info) => Ok(ActionName::Catalogue(info)),
+            None if custom::check_name(&text).is_ok() => Ok(ActionName::Custom(text)),
+            None => Err(serde::de::Error::custom(format_args!(
+                "\"{text}\" is not a valid choice."
+            ))),
+        }
     }
 }
 
@@ -660,7 +668,16 @@ fn validate_actions(
 ) -> std::result::Result<Vec<String>, Map<String, Value>> {
     let mut actions: Vec<String> = Vec::new();
     let mut by_index = Map::new();
-    for (i, ActionName(info)) in names.into_iter().enumerate() {
+    for (i, name) in names.into_iter().enumerate() {
+        let info = match name {
+            ActionName::Catalogue(info) => info,
+            ActionName::Custom(name) => {
+                if !actions.contains(&name) {
+                    actions.push(name);
+                }
+                continue;
+            }
+        };
         if info.organization_only && project.is_some() {
             by_index.insert(
                 i.to_string(),
@@ -680,6 +697,39 @@ fn validate_actions(
         errors.insert("actions".into(), Value::Object(by_index));
         Err(errors)
     }
+}
+
+/// Custom actions in `actions` must be registered event types of the organization
+/// (`"X" is not a valid choice.` at their index otherwise, as for an unknown action).
+async fn check_custom_actions<P>(
+    tx: &mut Conn,
+    actor: &Actor,
+    input: &WebhookInput<P>,
+) -> std::result::Result<(), WebhookError> {
+    let Patch::Value(names) = &input.actions else {
+        return Ok(());
+    };
+    if !names.iter().any(|n| matches!(n, ActionName::Custom(_))) {
+        return Ok(());
+    }
+    let known = custom::list_types(tx, actor.organization_id).await?;
+    let mut by_index = Map::new();
+    for (i, name) in names.iter().enumerate() {
+        if let ActionName::Custom(name) = name
+            && !known.iter().any(|t| &t.name == name)
+        {
+            by_index.insert(
+                i.to_string(),
+                json!([format!("\"{name}\" is not a valid choice.")]),
+            );
+        }
+    }
+    if by_index.is_empty() {
+        return Ok(());
+    }
+    let mut errors = Map::new();
+    errors.insert("actions".into(), Value::Object(by_index));
+    Err(WebhookError::Nested(errors))
 }
 
 /// A validation failure with Label Studio's nested error shape (`{"actions": {"0": [...]}}`).
@@ -814,6 +864,7 @@ pub async fn create(
         )
         .into());
     }
+    check_custom_actions(tx, actor, &input).await?;
     let fields = apply(None, input, project)?;
     let now = time::now();
     let id: i64 = store::query_scalar(
@@ -859,6 +910,7 @@ pub async fn update(
         )
         .into());
     }
+    check_custom_actions(tx, actor, &input).await?;
     let fields = apply(Some(&current), input, current.project_id)?;
     let switched_on = fields.is_active && !current.is_active;
     let switched_off = !fields.is_active && current.is_active;
