@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,26 +17,15 @@ use serde_json::{Value, json};
 /// A user of the admin's organization; returns its token.
 fn annotator(server: &Server, email: &str) -> String {
     let token = format!("token-{}", email.replace(['@', '.'], "-"));
-    let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
-        .args([
-            "admin",
-            "--db",
-            server.db_url(),
-            "create-user",
-            "--organization",
-            "1",
-            "--email",
-            email,
-            "--token",
-            &token,
-        ])
-        .output()
-        .expect("run labelhook admin");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    server.admin_token(&[
+        "create-user",
+        "--organization",
+        "1",
+        "--email",
+        email,
+        "--token",
+        &token,
+    ]);
     token
 }
 

@@ -272,43 +272,28 @@ impl Server {
     /// Creates a user with `role` (`OW`, `AD`, `MA`, `RE`, `AN`) in the first organization
     /// through the CLI; returns its token.
     pub fn member(&self, email: &str, role: &str) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
-            .args([
-                "admin",
-                "--db",
-                &self.db_url,
-                "create-user",
-                "--organization",
-                "1",
-                "--email",
-                email,
-                "--role",
-                role,
-            ])
-            .output()
-            .expect("run labelhook admin");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        text.split_whitespace().last().expect("token").to_string()
+        self.admin_token(&[
+            "create-user",
+            "--organization",
+            "1",
+            "--email",
+            email,
+            "--role",
+            role,
+        ])
     }
 
     /// Creates a second organization with its own user through the CLI; returns its token.
     pub fn other_organization(&self, email: &str) -> String {
+        self.admin_token(&["create-organization", "--title", "other", "--email", email])
+    }
+
+    /// Runs `labelhook admin --db <this server's database> <args>`, which must succeed, and
+    /// returns the last word it prints (the token of the user it creates).
+    pub fn admin_token(&self, args: &[&str]) -> String {
         let output = Command::new(env!("CARGO_BIN_EXE_labelhook"))
-            .args([
-                "admin",
-                "--db",
-                &self.db_url,
-                "create-organization",
-                "--title",
-                "other",
-                "--email",
-                email,
-            ])
+            .args(["admin", "--db", &self.db_url])
+            .args(args)
             .output()
             .expect("run labelhook admin");
         assert!(
