@@ -566,6 +566,8 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
   const syncFormat = () => {
     form.querySelector('#wh-topics').hidden = !isLabelbox();
     form.querySelector('#wh-events').hidden = isLabelbox();
+    // Labelbox's bodies are always whole: "Send payload" does not apply.
+    payload.closest('.field').hidden = isLabelbox();
   };
   format?.addEventListener('change', syncFormat);
   syncFormat();
