@@ -78,11 +78,23 @@ impl Role {
     }
 }
 
-/// Where an event happened: its organization and, for most actions, its project.
+/// Where an event happened: its organization and, for most actions, its project; and who
+/// acted, when a user did (the event's `acted_by`).
 #[derive(Debug, Clone, Copy)]
 pub struct Scope {
     pub organization_id: i64,
     pub project_id: Option<i64>,
+    pub acted_by: Option<i64>,
+}
+
+impl Scope {
+    /// The same place, acted on by `user`.
+    pub fn by(self, user: i64) -> Scope {
+        Scope {
+            acted_by: Some(user),
+            ..self
+        }
+    }
 }
 
 /// Why an operation on the organization's objects failed. The API renders each variant in

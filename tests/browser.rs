@@ -44,6 +44,7 @@ fn web_pages_work_in_a_real_browser() {
         "export.test.mjs",
         "projects.test.mjs",
         "people.test.mjs",
+        "review.test.mjs",
         "label.test.mjs",
         "health.test.mjs",
         "journey.test.mjs",

@@ -4,6 +4,15 @@
 
 mod common;
 
+/// An event's body has Label Studio's shape, plus labelhook's `acted_by`: the id of the
+/// user whose request caused it.
+fn assert_event_shape(expected: &serde_json::Value, body: &serde_json::Value) {
+    assert!(body["acted_by"].as_i64().is_some(), "acted_by: {body}");
+    let mut body = body.clone();
+    body.as_object_mut().unwrap().remove("acted_by");
+    assert_same_shape(expected, &body);
+}
+
 use std::sync::{Arc, Mutex};
 
 use common::{Behaviour, Receiver, Server, assert_same_shape, assert_shape_with_extras, reference};
@@ -423,7 +432,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         )
         .await;
     let updated = receiver.wait_for("PROJECT_UPDATED", 1).await;
-    assert_same_shape(&reference("PROJECT_UPDATED.json")["body"], &updated[0].body);
+    assert_event_shape(&reference("PROJECT_UPDATED.json")["body"], &updated[0].body);
     assert_eq!(updated[0].body["project"]["description"], "updated");
 
     // TASKS_CREATED by import and by POST /api/tasks/.
@@ -435,11 +444,11 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         .await;
     server.task(project, "single").await;
     let tasks_created = receiver.wait_for("TASKS_CREATED", 2).await;
-    assert_same_shape(
+    assert_event_shape(
         &reference("TASKS_CREATED.json")["body"],
         &tasks_created[0].body,
     );
-    assert_same_shape(
+    assert_event_shape(
         &reference("TASKS_CREATED.2.json")["body"],
         &tasks_created[1].body,
     );
@@ -470,11 +479,11 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         )
         .await;
     let annotation_created = receiver.wait_for("ANNOTATION_CREATED", 2).await;
-    assert_same_shape(
+    assert_event_shape(
         &reference("ANNOTATION_CREATED.json")["body"],
         &annotation_created[0].body,
     );
-    assert_same_shape(
+    assert_event_shape(
         &reference("ANNOTATION_CREATED.2.json")["body"],
         &annotation_created[1].body,
     );
@@ -493,7 +502,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         )
         .await;
     let annotation_updated = receiver.wait_for("ANNOTATION_UPDATED", 1).await;
-    assert_same_shape(
+    assert_event_shape(
         &reference("ANNOTATION_UPDATED.json")["body"],
         &annotation_updated[0].body,
     );
@@ -512,7 +521,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         .await;
     let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 1).await;
     // Label Studio's shape, plus each annotation's task and project (issue 18).
-    assert_same_shape(
+    assert_event_shape(
         &reference("ANNOTATIONS_DELETED.json")["body"],
         &without_item_keys(&deleted[0].body, "annotations", &["task", "project"]),
     );
@@ -561,7 +570,10 @@ async fn every_event_arrives_with_the_label_studio_payload() {
     reference_annotation["lead_time"] = Value::Null;
     for event in &bulk {
         let keys: Vec<&String> = event.body.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["action", "annotation", "task", "project"]);
+        assert_eq!(
+            keys,
+            ["action", "annotation", "task", "project", "acted_by"]
+        );
         assert_same_shape(&reference_annotation, &event.body["annotation"][0]);
         assert_same_shape(
             &reference("ANNOTATION_CREATED.json")["body"]["task"],
@@ -585,7 +597,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
         .await;
     let tasks_deleted = receiver.wait_for("TASKS_DELETED", 3).await;
-    assert_same_shape(
+    assert_event_shape(
         &reference("TASKS_DELETED.json")["body"],
         &without_item_keys(&tasks_deleted[0].body, "tasks", &["project"]),
     );
@@ -606,7 +618,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
     let project_deleted = org_receiver.wait_for("PROJECT_DELETED", 1).await;
     assert_eq!(
         project_deleted[0].body,
-        json!({"action": "PROJECT_DELETED", "project": {"id": project}})
+        json!({"action": "PROJECT_DELETED", "project": {"id": project}, "acted_by": 1})
     );
 
     // The organization-level webhook saw every project event too; the project one never

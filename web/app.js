@@ -61,7 +61,7 @@ const normalize = (path) => (path.length > 1 ? path.replace(/\/+$/, '') : path);
  */
 function isAppAddress(url) {
   const path = normalize(url.pathname);
-  if (/^\/projects\/\d+\/data$/.test(path) && (url.searchParams.has('labeling') || url.searchParams.has('task'))) return false;
+  if (/^\/projects\/\d+\/data$/.test(path) && ['labeling', 'task', 'review'].some((name) => url.searchParams.has(name))) return false;
   return routes.some(([pattern]) => pattern.test(path)) || currentAddress(path) !== path;
 }
 

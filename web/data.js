@@ -1,7 +1,7 @@
 // A project's task table (`/projects/3/data`): filter, sort, page, select and delete tasks or
 // their annotations, import files, and open a task or the label stream on the labeling page.
 
-import { api, upload } from './api.js';
+import { api, upload, roleAtLeast } from './api.js';
 import { h, pageHeader, projectTabs, pager, notice, flash, confirmDialog, busy, redraw, navigate } from './dom.js';
 
 const PAGE_SIZE = 100;
@@ -280,6 +280,9 @@ export async function dataPage(ctx, projectId) {
       lead: project.description || null,
       actions: [
         importButton,
+        // The review stream is for reviewers and above: not offered to annotators.
+        roleAtLeast(me.organization_membership?.role || 'OW', 'RE') &&
+          h('a', { class: 'btn', href: `/projects/${projectId}/data?review=1` }, 'Review Annotations'),
         h('a', { class: 'btn btn-primary', href: `/projects/${projectId}/data?labeling=1` }, 'Label All Tasks'),
       ],
     }),

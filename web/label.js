@@ -4,6 +4,10 @@
 //   /projects/{id}/data?labeling=1   the label stream: GET /api/projects/{id}/next/, label,
 //                                    submit or skip, then the next task, until none is left
 //   /projects/{id}/data?task={id}    one task: its annotations, add, update, delete
+//   /projects/{id}/data?review=1     the review stream (reviewers): the next annotation
+//                                    waiting for review (GET /api/projects/{id}/next-review/),
+//                                    accept, reject with a comment, or fix it and accept
+//                                    (POST /api/annotation-reviews/), then the next
 //
 // The request bodies are Label Studio's: `result` (the editor's serialized regions),
 // `lead_time` (seconds spent on the annotation, added up over saves) and
@@ -24,13 +28,19 @@ const pathMatch = location.pathname.match(/^\/projects\/(\d+)\/data\/?$/);
 const projectId = pathMatch ? Number(pathMatch[1]) : null;
 const query = new URLSearchParams(location.search);
 const taskParam = query.get('task');
-const stream = taskParam === null;
+const reviewing = taskParam === null && query.get('review') !== null;
+const stream = taskParam === null && !reviewing;
 
 // What Label Studio's data manager gives its editor, in both modes; the stream adds the
 // skip button (when the project shows it), a single task adds the annotation tabs.
 const BASE_INTERFACES = [
   'basic', 'controls', 'submit', 'update', 'predictions', 'topbar', 'predictions:menu',
   'annotations:menu', 'annotations:current', 'side-column', 'edit-history', 'infobar',
+];
+// Reviewing: the annotation in the editor, editable (a fix), without the editor's own
+// Submit/Update: the review bar's buttons save instead.
+const REVIEW_INTERFACES = [
+  'basic', 'topbar', 'annotations:menu', 'annotations:current', 'side-column', 'edit-history', 'infobar',
 ];
 const TASK_INTERFACES = [
   'annotations:add-new', 'annotations:view-all', 'annotations:delete', 'annotations:tabs',
@@ -42,6 +52,8 @@ const PREDICTION_ERROR_HEADER = 'Labelhook-Prediction-Error';
 let me = null;
 let project = null;
 let editor = null;
+/** The editor's root store, once it exists (`onStorageInitialized`). */
+let rootStore = null;
 let task = null;
 /** Server ids (as strings) of the annotations that exist on the server. */
 let saved = new Set();
@@ -235,6 +247,7 @@ async function updated(annotation) {
     const changed = await api(`/api/annotations/${annotation.pk}/`, { method: 'PATCH', body: data });
     restartClock(annotation, data.lead_time);
     say(`Annotation #${changed.id} updated.`, 'ok');
+    if (stream) await next();
   });
 }
 
@@ -271,9 +284,12 @@ async function deleted(annotation) {
  * first prediction when the project uses predictions to pre-label.
  */
 function storageReady(instance) {
+  rootStore = instance;
   const store = instance.annotationStore;
   const existing = task.annotations || [];
-  const ours = stream ? [] : existing;
+  // In the stream only the user's own annotation opens (a task a review sent back to them);
+  // reviewing, the annotation under review.
+  const ours = stream ? existing.filter((a) => a.completed_by === me.id && !a.was_cancelled) : existing;
   if (ours.length) {
     const latest = String(Math.max(...ours.map((a) => a.id)));
     const found = store.annotations.find((a) => String(a.pk) === latest) || store.annotations[0];
@@ -298,6 +314,7 @@ function storageReady(instance) {
 }
 
 function interfaces() {
+  if (reviewing) return [...REVIEW_INTERFACES];
   const list = [...BASE_INTERFACES];
   if (stream) {
     if (project.show_skip_button) list.push('skip');
@@ -313,7 +330,7 @@ function instructions() {
   return (project.expert_instruction || '').trim();
 }
 
-function open(next) {
+function open(next, above = null) {
   if (editor) {
     try {
       editor.destroy();
@@ -323,6 +340,7 @@ function open(next) {
     editor = null;
   }
   task = next;
+  rootStore = null;
   saved = new Set((task.annotations || []).map((a) => String(a.id)));
   serverLeadTime = new Map((task.annotations || []).map((a) => [String(a.id), a.lead_time ?? 0]));
   clocks = new Map();
@@ -335,7 +353,7 @@ function open(next) {
   if (!stream) history.replaceState(null, '', `/projects/${projectId}/data?task=${task.id}`);
   const root = document.createElement('div');
   root.id = 'label-studio';
-  main.replaceChildren(root);
+  main.replaceChildren(...(above ? [above] : []), root);
   editor = new window.LabelStudio(root, {
     config: project.label_config,
     interfaces: interfaces(),
@@ -382,6 +400,75 @@ async function next() {
   }
   open(found);
   reportPrediction(predictionError);
+  if (found.rejection) {
+    const why = (found.rejection.comment || '').trim();
+    say(`A reviewer rejected your annotation${why ? ` (“${why}”)` : ''}: change it and press Update.`, 'error');
+  }
+}
+
+/**
+ * The review stream: the next annotation waiting for this reviewer, in the editor, with the
+ * review bar (a comment; Accept, Reject, Fix and accept), until nothing waits.
+ */
+async function nextReview() {
+  const { task: found, detail } = await fetchTask(`/api/projects/${projectId}/next-review/`);
+  if (!found) {
+    if (editor) editor.destroy();
+    editor = null;
+    task = null;
+    taskLabel.textContent = '';
+    origin.textContent = '';
+    message('Nothing to review',
+      detail ? `${detail}.` : 'No annotation in this project waits for your review.',
+      ['Annotations show here once annotators submit them (not your own). ',
+        link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
+    document.body.dataset.ready = 'done';
+    return;
+  }
+  const annotation = found.annotations.find((a) => a.id === found.annotation) || found.annotations[0];
+  open(found, reviewBar(annotation));
+  origin.textContent = `Annotation #${annotation.id} by ${(annotation.created_username || '').split(',')[0].trim() || 'an annotator'}`;
+}
+
+/** The reviewer's choices for `annotation`: each saves one review and opens the next. */
+function reviewBar(annotation) {
+  const bar = document.createElement('form');
+  bar.className = 'lh-review';
+  bar.setAttribute('aria-label', 'Review');
+  bar.innerHTML = `<label for="lh-review-comment">Comment</label>
+    <textarea id="lh-review-comment" rows="2" placeholder="Why (shown to the annotator when you reject)"></textarea>
+    <div class="lh-review-actions">
+      <button type="button" data-review="accept">Accept</button>
+      <button type="button" data-review="reject">Reject</button>
+      <button type="button" data-review="fix" title="Saves the result as you changed it in the editor, keeps the annotator's as history, and accepts">Fix and accept</button>
+    </div>`;
+  const comment = bar.querySelector('textarea');
+  bar.addEventListener('submit', (event) => event.preventDefault());
+  for (const button of bar.querySelectorAll('button')) {
+    button.addEventListener('click', async () => {
+      const choice = button.dataset.review;
+      const body = { annotation: annotation.id, accepted: choice !== 'reject' };
+      const text = comment.value.trim();
+      if (text) body.comment = text;
+      if (choice === 'fix') {
+        const selected = rootStore ? rootStore.annotationStore.selected : null;
+        if (selected) body.result = selected.serializeAnnotation() ?? [];
+      }
+      for (const other of bar.querySelectorAll('button')) other.disabled = true;
+      const what = { accept: 'Accepting', reject: 'Rejecting', fix: 'Saving the fix' }[choice];
+      await attempt(what, async () => {
+        try {
+          await api('/api/annotation-reviews/', { method: 'POST', body });
+        } finally {
+          for (const other of bar.querySelectorAll('button')) other.disabled = false;
+        }
+        const done = { accept: 'accepted', reject: 'rejected', fix: 'fixed and accepted' }[choice];
+        await nextReview();
+        say(`Annotation #${annotation.id} ${done}.`, 'ok');
+      });
+    });
+  }
+  return bar;
 }
 
 function reportPrediction(problem) {
@@ -413,7 +500,7 @@ function releaseOnLeave() {
 
 async function start() {
   if (projectId === null) {
-    message('Not a labeling address', 'Labeling pages are /projects/<id>/data?labeling=1 or ?task=<id>.');
+    message('Not a labeling address', 'Labeling pages are /projects/<id>/data?labeling=1, ?task=<id> or ?review=1.');
     return;
   }
   projectLink.href = `/projects/${projectId}/data`;
@@ -451,7 +538,8 @@ async function start() {
   releaseOnLeave();
   try {
     say('Loading…');
-    if (stream) await next();
+    if (reviewing) await nextReview();
+    else if (stream) await next();
     else await one();
     if (statusLine.textContent === 'Loading…') say('');
   } catch (error) {

@@ -1,5 +1,6 @@
 // A project's settings (`/projects/3/settings`): title and description, the instructions
-// annotators see, overlap, the skip button, the annotation history, the labeling interface,
+// annotators see, overlap, the skip button, the annotation history, whether review is
+// required before a task counts as finished, the labeling interface,
 // and its ML backends. Its webhooks are the next section (webhooks.js).
 
 import { api } from './api.js';
@@ -36,6 +37,7 @@ export async function settingsPage(ctx, projectId) {
     'data-field': 'maximum_annotations', 'aria-describedby': described('s-overlap'),
   });
   const skip = h('input', { type: 'checkbox', id: 's-skip', checked: project.show_skip_button, 'data-field': 'show_skip_button', 'aria-describedby': described('s-skip') });
+  const reviewRequired = h('input', { type: 'checkbox', id: 's-review', checked: project.review_required, 'data-field': 'review_required', 'aria-describedby': described('s-review') });
   const history = h('input', { type: 'checkbox', id: 's-history', checked: project.show_annotation_history, 'data-field': 'show_annotation_history', 'aria-describedby': described('s-history') });
   const config = h('textarea', { id: 's-config', rows: 10, spellcheck: 'false', class: 'code-input', 'data-field': 'label_config', 'aria-describedby': described('s-config') });
   config.value = project.label_config || '';
@@ -53,6 +55,8 @@ export async function settingsPage(ctx, projectId) {
     field('s-overlap', 'Annotations per task (overlap)', overlap, 'A task is finished when this many annotators have submitted it; the label stream gives each task to that many people.'),
     check('s-skip', 'Annotators may skip tasks', skip, 'Shows the Skip button; a skipped task counts as a cancelled annotation.'),
     check('s-history', 'Show the annotation history', history, 'Annotators see who changed an annotation and when.'),
+    h('h2', {}, 'Review'),
+    check('s-review', 'Review required before a task counts as finished', reviewRequired, 'A task is finished only when reviewers have accepted as many of its annotations as its overlap. Without it, submitted annotations count unless a reviewer rejects them; a rejected task goes back to its annotator either way.'),
     field('s-config', 'Labeling interface', config, 'Label Studio\'s XML label config. Changing it is refused while existing annotations use labels it would remove.'),
     saved,
     h('div', { class: 'toolbar' }, submit));
@@ -75,6 +79,7 @@ export async function settingsPage(ctx, projectId) {
         maximum_annotations: copies,
         show_skip_button: skip.checked,
         show_annotation_history: history.checked,
+        review_required: reviewRequired.checked,
       };
       if (config.value !== project.label_config) body.label_config = config.value;
       try {

@@ -172,12 +172,19 @@ async fn run(
     };
     let (processed, detail) = match action.as_str() {
         "delete_tasks" => {
-            let n = tasks::delete_many(&mut tx, &state.labeling, project_id, &task_ids).await?;
+            let n =
+                tasks::delete_many(&mut tx, &actor, &state.labeling, project_id, &task_ids).await?;
             (n, format!("Deleted {n} tasks"))
         }
         "delete_tasks_annotations" => {
-            let n = annotations::delete_for_tasks(&mut tx, &state.labeling, project_id, &task_ids)
-                .await?;
+            let n = annotations::delete_for_tasks(
+                &mut tx,
+                &actor,
+                &state.labeling,
+                project_id,
+                &task_ids,
+            )
+            .await?;
             (n, format!("Deleted {n} annotations"))
         }
         _ => {

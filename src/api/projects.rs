@@ -286,7 +286,7 @@ async fn delete_all_tasks(
     let mut tx = state.db.begin_large().await?;
     projects::get(&mut tx, &actor, id).await?;
     let ids = tasks::ids_in_project(&mut tx, id, None).await?;
-    tasks::delete_many(&mut tx, &state.labeling, id, &ids).await?;
+    tasks::delete_many(&mut tx, &actor, &state.labeling, id, &ids).await?;
     state.db.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,10 +9,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Id, LsJson, LsQuery};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
+use crate::labeling::render::TaskDetailView;
 use crate::labeling::reviews::{self, Filter, NewReview, Review, ReviewChange};
+use crate::labeling::tasks;
 use crate::shared::{Actor, Patch, Pk, Role};
 use crate::store::time;
 
@@ -43,6 +45,11 @@ pub(super) fn routes() -> Vec<Route> {
                 .about("Its reviewer, or a manager. Emits REVIEW_UPDATED.")
                 .json::<ReviewUpdateInput>("The fields to change.")
                 .ok::<ReviewView>("The review"),
+            get("/api/projects/{id}/next-review", next_review)
+                .doc("projects_next_review", "The next annotation to review")
+                .needs(Role::Reviewer)
+                .about("labelhook's review stream (the review page): the oldest submitted annotation of the project that waits for review (never reviewed, or changed by its annotator since), not the requesting user's own. The answer is its task as `GET /api/tasks/{id}/` shows it, with only that annotation in `annotations`, and `annotation` its id. 404 when nothing waits.")
+                .ok::<NextReviewView>("The annotation's task"),
             delete("/api/annotation-reviews/{id}", remove)
                 .doc("reviews_delete", "Delete a review")
                 .needs(Role::Reviewer)
@@ -87,6 +94,16 @@ impl From<Review> for ReviewView {
             previous_annotation_result: review.previous_result,
         }
     }
+}
+
+/// The next annotation to review: its task, with only that annotation.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NextReview)]
+pub struct NextReviewView {
+    #[serde(flatten)]
+    task: TaskDetailView,
+    /// The id of the annotation waiting for review.
+    annotation: i64,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -155,6 +172,26 @@ async fn create(
         .write(async |tx| reviews::create(tx, &actor, input.annotation.0, new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(review.into())))
+}
+
+async fn next_review(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Id(project_id): Id,
+) -> ApiResult<Json<NextReviewView>> {
+    let mut conn = state.db.reader().acquire().await?;
+    let Some(annotation) = reviews::next_waiting(&mut conn, &actor, project_id).await? else {
+        return Err(ApiError::NotFound(format!(
+            "There are no annotations to review for {}",
+            actor.email
+        )));
+    };
+    let task = tasks::get(&mut conn, &actor, annotation.task_id).await?;
+    let id = annotation.id;
+    Ok(Json(NextReviewView {
+        task: task.api_detail(&[annotation], &[]),
+        annotation: id,
+    }))
 }
 
 async fn read(

@@ -16,7 +16,7 @@ use super::route::{Route, delete, get, tagged};
 use crate::labeling::projects::Project;
 use crate::labeling::render::TaskDetailView;
 use crate::labeling::tasks::Task;
-use crate::labeling::{ml_backends, predictions, projects, stream, tasks};
+use crate::labeling::{ml_backends, predictions, projects, reviews, stream, tasks};
 use crate::shared::{Actor, Role};
 
 /// Names why the project's ML backend gave no predictions for the task just opened (the
@@ -33,6 +33,8 @@ pub(super) fn routes() -> Vec<Route> {
                 .about(
                     "Label Studio's label stream for the requesting user: a task not yet \
                      finished (per its overlap), that this user has not annotated or skipped \
+                     (but first a task whose annotation by this user a review rejected: \
+                     `queue` \"Rejected queue\", with that annotation and `rejection`) \
                      and that others are not labeling up to its overlap, in the project's \
                      sampling order (tasks others started first when `maximum_annotations` > 1). \
                      The task is locked for the user until they submit or skip it, give it \
@@ -58,7 +60,8 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// The next task: the task with its predictions (for pre-annotation), without
-/// annotations (the stream shows the user's own work only, and they have none on it).
+/// annotations (the stream shows the user's own work only, and they have none on it), but
+/// in the "Rejected queue" with the user's rejected annotation.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = NextTask)]
 pub struct NextTaskView {
@@ -69,6 +72,19 @@ pub struct NextTaskView {
     /// The user's lock on the task.
     #[schema(required = true)]
     pub unique_lock_id: Option<String>,
+    /// labelhook: in the "Rejected queue", the review that rejected the user's annotation
+    /// (which `annotations` then holds, to be changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rejection: Option<Rejection>,
+}
+
+/// The review that sent a task back to its annotator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rejection {
+    pub id: i64,
+    #[schema(required = true)]
+    pub comment: Option<String>,
 }
 
 async fn next(
@@ -99,10 +115,30 @@ async fn next(
         predictions.retain(|p| p.model_version == project.settings.model_version);
     }
     let unique_lock_id = stream::lock_id(&mut conn, task.id, actor.user_id).await?;
+    // A task given back by a rejecting review comes with the user's annotation (to change
+    // it) and the review that rejected it.
+    let (mine, rejection) = if queue == stream::REJECTED_QUEUE {
+        let (annotations, _) = tasks::children(&mut conn, &actor, &[task.id]).await?;
+        let mut mine = annotations.get(&task.id).cloned().unwrap_or_default();
+        mine.retain(|a| a.completed_by == Some(actor.user_id) && !a.was_cancelled);
+        let rejection = match mine.last() {
+            Some(annotation) => reviews::latest(&mut conn, annotation.id)
+                .await?
+                .map(|review| Rejection {
+                    id: review.id,
+                    comment: review.comment,
+                }),
+            None => None,
+        };
+        (mine, rejection)
+    } else {
+        (Vec::new(), None)
+    };
     let view = NextTaskView {
-        task: task.api_detail(&[], &predictions),
+        task: task.api_detail(&mine, &predictions),
         queue,
         unique_lock_id,
+        rejection,
     };
     let header = prediction_error.map(|message| (PREDICTION_ERROR, header_text(&message)));
     Ok((AppendHeaders(header), Json(view)).into_response())

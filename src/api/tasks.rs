@@ -222,7 +222,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     let task = tasks::get(&mut tx, &actor, id).await?;
-    tasks::delete_many(&mut tx, &state.labeling, task.project_id, &[id]).await?;
+    tasks::delete_many(&mut tx, &actor, &state.labeling, task.project_id, &[id]).await?;
     state.db.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

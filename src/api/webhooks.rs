@@ -621,8 +621,10 @@ async fn send_custom_event(
                 None => Scope {
                     organization_id: actor.organization_id,
                     project_id: None,
+                    acted_by: None,
                 },
-            };
+            }
+            .by(actor.user_id);
             let body = events::body([
                 ("project", serde_json::json!(project)),
                 ("payload", payload),

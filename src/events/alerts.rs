@@ -55,6 +55,7 @@ async fn write(db: &Db, alerts: &[Alert]) -> Result<()> {
         let action = action_of(alert.kind);
         let scope = Scope {
             organization_id: row.try_get("organization_id")?,
+            acted_by: None,
             project_id: row.try_get("project_id")?,
         };
         let failures: i64 = row.try_get("consecutive_failures")?;

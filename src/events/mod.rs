@@ -476,9 +476,13 @@ async fn record(
     body: Map<String, Value>,
     targets: &[Target],
 ) -> Result<Vec<i64>> {
-    let mut payload = Map::with_capacity(body.len() + 1);
+    let mut payload = Map::with_capacity(body.len() + 2);
     payload.insert("action".into(), Value::String(action.id.into()));
     payload.extend(body);
+    // labelhook: who acted (a user's id), on every event a user's request caused.
+    if let Some(user) = scope.acted_by {
+        payload.entry("acted_by").or_insert(Value::from(user));
+    }
     let now = time::now();
     let sequence = next_sequence(tx, scope.organization_id).await?;
     let payload = Value::Object(payload).to_string();

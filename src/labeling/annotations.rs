@@ -341,7 +341,7 @@ pub async fn create(
     let annotation = get_without_result(tx, actor, id).await?;
     events::emit(
         tx,
-        project.scope(),
+        project.scope().by(actor.user_id),
         Action::AnnotationCreated,
         async |conn| {
             let annotation = with_result(annotation.clone(), result.as_deref());
@@ -408,10 +408,14 @@ pub async fn update(
     // As in `create`: only the result's text is kept from here on.
     let result = fields.result.take().map(|r| r.to_string());
     let now = time::now();
+    // A change by its annotator makes a reviewed annotation wait for review again (a
+    // rejected one thereby leaves its annotator's queue).
     store::query(
         "UPDATE annotations SET result = $1, was_cancelled = $2, ground_truth = $3, \
          lead_time = $4, import_id = $5, last_action = $6, parent_prediction = $7, \
-         parent_annotation = $8, updated_by = $9, updated_at = $10 WHERE id = $11",
+         parent_annotation = $8, updated_by = $9, updated_at = $10, \
+         review_state = CASE WHEN completed_by = $9 THEN NULL ELSE review_state END \
+         WHERE id = $11",
     )
     .bind(result.clone())
     .bind(flag(fields.was_cancelled))
@@ -437,7 +441,7 @@ pub async fn update(
     let annotation = get_without_result(tx, actor, id).await?;
     events::emit(
         tx,
-        project.scope(),
+        project.scope().by(actor.user_id),
         Action::AnnotationUpdated,
         async |conn| {
             let annotation = with_result(annotation.clone(), result.as_deref());
@@ -462,6 +466,7 @@ pub async fn delete(
     let annotation = get(tx, actor, id).await?;
     delete_ids(
         tx,
+        actor,
         settings,
         annotation.project_id,
         &[(id, annotation.task_id)],
@@ -473,6 +478,7 @@ pub async fn delete(
 /// `delete_tasks_annotations`) and emits ANNOTATIONS_DELETED. Returns how many went.
 pub async fn delete_for_tasks(
     tx: &mut Conn,
+    actor: &Actor,
     settings: &LabelingSettings,
     project_id: i64,
     task_ids: &[i64],
@@ -487,13 +493,14 @@ pub async fn delete_for_tasks(
             pairs.push((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
         }
     }
-    delete_ids(tx, settings, project_id, &pairs).await?;
+    delete_ids(tx, actor, settings, project_id, &pairs).await?;
     Ok(pairs.len())
 }
 
 /// Deletes annotations given as (annotation id, task id) pairs of one project.
 async fn delete_ids(
     tx: &mut Conn,
+    actor: &Actor,
     settings: &LabelingSettings,
     project_id: i64,
     pairs: &[(i64, i64)],
@@ -519,7 +526,7 @@ async fn delete_ids(
     }
     events::emit(
         tx,
-        project.scope(),
+        project.scope().by(actor.user_id),
         Action::AnnotationsDeleted,
         async |_| {
             // Besides the id (Label Studio's), each annotation's task and project:
@@ -545,6 +552,7 @@ async fn delete_ids(
 /// count towards training on a threshold.
 pub async fn emit_bulk_created(
     tx: &mut Conn,
+    actor: &Actor,
     settings: &LabelingSettings,
     project: &Project,
     annotation_ids: &[i64],
@@ -559,19 +567,20 @@ pub async fn emit_bulk_created(
         .await?;
         not_skipped += n;
     }
-    emit_bulk_events(tx, settings, project, annotation_ids).await?;
+    emit_bulk_events(tx, actor, settings, project, annotation_ids).await?;
     super::ml_backends::count_new_annotations(tx, project, not_skipped).await
 }
 
 async fn emit_bulk_events(
     tx: &mut Conn,
+    actor: &Actor,
     settings: &LabelingSettings,
     project: &Project,
     annotation_ids: &[i64],
 ) -> Result<()> {
     events::emit(
         tx,
-        project.scope(),
+        project.scope().by(actor.user_id),
         Action::AnnotationsCreated,
         async |conn| {
             let annotations = get_many(conn, annotation_ids).await?;

@@ -297,8 +297,8 @@ pub async fn to_annotations(
         .execute(&mut *tx)
         .await?;
     }
-    stats::recount_project(tx, project.id, &project.skip_queue).await?;
+    stats::recount_project(tx, project.id, stats::Finishing::of(project)).await?;
     let project = projects::get_unchecked(tx, project.id).await?;
-    annotations::emit_bulk_created(tx, settings, &project, &created).await?;
+    annotations::emit_bulk_created(tx, actor, settings, &project, &created).await?;
     Ok(created.len())
 }

@@ -43,6 +43,9 @@ pub struct ProjectSettings {
     pub evaluate_predictions_automatically: bool,
     pub pinned_at: Option<String>,
     pub custom_task_lock_ttl: Option<i64>,
+    /// labelhook (Label Studio Enterprise keeps it in its review settings): a task counts
+    /// as finished only once reviews accepted enough of its annotations.
+    pub review_required: bool,
 }
 
 impl Default for ProjectSettings {
@@ -71,6 +74,7 @@ impl Default for ProjectSettings {
             evaluate_predictions_automatically: false,
             pinned_at: None,
             custom_task_lock_ttl: None,
+            review_required: false,
         }
     }
 }
@@ -132,6 +136,7 @@ impl Project {
         Scope {
             organization_id: self.organization_id,
             project_id: Some(self.id),
+            acted_by: None,
         }
     }
 
@@ -601,9 +606,12 @@ pub async fn create(tx: &mut Conn, actor: &Actor, change: ProjectChange) -> Resu
     .fetch_one(&mut *tx)
     .await?;
     let project = get(tx, actor, id).await?;
-    events::emit(tx, project.scope(), Action::ProjectCreated, async |_| {
-        Ok(vec![events::body([("project", project.snapshot())])])
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        Action::ProjectCreated,
+        async |_| Ok(vec![events::body([("project", project.snapshot())])]),
+    )
     .await?;
     Ok(project)
 }
@@ -647,7 +655,8 @@ pub async fn update(
         .execute(&mut *tx)
         .await?;
     }
-    // Overlap and the skip rule decide which tasks are finished: recount when they change.
+    // Overlap, the skip rule and required review decide which tasks are finished: recount
+    // when they change.
     if fields.maximum_annotations != before.maximum_annotations {
         store::query("UPDATE tasks SET overlap = $1 WHERE project_id = $2")
             .bind(fields.maximum_annotations)
@@ -657,13 +666,21 @@ pub async fn update(
     }
     if fields.maximum_annotations != before.maximum_annotations
         || fields.skip_queue != before.skip_queue
+        || fields.settings.review_required != before.settings.review_required
     {
-        super::stats::recount_project(tx, id, &fields.skip_queue).await?;
+        let finishing = super::stats::Finishing {
+            skip_queue: &fields.skip_queue,
+            review_required: fields.settings.review_required,
+        };
+        super::stats::recount_project(tx, id, finishing).await?;
     }
     let project = get(tx, actor, id).await?;
-    events::emit(tx, project.scope(), Action::ProjectUpdated, async |_| {
-        Ok(vec![events::body([("project", project.snapshot())])])
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        Action::ProjectUpdated,
+        async |_| Ok(vec![events::body([("project", project.snapshot())])]),
+    )
     .await?;
     Ok(project)
 }
@@ -709,9 +726,12 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     let project = get(tx, actor, id).await?;
     // Emit first: the event's deliveries must not reference the project's own webhooks,
     // which go with it (PROJECT_DELETED is organization-only anyway).
-    events::emit(tx, project.scope(), Action::ProjectDeleted, async |_| {
-        Ok(vec![events::body([("project", json!({"id": id}))])])
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        Action::ProjectDeleted,
+        async |_| Ok(vec![events::body([("project", json!({"id": id}))])]),
+    )
     .await?;
     store::query("DELETE FROM annotations WHERE project_id = $1")
         .bind(id)

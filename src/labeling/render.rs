@@ -91,6 +91,7 @@ impl Project {
             },
             config_suitable_for_bulk_annotation: self.suitable_for_bulk_annotation,
             state: None,
+            review_required: s.review_required,
         }
     }
 
@@ -549,6 +550,9 @@ pub struct ProjectView {
     /// Always `null`.
     #[schema(required = true)]
     pub state: Option<String>,
+    /// labelhook: a task counts as finished only once reviews accepted enough of its
+    /// annotations (`false`: submitted annotations count unless a review rejected them).
+    pub review_required: bool,
 }
 
 /// A task as create and update return it.

@@ -4,12 +4,17 @@
 //! (the history). Each change emits REVIEW_CREATED, REVIEW_UPDATED or REVIEWS_DELETED in
 //! its transaction, with the review, its annotation, the task and the project.
 //!
+//! The latest review of an annotation is its review state (`annotations.review_state`):
+//! a rejected annotation stops counting towards its task being finished, so the task is
+//! back in its annotator's label stream until they change it (which makes it wait for
+//! review again); with the project's `review_required` only accepted annotations count.
+//!
 //! Rules: reviewers and above review; nobody reviews their own annotation; a review is
 //! changed or deleted by its reviewer or a manager and above.
 
 use serde_json::{Map, Value};
 
-use super::{annotations, projects, tasks};
+use super::{annotations, projects, stats, tasks};
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Result, Role};
 use crate::store::{self, Conn, flag, time};
@@ -119,6 +124,43 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Review> {
     Ok(from_row(&row)?)
 }
 
+/// The latest review of an annotation (the one its review state follows), unchecked: the
+/// caller has read the annotation as the actor.
+pub async fn latest(conn: &mut Conn, annotation_id: i64) -> Result<Option<Review>> {
+    let row = store::query(&format!(
+        "{SELECT} WHERE r.annotation_id = $1 ORDER BY r.id DESC LIMIT 1"
+    ))
+    .bind(annotation_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// The next annotation of the project waiting for the actor's review: submitted (not a
+/// skip), not their own, and never reviewed or changed by its annotator since its last
+/// review; oldest first. `None` when nothing waits.
+pub async fn next_waiting(
+    conn: &mut Conn,
+    actor: &Actor,
+    project_id: i64,
+) -> Result<Option<annotations::Annotation>> {
+    require_reviewer(actor)?;
+    projects::get(conn, actor, project_id).await?;
+    let id = store::query_scalar::<i64>(
+        "SELECT a.id FROM annotations a WHERE a.project_id = $1 AND a.was_cancelled = 0 \
+         AND a.result IS NOT NULL AND a.review_state IS NULL \
+         AND (a.completed_by IS NULL OR a.completed_by <> $2) ORDER BY a.id LIMIT 1",
+    )
+    .bind(project_id)
+    .bind(actor.user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => Ok(Some(annotations::get(conn, actor, id).await?)),
+        None => Ok(None),
+    }
+}
+
 /// What a review says: accepted or not, an optional fixed result and comment.
 pub struct NewReview {
     pub accepted: bool,
@@ -161,6 +203,7 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
+    settle(tx, annotation_id, annotation.project_id, annotation.task_id).await?;
     let review = get(tx, actor, id).await?;
     emit(tx, actor, &review, Action::ReviewCreated).await?;
     Ok(review)
@@ -201,6 +244,7 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, change: ReviewChange)
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    settle(tx, review.annotation_id, review.project_id, review.task_id).await?;
     let review = get(tx, actor, id).await?;
     emit(tx, actor, &review, Action::ReviewUpdated).await?;
     Ok(review)
@@ -215,6 +259,7 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    settle(tx, review.annotation_id, review.project_id, review.task_id).await?;
     let project = projects::get_unchecked(tx, review.project_id).await?;
     let body = events::body([
         (
@@ -224,10 +269,28 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
         ("project", project.snapshot()),
         ("acted_by", serde_json::json!(actor.user_id)),
     ]);
-    events::emit(tx, project.scope(), Action::ReviewsDeleted, async |_| {
-        Ok(vec![body])
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        Action::ReviewsDeleted,
+        async |_| Ok(vec![body]),
+    )
     .await
+}
+
+/// The annotation's review state becomes its latest review's (none left: waiting), and its
+/// task's counters and the project's statistics follow.
+async fn settle(tx: &mut Conn, annotation_id: i64, project_id: i64, task_id: i64) -> Result<()> {
+    store::query(
+        "UPDATE annotations SET review_state = (SELECT CASE WHEN r.accepted = 1 \
+         THEN 'accepted' ELSE 'rejected' END FROM annotation_reviews r \
+         WHERE r.annotation_id = annotations.id ORDER BY r.id DESC LIMIT 1) WHERE id = $1",
+    )
+    .bind(annotation_id)
+    .execute(&mut *tx)
+    .await?;
+    let mut project = projects::get_unchecked(tx, project_id).await?;
+    stats::refresh_task(tx, &mut project, task_id).await
 }
 
 fn require_reviewer(actor: &Actor) -> Result<()> {
@@ -288,18 +351,23 @@ async fn emit(tx: &mut Conn, actor: &Actor, review: &Review, action: Action) -> 
         role: Role::Owner,
         ..actor.clone()
     };
-    events::emit(tx, project.scope(), action, async |conn| {
-        let annotation = annotations::get(conn, &reader, review.annotation_id).await?;
-        let task = tasks::get_many(conn, &[review.task_id]).await?;
-        let task = task.first().ok_or(Error::NotFound("Task"))?;
-        let body: Map<String, Value> = events::body([
-            ("review", review.snapshot()),
-            ("annotation", annotation.into_snapshot()),
-            ("task", task.snapshot()),
-            ("project", project.snapshot()),
-            ("acted_by", serde_json::json!(acted_by)),
-        ]);
-        Ok(vec![body])
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        action,
+        async |conn| {
+            let annotation = annotations::get(conn, &reader, review.annotation_id).await?;
+            let task = tasks::get_many(conn, &[review.task_id]).await?;
+            let task = task.first().ok_or(Error::NotFound("Task"))?;
+            let body: Map<String, Value> = events::body([
+                ("review", review.snapshot()),
+                ("annotation", annotation.into_snapshot()),
+                ("task", task.snapshot()),
+                ("project", project.snapshot()),
+                ("acted_by", serde_json::json!(acted_by)),
+            ]);
+            Ok(vec![body])
+        },
+    )
     .await
 }

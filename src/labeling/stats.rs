@@ -10,23 +10,49 @@
 //! - total: `was_cancelled` false; skipped: `was_cancelled` true;
 //! - useful: not cancelled, not ground truth, result present;
 //! - a task is labeled when its finished annotations (not cancelled, result present; with
-//!   `IGNORE_SKIPPED` every annotation) reach its `overlap`.
+//!   `IGNORE_SKIPPED` every annotation) reach its `overlap`. Reviews (labelhook, as Label
+//!   Studio Enterprise): a submitted annotation whose review rejected it does not count
+//!   (its task is back in its annotator's queue), and with the project's `review_required`
+//!   only accepted ones count; skips count as the skip queue mode says.
 
 use super::projects::Project;
 use crate::shared::Result;
 use crate::store::{self, Conn, Row, counters};
 
-fn finished_condition(skip_queue: &str) -> &'static str {
-    if skip_queue == "IGNORE_SKIPPED" {
-        "(a.result IS NOT NULL OR a.was_cancelled = 1)"
+/// What decides that a task is finished: the project's skip queue mode and whether review is
+/// required.
+#[derive(Debug, Clone, Copy)]
+pub struct Finishing<'a> {
+    pub skip_queue: &'a str,
+    pub review_required: bool,
+}
+
+impl<'a> Finishing<'a> {
+    pub fn of(project: &'a Project) -> Finishing<'a> {
+        Finishing {
+            skip_queue: &project.skip_queue,
+            review_required: project.settings.review_required,
+        }
+    }
+}
+
+fn finished_condition(finishing: Finishing) -> String {
+    let reviewed = if finishing.review_required {
+        "a.review_state = 'accepted'"
     } else {
-        "(a.was_cancelled = 0 AND a.result IS NOT NULL)"
+        "(a.review_state IS NULL OR a.review_state <> 'rejected')"
+    };
+    let submitted = format!("(a.was_cancelled = 0 AND a.result IS NOT NULL AND {reviewed})");
+    if finishing.skip_queue == "IGNORE_SKIPPED" {
+        format!("(a.was_cancelled = 1 OR {submitted})")
+    } else {
+        submitted
     }
 }
 
 /// `UPDATE tasks` recomputing the counters of the tasks matched by `where_clause`.
-fn refresh_sql(skip_queue: &str, where_clause: &str) -> String {
-    let finished = finished_condition(skip_queue);
+fn refresh_sql(finishing: Finishing, where_clause: &str) -> String {
+    let finished = finished_condition(finishing);
     format!(
         "UPDATE tasks SET \
          total_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 0), \
@@ -108,7 +134,7 @@ pub async fn refresh_task_counters(
     let sql = format!(
         "{} RETURNING total_annotations, cancelled_annotations, useful_annotations, \
          ground_truth_annotations, total_predictions, is_labeled",
-        refresh_sql(&project.skip_queue, "id = $1")
+        refresh_sql(Finishing::of(project), "id = $1")
     );
     let row = store::query(&sql)
         .bind(task_id)
@@ -165,10 +191,14 @@ pub async fn add_tasks(conn: &mut Conn, project_id: i64, count: i64) -> Result<(
     Ok(counters::add(conn, project_id, &[("task_number", count)]).await?)
 }
 
-/// Recomputes every task of the project (after a change of overlap or of the skip rule, or
-/// a bulk change) and then the project's sums.
-pub async fn recount_project(conn: &mut Conn, project_id: i64, skip_queue: &str) -> Result<()> {
-    store::query(&refresh_sql(skip_queue, "project_id = $1"))
+/// Recomputes every task of the project (after a change of overlap, of the skip rule or of
+/// whether review is required, or a bulk change) and then the project's sums.
+pub async fn recount_project(
+    conn: &mut Conn,
+    project_id: i64,
+    finishing: Finishing<'_>,
+) -> Result<()> {
+    store::query(&refresh_sql(finishing, "project_id = $1"))
         .bind(project_id)
         .execute(&mut *conn)
         .await?;

@@ -5,6 +5,8 @@
 //!   mode) and that this user has not annotated or skipped;
 //! - a task this user holds an unexpired lock on comes first (reopening the stream gives
 //!   back the same task);
+//! - then (labelhook, as Label Studio Enterprise's requeue of rejected tasks) a task whose
+//!   annotation by this user a review rejected, until they change it ("Rejected queue");
 //! - with `maximum_annotations > 1`, tasks others have started come first, the most
 //!   annotated first (breadth first: finish tasks before opening new ones);
 //! - then by the project's sampling: sequential (by id), uniform (random) or uncertainty
@@ -33,6 +35,9 @@ const PAGE: i64 = 32;
 
 /// How many times the choice is made again while candidate rows are held by others.
 const BUSY_ATTEMPTS: u32 = 200;
+
+/// The `queue` of a task given back to its annotator by a rejecting review.
+pub const REJECTED_QUEUE: &str = "Rejected queue";
 
 /// Label Studio's skip queue modes (`Project.SkipQueue`).
 const REQUEUE_FOR_ME: &str = "REQUEUE_FOR_ME";
@@ -64,6 +69,20 @@ pub async fn next(
     if let Some(id) = held {
         let task = tasks::get(tx, actor, id).await?;
         return Ok(Some((task, "Task lock".into())));
+    }
+
+    // A rejected annotation of the user's sends its task back to them, oldest first.
+    let rejected = store::query_scalar::<i64>(
+        "SELECT a.task_id FROM annotations a WHERE a.project_id = $1 AND a.completed_by = $2 \
+         AND a.was_cancelled = 0 AND a.review_state = 'rejected' ORDER BY a.id LIMIT 1",
+    )
+    .bind(project.id)
+    .bind(user)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = rejected {
+        let task = tasks::get(tx, actor, id).await?;
+        return Ok(Some((task, REJECTED_QUEUE.into())));
     }
 
     // A task whose row another request holds may have room once that request commits:

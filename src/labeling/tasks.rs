@@ -485,7 +485,7 @@ pub async fn create_many(
     }
     let tasks = get_many(tx, &task_ids).await?;
     let project = projects::get_unchecked(tx, project.id).await?;
-    let scope = project.scope();
+    let scope = project.scope().by(actor.user_id);
     events::emit(tx, scope, Action::TasksCreated, async |_| {
         let snapshots: Vec<Value> = tasks.iter().map(Task::snapshot).collect();
         Ok(events::bulk_bodies(
@@ -497,7 +497,7 @@ pub async fn create_many(
     })
     .await?;
     if !annotation_ids.is_empty() {
-        annotations::emit_bulk_created(tx, settings, &project, &annotation_ids).await?;
+        annotations::emit_bulk_created(tx, actor, settings, &project, &annotation_ids).await?;
     }
     Ok(Created {
         tasks,
@@ -551,6 +551,7 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, input: TaskUpdate) ->
 /// TASKS_DELETED. `ids` must already be known to belong to `project`.
 pub async fn delete_many(
     tx: &mut Conn,
+    actor: &Actor,
     settings: &LabelingSettings,
     project_id: i64,
     ids: &[i64],
@@ -571,7 +572,7 @@ pub async fn delete_many(
     }
     stats::sum_project(tx, project_id).await?;
     let project = projects::get_unchecked(tx, project_id).await?;
-    events::emit(tx, project.scope(), Action::TasksDeleted, async |_| {
+    events::emit(tx, project.scope().by(actor.user_id), Action::TasksDeleted, async |_| {
         // Besides the id (Label Studio's), each task's project (label-studio #5520).
         let items = ids
             .iter()

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, CUSTOM_EVENT_TYPES),
     // people's second migration (15 had landed when reviews came)
     (115, REVIEWS),
+    (116, REVIEW_STATE),
 ];
 
 /// The task table filters on finished and skipped tasks of a project and sorts by its
@@ -443,6 +444,16 @@ CREATE TABLE annotation_reviews (
 );
 CREATE INDEX annotation_reviews_by_annotation ON annotation_reviews (annotation_id);
 CREATE INDEX annotation_reviews_by_project ON annotation_reviews (project_id);
+"#;
+
+/// Each annotation's review state (`labeling::reviews`): `accepted`, `rejected`, or NULL
+/// (waiting for review: never reviewed, or changed by its annotator since it was
+/// rejected). What a task's finished count and the label stream read; filled from the
+/// reviews already kept (the latest review of each annotation decides).
+const REVIEW_STATE: &str = r#"
+ALTER TABLE annotations ADD COLUMN review_state TEXT;
+UPDATE annotations SET review_state = (SELECT CASE WHEN r.accepted = 1 THEN 'accepted' ELSE 'rejected' END
+    FROM annotation_reviews r WHERE r.annotation_id = annotations.id ORDER BY r.id DESC LIMIT 1)
 "#;
 
 const PEOPLE: &str = r#"

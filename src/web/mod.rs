@@ -8,7 +8,8 @@
 //! app's addresses are Label Studio's (`/projects/3/data`): each of them answers the same
 //! index page and the app draws the page the address names. Its files live under `/ui/`;
 //! `/ui/` itself is the address of earlier versions, whose `#/...` links the app redirects.
-//! The labeling page (`label.html`, at `/projects/{id}/data?labeling=1` or `?task=ID`) is a
+//! The labeling page (`label.html`, at `/projects/{id}/data?labeling=1`, `?task=ID` or
+//! `?review=1`, the review stream) is a
 //! page of its own: Label Studio's editor (`editor.rs`) styles the whole document it runs in.
 
 use axum::Router;
@@ -121,7 +122,7 @@ pub fn routes() -> Router<AppState> {
 /// the label stream, or `?task=ID`, one task), else the single-page app.
 async fn project_data(Path(_project): Path<String>, RawQuery(query): RawQuery) -> Response {
     let labeling = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .any(|(name, _)| name == "labeling" || name == "task");
+        .any(|(name, _)| name == "labeling" || name == "task" || name == "review");
     let page = if labeling { "label.html" } else { "index.html" };
     serve(page).unwrap_or_else(|| ApiError::not_found().into_response())
 }

@@ -505,6 +505,7 @@ pub async fn send_test(tx: &mut Conn, actor: &Actor, webhook_id: i64) -> Result<
     let scope = Scope {
         organization_id: webhook.organization_id,
         project_id: webhook.project_id,
+        acted_by: None,
     };
     let ids = events::emit_to(tx, scope, Action::Ping, body, webhook.id).await?;
     ids.first().copied().ok_or(Error::NotFound("Delivery"))
