@@ -14,7 +14,7 @@
 // `parent_prediction` when the annotation started as a copy of a prediction; a skip is the
 // same body with `was_cancelled: true`.
 
-import { api, token, ApiError, whenUnauthorized, csrfToken, probeSession, session, signedIn } from './api.js';
+import { api, token, ApiError, whenUnauthorized, csrfToken, probeSession, session, signedIn, roleAtLeast } from './api.js';
 
 const statusLine = document.getElementById('lh-status');
 const main = document.getElementById('lh-main');
@@ -374,6 +374,15 @@ function open(next, above = null) {
   });
 }
 
+/** The end of a stream: no editor, no task. */
+function closeEditor() {
+  if (editor) editor.destroy();
+  editor = null;
+  task = null;
+  taskLabel.textContent = '';
+  origin.textContent = '';
+}
+
 /**
  * The stream: the next task for this user (the server locks it for us), or the end.
  * In the stream Label Studio shows only the user's own work; with "show annotation
@@ -382,11 +391,7 @@ function open(next, above = null) {
 async function next() {
   const { task: found, predictionError, detail } = await fetchTask(`/api/projects/${projectId}/next/`);
   if (!found) {
-    if (editor) editor.destroy();
-    editor = null;
-    task = null;
-    taskLabel.textContent = '';
-    origin.textContent = '';
+    closeEditor();
     say('');
     message('No more tasks',
       detail ? `${detail}.` : 'There is nothing left for you to label in this project.',
@@ -413,11 +418,7 @@ async function next() {
 async function nextReview() {
   const { task: found, detail } = await fetchTask(`/api/projects/${projectId}/next-review/`);
   if (!found) {
-    if (editor) editor.destroy();
-    editor = null;
-    task = null;
-    taskLabel.textContent = '';
-    origin.textContent = '';
+    closeEditor();
     message('Nothing to review',
       detail ? `${detail}.` : 'No annotation in this project waits for your review.',
       ['Annotations show here once annotators submit them (not your own). ',
@@ -530,6 +531,14 @@ async function start() {
     }
   }
   projectLink.textContent = project.title || `Project ${projectId}`;
+  // What the role cannot do is not offered: the review page is for reviewers and above.
+  const role = me.organization_membership?.role || 'OW';
+  if (reviewing && !roleAtLeast(role, 'RE')) {
+    message('Not allowed', `The review page is for reviewers; you are signed in as ${me.email || 'a member'}.`,
+      [link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
+    document.title = 'Not allowed · labelhook';
+    return;
+  }
   if (instructions()) {
     instructionsBox.hidden = false;
     instructionsBox.open = Boolean(project.show_instruction);

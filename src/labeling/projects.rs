@@ -414,6 +414,11 @@ pub struct ProjectInput {
     pub pinned_at: Patch<String>,
     #[schema(value_type = Option<i64>)]
     pub custom_task_lock_ttl: Patch<i64>,
+    /// labelhook: a task counts as finished only once reviews accepted enough of its
+    /// annotations.
+    #[serde(deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub review_required: Option<bool>,
 }
 
 /// A create or update request, its `label_config` (if sent) already parsed.
@@ -557,6 +562,7 @@ fn apply_input(base: Option<&Project>, input: ProjectInput) -> Result<ProjectFie
         show_overlap_first,
         reveal_preannotations_interactively,
         evaluate_predictions_automatically,
+        review_required,
     );
     if let Some(sampling) = input.sampling {
         s.sampling = sampling.as_str().into();
