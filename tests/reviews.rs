@@ -232,6 +232,14 @@ async fn rejected_work_goes_back_to_its_annotator_and_review_can_be_required() {
             .await;
         tasks.push(task["id"].as_i64().unwrap());
     }
+    let receiver = Receiver::start().await;
+    server
+        .create(
+            "/api/webhooks/",
+            json!({"url": format!("{}/hook", receiver.url), "project": project,
+                   "send_for_all_actions": false, "actions": ["TASK_COMPLETED"]}),
+        )
+        .await;
     let annotator = server.member("ann@example.com", "AN");
     let reviewer = server.member("rev@example.com", "RE");
     let next = format!("/api/projects/{project}/next/");
@@ -336,6 +344,15 @@ async fn rejected_work_goes_back_to_its_annotator_and_review_can_be_required() {
     assert_eq!(status, 201);
     let task = server.get(&format!("/api/tasks/{}/", tasks[0])).await;
     assert_eq!(task["is_labeled"], true);
+    // The accepting review finished the task: TASK_COMPLETED, by the reviewer.
+    let completed = receiver.wait_for("TASK_COMPLETED", 1).await;
+    assert_eq!(completed[0].body["task"]["id"], tasks[0]);
+    let reviewer_id = server
+        .call_as(&reviewer, "GET", "/api/current-user/whoami", None)
+        .await
+        .1["id"]
+        .clone();
+    assert_eq!(completed[0].body["acted_by"], reviewer_id);
     let stats = server.get(&format!("/api/projects/{project}/")).await;
     assert_eq!(stats["finished_task_number"], 1);
 

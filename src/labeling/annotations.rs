@@ -349,7 +349,7 @@ pub async fn create(
         },
     )
     .await?;
-    emit_completed(tx, &project, task.id, &delta).await?;
+    emit_completed(tx, actor, &project, task.id, &delta).await?;
     if !annotation.was_cancelled {
         super::ml_backends::count_new_annotations(tx, &project, 1).await?;
     }
@@ -359,9 +359,11 @@ pub async fn create(
 }
 
 /// TASK_COMPLETED when the change counted in `delta` made the task labeled (its
-/// annotations reached the overlap): the task and the project, as they are committed.
-async fn emit_completed(
+/// annotations reached the overlap; with required review, a review accepted the last of
+/// them): the task and the project, as they are committed.
+pub(super) async fn emit_completed(
     tx: &mut Conn,
+    actor: &Actor,
     project: &Project,
     task_id: i64,
     delta: &stats::ProjectDelta,
@@ -369,14 +371,19 @@ async fn emit_completed(
     if !delta.completed_task() {
         return Ok(());
     }
-    events::emit(tx, project.scope(), Action::TaskCompleted, async |conn| {
-        let task = tasks::get_many(conn, &[task_id]).await?;
-        let task = task.first().ok_or(Error::NotFound("Task"))?;
-        Ok(vec![events::body([
-            ("task", task.snapshot()),
-            ("project", project.snapshot()),
-        ])])
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        Action::TaskCompleted,
+        async |conn| {
+            let task = tasks::get_many(conn, &[task_id]).await?;
+            let task = task.first().ok_or(Error::NotFound("Task"))?;
+            Ok(vec![events::body([
+                ("task", task.snapshot()),
+                ("project", project.snapshot()),
+            ])])
+        },
+    )
     .await
 }
 
@@ -449,7 +456,7 @@ pub async fn update(
         },
     )
     .await?;
-    emit_completed(tx, &project, current.task_id, &delta).await?;
+    emit_completed(tx, actor, &project, current.task_id, &delta).await?;
     super::ml_backends::annotation_updated(tx, &project).await?;
     // Last: every write in the project updates this row (PostgreSQL: hold its lock briefly).
     stats::save_project_delta(tx, project.id, &delta).await?;

@@ -203,8 +203,8 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    settle(tx, annotation_id, annotation.project_id, annotation.task_id).await?;
     let review = get(tx, actor, id).await?;
+    settle(tx, actor, &review).await?;
     emit(tx, actor, &review, Action::ReviewCreated).await?;
     Ok(review)
 }
@@ -244,8 +244,8 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, change: ReviewChange)
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    settle(tx, review.annotation_id, review.project_id, review.task_id).await?;
     let review = get(tx, actor, id).await?;
+    settle(tx, actor, &review).await?;
     emit(tx, actor, &review, Action::ReviewUpdated).await?;
     Ok(review)
 }
@@ -259,7 +259,7 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    settle(tx, review.annotation_id, review.project_id, review.task_id).await?;
+    settle(tx, actor, &review).await?;
     let project = projects::get_unchecked(tx, review.project_id).await?;
     let body = events::body([
         (
@@ -278,19 +278,22 @@ pub async fn delete(tx: &mut Conn, actor: &Actor, id: i64) -> Result<()> {
     .await
 }
 
-/// The annotation's review state becomes its latest review's (none left: waiting), and its
-/// task's counters and the project's statistics follow.
-async fn settle(tx: &mut Conn, annotation_id: i64, project_id: i64, task_id: i64) -> Result<()> {
+/// The reviewed annotation's review state becomes its latest review's (none left: waiting), and its
+/// task's counters and the project's statistics follow (TASK_COMPLETED when this made the
+/// task finished).
+async fn settle(tx: &mut Conn, actor: &Actor, review: &Review) -> Result<()> {
     store::query(
         "UPDATE annotations SET review_state = (SELECT CASE WHEN r.accepted = 1 \
          THEN 'accepted' ELSE 'rejected' END FROM annotation_reviews r \
          WHERE r.annotation_id = annotations.id ORDER BY r.id DESC LIMIT 1) WHERE id = $1",
     )
-    .bind(annotation_id)
+    .bind(review.annotation_id)
     .execute(&mut *tx)
     .await?;
-    let mut project = projects::get_unchecked(tx, project_id).await?;
-    stats::refresh_task(tx, &mut project, task_id).await
+    let mut project = projects::get_unchecked(tx, review.project_id).await?;
+    let delta = stats::refresh_task_counters(tx, &mut project, review.task_id).await?;
+    annotations::emit_completed(tx, actor, &project, review.task_id, &delta).await?;
+    stats::save_project_delta(tx, project.id, &delta).await
 }
 
 fn require_reviewer(actor: &Actor) -> Result<()> {

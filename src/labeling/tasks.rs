@@ -572,19 +572,24 @@ pub async fn delete_many(
     }
     stats::sum_project(tx, project_id).await?;
     let project = projects::get_unchecked(tx, project_id).await?;
-    events::emit(tx, project.scope().by(actor.user_id), Action::TasksDeleted, async |_| {
-        // Besides the id (Label Studio's), each task's project (label-studio #5520).
-        let items = ids
-            .iter()
-            .map(|id| json!({ "id": id, "project": project_id }))
-            .collect();
-        Ok(events::bulk_bodies(
-            "tasks",
-            items,
-            project.snapshot(),
-            settings.batch_size,
-        ))
-    })
+    events::emit(
+        tx,
+        project.scope().by(actor.user_id),
+        Action::TasksDeleted,
+        async |_| {
+            // Besides the id (Label Studio's), each task's project (label-studio #5520).
+            let items = ids
+                .iter()
+                .map(|id| json!({ "id": id, "project": project_id }))
+                .collect();
+            Ok(events::bulk_bodies(
+                "tasks",
+                items,
+                project.snapshot(),
+                settings.batch_size,
+            ))
+        },
+    )
     .await?;
     Ok(ids.len())
 }

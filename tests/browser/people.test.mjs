@@ -109,6 +109,67 @@ describe('people in a browser', () => {
     await page.screenshot({ path: path.join(shots, 'annotator-not-allowed.png'), fullPage: true });
   });
 
+  test('every page is offered from its least role up and "Not allowed" below it', async () => {
+    // The page table of docs/api.md, cell by cell: each page, signed in as each role.
+    const project = (await server.api('GET', '/api/projects/')).results.find((p) => p.title === PROJECT).id;
+    const task = (await server.api('POST', '/api/tasks/', { project, data: { text: 'a task' } })).id;
+    const pages = [
+      ['/projects', 'AN'],
+      [`/projects/${project}/data`, 'AN'],
+      [`/projects/${project}/data?labeling=1`, 'AN'],
+      [`/projects/${project}/data?task=${task}`, 'AN'],
+      [`/projects/${project}/data?review=1`, 'RE'],
+      ['/projects/new', 'MA'],
+      [`/projects/${project}/settings`, 'MA'],
+      [`/projects/${project}/settings/webhooks`, 'MA'],
+      [`/projects/${project}/export`, 'MA'],
+      ['/webhooks', 'MA'],
+    ];
+    const ROLES = ['OW', 'AD', 'MA', 'RE', 'AN'];
+    let cells = 0;
+    for (const role of ROLES) {
+      const email = `page-${role.toLowerCase()}-${suffix}@example.com`;
+      if (role !== 'OW') await server.api('POST', '/api/users/', { email, password: PASSWORD, role });
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      context.setDefaultTimeout(20_000);
+      const person = await context.newPage();
+      if (role === 'OW') {
+        await person.goto(`${server.base}/sign-in`);
+        await person.getByLabel('API token').fill(TOKEN);
+        await person.getByLabel('API token').press('Enter');
+      } else {
+        await person.goto(`${server.base}/user/login`);
+        await person.getByLabel('Email').fill(email);
+        await person.getByLabel('Password').fill(PASSWORD);
+        await person.getByLabel('Password').press('Enter');
+      }
+      await person.waitForURL(/\/projects$/);
+      for (const [address, least] of pages) {
+        await person.goto(`${server.base}${address}`);
+        // Drawn: a page heading (the app, or the labeling page's messages) or the editor.
+        await person.waitForFunction(() => {
+          const heading = document.querySelector('h1');
+          return (heading && heading.textContent.trim() !== '') || ['true', 'done'].includes(document.body.dataset.ready);
+        });
+        const refused = await person.getByRole('heading', { name: 'Not allowed' }).count();
+        const allowed = ROLES.indexOf(role) <= ROLES.indexOf(least);
+        assert.equal(refused === 0, allowed, `${role} at ${address} (least ${least})`);
+        cells += 1;
+      }
+      // What the role may not open is not linked from the task table either.
+      await person.goto(`${server.base}/projects/${project}/data`);
+      await see(person.getByRole('link', { name: 'Label All Tasks' }));
+      const reviewLinks = await person.getByRole('link', { name: 'Review Annotations' }).count();
+      assert.equal(reviewLinks === 1, ROLES.indexOf(role) <= ROLES.indexOf('RE'), `${role}: Review Annotations`);
+      const settingsLinks = await person.locator(`a[href="/projects/${project}/settings"]:visible`).count();
+      assert.equal(settingsLinks > 0, ROLES.indexOf(role) <= ROLES.indexOf('MA'), `${role}: settings tab`);
+      await context.close();
+    }
+    assert.equal(cells, pages.length * ROLES.length);
+    // The labeling pages' expected 404s (no task for these people) are not the page's faults.
+    problems = problems.filter((p) => !p.includes('404'));
+  });
+
   test('signs out, and the session no longer opens the pages', async () => {
     await page.goto(`${server.base}/projects`);
     await see(page.getByRole('link', { name: PROJECT }));
