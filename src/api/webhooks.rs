@@ -623,8 +623,7 @@ async fn send_custom_event(
                     project_id: None,
                     acted_by: None,
                 },
-            }
-            .by(actor.user_id);
+            };
             let body = events::body([
                 ("project", serde_json::json!(project)),
                 ("payload", payload),
