@@ -239,6 +239,11 @@ fn drf_message(message: &str, body: bool) -> Message {
     else {
         return Message::Text(message.to_string());
     };
+    if expected == "variant identifier" || expected == "string or map" {
+        // A choice given as a number, a list...: DRF quotes what it got, as for a wrong string.
+        let value = got.split('`').nth(1).unwrap_or(got);
+        return Message::Text(format!("\"{value}\" is not a valid choice."));
+    }
     let got = python_type(got);
     let text = match expected {
         _ if got == "NoneType" && !body => "This field may not be null.".to_string(),
@@ -295,6 +300,13 @@ mod tests {
         items: Vec<i64>,
         #[serde(default)]
         extra: Option<serde_json::Map<String, serde_json::Value>>,
+        #[serde(default)]
+        mode: Option<Mode>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    enum Mode {
+        Fast,
     }
 
     fn error(body: &str) -> (Vec<String>, String) {
@@ -302,6 +314,28 @@ mod tests {
         let error = serde_path_to_error::deserialize::<_, Input>(&mut deserializer)
             .expect_err("invalid input");
         input_error(&error)
+    }
+
+    #[test]
+    fn a_choice_of_the_wrong_kind_is_not_a_valid_choice() {
+        for (body, message) in [
+            (
+                r#"{"name": "n", "mode": 5}"#,
+                "\"5\" is not a valid choice.",
+            ),
+            (
+                r#"{"name": "n", "mode": "Slow"}"#,
+                "\"Slow\" is not a valid choice.",
+            ),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(body).unwrap();
+            let error = serde_path_to_error::deserialize::<_, Input>(value).expect_err(body);
+            assert_eq!(
+                input_error(&error),
+                (vec!["mode".to_string()], message.to_string()),
+                "{body}"
+            );
+        }
     }
 
     #[test]
