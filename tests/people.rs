@@ -538,3 +538,96 @@ async fn annotators_see_and_change_only_their_own_annotations() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// The audit: who made and who last changed each object is kept (as ids of users).
+#[tokio::test]
+async fn who_made_and_who_changed_each_object_is_kept() {
+    let server = Server::start();
+    let manager = server.member("ma@example.com", "MA");
+    let manager_id = user_id(&server, "ma@example.com").await;
+    let owner_id = server.get("/api/current-user/whoami").await["id"]
+        .as_i64()
+        .unwrap();
+    let project = server.project("audited").await;
+    let (status, _) = server
+        .call_as(
+            &manager,
+            "PATCH",
+            &format!("/api/projects/{project}/"),
+            Some(json!({"description": "changed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, task) = server
+        .call_as(
+            &manager,
+            "POST",
+            "/api/tasks/",
+            Some(json!({"project": project, "data": {"text": "t"}})),
+        )
+        .await;
+    let task = task["id"].as_i64().unwrap();
+    let (_, prediction) = server
+        .call_as(
+            &manager,
+            "POST",
+            "/api/predictions/",
+            Some(json!({"task": task, "result": [], "model_version": "m"})),
+        )
+        .await;
+    let prediction = prediction["id"].as_i64().unwrap();
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/predictions/{prediction}/"),
+            Some(json!({"model_version": "n"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, webhook) = server
+        .call_as(
+            &manager,
+            "POST",
+            "/api/webhooks/",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "project": project})),
+        )
+        .await;
+    let webhook = webhook["id"].as_i64().unwrap();
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{webhook}/"),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let value = |sql: String| server.sql_value(&sql);
+    assert_eq!(
+        value(format!(
+            "SELECT created_by FROM projects WHERE id = {project}"
+        )),
+        owner_id.to_string()
+    );
+    assert_eq!(
+        value(format!(
+            "SELECT updated_by FROM projects WHERE id = {project}"
+        )),
+        manager_id.to_string()
+    );
+    assert_eq!(
+        value(format!("SELECT created_by FROM tasks WHERE id = {task}")),
+        manager_id.to_string()
+    );
+    assert_eq!(
+        value(format!(
+            "SELECT created_by || ' ' || updated_by FROM predictions WHERE id = {prediction}"
+        )),
+        format!("{manager_id} {owner_id}")
+    );
+    assert_eq!(
+        value(format!(
+            "SELECT created_by || ' ' || updated_by FROM webhooks WHERE id = {webhook}"
+        )),
+        format!("{manager_id} {owner_id}")
+    );
+}

@@ -336,8 +336,8 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: MlBackendInput) -> Resu
     let now = time::now();
     let id: i64 = store::query_scalar(
         "INSERT INTO ml_backends (project_id, url, title, description, is_interactive, timeout, auth_method, \
-         basic_auth_user, basic_auth_pass, extra_params, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+         basic_auth_user, basic_auth_pass, extra_params, created_at, updated_at, created_by, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $12) RETURNING id",
     )
     .bind(project.id)
     .bind(&fields.url)
@@ -350,6 +350,7 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: MlBackendInput) -> Resu
     .bind(&fields.basic_auth_pass)
     .bind(fields.extra_params.to_string())
     .bind(now)
+    .bind(actor.user_id)
     .fetch_one(&mut *tx)
     .await?;
     ensure_webhook(tx, project.organization_id, project.id, &fields.url).await?;
@@ -367,7 +368,7 @@ pub async fn update(
     store::query(
         "UPDATE ml_backends SET url = $1, title = $2, description = $3, is_interactive = $4, timeout = $5, \
          auth_method = $6, basic_auth_user = $7, basic_auth_pass = COALESCE($8, basic_auth_pass), \
-         extra_params = $9, updated_at = $10 WHERE id = $11",
+         extra_params = $9, updated_at = $10, updated_by = $12 WHERE id = $11",
     )
     .bind(&fields.url)
     .bind(&fields.title)
@@ -380,6 +381,7 @@ pub async fn update(
     .bind(fields.extra_params.to_string())
     .bind(time::now())
     .bind(id)
+    .bind(actor.user_id)
     .execute(&mut *tx)
     .await?;
     if fields.url != current.url {

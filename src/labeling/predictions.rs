@@ -210,6 +210,11 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: PredictionInput) -> Res
         )
     })?;
     let id = insert(tx, task.project_id, task.id, input.into()).await?;
+    store::query("UPDATE predictions SET created_by = $1, updated_by = $1 WHERE id = $2")
+        .bind(actor.user_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     // As in Label Studio, a prediction made through the API updates its task.
     store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
         .bind(actor.user_id)
@@ -236,13 +241,15 @@ pub async fn update(
     };
     input.apply(&mut fields);
     store::query(
-        "UPDATE predictions SET result = $1, score = $2, model_version = $3, updated_at = $4 WHERE id = $5",
+        "UPDATE predictions SET result = $1, score = $2, model_version = $3, updated_at = $4, \
+         updated_by = $6 WHERE id = $5",
     )
     .bind(fields.result.to_string())
     .bind(fields.score)
     .bind(fields.model_version)
     .bind(time::now())
     .bind(id)
+    .bind(actor.user_id)
     .execute(&mut *tx)
     .await?;
     get(tx, actor, id).await

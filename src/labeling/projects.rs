@@ -634,7 +634,7 @@ pub async fn update(
     let now = time::now();
     store::query(
         "UPDATE projects SET title = $1, description = $2, settings = $3, \
-         maximum_annotations = $4, skip_queue = $5, updated_at = $6 WHERE id = $7",
+         maximum_annotations = $4, skip_queue = $5, updated_at = $6, updated_by = $8 WHERE id = $7",
     )
     .bind(&fields.title)
     .bind(&fields.description)
@@ -643,6 +643,7 @@ pub async fn update(
     .bind(&fields.skip_queue)
     .bind(now)
     .bind(id)
+    .bind(actor.user_id)
     .execute(&mut *tx)
     .await?;
     // The config's columns are written only when a new one was sent (they may be large).

@@ -189,8 +189,8 @@ pub async fn create(
     let now = time::now();
     let id: i64 = store::query_scalar(
         "INSERT INTO annotation_reviews (annotation_id, task_id, project_id, created_by, accepted, \
-         result, previous_result, comment, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+         result, previous_result, comment, created_at, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $4) RETURNING id",
     )
     .bind(annotation_id)
     .bind(annotation.task_id)
@@ -228,7 +228,7 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, change: ReviewChange)
     };
     store::query(
         "UPDATE annotation_reviews SET accepted = $1, result = $2, previous_result = $3, \
-         comment = $4, updated_at = $5 WHERE id = $6",
+         comment = $4, updated_at = $5, updated_by = $7 WHERE id = $6",
     )
     .bind(flag(change.accepted.unwrap_or(review.accepted)))
     .bind(
@@ -242,6 +242,7 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, change: ReviewChange)
     .bind(change.comment.unwrap_or(review.comment))
     .bind(time::now())
     .bind(id)
+    .bind(actor.user_id)
     .execute(&mut *tx)
     .await?;
     let review = get(tx, actor, id).await?;

@@ -440,8 +440,8 @@ pub async fn create_many(
     let mut prediction_count = 0;
     for (index, item) in items.into_iter().enumerate() {
         let task_id: i64 = store::query_scalar(
-            "INSERT INTO tasks (project_id, inner_id, data, meta, overlap, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO tasks (project_id, inner_id, data, meta, overlap, created_at, updated_at, \
+             created_by) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
         .bind(project.id)
         .bind(first_inner_id + index as i64)
@@ -449,6 +449,7 @@ pub async fn create_many(
         .bind(item.meta.to_string())
         .bind(project.maximum_annotations)
         .bind(now)
+        .bind(actor.user_id)
         .fetch_one(&mut *tx)
         .await?;
         task_ids.push(task_id);

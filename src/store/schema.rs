@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // people's second migration (15 had landed when reviews came)
     (115, REVIEWS),
     (116, REVIEW_STATE),
+    (117, AUDIT),
 ];
 
 /// The task table filters on finished and skipped tasks of a project and sorts by its
@@ -454,6 +455,23 @@ const REVIEW_STATE: &str = r#"
 ALTER TABLE annotations ADD COLUMN review_state TEXT;
 UPDATE annotations SET review_state = (SELECT CASE WHEN r.accepted = 1 THEN 'accepted' ELSE 'rejected' END
     FROM annotation_reviews r WHERE r.annotation_id = annotations.id ORDER BY r.id DESC LIMIT 1)
+"#;
+
+/// Who made and who last changed each object (issue 15's audit), where the first tables
+/// had no column for it: NULL for rows made before, or by no user (an ML backend's
+/// predictions, its training webhook).
+const AUDIT: &str = r#"
+ALTER TABLE tasks ADD COLUMN created_by BIGINT;
+ALTER TABLE projects ADD COLUMN updated_by BIGINT;
+ALTER TABLE predictions ADD COLUMN created_by BIGINT;
+ALTER TABLE predictions ADD COLUMN updated_by BIGINT;
+ALTER TABLE webhooks ADD COLUMN created_by BIGINT;
+ALTER TABLE webhooks ADD COLUMN updated_by BIGINT;
+ALTER TABLE ml_backends ADD COLUMN created_by BIGINT;
+ALTER TABLE ml_backends ADD COLUMN updated_by BIGINT;
+ALTER TABLE annotation_reviews ADD COLUMN updated_by BIGINT;
+UPDATE projects SET updated_by = created_by;
+UPDATE annotation_reviews SET updated_by = created_by
 "#;
 
 const PEOPLE: &str = r#"

@@ -870,8 +870,9 @@ pub async fn create(
     let id: i64 = store::query_scalar(
         "INSERT INTO webhooks (organization_id, project_id, url, send_payload, send_for_all_actions, \
          headers, actions, is_active, disabled_reason, secret, hub_signature, created_at, updated_at, \
-         format, topics, event_filter) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id",
+         format, topics, event_filter, created_by, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $16) \
+         RETURNING id",
     )
     .bind(actor.organization_id)
     .bind(project)
@@ -888,6 +889,7 @@ pub async fn create(
     .bind(format.as_str())
     .bind(json!(fields.topics).to_string())
     .bind(fields.filter)
+    .bind(actor.user_id)
     .fetch_one(&mut *tx)
     .await?;
     Ok(get(tx, actor, id).await?)
@@ -927,7 +929,8 @@ pub async fn update(
         "UPDATE webhooks SET url = $1, send_payload = $2, send_for_all_actions = $3, headers = $4, \
          actions = $5, is_active = $6, disabled_reason = $7, \
          consecutive_failures = CASE WHEN $8 = 1 THEN 0 ELSE consecutive_failures END, \
-         updated_at = $9, hub_signature = $11, topics = $12, event_filter = $13 WHERE id = $10",
+         updated_at = $9, hub_signature = $11, topics = $12, event_filter = $13, updated_by = $14 \
+         WHERE id = $10",
     )
     .bind(&fields.url)
     .bind(flag(fields.send_payload))
@@ -942,6 +945,7 @@ pub async fn update(
     .bind(flag(fields.hub_signature))
     .bind(json!(fields.topics).to_string())
     .bind(fields.filter)
+    .bind(actor.user_id)
     .execute(&mut *tx)
     .await?;
     if reset_failures {
