@@ -80,12 +80,32 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     reject_null_characters(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value: T =
-        serde_path_to_error::deserialize(ObjectsOnly(&mut deserializer)).map_err(json_error)?;
+    let value: T = match serde_path_to_error::deserialize(ObjectsOnly(&mut deserializer)) {
+        Ok(value) => value,
+        Err(error) => {
+            return Err(wrong_kind_of_value::<T>(&error, bytes).unwrap_or(json_error(error)));
+        }
+    };
     deserializer
         .end()
         .map_err(|e| ApiError::field("non_field_errors", format!("JSON parse error - {e}")))?;
     Ok(value)
+}
+
+/// serde_json's reader calls a choice (an enum) given as a number or a list a syntax
+/// error ("expected value"), though the document is valid JSON: read such a document again
+/// as a value, which names the field and says what is wrong with it.
+fn wrong_kind_of_value<T: DeserializeOwned>(
+    error: &serde_path_to_error::Error<serde_json::Error>,
+    bytes: &[u8],
+) -> Option<ApiError> {
+    if !error.inner().is_syntax() {
+        return None;
+    }
+    let document: Value = serde_json::from_slice(bytes).ok()?;
+    serde_path_to_error::deserialize::<_, T>(document)
+        .err()
+        .map(json_error)
 }
 
 /// A JSON object already read (a body checked only once its object was found, so that a

@@ -241,8 +241,13 @@ fn drf_message(message: &str, body: bool) -> Message {
     };
     if expected == "variant identifier" || expected == "string or map" {
         // A choice given as a number, a list...: DRF quotes what it got, as for a wrong string.
-        let value = got.split('`').nth(1).unwrap_or(got);
-        return Message::Text(format!("\"{value}\" is not a valid choice."));
+        return Message::Text(match got.split('`').nth(1) {
+            Some(value) => format!("\"{value}\" is not a valid choice."),
+            None => format!(
+                "Not a valid choice: expected a string, got {}.",
+                python_type(got)
+            ),
+        });
     }
     let got = python_type(got);
     let text = match expected {
@@ -326,6 +331,10 @@ mod tests {
             (
                 r#"{"name": "n", "mode": "Slow"}"#,
                 "\"Slow\" is not a valid choice.",
+            ),
+            (
+                r#"{"name": "n", "mode": [1]}"#,
+                "Not a valid choice: expected a string, got list.",
             ),
         ] {
             let value: serde_json::Value = serde_json::from_str(body).unwrap();
