@@ -174,6 +174,9 @@ async fn project_input_errors_name_the_field() {
         (json!({"show_instruction": "yes"}), "show_instruction"),
         (json!({"skip_queue": "SOMETIMES"}), "skip_queue"),
         (json!({"sampling": "Random"}), "sampling"),
+        // A choice of the wrong kind is valid JSON: its field is named, not a parse error.
+        (json!({"skip_queue": 5}), "skip_queue"),
+        (json!({"sampling": ["Uniform sampling"]}), "sampling"),
     ];
     for (input, field) in cases {
         let (status, body) = server
