@@ -57,7 +57,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     crate::labeling::projects::derive_missing(&db, &label_config).await?;
     let (exports, export_worker) = crate::export::snapshots::Exports::spawn(db.clone());
-    let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+    let listener = crate::api::listener::bind(settings.bind)?;
     let address = listener.local_addr()?;
     let state = AppState {
         db: db.clone(),

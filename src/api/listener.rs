@@ -40,6 +40,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// files, and the deliveries' outgoing connections (added from `max_in_flight`).
 const RESERVED_DESCRIPTORS: u64 = 256;
 
+/// Connections the kernel queues for `accept` (`listen`'s backlog; Linux caps it at
+/// `net.core.somaxconn`, 4096 by default). Tokio's own `bind` asks for 1024: under a flood
+/// of connections a full queue drops new SYNs, and a client whose SYN was dropped (a
+/// `/health` probe among them) retries only after a second.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `address` for clients, with [`ACCEPT_BACKLOG`].
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// Raises this process's open-file limit to its hard limit (the soft one is often 1024,
 /// too few for thousands of connections) and returns the cap on client connections that
 /// fits under it, leaving room for `outgoing` delivery connections and the database.
