@@ -154,6 +154,44 @@ async fn reads_answer_what_was_derived_when_the_config_was_saved() {
     assert_eq!(patched["parsed_label_config"]["l"]["labels"], json!(["x"]));
 }
 
+/// The derived documents are written into answers as they are stored, not parsed and
+/// serialized again (a `parsed_label_config` may be megabytes): a number stored as `1e2`
+/// would come back as `100.0` from a read that parsed it.
+#[tokio::test]
+async fn reads_copy_the_derived_json_without_parsing_it() {
+    let server = Server::start();
+    let id = server.project("raw").await;
+    server.sql(&format!(
+        r#"UPDATE projects SET parsed_label_config = '{{"c": {{"type": "Choices", "weight": 1e2}}}}', control_weights = '{{"c": {{"overall": 1E0}}}}' WHERE id = {id}"#
+    ));
+    for path in [
+        format!("/api/projects/{id}/"),
+        "/api/projects/?page_size=100".to_string(),
+    ] {
+        let text = reqwest::Client::new()
+            .get(server.url(&path))
+            .header("Authorization", format!("Token {}", common::TOKEN))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("body");
+        assert!(
+            text.contains(r#""parsed_label_config":{"c": {"type": "Choices", "weight": 1e2}}"#),
+            "{path}: {text}"
+        );
+        assert!(
+            text.contains(r#""control_weights":{"c": {"overall": 1E0}}"#),
+            "{path}: {text}"
+        );
+        assert!(
+            text.contains(r#""config_has_control_tags":true"#),
+            "{path}: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn projects_saved_before_the_derived_column_get_it_at_start() {
     let mut server = Server::start();

@@ -227,6 +227,67 @@ async fn a_chunked_body_is_cut_at_the_limit_and_uploads_have_their_own() {
     // (A file over the upload limit: `a_body_declared_too_large_is_refused_before_it_is_sent`.)
 }
 
+/// An annotation's result is kept as the text sent and answered as it is, never built as
+/// a tree on its way (a 14 MB result is some 200 MB of parsed JSON): a number written
+/// `1e2` would come back as `100.0` from a server that parsed it. Webhook bodies still
+/// carry it parsed, with its count.
+#[tokio::test]
+async fn an_annotation_result_is_answered_as_sent() {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let project = server.project("result as sent").await;
+    server
+        .create("/api/webhooks/", json!({"url": receiver.url}))
+        .await;
+    let task = server
+        .create(
+            "/api/tasks/",
+            json!({"project": project, "data": {"text": "x"}}),
+        )
+        .await["id"]
+        .as_i64()
+        .expect("task id");
+    let result = r#"[{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}, "score": 1e2}]"#;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(server.url(&format!("/api/tasks/{task}/annotations/")))
+        .header("Authorization", format!("Token {TOKEN}"))
+        .header("Content-Type", "application/json")
+        .body(format!(r#"{{"result": {result}, "lead_time": 1}}"#))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), 201);
+    let text = created.text().await.expect("body");
+    assert!(text.contains(&format!(r#""result":{result}"#)), "{text}");
+    let id = serde_json::from_str::<Value>(&text).expect("json")["id"]
+        .as_i64()
+        .expect("annotation id");
+    let read = client
+        .get(server.url(&format!("/api/annotations/{id}/")))
+        .header("Authorization", format!("Token {TOKEN}"))
+        .send()
+        .await
+        .expect("read")
+        .text()
+        .await
+        .expect("body");
+    assert!(read.contains(&format!(r#""result":{result}"#)), "{read}");
+    let sent = receiver.wait_for("ANNOTATION_CREATED", 1).await;
+    assert_eq!(sent[0].body["annotation"]["result_count"], 1);
+    assert_eq!(sent[0].body["annotation"]["result"][0]["score"], 100.0);
+    // Label Studio also takes the list inside a JSON string.
+    let (status, patched) = server
+        .call(
+            "PATCH",
+            &format!("/api/annotations/{id}/"),
+            Some(json!({"result": "[{\"a\": 1}]"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["result"], json!([{"a": 1}]));
+}
+
 #[tokio::test]
 async fn the_token_scheme_is_accepted_in_any_case() {
     let server = Server::start();

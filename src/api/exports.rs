@@ -302,7 +302,7 @@ async fn export_direct(
     } else {
         "export_type"
     };
-    let schema = Schema::new(&project.parsed_label_config);
+    let schema = Schema::new(&project.parsed_label_config.value());
     check_available(format, &schema, field)?;
     let all_tasks = params.flag("download_all_tasks", false)?;
     params.flag("download_resources", false)?;
@@ -355,7 +355,7 @@ async fn list_formats(
 ) -> ApiResult<Json<Vec<FormatView>>> {
     let mut conn = state.db.reader().acquire().await?;
     let project = projects::get(&mut conn, &actor, id).await?;
-    let schema = Schema::new(&project.parsed_label_config);
+    let schema = Schema::new(&project.parsed_label_config.value());
     Ok(Json(formats::describe_all(&schema)))
 }
 
@@ -634,7 +634,7 @@ async fn download_snapshot(
     } else {
         "export_type"
     };
-    let schema = Schema::new(&project.parsed_label_config);
+    let schema = Schema::new(&project.parsed_label_config.value());
     check_available(format, &schema, field)?;
     let stem = snapshot
         .file_name
@@ -701,7 +701,7 @@ async fn convert_snapshot(
     })?;
     check_available(
         format,
-        &Schema::new(&project.parsed_label_config),
+        &Schema::new(&project.parsed_label_config.value()),
         "export_type",
     )?;
     if snapshot.status != "completed" {

@@ -298,7 +298,7 @@ impl Exports {
         let mut conn = self.db.reader().acquire().await?;
         let project = projects::get_unchecked(&mut conn, project_id).await?;
         drop(conn);
-        let schema = Schema::new(&project.parsed_label_config);
+        let schema = Schema::new(&project.parsed_label_config.value());
         let mut tasks = Tasks::Stored(StoredTasks::new(
             self.db.clone(),
             snapshot_id,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::labeling::annotations::{self, Annotation};
 use crate::labeling::predictions;
-use crate::labeling::stored_json;
+use crate::labeling::{StoredJson, stored_json};
 use crate::shared::Result;
 use crate::store::time::{render, render_opt};
 use crate::store::{self, Conn, Pool};
@@ -294,10 +294,15 @@ fn annotation(a: &Annotation, users: &HashMap<i64, Value>, expand_user: bool) ->
         (true, Some(id)) => users.get(&id).cloned().unwrap_or(Value::Null),
         (_, id) => json!(id),
     };
+    let result = a.result.as_ref().map(StoredJson::value);
+    let result_count = result
+        .as_ref()
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     json!({
         "id": a.id,
         "completed_by": completed_by,
-        "result": a.result,
+        "result": result,
         "was_cancelled": a.was_cancelled,
         "ground_truth": a.ground_truth,
         "created_at": render(a.created_at),
@@ -305,7 +310,7 @@ fn annotation(a: &Annotation, users: &HashMap<i64, Value>, expand_user: bool) ->
         "draft_created_at": render_opt(a.draft_created_at),
         "lead_time": a.lead_time,
         "prediction": {},
-        "result_count": a.result.as_ref().and_then(Value::as_array).map_or(0, Vec::len),
+        "result_count": result_count,
         "unique_id": a.unique_id,
         "import_id": a.import_id,
         "last_action": a.last_action,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::projects::{self, Project};
 use super::tasks::{self, id_list};
-use super::{LabelingSettings, stats};
+use super::{LabelingSettings, StoredJson, stats};
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Patch, Pk, Result, Role};
 use crate::store::{self, Conn, Row};
@@ -19,7 +19,9 @@ pub struct Annotation {
     pub id: i64,
     pub task_id: i64,
     pub project_id: i64,
-    pub result: Option<Value>,
+    /// As stored (a result may be megabytes, and its parsed form many times that): written
+    /// into answers unparsed, parsed only where a webhook body is built.
+    pub result: Option<StoredJson>,
     pub was_cancelled: bool,
     pub ground_truth: bool,
     pub lead_time: Option<f64>,
@@ -49,7 +51,7 @@ fn from_row(row: &Row) -> store::Result<Annotation> {
         id: row.try_get("id")?,
         task_id: row.try_get("task_id")?,
         project_id: row.try_get("project_id")?,
-        result: result.map(|r| super::stored_json(&r)),
+        result: result.map(StoredJson::new),
         was_cancelled: row.try_get::<i64, _>("was_cancelled")? != 0,
         ground_truth: row.try_get::<i64, _>("ground_truth")? != 0,
         lead_time: row.try_get("lead_time")?,
@@ -137,7 +139,7 @@ async fn get_many(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Annotation>> {
 /// An annotation as a client sent it.
 #[derive(Debug, Default)]
 pub struct NewAnnotation {
-    pub result: Option<Value>,
+    pub result: Option<StoredJson>,
     pub was_cancelled: bool,
     pub ground_truth: bool,
     pub lead_time: Option<f64>,
@@ -156,7 +158,7 @@ pub struct NewAnnotation {
 pub struct AnnotationInput {
     /// Result items (or a JSON string holding the list).
     #[schema(value_type = Option<Vec<Value>>)]
-    pub result: Patch<ResultList>,
+    pub result: Patch<ResultText>,
     #[schema(value_type = Option<bool>)]
     pub was_cancelled: Patch<bool>,
     #[schema(value_type = Option<bool>)]
@@ -195,13 +197,41 @@ impl<'de> Deserialize<'de> for ResultList {
 
 const NOT_A_RESULT_LIST: &str = "Expected a list of result items.";
 
+/// An annotation's `result` as [`ResultList`] takes it, kept as the JSON text sent: an
+/// annotation's result is stored and answered as it came, and never built as a tree on
+/// its way (14 MB of result items would be some 200 MB of `serde_json::Value`).
+#[derive(Debug, Serialize)]
+pub struct ResultText(pub StoredJson);
+
+impl<'de> Deserialize<'de> for ResultText {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        let text = raw.get().trim();
+        let list = if text.starts_with('[') {
+            String::from(raw.get())
+        } else if text.starts_with('"') {
+            // A JSON string holding the list.
+            let inner: String = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
+            match serde_json::from_str::<&serde_json::value::RawValue>(&inner) {
+                Ok(list) if list.get().trim_start().starts_with('[') => inner,
+                _ => return Err(serde::de::Error::custom(NOT_A_RESULT_LIST)),
+            }
+        } else {
+            return Err(serde::de::Error::custom(NOT_A_RESULT_LIST));
+        };
+        Ok(ResultText(StoredJson::new(list)))
+    }
+}
+
 impl AnnotationInput {
     /// The fields sent, applied onto `target`. Takes `self`: the result (which may be
     /// megabytes) moves into `target` instead of being copied.
     fn apply(self, target: &mut NewAnnotation) {
         target.result = self
             .result
-            .map(|ResultList(list)| list)
+            .map(|ResultText(list)| list)
             .nullable(target.result.take());
         target.was_cancelled = self.was_cancelled.or_keep(target.was_cancelled);
         target.ground_truth = self.ground_truth.or_keep(target.ground_truth);
@@ -250,7 +280,7 @@ pub async fn insert(
     mut new: NewAnnotation,
     bulk_created: bool,
 ) -> Result<i64> {
-    let result = new.result.take().map(|r| r.to_string());
+    let result = new.result.take().map(StoredJson::into_text);
     insert_serialized(tx, actor, project_id, task_id, new, result, bulk_created).await
 }
 
@@ -315,9 +345,9 @@ pub async fn create(
 ) -> Result<Annotation> {
     let task = tasks::get(tx, actor, task_id).await?;
     let mut new = NewAnnotation::from(input);
-    // A result may be megabytes, and its parsed form many times that: from here on only
-    // its text is kept, parsed again where a body needs it (see `with_result`).
-    let result = new.result.take().map(|r| r.to_string());
+    // A result may be megabytes, and its parsed form many times that: only its text is
+    // kept, as it came, parsed where a webhook body needs it.
+    let result = new.result.take().map(StoredJson::into_text);
     let id = insert_serialized(
         tx,
         actor,
@@ -387,9 +417,9 @@ pub(super) async fn emit_completed(
     .await
 }
 
-/// `annotation` with its result parsed from the stored text.
+/// `annotation` with its result's stored text.
 fn with_result(mut annotation: Annotation, result: Option<&str>) -> Annotation {
-    annotation.result = result.map(super::stored_json);
+    annotation.result = result.map(|text| StoredJson::new(text.to_string()));
     annotation
 }
 
@@ -412,8 +442,8 @@ pub async fn update(
         parent_annotation: current.parent_annotation,
     };
     input.apply(&mut fields);
-    // As in `create`: only the result's text is kept from here on.
-    let result = fields.result.take().map(|r| r.to_string());
+    // As in `create`: only the result's text is kept.
+    let result = fields.result.take().map(StoredJson::into_text);
     let now = time::now();
     // A change by its annotator makes a reviewed annotation wait for review again (a
     // rejected one thereby leaves its annotator's queue).

@@ -20,12 +20,61 @@ pub mod stats;
 pub mod stream;
 pub mod tasks;
 
+use serde::{Serialize, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Parses a JSON document stored as text; a damaged one reads as `null` rather than failing
 /// the request.
 pub fn stored_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// A JSON document stored as text and kept as that text: an answer writes it out as it is,
+/// without building it as a tree and serializing it again (a project's
+/// `parsed_label_config` may be megabytes), and code that does not answer with it pays
+/// nothing but the copy from the row. Checked as it is written out (a scan, no
+/// allocation): a damaged one is written as `null`. [`StoredJson::value`] parses it where
+/// code needs to look inside.
+#[derive(Debug, Clone)]
+pub struct StoredJson(String);
+
+impl StoredJson {
+    pub fn new(text: String) -> StoredJson {
+        StoredJson(text)
+    }
+
+    /// The stored text.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored text, owned.
+    pub fn into_text(self) -> String {
+        self.0
+    }
+
+    /// The document, parsed.
+    pub fn value(&self) -> Value {
+        stored_json(&self.0)
+    }
+
+    /// Whether the document is an object with at least one key.
+    pub fn has_keys(&self) -> bool {
+        self.0
+            .trim_start()
+            .strip_prefix('{')
+            .is_some_and(|rest| !rest.trim_start().starts_with('}'))
+    }
+}
+
+impl Serialize for StoredJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => serializer.serialize_unit(),
+        }
+    }
 }
 
 /// serde's error about an import item at `at` (`0.annotations.1`), as the field error

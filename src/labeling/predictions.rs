@@ -285,7 +285,7 @@ pub async fn to_annotations(
     let mut created = Vec::with_capacity(latest.len());
     for prediction in latest {
         let new = NewAnnotation {
-            result: Some(prediction.result.clone()),
+            result: Some(super::StoredJson::new(prediction.result.to_string())),
             parent_prediction: Some(prediction.id),
             ..Default::default()
         };

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::label_config;
-use super::stored_json;
+use super::StoredJson;
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Patch, Result, Scope, not_null};
 use crate::store::counters::Counters;
@@ -108,9 +108,11 @@ pub struct Project {
     pub title: String,
     pub description: String,
     pub label_config: String,
-    pub parsed_label_config: Value,
-    pub control_weights: Value,
-    pub data_types: Value,
+    /// The JSON documents derived from `label_config` when it was saved, as stored: reads
+    /// copy them into answers unparsed.
+    pub parsed_label_config: StoredJson,
+    pub control_weights: StoredJson,
+    pub data_types: StoredJson,
     /// `config_suitable_for_bulk_annotation`, derived when the config was saved.
     pub suitable_for_bulk_annotation: bool,
     pub settings: ProjectSettings,
@@ -125,7 +127,7 @@ pub struct Project {
 impl Project {
     /// The data keys the label config reads, for plain-text imports.
     pub fn text_key(&self) -> String {
-        match self.data_types.as_object() {
+        match self.data_types.value().as_object() {
             Some(types) if types.len() == 1 => types.keys().next().cloned().unwrap_or_default(),
             _ => "text".into(),
         }
@@ -179,9 +181,9 @@ fn from_row(row: &Row) -> store::Result<Project> {
         title: row.try_get("title")?,
         description: row.try_get("description")?,
         label_config: row.try_get("label_config")?,
-        parsed_label_config: stored_json(row.try_get("parsed_label_config")?),
-        control_weights: stored_json(row.try_get("control_weights")?),
-        data_types: stored_json(row.try_get("data_types")?),
+        parsed_label_config: StoredJson::new(row.try_get("parsed_label_config")?),
+        control_weights: StoredJson::new(row.try_get("control_weights")?),
+        data_types: StoredJson::new(row.try_get("data_types")?),
         // NULL only until `derive_missing` has run (rows older than the column).
         suitable_for_bulk_annotation: row
             .try_get::<Option<i64>, _>("config_suitable_for_bulk_annotation")?

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::StoredJson;
 use super::annotations::Annotation;
 use super::predictions::Prediction;
 use super::projects::Project;
@@ -20,9 +21,7 @@ use crate::store::time::{render, render_opt};
 
 impl Project {
     fn has_control_tags(&self) -> bool {
-        self.parsed_label_config
-            .as_object()
-            .is_some_and(|m| !m.is_empty())
+        self.parsed_label_config.has_keys()
     }
 
     /// The project as `GET /api/projects/{id}/` returns it. `with_stats` false renders the
@@ -111,7 +110,7 @@ impl Project {
             "title": self.title,
             "description": self.description,
             "label_config": self.label_config,
-            "parsed_label_config": self.parsed_label_config,
+            "parsed_label_config": self.parsed_label_config.value(),
             "label_config_hash": self.label_config_hash(),
             "expert_instruction": s.expert_instruction,
             "show_instruction": s.show_instruction,
@@ -126,9 +125,9 @@ impl Project {
             "color": s.color,
             "maximum_annotations": self.maximum_annotations,
             "min_annotations_to_start_training": s.min_annotations_to_start_training,
-            "control_weights": self.control_weights,
+            "control_weights": self.control_weights.value(),
             "model_version": s.model_version,
-            "data_types": self.data_types,
+            "data_types": self.data_types.value(),
             "is_draft": s.is_draft,
             "is_published": s.is_published,
             "created_at": render(self.created_at),
@@ -320,7 +319,7 @@ impl Summary {
             annotations_results: join(
                 annotations
                     .iter()
-                    .filter_map(|a| a.result.as_ref().map(Value::to_string))
+                    .filter_map(|a| a.result.as_ref().map(|r| r.text().to_string()))
                     .collect(),
             ),
             predictions_results: join(predictions.iter().map(|p| p.result.to_string()).collect()),
@@ -381,9 +380,9 @@ impl Annotation {
         }
     }
 
-    /// [`Annotation::snapshot`], the result moved in rather than copied.
+    /// [`Annotation::snapshot`], the result parsed once and moved in.
     pub fn into_snapshot(mut self) -> Value {
-        let result = self.result.take();
+        let result = self.result.take().map(|r| r.value());
         let count = result
             .as_ref()
             .and_then(Value::as_array)
@@ -396,9 +395,14 @@ impl Annotation {
 
     /// The annotation as webhook payloads carry it.
     pub fn snapshot(&self) -> Value {
+        let result = self.result.as_ref().map(StoredJson::value);
+        let result_count = result
+            .as_ref()
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         json!({
             "id": self.id,
-            "result": self.result,
+            "result": result,
             "was_cancelled": self.was_cancelled,
             "ground_truth": self.ground_truth,
             "created_at": render(self.created_at),
@@ -406,7 +410,7 @@ impl Annotation {
             "draft_created_at": render_opt(self.draft_created_at),
             "lead_time": self.lead_time,
             "prediction": {},
-            "result_count": self.result.as_ref().and_then(Value::as_array).map_or(0, Vec::len),
+            "result_count": result_count,
             "unique_id": self.unique_id,
             "import_id": self.import_id,
             "last_action": self.last_action,
@@ -532,10 +536,10 @@ pub struct ProjectView {
     pub task_data_password: Option<String>,
     /// Per control tag: `{overall, type, labels}`.
     #[schema(value_type = Object)]
-    pub control_weights: Value,
+    pub control_weights: StoredJson,
     /// The label config as Label Studio parses it, per control tag.
     #[schema(value_type = Object)]
-    pub parsed_label_config: Value,
+    pub parsed_label_config: StoredJson,
     pub evaluate_predictions_automatically: bool,
     pub config_has_control_tags: bool,
     pub skip_queue: String,
@@ -698,7 +702,7 @@ pub struct AnnotationView {
     /// The regions and choices: free-form result items (`from_name`, `to_name`, `type`,
     /// `value` …), or `null`.
     #[schema(value_type = Option<Vec<Object>>, required = true)]
-    pub result: Option<Value>,
+    pub result: Option<StoredJson>,
     /// `" <email>, <user id>"`.
     pub created_username: String,
     /// How long ago, in words.
