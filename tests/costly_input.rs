@@ -168,15 +168,7 @@ async fn reads_copy_the_derived_json_without_parsing_it() {
         format!("/api/projects/{id}/"),
         "/api/projects/?page_size=100".to_string(),
     ] {
-        let text = reqwest::Client::new()
-            .get(server.url(&path))
-            .header("Authorization", format!("Token {}", common::TOKEN))
-            .send()
-            .await
-            .expect("request")
-            .text()
-            .await
-            .expect("body");
+        let (_, text) = server.call_text("GET", &path, None).await;
         assert!(
             text.contains(r#""parsed_label_config":{"c": {"type": "Choices", "weight": 1e2}}"#),
             "{path}: {text}"

@@ -239,39 +239,23 @@ async fn an_annotation_result_is_answered_as_sent() {
     server
         .create("/api/webhooks/", json!({"url": receiver.url}))
         .await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "x"}}),
-        )
-        .await["id"]
-        .as_i64()
-        .expect("task id");
+    let task = server.task(project, "x").await["id"].clone();
     let result = r#"[{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}, "score": 1e2}]"#;
-    let client = reqwest::Client::new();
-    let created = client
-        .post(server.url(&format!("/api/tasks/{task}/annotations/")))
-        .header("Authorization", format!("Token {TOKEN}"))
-        .header("Content-Type", "application/json")
-        .body(format!(r#"{{"result": {result}, "lead_time": 1}}"#))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(created.status(), 201);
-    let text = created.text().await.expect("body");
+    let (status, text) = server
+        .call_text(
+            "POST",
+            &format!("/api/tasks/{task}/annotations/"),
+            Some(format!(r#"{{"result": {result}, "lead_time": 1}}"#)),
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
     assert!(text.contains(&format!(r#""result":{result}"#)), "{text}");
     let id = serde_json::from_str::<Value>(&text).expect("json")["id"]
         .as_i64()
         .expect("annotation id");
-    let read = client
-        .get(server.url(&format!("/api/annotations/{id}/")))
-        .header("Authorization", format!("Token {TOKEN}"))
-        .send()
-        .await
-        .expect("read")
-        .text()
-        .await
-        .expect("body");
+    let (_, read) = server
+        .call_text("GET", &format!("/api/annotations/{id}/"), None)
+        .await;
     assert!(read.contains(&format!(r#""result":{result}"#)), "{read}");
     let sent = receiver.wait_for("ANNOTATION_CREATED", 1).await;
     assert_eq!(sent[0].body["annotation"]["result_count"], 1);

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::label_config;
 use super::StoredJson;
+use super::label_config;
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Patch, Result, Scope, not_null};
 use crate::store::counters::Counters;

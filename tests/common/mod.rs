@@ -209,23 +209,42 @@ impl Server {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .header("Authorization", format!("Token {token}"));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
+        let body = body.map(|body| body.to_string());
+        let (status, text) = self.call_text_as(token, method, path, body).await;
         let value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
+    }
+
+    /// A request with a JSON body given as text, answered as text: for what a client
+    /// sends or sees byte for byte.
+    pub async fn call_text(&self, method: &str, path: &str, body: Option<String>) -> (u16, String) {
+        self.call_text_as(TOKEN, method, path, body).await
+    }
+
+    async fn call_text_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> (u16, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Authorization", format!("Token {token}"));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
     }
 
     pub async fn get(&self, path: &str) -> Value {
