@@ -1,7 +1,7 @@
 //! Projects: the label config, the Label Studio settings and the statistics.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::StoredJson;
