@@ -334,7 +334,8 @@ async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back()
     for i in 0..40 {
         add_task(&server, project, &format!("before {i}")).await;
     }
-    let state = eventually(20, "the breaker to open with 40 held", || async {
+    // One attempt per step of the schedule (5 s) until the breaker opens at the fifth.
+    let state = eventually(60, "the breaker to open with 40 held", || async {
         let state = webhook_state(&server, &webhook["id"]).await;
         (state["delivery_stats"]["breaker"] == "open"
             && state["delivery_stats"]["held"].as_i64().unwrap_or(0)
@@ -417,6 +418,78 @@ async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back()
     .await;
 }
 
+/// A burst of events for a receiver that is down from the start: it is never sent a burst
+/// back, only one request per step of the retry schedule, before the breaker opens as
+/// after; and when it is back everything arrives, each event once, with nobody acting.
+#[tokio::test]
+async fn a_dead_receiver_gets_one_request_per_retry_step_from_the_first() {
+    let steps = ["1s"; 30].join(",");
+    let server = Server::start_with(&[
+        ("LABELHOOK_RETRY_SCHEDULE", &steps),
+        ("LABELHOOK_BREAKER_PROBE_MAX", "1s"),
+    ]);
+    let receiver = Receiver::start_with(Behaviour::Status(503)).await;
+    let (project, webhook) = setup(&server, &receiver).await;
+    let down_since = std::time::Instant::now();
+    let texts: Vec<String> = (0..30).map(|i| format!("burst {i}")).collect();
+    futures::future::join_all(texts.iter().map(|t| add_task(&server, project, t))).await;
+    eventually(60, "the breaker to open, then two probes", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["breaker"] == "open" && receiver.received().len() >= 7)
+            .then_some(())
+    })
+    .await;
+    for i in 0..10 {
+        add_task(&server, project, &format!("while open {i}")).await;
+    }
+    receiver
+        .wait_until(20, "another probe", |got| got.len() >= 8)
+        .await;
+    let while_down = receiver.received();
+    receiver.set(Behaviour::Status(200));
+    let down_for = down_since.elapsed();
+    // Steps are 1 s ± 20%: requests at least 0.8 s apart, never two at once.
+    let gaps: Vec<_> = while_down
+        .windows(2)
+        .map(|pair| pair[1].at.duration_since(pair[0].at))
+        .collect();
+    assert!(
+        gaps.iter()
+            .all(|gap| *gap >= std::time::Duration::from_millis(750)),
+        "one request per step while down: gaps {gaps:?}"
+    );
+    assert!(
+        while_down.len() as f64 <= 1.0 + down_for.as_secs_f64() / 0.8,
+        "{} requests in {down_for:?}",
+        while_down.len()
+    );
+    // Back: the next probe succeeds and everything goes out, each event once.
+    let got = receiver
+        .wait_until(30, "all 40 events", |got| {
+            let ids: std::collections::HashSet<&str> =
+                got.iter().map(|r| r.header("webhook-id")).collect();
+            ids.len() == 40
+        })
+        .await;
+    let path = format!(
+        "/api/webhooks/{}/deliveries?status=succeeded",
+        webhook["id"]
+    );
+    eventually(20, "40 deliveries succeeded", || async {
+        (server.get(&path).await["count"] == 40).then_some(())
+    })
+    .await;
+    let failed_ids: std::collections::HashSet<&str> =
+        while_down.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(
+        got.len(),
+        while_down.len() + 40,
+        "each event once after the return ({} failed attempts on {} deliveries while down)",
+        while_down.len(),
+        failed_ids.len()
+    );
+}
+
 /// A webhook is switched off only after failing continuously for LABELHOOK_DISABLE_AFTER
 /// (and WEBHOOK_MAX_CONSECUTIVE_FAILURES attempts), not at a burst of failures; what it
 /// held is kept and goes out when it is switched on.
@@ -478,7 +551,11 @@ async fn a_webhook_is_switched_off_only_after_failing_for_long() {
 /// itself or with every other waiting one.
 #[tokio::test]
 async fn waiting_deliveries_can_be_retried_now() {
-    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "1h")]);
+    // (A failing receiver gets one attempt per step, at most LABELHOOK_BREAKER_PROBE_MAX.)
+    let server = Server::start_with(&[
+        ("LABELHOOK_RETRY_SCHEDULE", "1h"),
+        ("LABELHOOK_BREAKER_PROBE_MAX", "100ms"),
+    ]);
     let receiver =
         Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 500, 500])))).await;
     let (project, webhook) = setup(&server, &receiver).await;
@@ -531,12 +608,14 @@ async fn waiting_deliveries_can_be_retried_now() {
 }
 
 /// With the breaker open, "retry now" sends the probe now (not everything at a dead
-/// receiver); its success sends the rest.
+/// receiver); while it is under way the webhook says "probing" (not a next probe time);
+/// its success sends the rest.
 #[tokio::test]
 async fn retry_now_with_the_breaker_open_probes_at_once() {
     let server = Server::start_with(&[
         ("LABELHOOK_RETRY_SCHEDULE", "1h"),
         ("LABELHOOK_BREAKER_PROBE_MAX", "1h"),
+        ("LABELHOOK_BREAKER_FAILURES", "1"),
     ]);
     let receiver = Receiver::start_with(Behaviour::Status(503)).await;
     let (project, webhook) = setup(&server, &receiver).await;
@@ -549,8 +628,15 @@ async fn retry_now_with_the_breaker_open_probes_at_once() {
             .then_some(())
     })
     .await;
+    let state = webhook_state(&server, &webhook["id"]).await;
+    assert_eq!(state["delivery_stats"]["probing"], false, "{state}");
+    assert!(
+        state["delivery_stats"]["next_probe_at"].is_string(),
+        "{state}"
+    );
     let before = receiver.received().len();
-    receiver.set(Behaviour::Status(200));
+    // Back, slowly: the probe stays under way for a while.
+    receiver.set(Behaviour::Slow(1500));
     let (status, body) = server
         .call(
             "POST",
@@ -561,18 +647,35 @@ async fn retry_now_with_the_breaker_open_probes_at_once() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["probe"], true);
     assert_eq!(body["waiting"], 8);
+    let state = eventually(10, "the probe under way", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["probing"] == true).then_some(state)
+    })
+    .await;
+    assert!(
+        state["delivery_stats"]["next_probe_at"].is_null(),
+        "no next probe time while one is under way (it was the lease's end): {state}"
+    );
+    assert_eq!(state["delivery_stats"]["breaker"], "open");
     let got = receiver
         .wait_until(15, "the 8 held", |got| got.len() >= before + 8)
         .await;
     assert_eq!(got.len(), before + 8);
-    let state = webhook_state(&server, &webhook["id"]).await;
-    assert_eq!(state["delivery_stats"]["breaker"], "closed");
+    let state = eventually(10, "the breaker to close", || async {
+        let state = webhook_state(&server, &webhook["id"]).await;
+        (state["delivery_stats"]["breaker"] == "closed").then_some(state)
+    })
+    .await;
+    assert_eq!(state["delivery_stats"]["probing"], false);
 }
 
 /// Recover covers pending deliveries when asked, and checks its window.
 #[tokio::test]
 async fn recover_can_include_pending_deliveries() {
-    let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "1h")]);
+    let server = Server::start_with(&[
+        ("LABELHOOK_RETRY_SCHEDULE", "1h"),
+        ("LABELHOOK_BREAKER_PROBE_MAX", "100ms"),
+    ]);
     let receiver =
         Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 500])))).await;
     let (project, webhook) = setup(&server, &receiver).await;
@@ -643,7 +746,8 @@ const ALERTS: [&str; 4] = [
 /// them). /metrics shows the breaker.
 #[tokio::test]
 async fn alerts_tell_the_organization_when_a_webhook_fails_and_recovers() {
-    let server = Server::start();
+    // Steps of 1 s: the failing receiver gets one attempt a second until the breaker opens.
+    let server = Server::start_with(&[("LABELHOOK_BREAKER_PROBE_MAX", "1s")]);
     let ops = Receiver::start().await;
     let everything = Receiver::start().await;
     let failing = Receiver::start_with(Behaviour::Status(503)).await;
@@ -967,8 +1071,8 @@ async fn a_hanging_receiver_does_not_delay_the_others() {
     fast.wait_for("TASKS_CREATED", 30).await;
     assert_eq!(
         hanging.received().len(),
-        2,
-        "the hanging receiver holds only its own two slots"
+        1,
+        "the hanging receiver (never heard from: one at a time) holds one slot of its own"
     );
 }
 
@@ -984,19 +1088,23 @@ async fn a_receiver_that_does_not_answer_gets_one_delivery_at_a_time() {
         ("LABELHOOK_BREAKER_FAILURES", "0"),
         ("LABELHOOK_RETRY_SCHEDULE", &retries),
     ]);
-    let receiver = Receiver::start_with(Behaviour::Hang).await;
+    let receiver = Receiver::start().await;
     let (project, webhook) = setup(&server, &receiver).await;
+    add_task(&server, project, "answered").await;
+    wait_status(&server, &webhook, "succeeded", 1).await;
+    receiver.set(Behaviour::Hang);
     for i in 0..12 {
         add_task(&server, project, &format!("t{i}")).await;
     }
-    // The first four go out together and time out together; after that, one at a time.
+    // Trusted (it answered): the first four go out together and time out together; after
+    // that, one at a time.
     let got = receiver
         .wait_until(30, "4 attempts after the first timeouts", |got| {
-            got.len() >= 8
+            got.len() >= 9
         })
         .await;
-    let first_wave = got[3].at;
-    let later: Vec<_> = got[4..8].iter().map(|r| r.at).collect();
+    let first_wave = got[4].at;
+    let later: Vec<_> = got[5..9].iter().map(|r| r.at).collect();
     assert!(
         later[0].duration_since(first_wave) >= std::time::Duration::from_millis(250),
         "the fifth attempt waited for the first ones to time out"
@@ -1012,8 +1120,8 @@ async fn a_receiver_that_does_not_answer_gets_one_delivery_at_a_time() {
         );
     }
     receiver.set(Behaviour::Status(200));
-    let delivered = wait_status(&server, &webhook, "succeeded", 12).await;
-    assert_eq!(delivered.len(), 12, "every event arrived once it answered");
+    let delivered = wait_status(&server, &webhook, "succeeded", 13).await;
+    assert_eq!(delivered.len(), 13, "every event arrived once it answered");
 }
 
 /// A receiver slower than the events: with one slot per webhook, most deliveries cannot

@@ -852,17 +852,19 @@ async fn failed_attempts_are_retried_with_the_same_id() {
     }
 }
 
-/// A receiver that never answers does not slow the API: calls return while it still holds
-/// the request.
+/// A receiver that stops answering does not slow the API: calls return while it still
+/// holds the requests.
 #[tokio::test]
 async fn a_hanging_receiver_does_not_block_the_api() {
     let server = Server::start_with(&[("WEBHOOK_TIMEOUT", "60")]);
-    let receiver = Receiver::start_with(Behaviour::Hang).await;
+    let receiver = Receiver::start().await;
     let project = server.project("hang").await;
     hook(&server, json!({"url": receiver.url, "project": project})).await;
     let task = server.task(project, "x").await;
+    // It answered: trusted with its whole cap.
     receiver.wait_for("TASKS_CREATED", 1).await;
-    // The receiver is now holding a request open (for up to 60 s); the API still answers.
+    receiver.set(Behaviour::Hang);
+    // The receiver now holds every request open (for up to 60 s); the API still answers.
     for _ in 0..5 {
         server
             .create(
@@ -892,9 +894,9 @@ async fn nothing_is_lost_when_the_server_is_killed() {
     for i in 0..10 {
         server.task(project, &format!("t{i}")).await;
     }
-    // Two are in flight (hanging), eight wait.
+    // One is in flight (hanging: a receiver never heard from gets one at a time), nine wait.
     receiver
-        .wait_until(20, "2 requests in flight", |got| got.len() >= 2)
+        .wait_until(20, "a request in flight", |got| !got.is_empty())
         .await;
     server.kill();
     receiver.set(Behaviour::Status(200));

@@ -71,7 +71,8 @@ export function healthWords(webhook) {
       : `Switched off after failing${stats.failing_since ? ` since ${clock(stats.failing_since)}` : ''}; ${plural(stats.held, 'delivery', 'deliveries')} kept until it is switched on.`;
   }
   if (stats.breaker === 'open') {
-    return `Failing since ${clock(stats.failing_since)}, next probe ${clock(stats.next_probe_at)}, ${waiting} waiting.`;
+    const probe = stats.probing ? 'probing now' : `next probe ${clock(stats.next_probe_at)}`;
+    return `Failing since ${clock(stats.failing_since)}, ${probe}, ${waiting} waiting.`;
   }
   if (webhook.consecutive_failures > 0) {
     return waiting

@@ -151,3 +151,30 @@ pub async fn release_stale_leases(db: &Db) -> store::Result<u64> {
     tx.commit().await?;
     Ok(released)
 }
+
+/// Gives leased deliveries back to the outbox, each due at its time (`(delivery, due)`),
+/// without counting an attempt: their webhook is resting after a failed probe. Only rows
+/// still pending and leased move (one held meanwhile stays held).
+pub async fn defer(db: &Db, deliveries: &[(i64, i64)]) -> store::Result<()> {
+    let mut by_due: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for (id, due) in deliveries {
+        by_due.entry(*due).or_default().push(*id);
+    }
+    let mut tx = db.begin().await?;
+    db.skip_flush_wait(&mut tx).await?;
+    for (due, ids) in by_due {
+        for chunk in ids.chunks(500) {
+            store::query(&format!(
+                "UPDATE deliveries SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL \
+                 WHERE id IN ({}) AND status = 'pending' AND lease_until IS NOT NULL",
+                store::id_params(2, chunk.len())
+            ))
+            .bind(due)
+            .bind_ids(chunk)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

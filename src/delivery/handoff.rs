@@ -45,12 +45,10 @@ pub(super) enum Message {
 /// What a finished send says about its receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Reply {
-    /// An HTTP response, whatever its status: the receiver is there.
-    Answered,
-    /// A timeout, or no connection: the receiver is not answering.
-    Unanswered,
-    /// Anything else (refused by the guard, TLS, DNS): says nothing about its load.
-    Other,
+    /// A 2xx: the receiver takes deliveries.
+    Succeeded,
+    /// Anything else: a status, a timeout, no connection.
+    Failed,
 }
 
 /// Deliveries this process holds, per webhook and in all.

@@ -36,7 +36,7 @@ use crate::store::{Db, time};
 use alert::Alerts;
 use handoff::{Handoff, Message, Reply};
 use job::Job;
-use send::{Attempt, ErrorClass};
+use send::Attempt;
 
 /// Deliveries claimed per round.
 const CLAIM_BATCH: usize = 512;
@@ -52,6 +52,9 @@ const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 const RECORD_TRIES: u32 = 8;
 /// Claims triggered by freed slots are at most this frequent.
 const REFILL_EVERY: Duration = Duration::from_millis(2);
+/// A webhook whose last attempt succeeded at most this long ago gets its whole send cap;
+/// any other (new, idle, or failing) gets one attempt at a time until one succeeds.
+const TRUSTED_FOR: Duration = Duration::from_secs(60);
 
 /// Starts the dispatcher on the runtime with the delivery client (`send::client`, built
 /// at start-up so that a bad client setting stops the server); it runs until the process
@@ -87,10 +90,22 @@ struct Dispatcher {
     sending: HashMap<i64, usize>,
     /// Held jobs waiting for a send slot of their webhook.
     waiting: HashMap<i64, VecDeque<Job>>,
-    /// Webhooks whose last attempt got no answer (timeout, no connection): they send one
-    /// delivery at a time until one is answered, so a dead receiver holds one connection
-    /// and costs one attempt per timeout, not its whole cap at once.
-    unanswered: HashSet<i64>,
+    /// When each webhook's last attempt succeeded (removed when one fails). Within
+    /// `TRUSTED_FOR` of it, the webhook gets its whole send cap; otherwise one attempt at
+    /// a time, a probe: a receiver that died while nobody was sending (or that was never
+    /// reached) gets one request, not a burst of its whole cap.
+    succeeded_at: HashMap<i64, std::time::Instant>,
+    /// Webhooks whose probe failed: until this instant (one step of the retry schedule
+    /// later, as the breaker's probes) nothing is sent to them; the deliveries handed
+    /// over or claimed for them, and those waiting for their send slot, go back to the
+    /// outbox, due then. So a dead receiver gets one request per step before its breaker
+    /// opens too.
+    resting: HashMap<i64, std::time::Instant>,
+    /// Webhooks whose breaker opened (here) and has not closed since: the breaker spaces
+    /// their probes, not `resting`.
+    broken: HashSet<i64>,
+    /// Deliveries to give back to the outbox, due when their webhook's rest ends.
+    to_defer: Vec<(i64, i64)>,
     /// The last claim was limited by its batch or the free places: more may be due.
     more_due: bool,
     /// Webhooks the last claim skipped, or gave all it could: they may have more due.
@@ -120,7 +135,10 @@ impl Dispatcher {
             handoff: None,
             sending: HashMap::new(),
             waiting: HashMap::new(),
-            unanswered: HashSet::new(),
+            succeeded_at: HashMap::new(),
+            resting: HashMap::new(),
+            broken: HashSet::new(),
+            to_defer: Vec::new(),
             more_due: false,
             recheck: HashSet::new(),
             refill: false,
@@ -140,13 +158,20 @@ impl Dispatcher {
         self.settings.timeout() * held + Duration::from_secs(30)
     }
 
-    /// How many sends `webhook_id` may have under way.
+    /// How many sends `webhook_id` may have under way: its whole cap if it is trusted
+    /// (a recent success, and no failure since), else one.
     fn send_cap(&self, webhook_id: i64) -> usize {
-        if self.unanswered.contains(&webhook_id) {
-            1
-        } else {
+        if self.trusted(webhook_id) {
             self.settings.max_in_flight_per_webhook.max(1)
+        } else {
+            1
         }
+    }
+
+    fn trusted(&self, webhook_id: i64) -> bool {
+        self.succeeded_at
+            .get(&webhook_id)
+            .is_some_and(|at| at.elapsed() < TRUSTED_FOR)
     }
 
     fn handoff(&self) -> &Arc<Handoff> {
@@ -290,6 +315,7 @@ impl Dispatcher {
                 }
             }
             self.reap(&mut inbox, &outcome_tx);
+            self.defer();
             if std::mem::take(&mut self.refill) && claim_at.is_none() {
                 claim_at = Some(last_claim + REFILL_EVERY);
             }
@@ -338,7 +364,10 @@ impl Dispatcher {
                 metrics::counter!("labelhook_deliveries_taken_total", "from" => "handoff")
                     .increment(jobs.len() as u64);
                 for job in jobs {
-                    self.send_or_wait(job, outcome_tx);
+                    match self.rest_of(job.webhook_id) {
+                        Some(until) => self.defer_job(&job, until),
+                        None => self.send_or_wait(job, outcome_tx),
+                    }
                 }
             }
             Message::Sent(webhook_id, reply) => {
@@ -347,8 +376,46 @@ impl Dispatcher {
                 self.sent(webhook_id, outcome_tx);
             }
             Message::Released(webhook_id) => self.place_freed(webhook_id),
-            Message::Hold(webhook_id) => self.drop_waiting(webhook_id),
+            Message::Hold(webhook_id) => {
+                self.drop_waiting(webhook_id);
+                self.broken.insert(webhook_id);
+                self.resting.remove(&webhook_id);
+            }
         }
+    }
+
+    /// When `webhook_id`'s rest ends, if it is resting.
+    fn rest_of(&mut self, webhook_id: i64) -> Option<std::time::Instant> {
+        let until = *self.resting.get(&webhook_id)?;
+        if until <= std::time::Instant::now() {
+            self.resting.remove(&webhook_id);
+            return None;
+        }
+        Some(until)
+    }
+
+    /// Gives the deliveries of resting webhooks back to the outbox, due when the rest
+    /// ends (their places are free already). A failed write leaves them leased: they are
+    /// due again when the lease ends.
+    fn defer(&mut self) {
+        if self.to_defer.is_empty() {
+            return;
+        }
+        let deliveries = std::mem::take(&mut self.to_defer);
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(error) = claim::defer(&db, &deliveries).await {
+                tracing::error!(%error, deliveries = deliveries.len(), "could not give deliveries back to the outbox; they are sent when their lease ends");
+            }
+        });
+    }
+
+    /// Keeps `job` for later: its webhook is resting.
+    fn defer_job(&mut self, job: &Job, until: std::time::Instant) {
+        let wait = until.saturating_duration_since(std::time::Instant::now());
+        self.to_defer
+            .push((job.delivery_id, time::now() + wait.as_micros() as i64));
+        self.handoff().held().give_back(job.webhook_id);
     }
 
     fn place_freed(&mut self, webhook_id: i64) {
@@ -372,26 +439,50 @@ impl Dispatcher {
         }
     }
 
-    /// Notes whether `webhook_id`'s receiver answered its last attempt.
+    /// Notes how `webhook_id`'s last attempt went. A success trusts it with its whole
+    /// cap. A failure takes the trust away (one attempt at a time from now on); a failure
+    /// with no trust to lose was a probe: the webhook rests for a step of the retry
+    /// schedule, and what waited for it goes back to the outbox meanwhile.
     fn heard(&mut self, webhook_id: i64, reply: Reply) {
         match reply {
-            Reply::Answered => {
-                if self.unanswered.remove(&webhook_id) {
-                    tracing::info!(
+            Reply::Succeeded => {
+                if self
+                    .succeeded_at
+                    .insert(webhook_id, std::time::Instant::now())
+                    .is_none()
+                {
+                    tracing::debug!(
                         webhook_id,
-                        "receiver answers again; sending at full concurrency"
+                        "receiver takes deliveries; sending at full concurrency"
                     );
                 }
+                self.broken.remove(&webhook_id);
+                self.resting.remove(&webhook_id);
             }
-            Reply::Unanswered => {
-                if self.unanswered.insert(webhook_id) {
-                    tracing::warn!(
+            Reply::Failed => {
+                let trusted = self.trusted(webhook_id);
+                self.succeeded_at.remove(&webhook_id);
+                // (With no retry schedule there is no step to wait for: each delivery
+                // has its one attempt, one at a time.)
+                if trusted
+                    || self.broken.contains(&webhook_id)
+                    || self.settings.retry_schedule.0.is_empty()
+                {
+                    return;
+                }
+                let wait = breaker::probe_wait(&self.settings, 0);
+                let until = std::time::Instant::now() + wait;
+                if self.resting.insert(webhook_id, until).is_none() {
+                    tracing::debug!(
                         webhook_id,
-                        "receiver does not answer; sending one delivery at a time until it does"
+                        wait_ms = wait.as_millis() as u64,
+                        "receiver failing with no recent success: one attempt per retry step until one succeeds"
                     );
                 }
+                for job in self.waiting.remove(&webhook_id).unwrap_or_default() {
+                    self.defer_job(&job, until);
+                }
             }
-            Reply::Other => {}
         }
     }
 
@@ -487,7 +578,12 @@ impl Dispatcher {
             }
         }
         for job in jobs {
-            self.send_or_wait(job, outcome_tx);
+            // (Due before its webhook's rest ends: a failed one's own retry, say, or one
+            // a person made due. It waits for the end of the rest with the others.)
+            match self.rest_of(job.webhook_id) {
+                Some(until) => self.defer_job(&job, until),
+                None => self.send_or_wait(job, outcome_tx),
+            }
         }
         Ok((claimed, limit))
     }
@@ -503,10 +599,10 @@ impl Dispatcher {
         tokio::spawn(async move {
             let attempt = send::attempt(&client, &guard, job, timeout, proxied).await;
             let webhook_id = attempt.job.webhook_id;
-            let reply = match (&attempt.status_code, &attempt.error) {
-                (Some(_), _) => Reply::Answered,
-                (None, Some((ErrorClass::Timeout | ErrorClass::Connect, _))) => Reply::Unanswered,
-                _ => Reply::Other,
+            let reply = if attempt.succeeded() {
+                Reply::Succeeded
+            } else {
+                Reply::Failed
             };
             let _ = outcome_tx.send(attempt).await;
             handoff.send(Message::Sent(webhook_id, reply));

@@ -41,6 +41,7 @@ async fn write(db: &Db, alerts: &[Alert]) -> Result<()> {
         let Some(row) = store::query(
             "SELECT w.organization_id, w.project_id, w.url, w.is_active, w.disabled_reason, \
              w.consecutive_failures, w.failing_since, w.breaker_opened_at, w.next_probe_at, \
+             w.probe_delivery_id, \
              w.last_error, w.last_success_at, \
              (SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'held') AS held, \
              (SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS pending \
@@ -62,6 +63,15 @@ async fn write(db: &Db, alerts: &[Alert]) -> Result<()> {
         let held: i64 = row.try_get("held")?;
         let pending: i64 = row.try_get("pending")?;
         let last_error: Option<String> = row.try_get("last_error")?;
+        // While a probe is under way `next_probe_at` is only its safety net (the lease's
+        // end): the real next probe is set by the probe's outcome.
+        let next_probe_at: Option<i64> = row.try_get("next_probe_at")?;
+        let probing = row
+            .try_get::<Option<i64>, _>("breaker_opened_at")?
+            .is_some()
+            && row
+                .try_get::<Option<i64>, _>("probe_delivery_id")?
+                .is_some();
         let webhook = json!({
             "id": alert.webhook_id,
             "url": row.try_get::<String, _>("url")?,
@@ -85,8 +95,9 @@ async fn write(db: &Db, alerts: &[Alert]) -> Result<()> {
             ("pending", json!(pending)),
             (
                 "next_probe_at",
-                json!(render_opt(row.try_get("next_probe_at")?)),
+                json!(render_opt(next_probe_at.filter(|_| !probing))),
             ),
+            ("probing", json!(probing)),
         ]);
         if let Some(delivery_id) = alert.delivery_id {
             payload.insert("delivery".into(), delivery(&mut tx, delivery_id).await?);

@@ -58,7 +58,11 @@ pub struct Webhook {
     pub failing_since: Option<i64>,
     /// When its breaker opened (`None`: closed).
     pub breaker_opened_at: Option<i64>,
+    /// When the open breaker sends its next probe; while one is under way, when the
+    /// breaker would probe again if its outcome were never written (not shown).
     pub next_probe_at: Option<i64>,
+    /// The delivery sent as a probe, while it is under way.
+    pub probe_delivery_id: Option<i64>,
     /// The cause of its last failure.
     pub last_error: Option<String>,
     /// Deliveries waiting to be sent (filled by [`with_stats`]).
@@ -72,8 +76,8 @@ pub struct Webhook {
 const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload, \
     send_for_all_actions, headers, actions, is_active, disabled_reason, consecutive_failures, \
     secret, previous_secret_expires_at, hub_signature, last_success_at, last_failure_at, \
-    failing_since, breaker_opened_at, next_probe_at, last_error, created_at, updated_at, format, \
-    topics, event_filter FROM webhooks";
+    failing_since, breaker_opened_at, next_probe_at, probe_delivery_id, last_error, created_at, \
+    updated_at, format, topics, event_filter FROM webhooks";
 
 fn from_row(row: &Row) -> store::Result<Webhook> {
     let headers: String = row.try_get("headers")?;
@@ -107,6 +111,7 @@ fn from_row(row: &Row) -> store::Result<Webhook> {
         failing_since: row.try_get("failing_since")?,
         breaker_opened_at: row.try_get("breaker_opened_at")?,
         next_probe_at: row.try_get("next_probe_at")?,
+        probe_delivery_id: row.try_get("probe_delivery_id")?,
         last_error: row.try_get("last_error")?,
         pending_deliveries: 0,
         held_deliveries: 0,
@@ -147,7 +152,11 @@ impl Webhook {
                     BreakerState::Closed
                 },
                 breaker_opened_at: time::render_opt(self.breaker_opened_at),
-                next_probe_at: time::render_opt(self.next_probe_at),
+                next_probe_at: time::render_opt(
+                    self.next_probe_at
+                        .filter(|_| self.probe_delivery_id.is_none()),
+                ),
+                probing: self.breaker_opened_at.is_some() && self.probe_delivery_id.is_some(),
                 failing_since: time::render_opt(self.failing_since),
                 last_error: self
                     .last_error
@@ -270,9 +279,12 @@ pub struct DeliveryStats {
     /// When the breaker opened (`null` while closed).
     #[schema(required = true)]
     pub breaker_opened_at: Option<String>,
-    /// When the open breaker sends its next probe (`null` while closed).
+    /// When the open breaker sends its next probe (`null` while closed, and while a
+    /// probe is under way: the next one is set by its outcome).
     #[schema(required = true)]
     pub next_probe_at: Option<String>,
+    /// A probe is under way (the breaker is open).
+    pub probing: bool,
     /// Since when every attempt failed (`null` when the last one succeeded).
     #[schema(required = true)]
     pub failing_since: Option<String>,

@@ -74,13 +74,15 @@ export async function startServer() {
 }
 
 /**
- * An HTTP receiver on loopback. It answers `status` (200 unless told otherwise) and keeps
- * every request: {path, headers, body, raw, answered}.
+ * An HTTP receiver on loopback. It answers `status` (200 unless told otherwise), after
+ * `delay` ms (none unless told), and keeps every request: {path, headers, body, raw,
+ * answered} (`answered` is set when it answers).
  */
 export async function startReceiver() {
   const requests = [];
   const arrivals = new EventEmitter();
   let status = 200;
+  let delay = 0;
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
@@ -92,10 +94,18 @@ export async function startReceiver() {
       } catch {
         body = null;
       }
-      const record = { path: req.url, headers: req.headers, body, raw, answered: status };
+      const answer = (record) => {
+        record.answered = status;
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(status < 300 ? { received: true } : { error: 'receiver is down for maintenance' }));
+      };
+      const record = { path: req.url, headers: req.headers, body, raw, answered: null };
       requests.push(record);
-      res.writeHead(status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(status < 300 ? { received: true } : { error: 'receiver is down for maintenance' }));
+      if (delay > 0) {
+        setTimeout(() => answer(record), delay);
+      } else {
+        answer(record);
+      }
       arrivals.emit('request', record);
     });
   });
@@ -106,6 +116,10 @@ export async function startReceiver() {
     requests,
     answerWith(code) {
       status = code;
+    },
+    /** Answers each request `ms` later from now on (0: at once). */
+    answerAfter(ms) {
+      delay = ms;
     },
     /** The first request (already received or still to come) that matches. */
     waitFor(matches, what, ms = 15_000) {

@@ -142,10 +142,18 @@ describe('webhook health in a browser', () => {
     assert.ok(failures >= 1);
     await problem.waitFor({ state: 'detached' });
 
-    // The receiver is back: Retry now sends the probe at once, the rest follow.
+    // The receiver is back, slowly: Retry now sends the probe at once; while it is under
+    // way the card says so (not a "next probe" time that is only a safety net); then the
+    // rest follow.
     down.answerWith(200);
+    down.answerAfter(4000);
     await failing.getByRole('button', { name: 'Retry now' }).click();
     await see(failing.locator('.notice', { hasText: 'one probe goes now' }));
+    const probing = failing.locator('.health-words', { hasText: 'probing now' });
+    await see(probing);
+    assert.match(await probing.innerText(),
+      new RegExp(`^Failing since \\d\\d:\\d\\d, probing now, ${hooks.waiting} waiting\\.$`));
+    down.answerAfter(0);
     await until(() => new Set(down.requests.filter((r) => r.answered === 200).map((r) => r.headers['webhook-id'])).size === hooks.waiting, 'the waiting deliveries');
     await see(failing.locator('.health-words', { hasText: 'Healthy' }));
     await see(failing.locator('.last-delivery', { hasText: 'Succeeded' }));
@@ -161,6 +169,12 @@ describe('webhook health in a browser', () => {
     await open(`/webhooks/${webhook.id}/deliveries`);
     const row = page.locator(`tbody tr[data-delivery="${ping.id}"]`);
     await see(row);
+    // The log has the webhook's health too: words (one attempt: "attempt", not
+    // "attempts"), the chart, the success rate; no Retry now, as nothing waits.
+    await see(page.locator('.health-words', { hasText: 'Failing: 1 failed attempt in a row; nothing waiting.' }));
+    assert.equal(await page.locator('.health-chart .bar').count(), 24);
+    assert.equal(await page.locator('.success-rate').innerText(), '0% of 1 attempt succeeded in 24 hours.');
+    assert.equal(await page.getByRole('button', { name: 'Retry now' }).count(), 0);
     assert.equal(await row.locator('td[data-label="ID"]').innerText(), String(ping.id));
     assert.equal(await row.locator('.cell-error').innerText(), 'Connection refused');
     assert.equal(await row.locator('td[data-label="Attempts"]').innerText(), '1');
