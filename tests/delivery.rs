@@ -44,6 +44,18 @@ async fn wait_status(server: &Server, webhook: &Value, status: &str, count: usiz
     .await
 }
 
+/// Waits until the webhook's log counts exactly `count` succeeded deliveries.
+async fn wait_succeeded_count(server: &Server, webhook: &Value, count: u64) {
+    let path = format!(
+        "/api/webhooks/{}/deliveries?status=succeeded",
+        webhook["id"]
+    );
+    eventually(20, &format!("{count} deliveries succeeded"), || async {
+        (server.get(&path).await["count"] == count).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_delivery_log_shows_every_attempt() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "50ms,50ms")]);
@@ -408,14 +420,7 @@ async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back()
     .await;
     assert_eq!(state["consecutive_failures"], 0);
     assert!(state["delivery_stats"]["failing_since"].is_null());
-    let path = format!(
-        "/api/webhooks/{}/deliveries?status=succeeded",
-        webhook["id"]
-    );
-    eventually(10, "60 deliveries succeeded", || async {
-        (server.get(&path).await["count"] == 60).then_some(())
-    })
-    .await;
+    wait_succeeded_count(&server, &webhook, 60).await;
 }
 
 /// A burst of events for a receiver that is down from the start: it is never sent a burst
@@ -471,14 +476,7 @@ async fn a_dead_receiver_gets_one_request_per_retry_step_from_the_first() {
             ids.len() == 40
         })
         .await;
-    let path = format!(
-        "/api/webhooks/{}/deliveries?status=succeeded",
-        webhook["id"]
-    );
-    eventually(20, "40 deliveries succeeded", || async {
-        (server.get(&path).await["count"] == 40).then_some(())
-    })
-    .await;
+    wait_succeeded_count(&server, &webhook, 40).await;
     let failed_ids: std::collections::HashSet<&str> =
         while_down.iter().map(|r| r.header("webhook-id")).collect();
     assert_eq!(
