@@ -545,7 +545,9 @@ def test_flow_body_keys_match_reference(flow, label, ref):
     body = _find(flow, label).json
     expected = reference(ref)
     assert list(body)[0] == "action", f"`action` must come first: {list(body)}"
-    assert set(body) == set(expected), f"top-level keys {sorted(body)}, LS: {sorted(expected)}"
+    # labelhook adds `acted_by` (the user whose request caused the event; docs/delivery.md).
+    assert set(body) == set(expected) | {"acted_by"}, f"top-level keys {sorted(body)}, LS: {sorted(expected)} + acted_by"
+    assert isinstance(body["acted_by"], int), body["acted_by"]
     assert_keys_like(body, expected, f"{ref} body")
 
 
@@ -582,14 +584,16 @@ def test_flow_event_contents(flow):
     assert _stats(body) == {**labeled, "skipped_annotations_number": 1}
 
     body = _find(flow, "delete-annotation").json
-    assert body["annotations"] == [{"id": flow["annotation"].id}]
+    # Label Studio sends `{id}`; labelhook adds the task and project (docs/delivery.md).
+    assert [a["id"] for a in body["annotations"]] == [flow["annotation"].id]
+    assert all(a["project"] == pid and isinstance(a["task"], int) for a in body["annotations"]), body
     assert _stats(body) == {**zero, "task_number": 2, "skipped_annotations_number": 1}
 
     body = _find(flow, "create-task").json
     assert _stats(body)["task_number"] == 3
 
     body = _find(flow, "delete-task").json
-    assert body["tasks"] == [{"id": flow["task_c"].id}]
+    assert body["tasks"] == [{"id": flow["task_c"].id, "project": pid}]
     assert _stats(body)["task_number"] == 2
 
     body = _find(flow, "update-project").json
