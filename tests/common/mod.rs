@@ -247,6 +247,45 @@ impl Server {
         (status, response.text().await.expect("body"))
     }
 
+    /// Sends `request` ("METHOD /path") with `body` as the admin; panics unless the answer
+    /// has `status`; returns the answer's body.
+    pub async fn expect(&self, status: u16, request: &str, body: Option<Value>) -> Value {
+        self.expect_as(TOKEN, status, request, body).await
+    }
+
+    /// [`Server::expect`] as the user with `token`.
+    pub async fn expect_as(
+        &self,
+        token: &str,
+        status: u16,
+        request: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (method, path) = request
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{request:?} is not \"METHOD /path\""));
+        let sent = body.as_ref().map(Value::to_string).unwrap_or_default();
+        let (got, answer) = self.call_as(token, method, path, body).await;
+        assert_eq!(got, status, "{request} {sent} answered {got}: {answer}");
+        answer
+    }
+
+    /// Sends `request` with `body` as the admin; panics unless the answer is a 400 whose
+    /// `validation_errors` name `field` with a list of messages; the answer.
+    pub async fn expect_field_error(
+        &self,
+        request: &str,
+        body: Option<Value>,
+        field: &str,
+    ) -> Value {
+        let answer = self.expect(400, request, body).await;
+        assert!(
+            answer["validation_errors"][field].is_array(),
+            "{request}: no error on {field} in {answer}"
+        );
+        answer
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call("GET", path, None).await;
         assert_eq!(status, 200, "GET {path}: {body}");
@@ -260,6 +299,23 @@ impl Server {
         answer
     }
 
+    /// Creates a webhook from `body` (POST /api/webhooks/ answering 201); the webhook.
+    pub async fn webhook(&self, body: Value) -> Value {
+        self.create("/api/webhooks/", body).await
+    }
+
+    /// GET `path` without a token.
+    pub async fn get_public(&self, path: &str) -> reqwest::Response {
+        let response = self.client.get(self.url(path)).send().await;
+        response.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// GET /metrics (no token needed), as text.
+    pub async fn metrics(&self) -> String {
+        let response = self.get_public("/metrics").await;
+        response.text().await.expect("the body of /metrics")
+    }
+
     /// Creates a task with the data `{"text": text}` in `project`; the task as answered.
     pub async fn task(&self, project: i64, text: &str) -> Value {
         self.create(
@@ -267,6 +323,39 @@ impl Server {
             serde_json::json!({"project": project, "data": {"text": text}}),
         )
         .await
+    }
+
+    /// Annotates `task` with `body` as the admin (201); the annotation.
+    pub async fn annotate(&self, task: impl std::fmt::Display, body: Value) -> Value {
+        self.annotate_as(TOKEN, task, body).await
+    }
+
+    /// Annotates `task` with `body` as the user with `token` (201); the annotation.
+    pub async fn annotate_as(
+        &self,
+        token: &str,
+        task: impl std::fmt::Display,
+        body: Value,
+    ) -> Value {
+        let request = format!("POST /api/tasks/{task}/annotations/");
+        self.expect_as(token, 201, &request, Some(body)).await
+    }
+
+    /// GET /api/projects/{project}/ as the admin (200); the project with its counts.
+    pub async fn get_project(&self, project: i64) -> Value {
+        self.get(&format!("/api/projects/{project}/")).await
+    }
+
+    /// Imports `tasks` into `project` as the admin (201); the import's summary.
+    pub async fn import(&self, project: i64, tasks: Value) -> Value {
+        self.create(&format!("/api/projects/{project}/import"), tasks)
+            .await
+    }
+
+    /// PATCHes `project` with `body` as the admin (200); the project.
+    pub async fn patch_project(&self, project: i64, body: Value) -> Value {
+        let request = format!("PATCH /api/projects/{project}/");
+        self.expect(200, &request, Some(body)).await
     }
 
     /// DELETE `path` answers 204; then GET `path` answers 404.
@@ -430,6 +519,20 @@ pub fn fresh_postgres_database(admin_url: &str) -> String {
         Some(slash) => format!("{}/{name}", &admin_url[..slash]),
         None => panic!("LABELHOOK_TEST_DATABASE_URL needs a database path"),
     }
+}
+
+/// The result of choosing `label` in [`Server::project`]'s config.
+pub fn choice(label: &str) -> Value {
+    serde_json::json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}])
+}
+
+/// A server, a receiver on loopback and a project titled `title`: where most tests of
+/// what reaches a receiver start.
+pub async fn server_receiver_and_project(title: &str) -> (Server, Receiver, i64) {
+    let server = Server::start();
+    let receiver = Receiver::start().await;
+    let project = server.project(title).await;
+    (server, receiver, project)
 }
 
 /// One request a receiver got.
