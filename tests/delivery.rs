@@ -6,31 +6,86 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Behaviour, Receiver, Server, eventually};
+use common::{Behaviour, Receiver, Server, TOKEN, eventually, server_receiver_and_project};
 use serde_json::{Value, json};
 
 async fn setup(server: &Server, receiver: &Receiver) -> (i64, Value) {
     let project = server.project("delivery").await;
+    let url = format!("{}/hook", receiver.url);
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": format!("{}/hook", receiver.url), "project": project}),
-        )
+        .webhook(json!({"url": url, "project": project}))
         .await;
     (project, webhook)
 }
 
-async fn add_task(server: &Server, project: i64, text: &str) {
+/// `/api/webhooks/{id}` followed by `rest`.
+fn webhook_path(webhook: &Value, rest: &str) -> String {
+    format!("/api/webhooks/{}{rest}", webhook["id"])
+}
+
+/// Redelivers one delivery of `webhook` by hand (202).
+async fn redeliver(server: &Server, webhook: &Value, delivery: &Value) {
+    let path = webhook_path(webhook, &format!("/deliveries/{delivery}/redeliver"));
+    server.expect(202, &format!("POST {path}"), None).await;
+}
+
+/// "Retry now" on `webhook` (200); the answer.
+async fn retry_now(server: &Server, webhook: &Value) -> Value {
+    let path = webhook_path(webhook, "/retry");
+    server.expect(200, &format!("POST {path}"), None).await
+}
+
+/// POST `body` to `webhook`'s recover, which must answer `status`; the answer.
+async fn recover(server: &Server, webhook: &Value, status: u16, body: Value) -> Value {
+    let path = webhook_path(webhook, "/recover");
     server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": text}}),
-        )
+        .expect(status, &format!("POST {path}"), Some(body))
+        .await
+}
+
+/// Switches `webhook` on or off by hand (200).
+async fn switch(server: &Server, webhook: &Value, on: bool) {
+    let path = webhook_path(webhook, "/");
+    let body = json!({"is_active": on});
+    server
+        .expect(200, &format!("PATCH {path}"), Some(body))
         .await;
 }
 
-async fn webhook_state(server: &Server, id: &Value) -> Value {
-    server.get(&format!("/api/webhooks/{id}/")).await
+/// One delivery of `webhook` with its attempts.
+async fn delivery_detail(server: &Server, webhook: &Value, delivery: &Value) -> Value {
+    let path = webhook_path(webhook, &format!("/deliveries/{delivery}"));
+    server.get(&path).await
+}
+
+/// Waits until the webhook's state satisfies `check`; that state. (The deadline is
+/// generous: it bounds a failing test, it does not time anything.)
+async fn wait_state(
+    server: &Server,
+    webhook: &Value,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(60, what, || async {
+        let state = webhook_state(server, webhook).await;
+        check(&state).then_some(state)
+    })
+    .await
+}
+
+/// Waits until exactly `count` deliveries are pending after one failed attempt each.
+async fn wait_attempted_and_waiting(server: &Server, webhook: &Value, count: usize) -> Vec<Value> {
+    let path = webhook_path(webhook, "/deliveries?status=pending");
+    eventually(20, &format!("{count} attempted and waiting"), || async {
+        let page = server.get(&path).await;
+        let items = page["results"].as_array().cloned().unwrap_or_default();
+        (items.len() == count && items.iter().all(|d| d["attempts"] == 1)).then_some(items)
+    })
+    .await
+}
+
+async fn webhook_state(server: &Server, webhook: &Value) -> Value {
+    server.get(&webhook_path(webhook, "/")).await
 }
 
 /// Waits until the webhook's log has `count` deliveries in `status`.
@@ -61,8 +116,8 @@ async fn the_delivery_log_shows_every_attempt() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "50ms,50ms")]);
     let receiver = Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500])))).await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "first").await;
-    add_task(&server, project, "second").await;
+    server.task(project, "first").await;
+    server.task(project, "second").await;
     let done = wait_status(&server, &webhook, "succeeded", 2).await;
     let path = format!("/api/webhooks/{}/deliveries", webhook["id"]);
     let page = server.get(&format!("{path}?page_size=1")).await;
@@ -111,28 +166,17 @@ async fn the_delivery_log_shows_every_attempt() {
     assert!(attempts[1]["duration_ms"].as_f64().unwrap() >= 0.0);
 
     // Bad filters and foreign ids.
-    let (status, body) = server
-        .call("GET", &format!("{path}?status=lost"), None)
-        .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, _) = server
-        .call("GET", &format!("{path}?since=yesterday"), None)
-        .await;
-    assert_eq!(status, 400);
-    let (status, _) = server.call("GET", &format!("{path}/999999"), None).await;
-    assert_eq!(status, 404);
     let other = server.other_organization("log@example.com");
-    let (status, _) = server.call_as(&other, "GET", &path, None).await;
-    assert_eq!(status, 404);
-    let (status, _) = server
-        .call_as(
-            &other,
-            "POST",
-            &format!("{path}/{}/redeliver", first["id"]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 404);
+    let redeliver_first = format!("POST {path}/{}/redeliver", first["id"]);
+    for (token, status, request) in [
+        (TOKEN, 400, format!("GET {path}?status=lost")),
+        (TOKEN, 400, format!("GET {path}?since=yesterday")),
+        (TOKEN, 404, format!("GET {path}/999999")),
+        (&other, 404, format!("GET {path}")),
+        (&other, 404, redeliver_first),
+    ] {
+        server.expect_as(token, status, &request, None).await;
+    }
 }
 
 #[tokio::test]
@@ -140,19 +184,9 @@ async fn redeliver_sends_again_with_the_same_id() {
     let server = Server::start();
     let receiver = Receiver::start().await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let done = wait_status(&server, &webhook, "succeeded", 1).await;
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!(
-                "/api/webhooks/{}/deliveries/{}/redeliver",
-                webhook["id"], done[0]["id"]
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    redeliver(&server, &webhook, &done[0]["id"]).await;
     let got = receiver.wait_for("TASKS_CREATED", 2).await;
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
     assert_eq!(got[0].raw, got[1].raw, "the same body");
@@ -163,7 +197,7 @@ async fn exhausted_retries_fail_and_can_be_recovered() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "20ms,20ms")]);
     let receiver = Receiver::start_with(Behaviour::Status(500)).await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
     assert_eq!(
         failed[0]["attempts"], 3,
@@ -171,30 +205,18 @@ async fn exhausted_retries_fail_and_can_be_recovered() {
     );
     assert_eq!(receiver.received().len(), 3);
     assert_eq!(
-        webhook_state(&server, &webhook["id"]).await["consecutive_failures"],
+        webhook_state(&server, &webhook).await["consecutive_failures"],
         3
     );
 
     receiver.set(Behaviour::Status(200));
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/recover", webhook["id"]),
-            Some(json!({"since": "2000-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["recovered"], 1);
+    let since = json!({"since": "2000-01-01T00:00:00Z"});
+    let answer = recover(&server, &webhook, 200, since).await;
+    assert_eq!(answer["recovered"], 1);
     wait_status(&server, &webhook, "succeeded", 1).await;
     assert_eq!(receiver.received().len(), 4);
-    let (status, _) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/recover", webhook["id"]),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 400, "since is required");
+    // Since is required.
+    recover(&server, &webhook, 400, json!({})).await;
 }
 
 #[tokio::test]
@@ -206,7 +228,7 @@ async fn retry_after_is_honoured() {
     ))
     .await;
     let (project, _) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     receiver.wait_for("TASKS_CREATED", 1).await;
     receiver.set(Behaviour::Status(200));
     let got = receiver.wait_for("TASKS_CREATED", 2).await;
@@ -227,7 +249,7 @@ async fn redirects_are_failures_and_not_followed() {
     ))
     .await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
     assert_eq!(failed[0]["last_status_code"], 302);
     assert!(target.received().is_empty(), "the redirect was followed");
@@ -238,25 +260,18 @@ async fn gone_switches_the_webhook_off_and_switching_on_sends_what_was_held() {
     let server = Server::start();
     let receiver = Receiver::start_with(Behaviour::Status(410)).await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
-    let state = eventually(20, "the webhook to switch off", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["is_active"] == false).then_some(state)
+    server.task(project, "x").await;
+    let state = wait_state(&server, &webhook, "the webhook to switch off", |s| {
+        s["is_active"] == false
     })
     .await;
     assert_eq!(state["disabled_reason"], "gone");
     assert_eq!(state["delivery_stats"]["held"], 1);
     receiver.set(Behaviour::Status(200));
-    server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{}/", webhook["id"]),
-            Some(json!({"is_active": true})),
-        )
-        .await;
+    switch(&server, &webhook, true).await;
     receiver.wait_for("TASKS_CREATED", 2).await;
     assert_eq!(
-        webhook_state(&server, &webhook["id"]).await["consecutive_failures"],
+        webhook_state(&server, &webhook).await["consecutive_failures"],
         0
     );
 }
@@ -272,10 +287,9 @@ async fn too_many_failures_pause_the_webhook_without_losing_events() {
     ]);
     let receiver = Receiver::start_with(Behaviour::Status(503)).await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "before").await;
-    let state = eventually(20, "the webhook to pause", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["is_active"] == false).then_some(state)
+    server.task(project, "before").await;
+    let state = wait_state(&server, &webhook, "the webhook to pause", |s| {
+        s["is_active"] == false
     })
     .await;
     assert_eq!(state["disabled_reason"], "failures");
@@ -284,10 +298,9 @@ async fn too_many_failures_pause_the_webhook_without_losing_events() {
     assert_eq!(attempts_while_on, 3);
 
     // Events while paused are kept, not sent.
-    add_task(&server, project, "during").await;
-    let state = eventually(10, "two held deliveries", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["held"] == 2).then_some(state)
+    server.task(project, "during").await;
+    let state = wait_state(&server, &webhook, "two held deliveries", |s| {
+        s["delivery_stats"]["held"] == 2
     })
     .await;
     assert_eq!(state["delivery_stats"]["pending"], 0);
@@ -299,13 +312,7 @@ async fn too_many_failures_pause_the_webhook_without_losing_events() {
 
     // Switched on: both go out.
     receiver.set(Behaviour::Status(200));
-    server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{}/", webhook["id"]),
-            Some(json!({"is_active": true})),
-        )
-        .await;
+    switch(&server, &webhook, true).await;
     receiver
         .wait_until(20, "both tasks", |got| {
             let texts: Vec<&str> = got
@@ -321,15 +328,9 @@ async fn too_many_failures_pause_the_webhook_without_losing_events() {
         })
         .await;
     // A webhook switched off by its user gets nothing, not even held deliveries.
-    server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{}/", webhook["id"]),
-            Some(json!({"is_active": false})),
-        )
-        .await;
-    add_task(&server, project, "off").await;
-    let state = webhook_state(&server, &webhook["id"]).await;
+    switch(&server, &webhook, false).await;
+    server.task(project, "off").await;
+    let state = webhook_state(&server, &webhook).await;
     assert_eq!(state["disabled_reason"], "user");
     assert_eq!(state["delivery_stats"]["held"], 0);
 }
@@ -344,16 +345,14 @@ async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back()
     let receiver = Receiver::start_with(Behaviour::Status(503)).await;
     let (project, webhook) = setup(&server, &receiver).await;
     for i in 0..40 {
-        add_task(&server, project, &format!("before {i}")).await;
+        server.task(project, &format!("before {i}")).await;
     }
     // One attempt per step of the schedule (5 s) until the breaker opens at the fifth.
-    let state = eventually(60, "the breaker to open with 40 held", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["breaker"] == "open"
-            && state["delivery_stats"]["held"].as_i64().unwrap_or(0)
-                + state["delivery_stats"]["pending"].as_i64().unwrap_or(0)
-                == 40)
-            .then_some(state)
+    let state = wait_state(&server, &webhook, "the breaker to open with 40 held", |s| {
+        s["delivery_stats"]["breaker"] == "open"
+            && s["delivery_stats"]["held"].as_i64().unwrap_or(0)
+                + s["delivery_stats"]["pending"].as_i64().unwrap_or(0)
+                == 40
     })
     .await;
     assert_eq!(state["is_active"], true, "not switched off: {state}");
@@ -378,7 +377,7 @@ async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back()
     );
     // Events while the breaker is open are held, not sent.
     for i in 0..20 {
-        add_task(&server, project, &format!("during {i}")).await;
+        server.task(project, &format!("during {i}")).await;
     }
     // One probe (the oldest held delivery) after the first step of the schedule, then
     // nothing until the next step.
@@ -413,9 +412,8 @@ async fn a_receiver_that_is_down_is_probed_and_gets_everything_when_it_is_back()
         before_open + 1 + 60,
         "one failed probe while down, then each event once"
     );
-    let state = eventually(10, "the breaker to close", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["breaker"] == "closed").then_some(state)
+    let state = wait_state(&server, &webhook, "the breaker to close", |s| {
+        s["delivery_stats"]["breaker"] == "closed"
     })
     .await;
     assert_eq!(state["consecutive_failures"], 0);
@@ -437,15 +435,16 @@ async fn a_dead_receiver_gets_one_request_per_retry_step_from_the_first() {
     let (project, webhook) = setup(&server, &receiver).await;
     let down_since = std::time::Instant::now();
     let texts: Vec<String> = (0..30).map(|i| format!("burst {i}")).collect();
-    futures::future::join_all(texts.iter().map(|t| add_task(&server, project, t))).await;
-    eventually(60, "the breaker to open, then two probes", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["breaker"] == "open" && receiver.received().len() >= 7)
-            .then_some(())
-    })
+    futures::future::join_all(texts.iter().map(|t| server.task(project, t))).await;
+    wait_state(
+        &server,
+        &webhook,
+        "the breaker to open, then two probes",
+        |s| s["delivery_stats"]["breaker"] == "open" && receiver.received().len() >= 7,
+    )
     .await;
     for i in 0..10 {
-        add_task(&server, project, &format!("while open {i}")).await;
+        server.task(project, &format!("while open {i}")).await;
     }
     receiver
         .wait_until(20, "another probe", |got| got.len() >= 8)
@@ -501,23 +500,21 @@ async fn a_webhook_is_switched_off_only_after_failing_for_long() {
     let receiver = Receiver::start_with(Behaviour::Status(500)).await;
     let ops = Receiver::start().await;
     server
-        .create(
-            "/api/webhooks/",
+        .webhook(
             json!({"url": ops.url, "send_for_all_actions": false, "actions": ["WEBHOOK_DISABLED"]}),
         )
         .await;
     let (project, webhook) = setup(&server, &receiver).await;
     for i in 0..12 {
-        add_task(&server, project, &format!("t{i}")).await;
+        server.task(project, &format!("t{i}")).await;
     }
     let alert = ops.wait_for("WEBHOOK_DISABLED", 1).await.remove(0);
     assert_eq!(alert.body["webhook"]["id"], webhook["id"]);
     assert_eq!(alert.body["webhook"]["is_active"], false);
     assert_eq!(alert.body["webhook"]["disabled_reason"], "failures");
     assert_eq!(alert.body["held"], 12);
-    let state = eventually(20, "the webhook to be switched off", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["is_active"] == false).then_some(state)
+    let state = wait_state(&server, &webhook, "the webhook to be switched off", |s| {
+        s["is_active"] == false
     })
     .await;
     assert_eq!(state["disabled_reason"], "failures");
@@ -532,13 +529,7 @@ async fn a_webhook_is_switched_off_only_after_failing_for_long() {
     );
     let attempts = receiver.received().len();
     receiver.set(Behaviour::Status(200));
-    server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{}/", webhook["id"]),
-            Some(json!({"is_active": true})),
-        )
-        .await;
+    switch(&server, &webhook, true).await;
     let got = receiver
         .wait_until(20, "the 12 held", |got| got.len() >= attempts + 12)
         .await;
@@ -558,51 +549,23 @@ async fn waiting_deliveries_can_be_retried_now() {
         Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 500, 500])))).await;
     let (project, webhook) = setup(&server, &receiver).await;
     for i in 0..3 {
-        add_task(&server, project, &format!("t{i}")).await;
+        server.task(project, &format!("t{i}")).await;
     }
-    let pending = eventually(20, "3 attempted and waiting", || async {
-        let page = server
-            .get(&format!(
-                "/api/webhooks/{}/deliveries?status=pending",
-                webhook["id"]
-            ))
-            .await;
-        let items = page["results"].as_array().cloned().unwrap_or_default();
-        (items.len() == 3 && items.iter().all(|d| d["attempts"] == 1)).then_some(items)
-    })
-    .await;
+    let pending = wait_attempted_and_waiting(&server, &webhook, 3).await;
     // One by hand: it goes now, not in an hour.
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!(
-                "/api/webhooks/{}/deliveries/{}/redeliver",
-                webhook["id"], pending[0]["id"]
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    redeliver(&server, &webhook, &pending[0]["id"]).await;
     receiver
         .wait_until(10, "the redelivered one", |got| got.len() == 4)
         .await;
     // The other two together.
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/retry", webhook["id"]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = retry_now(&server, &webhook).await;
     assert_eq!(body["probe"], false);
     assert!(body["waiting"].as_u64().is_some_and(|n| n >= 2), "{body}");
     wait_status(&server, &webhook, "succeeded", 3).await;
     assert_eq!(receiver.received().len(), 6, "each once more, no more");
-    let (status, body) = server
-        .call("POST", "/api/webhooks/999999/retry", None)
+    server
+        .expect(404, "POST /api/webhooks/999999/retry", None)
         .await;
-    assert_eq!(status, 404, "{body}");
 }
 
 /// With the breaker open, "retry now" sends the probe now (not everything at a dead
@@ -618,15 +581,13 @@ async fn retry_now_with_the_breaker_open_probes_at_once() {
     let receiver = Receiver::start_with(Behaviour::Status(503)).await;
     let (project, webhook) = setup(&server, &receiver).await;
     for i in 0..8 {
-        add_task(&server, project, &format!("t{i}")).await;
+        server.task(project, &format!("t{i}")).await;
     }
-    eventually(20, "the breaker to open", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["breaker"] == "open" && state["delivery_stats"]["held"] == 8)
-            .then_some(())
+    wait_state(&server, &webhook, "the breaker to open", |s| {
+        s["delivery_stats"]["breaker"] == "open" && s["delivery_stats"]["held"] == 8
     })
     .await;
-    let state = webhook_state(&server, &webhook["id"]).await;
+    let state = webhook_state(&server, &webhook).await;
     assert_eq!(state["delivery_stats"]["probing"], false, "{state}");
     assert!(
         state["delivery_stats"]["next_probe_at"].is_string(),
@@ -635,19 +596,11 @@ async fn retry_now_with_the_breaker_open_probes_at_once() {
     let before = receiver.received().len();
     // Back, slowly: the probe stays under way for a while.
     receiver.set(Behaviour::Slow(1500));
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/retry", webhook["id"]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = retry_now(&server, &webhook).await;
     assert_eq!(body["probe"], true);
     assert_eq!(body["waiting"], 8);
-    let state = eventually(10, "the probe under way", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["probing"] == true).then_some(state)
+    let state = wait_state(&server, &webhook, "the probe under way", |s| {
+        s["delivery_stats"]["probing"] == true
     })
     .await;
     assert!(
@@ -659,9 +612,8 @@ async fn retry_now_with_the_breaker_open_probes_at_once() {
         .wait_until(15, "the 8 held", |got| got.len() >= before + 8)
         .await;
     assert_eq!(got.len(), before + 8);
-    let state = eventually(10, "the breaker to close", || async {
-        let state = webhook_state(&server, &webhook["id"]).await;
-        (state["delivery_stats"]["breaker"] == "closed").then_some(state)
+    let state = wait_state(&server, &webhook, "the breaker to close", |s| {
+        s["delivery_stats"]["breaker"] == "closed"
     })
     .await;
     assert_eq!(state["delivery_stats"]["probing"], false);
@@ -677,57 +629,22 @@ async fn recover_can_include_pending_deliveries() {
     let receiver =
         Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500, 500])))).await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "a").await;
-    add_task(&server, project, "b").await;
+    server.task(project, "a").await;
+    server.task(project, "b").await;
     // Both failed once and wait for their retry (their outcome is written).
-    eventually(20, "2 attempted and waiting", || async {
-        let page = server
-            .get(&format!(
-                "/api/webhooks/{}/deliveries?status=pending",
-                webhook["id"]
-            ))
-            .await;
-        let items = page["results"].as_array().cloned().unwrap_or_default();
-        (items.len() == 2 && items.iter().all(|d| d["attempts"] == 1)).then_some(())
-    })
-    .await;
-    let path = format!("/api/webhooks/{}/recover", webhook["id"]);
-    let (status, body) = server
-        .call(
-            "POST",
-            &path,
-            Some(json!({"since": "2000-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["recovered"], 0, "pending ones only when asked");
-    let (status, body) = server
-        .call(
-            "POST",
-            &path,
-            Some(json!({"since": "2000-01-01T00:00:00Z", "include_pending": true})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["recovered"], 2);
+    wait_attempted_and_waiting(&server, &webhook, 2).await;
+    let since = "2000-01-01T00:00:00Z";
+    let answer = recover(&server, &webhook, 200, json!({"since": since})).await;
+    assert_eq!(answer["recovered"], 0, "pending ones only when asked");
+    let with_pending = json!({"since": since, "include_pending": true});
+    let answer = recover(&server, &webhook, 200, with_pending).await;
+    assert_eq!(answer["recovered"], 2);
     wait_status(&server, &webhook, "succeeded", 2).await;
-    let (status, body) = server
-        .call(
-            "POST",
-            &path,
-            Some(json!({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["until"].is_array(), "{body}");
-    let (status, body) = server
-        .call(
-            "POST",
-            &path,
-            Some(json!({"since": "2000-01-01T00:00:00Z", "include_pending": "yes"})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
+    let backwards = json!({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"});
+    let answer = recover(&server, &webhook, 400, backwards).await;
+    assert!(answer["validation_errors"]["until"].is_array(), "{answer}");
+    let not_a_flag = json!({"since": since, "include_pending": "yes"});
+    recover(&server, &webhook, 400, not_a_flag).await;
 }
 
 const ALERTS: [&str; 4] = [
@@ -751,23 +668,15 @@ async fn alerts_tell_the_organization_when_a_webhook_fails_and_recovers() {
     let failing = Receiver::start_with(Behaviour::Status(503)).await;
     let project = server.project("alerts").await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": ops.url, "send_for_all_actions": false, "actions": ALERTS}),
-        )
+        .webhook(json!({"url": ops.url, "send_for_all_actions": false, "actions": ALERTS}))
         .await;
-    server
-        .create("/api/webhooks/", json!({"url": everything.url}))
-        .await;
+    server.webhook(json!({"url": everything.url})).await;
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": failing.url, "send_for_all_actions": false,
-                   "actions": ["TASKS_CREATED", "WEBHOOK_FAILING", "WEBHOOK_RECOVERED"]}),
-        )
+        .webhook(json!({"url": failing.url, "send_for_all_actions": false,
+                   "actions": ["TASKS_CREATED", "WEBHOOK_FAILING", "WEBHOOK_RECOVERED"]}))
         .await;
     for i in 0..6 {
-        add_task(&server, project, &format!("t{i}")).await;
+        server.task(project, &format!("t{i}")).await;
     }
     let alert = ops.wait_for("WEBHOOK_FAILING", 1).await.remove(0);
     assert_eq!(alert.body["webhook"]["id"], webhook["id"]);
@@ -793,25 +702,11 @@ async fn alerts_tell_the_organization_when_a_webhook_fails_and_recovers() {
         "labelhook_webhook_breaker_open{{webhook=\"{}\"}} 1",
         webhook["id"]
     );
-    let scrape = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = server.metrics().await;
     assert!(scrape.contains(&metric), "{metric} missing:\n{scrape}");
 
     failing.set(Behaviour::Status(200));
-    server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/retry", webhook["id"]),
-            None,
-        )
-        .await;
+    retry_now(&server, &webhook).await;
     let recovered = ops.wait_for("WEBHOOK_RECOVERED", 1).await.remove(0);
     assert_eq!(recovered.body["webhook"]["id"], webhook["id"]);
     assert_eq!(recovered.body["consecutive_failures"], 0);
@@ -852,18 +747,14 @@ async fn an_exhausted_delivery_raises_delivery_failed() {
     let failing = Receiver::start_with(Behaviour::Status(400)).await;
     let project = server.project("failed").await;
     server
-        .create(
-            "/api/webhooks/",
+        .webhook(
             json!({"url": ops.url, "send_for_all_actions": false, "actions": ["DELIVERY_FAILED"]}),
         )
         .await;
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": failing.url, "project": project}),
-        )
+        .webhook(json!({"url": failing.url, "project": project}))
         .await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let alert = ops.wait_for("DELIVERY_FAILED", 1).await.remove(0);
     assert_eq!(alert.body["webhook"]["id"], webhook["id"]);
     assert_eq!(alert.body["webhook"]["project"], project);
@@ -873,14 +764,13 @@ async fn an_exhausted_delivery_raises_delivery_failed() {
     let failed = wait_status(&server, &webhook, "failed", 1).await;
     assert_eq!(alert.body["delivery"]["id"], failed[0]["id"]);
     // A project webhook cannot subscribe to alerts (organization-only).
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    server
+        .expect(
+            400,
+            "POST /api/webhooks/",
             json!({"url": ops.url, "project": project, "actions": ["WEBHOOK_FAILING"]}).into(),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
 }
 
 /// The health chart's numbers: attempts per hour by outcome for 24 hours, and the log
@@ -890,7 +780,7 @@ async fn hourly_counts_and_logged_attempts() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "50ms")]);
     let receiver = Receiver::start_with(Behaviour::Script(Arc::new(Mutex::new(vec![500])))).await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let done = wait_status(&server, &webhook, "succeeded", 1).await;
     let path = format!("/api/webhooks/{}/hourly", webhook["id"]);
     let hourly = eventually(10, "both attempts counted", || async {
@@ -913,20 +803,13 @@ async fn hourly_counts_and_logged_attempts() {
     assert_eq!(hourly["success_rate"], 0.5);
     let start = chrono::DateTime::parse_from_rfc3339(last["start"].as_str().unwrap()).unwrap();
     assert!(chrono::Utc::now().signed_duration_since(start) < chrono::Duration::hours(1));
-    let (status, _) = server
-        .call("GET", "/api/webhooks/999999/hourly", None)
+    server
+        .expect(404, "GET /api/webhooks/999999/hourly", None)
         .await;
-    assert_eq!(status, 404);
 
     // Redelivered: the current schedule starts again, the log keeps counting.
     let id = &done[0]["id"];
-    server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/deliveries/{id}/redeliver", webhook["id"]),
-            None,
-        )
-        .await;
+    redeliver(&server, &webhook, id).await;
     receiver
         .wait_until(10, "the redelivery", |got| got.len() == 3)
         .await;
@@ -939,9 +822,7 @@ async fn hourly_counts_and_logged_attempts() {
     })
     .await;
     assert_eq!(listed["attempts"], 1);
-    let detail = server
-        .get(&format!("/api/webhooks/{}/deliveries/{id}", webhook["id"]))
-        .await;
+    let detail = delivery_detail(&server, &webhook, id).await;
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 3);
     assert_eq!(detail["attempts_logged"], 3);
 }
@@ -951,14 +832,13 @@ async fn test_events_arrive_signed() {
     let server = Server::start();
     let receiver = Receiver::start().await;
     let (_, webhook) = setup(&server, &receiver).await;
-    let (status, delivery) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{}/test", webhook["id"]),
+    let delivery = server
+        .expect(
+            201,
+            &format!("POST /api/webhooks/{}/test", webhook["id"]),
             None,
         )
         .await;
-    assert_eq!(status, 201, "{delivery}");
     assert_eq!(delivery["action"], "PING");
     let got = receiver.wait_for("PING", 1).await;
     assert_eq!(got[0].body["webhook"]["id"], webhook["id"]);
@@ -989,13 +869,14 @@ async fn secret_rotation_signs_with_both_keys_during_the_grace_period() {
     let old = server.get(&path).await;
     assert_eq!(old["secret"], webhook["secret"]);
     assert!(old["previous_secret_expires_at"].is_null());
-    let (status, rotated) = server.call("POST", &format!("{path}/rotate"), None).await;
-    assert_eq!(status, 200, "{rotated}");
+    let rotated = server
+        .expect(200, &format!("POST {path}/rotate"), None)
+        .await;
     assert_ne!(rotated["secret"], old["secret"]);
     assert!(rotated["previous_secret_expires_at"].is_string());
     assert_eq!(server.get(&path).await["secret"], rotated["secret"]);
 
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let got = receiver.wait_for("TASKS_CREATED", 1).await;
     assert_eq!(got[0].header("webhook-signature").split(' ').count(), 2);
     for secret in [&old["secret"], &rotated["secret"]] {
@@ -1005,22 +886,18 @@ async fn secret_rotation_signs_with_both_keys_during_the_grace_period() {
             .expect("each key verifies during the grace period");
     }
     let other = server.other_organization("secret@example.com");
-    let (status, _) = server.call_as(&other, "GET", &path, None).await;
-    assert_eq!(status, 404);
+    server
+        .expect_as(&other, 404, &format!("GET {path}"), None)
+        .await;
 }
 
 #[tokio::test]
 async fn hub_signature_is_sent_when_asked_for() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("hub").await;
+    let (server, receiver, project) = server_receiver_and_project("hub").await;
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": receiver.url, "project": project, "hub_signature": true}),
-        )
+        .webhook(json!({"url": receiver.url, "project": project, "hub_signature": true}))
         .await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let got = receiver.wait_for("TASKS_CREATED", 1).await;
     use hmac::Mac;
     let mut mac =
@@ -1052,19 +929,13 @@ async fn a_hanging_receiver_does_not_delay_the_others() {
     let fast = Receiver::start().await;
     let project = server.project("iso").await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": hanging.url, "project": project}),
-        )
+        .webhook(json!({"url": hanging.url, "project": project}))
         .await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": fast.url, "project": project}),
-        )
+        .webhook(json!({"url": fast.url, "project": project}))
         .await;
     for i in 0..30 {
-        add_task(&server, project, &format!("t{i}")).await;
+        server.task(project, &format!("t{i}")).await;
     }
     fast.wait_for("TASKS_CREATED", 30).await;
     assert_eq!(
@@ -1088,11 +959,11 @@ async fn a_receiver_that_does_not_answer_gets_one_delivery_at_a_time() {
     ]);
     let receiver = Receiver::start().await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "answered").await;
+    server.task(project, "answered").await;
     wait_status(&server, &webhook, "succeeded", 1).await;
     receiver.set(Behaviour::Hang);
     for i in 0..12 {
-        add_task(&server, project, &format!("t{i}")).await;
+        server.task(project, &format!("t{i}")).await;
     }
     // Trusted (it answered): the first four go out together and time out together; after
     // that, one at a time.
@@ -1131,9 +1002,9 @@ async fn a_webhook_at_its_cap_gets_every_event_exactly_once() {
     let receiver = Receiver::start_with(Behaviour::Slow(20)).await;
     let (project, webhook) = setup(&server, &receiver).await;
     let texts: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
-    futures::future::join_all(texts.iter().map(|t| add_task(&server, project, t))).await;
+    futures::future::join_all(texts.iter().map(|t| server.task(project, t))).await;
     receiver.wait_for("TASKS_CREATED", 40).await;
-    add_task(&server, project, "after the backlog").await;
+    server.task(project, "after the backlog").await;
     let got = receiver.wait_for("TASKS_CREATED", 41).await;
     let mut ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
     ids.sort_unstable();
@@ -1162,7 +1033,7 @@ async fn old_finished_deliveries_are_pruned() {
     let mut server = Server::start();
     let receiver = Receiver::start().await;
     let (project, webhook) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     wait_status(&server, &webhook, "succeeded", 1).await;
     server.restart_with(&[("LABELHOOK_RETENTION", "1ms")]);
     let page = eventually(10, "the log to be pruned", || async {
@@ -1189,14 +1060,13 @@ async fn the_ssrf_guard_refuses_private_destinations_at_creation() {
         "http://[fd00::1]/x",
         "http://100.64.0.1/x",
     ] {
-        let (status, body) = server
-            .call(
-                "POST",
-                "/api/webhooks/",
+        let body = server
+            .expect(
+                400,
+                "POST /api/webhooks/",
                 Some(json!({"url": url, "project": project})),
             )
             .await;
-        assert_eq!(status, 400, "{url}: {body}");
         let message = body["validation_errors"]["url"][0]
             .as_str()
             .unwrap_or_default();
@@ -1205,19 +1075,15 @@ async fn the_ssrf_guard_refuses_private_destinations_at_creation() {
             "{url}: {message}"
         );
     }
-    let (status, _) = server
-        .call(
-            "POST",
-            "/api/ml/",
+    server
+        .expect(
+            400,
+            "POST /api/ml/",
             Some(json!({"url": "http://127.0.0.1:9", "project": project})),
         )
         .await;
-    assert_eq!(status, 400);
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": "http://93.184.216.34/x", "project": project}),
-        )
+        .webhook(json!({"url": "http://93.184.216.34/x", "project": project}))
         .await;
     let (status, _) = server
         .call(
@@ -1237,7 +1103,7 @@ async fn allowed_subnets_pass_the_guard_and_denied_ones_do_not() {
         ("LABELHOOK_SSRF_ALLOW", "127.0.0.0/8"),
     ]);
     let (project, _) = setup(&server, &receiver).await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     receiver.wait_for("TASKS_CREATED", 1).await;
 
     let strict = Server::start_with(&[
@@ -1246,14 +1112,13 @@ async fn allowed_subnets_pass_the_guard_and_denied_ones_do_not() {
         ("LABELHOOK_SSRF_DENY", "127.0.0.1/32"),
     ]);
     let project = strict.project("deny").await;
-    let (status, body) = strict
-        .call(
-            "POST",
-            "/api/webhooks/",
+    strict
+        .expect(
+            400,
+            "POST /api/webhooks/",
             Some(json!({"url": receiver.url, "project": project})),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
 }
 
 /// A webhook that was allowed when created is still checked at every attempt.
@@ -1263,14 +1128,9 @@ async fn the_ssrf_guard_blocks_attempts_too() {
     let mut server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
     let (project, webhook) = setup(&server, &receiver).await;
     server.restart_with(&[("SSRF_PROTECTION_ENABLED", "true")]);
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
-    let detail = server
-        .get(&format!(
-            "/api/webhooks/{}/deliveries/{}",
-            webhook["id"], failed[0]["id"]
-        ))
-        .await;
+    let detail = delivery_detail(&server, &webhook, &failed[0]["id"]).await;
     assert_eq!(detail["attempts"][0]["error_class"], "blocked", "{detail}");
     assert!(
         receiver.received().is_empty(),
@@ -1285,12 +1145,9 @@ async fn metrics_describe_deliveries_and_requests() {
     let failing = Receiver::start_with(Behaviour::Status(500)).await;
     let (project, webhook) = setup(&server, &receiver).await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": failing.url, "project": project}),
-        )
+        .webhook(json!({"url": failing.url, "project": project}))
         .await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     wait_status(&server, &webhook, "succeeded", 1).await;
     let expected = [
         "labelhook_delivery_attempts_total{",
@@ -1308,15 +1165,7 @@ async fn metrics_describe_deliveries_and_requests() {
     let mut last = String::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
-        last = server
-            .client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        last = server.metrics().await;
         if expected.iter().all(|e| last.contains(e)) {
             return;
         }
@@ -1335,10 +1184,7 @@ async fn connection_resets_are_failures_that_get_retried() {
     let server = Server::start_with(&[("LABELHOOK_RETRY_SCHEDULE", "none")]);
     let project = server.project("reset").await;
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": format!("http://{address}/hook"), "project": project}),
-        )
+        .webhook(json!({"url": format!("http://{address}/hook"), "project": project}))
         .await;
     let accept = tokio::spawn(async move {
         // Read a little of the request, then close without answering.
@@ -1348,15 +1194,10 @@ async fn connection_resets_are_failures_that_get_retried() {
         let _ = socket.read(&mut buffer).await;
         drop(socket);
     });
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let failed = wait_status(&server, &webhook, "failed", 1).await;
     accept.await.unwrap();
-    let detail = server
-        .get(&format!(
-            "/api/webhooks/{}/deliveries/{}",
-            webhook["id"], failed[0]["id"]
-        ))
-        .await;
+    let detail = delivery_detail(&server, &webhook, &failed[0]["id"]).await;
     let attempt = &detail["attempts"][0];
     assert!(attempt["status_code"].is_null(), "{attempt}");
     assert!(
@@ -1376,12 +1217,9 @@ async fn deliveries_go_through_the_egress_proxy() {
     ]);
     let project = server.project("proxy").await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": "http://93.184.216.34/hook", "project": project}),
-        )
+        .webhook(json!({"url": "http://93.184.216.34/hook", "project": project}))
         .await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let got = proxy.wait_for("TASKS_CREATED", 1).await;
     assert_eq!(got[0].header("host"), "93.184.216.34");
     assert_eq!(got[0].path, "/hook");
@@ -1395,16 +1233,10 @@ async fn deleting_a_webhook_mid_delivery_leaves_the_others_flowing() {
     let fast = Receiver::start().await;
     let project = server.project("delete").await;
     let doomed = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": slow.url, "project": project}),
-        )
+        .webhook(json!({"url": slow.url, "project": project}))
         .await;
     let kept = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": fast.url, "project": project}),
-        )
+        .webhook(json!({"url": fast.url, "project": project}))
         .await;
     server
         .call(
@@ -1414,27 +1246,22 @@ async fn deleting_a_webhook_mid_delivery_leaves_the_others_flowing() {
         )
         .await;
     slow.wait_for("PING", 1).await; // in flight now
-    let (status, _) = server
-        .call("DELETE", &format!("/api/webhooks/{}/", doomed["id"]), None)
+    server
+        .expect(
+            204,
+            &format!("DELETE /api/webhooks/{}/", doomed["id"]),
+            None,
+        )
         .await;
-    assert_eq!(status, 204);
     // The slow attempt ends and finds its delivery gone; its outcome is counted once the
     // recorder is past it (a recorder stuck on it would never count it).
     eventually(20, "the orphaned attempt to be processed", || async {
-        let text = server
-            .client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = server.metrics().await;
         text.contains("action=\"PING\"").then_some(())
     })
     .await;
     for i in 0..3 {
-        add_task(&server, project, &format!("after {i}")).await;
+        server.task(project, &format!("after {i}")).await;
     }
     fast.wait_for("TASKS_CREATED", 3).await;
     wait_status(&server, &kept, "succeeded", 3).await;
@@ -1466,19 +1293,11 @@ async fn a_slow_body_after_a_success_status_still_counts() {
     ]);
     let project = server.project("slow body").await;
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": format!("http://{address}/hook"), "project": project}),
-        )
+        .webhook(json!({"url": format!("http://{address}/hook"), "project": project}))
         .await;
-    add_task(&server, project, "x").await;
+    server.task(project, "x").await;
     let done = wait_status(&server, &webhook, "succeeded", 1).await;
-    let detail = server
-        .get(&format!(
-            "/api/webhooks/{}/deliveries/{}",
-            webhook["id"], done[0]["id"]
-        ))
-        .await;
+    let detail = delivery_detail(&server, &webhook, &done[0]["id"]).await;
     assert_eq!(detail["attempts"][0]["status_code"], 200);
     assert_eq!(detail["attempts"][0]["response_body"], "partial");
 }
