@@ -3,55 +3,29 @@
 
 mod common;
 
-use common::{Server, TOKEN, assert_same_shape, reference};
+use common::{Server, TOKEN, assert_same_shape, choice, reference};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"#;
 
-fn choice(label: &str) -> Value {
-    json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}])
-}
-
 #[tokio::test]
 async fn auth_is_required_and_errors_have_the_label_studio_shape() {
     let server = Server::start();
-    let (status, body) = server.call_as("wrong", "GET", "/api/webhooks/", None).await;
-    assert_eq!(status, 401);
+    let body = server
+        .expect_as("wrong", 401, "GET /api/webhooks/", None)
+        .await;
     assert_same_shape(&reference("api/unauthorized.json")["body"], &body);
     assert_eq!(body["detail"], "Invalid token.");
 
-    let response = server
-        .client
-        .get(server.url("/api/projects/"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get_public("/api/projects/").await;
     assert_eq!(response.status(), 401);
 
     // Public routes.
-    let health: Value = server
-        .client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = server.get_public("/health").await.json().await.unwrap();
     assert_eq!(health["status"], "UP");
-    let version = server
-        .client
-        .get(server.url("/api/version"))
-        .send()
-        .await
-        .unwrap();
+    let version = server.get_public("/api/version").await;
     assert_eq!(version.status(), 200);
-    let info = server
-        .client
-        .get(server.url("/api/webhooks/info/"))
-        .send()
-        .await
-        .unwrap();
+    let info = server.get_public("/api/webhooks/info/").await;
     assert_eq!(info.status(), 200);
 }
 
@@ -86,7 +60,7 @@ async fn projects_crud_matches_label_studio() {
     );
     let id = created["id"].as_i64().unwrap();
 
-    let got = server.get(&format!("/api/projects/{id}/")).await;
+    let got = server.get_project(id).await;
     assert_same_shape(
         &reference("api/project_get.json")["body"],
         &without_labelhook_keys(&got),
@@ -95,38 +69,34 @@ async fn projects_crud_matches_label_studio() {
     // Trailing slash or not.
     assert_eq!(server.get(&format!("/api/projects/{id}")).await["id"], id);
 
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/projects/{id}/"),
             Some(json!({"title": "Renamed", "description": "d"})),
         )
         .await;
-    assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["title"], "Renamed");
     assert_eq!(
         patched["label_config"], CONFIG,
         "PATCH keeps what it does not name"
     );
 
-    let (status, put) = server
-        .call(
-            "PUT",
-            &format!("/api/projects/{id}/"),
+    let put = server
+        .expect(
+            200,
+            &format!("PUT /api/projects/{id}/"),
             Some(json!({"title": "Put", "maximum_annotations": 2})),
         )
         .await;
-    assert_eq!(status, 200, "{put}");
     assert_eq!(put["maximum_annotations"], 2);
 
-    let (status, _) = server
-        .call("DELETE", &format!("/api/projects/{id}/"), None)
+    server
+        .expect(204, &format!("DELETE /api/projects/{id}/"), None)
         .await;
-    assert_eq!(status, 204);
-    let (status, body) = server
-        .call("GET", &format!("/api/projects/{id}/"), None)
+    server
+        .expect(404, &format!("GET /api/projects/{id}/"), None)
         .await;
-    assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test]
@@ -147,9 +117,9 @@ async fn projects_list_is_paged_like_label_studio() {
     assert_eq!(second["results"].as_array().unwrap().len(), 1);
     assert!(second["next"].is_null());
     assert!(second["previous"].is_string());
-    let (status, body) = server.call("GET", "/api/projects/?page=zero", None).await;
-    assert_eq!(status, 400);
-    assert!(body["validation_errors"]["page"].is_array(), "{body}");
+    server
+        .expect_field_error("GET /api/projects/?page=zero", None, "page")
+        .await;
 }
 
 #[tokio::test]
@@ -179,14 +149,9 @@ async fn project_input_errors_name_the_field() {
         (json!({"sampling": ["Uniform sampling"]}), "sampling"),
     ];
     for (input, field) in cases {
-        let (status, body) = server
-            .call("POST", "/api/projects/", Some(input.clone()))
+        let body = server
+            .expect_field_error("POST /api/projects/", Some(input.clone()), field)
             .await;
-        assert_eq!(status, 400, "{input} → {body}");
-        assert!(
-            body["validation_errors"][field].is_array(),
-            "{input}: expected an error on {field}, got {body}"
-        );
         if field == "show_instruction" {
             // Label Studio's words, from the one translation of serde's errors.
             assert_eq!(
@@ -218,12 +183,10 @@ async fn project_input_errors_name_the_field() {
         "/api/tasks/0/",
         "/api/annotations/-1/",
     ] {
-        let (status, _) = server.call("GET", path, None).await;
-        assert_eq!(status, 404, "{path}");
+        server.expect(404, &format!("GET {path}"), None).await;
     }
     // Unknown route: 404 in the same shape.
-    let (status, body) = server.call("GET", "/api/nothing-here/", None).await;
-    assert_eq!(status, 404);
+    let body = server.expect(404, "GET /api/nothing-here/", None).await;
     assert_eq!(body["status_code"], 404);
 }
 
@@ -234,17 +197,16 @@ async fn oversized_bodies_get_413() {
     let big: Vec<Value> = (0..200)
         .map(|i| json!({"text": format!("task number {i}")}))
         .collect();
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/projects/{id}/import"),
+    let body = server
+        .expect(
+            413,
+            &format!("POST /api/projects/{id}/import"),
             Some(json!(big)),
         )
         .await;
-    assert_eq!(status, 413, "{body}");
     assert_eq!(body["status_code"], 413);
     assert_eq!(
-        server.get(&format!("/api/projects/{id}/")).await["task_number"],
+        server.get_project(id).await["task_number"],
         0,
         "nothing imported"
     );
@@ -255,10 +217,7 @@ async fn tasks_crud_and_list_match_label_studio() {
     let server = Server::start();
     let project = server.project("tasks").await;
     let imported = server
-        .create(
-            &format!("/api/projects/{project}/import"),
-            json!([{"text": "a"}, {"text": "b"}]),
-        )
+        .import(project, json!([{"text": "a"}, {"text": "b"}]))
         .await;
     assert_same_shape(&reference("api/import_json.json")["body"], &imported);
     assert_eq!(imported["task_count"], 2);
@@ -281,14 +240,13 @@ async fn tasks_crud_and_list_match_label_studio() {
     let project_tasks = server.get(&format!("/api/projects/{project}/tasks/")).await;
     assert_eq!(project_tasks.as_array().unwrap().len(), 3);
 
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/tasks/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/tasks/{id}/"),
             Some(json!({"data": {"text": "changed"}, "meta": {"k": 1}})),
         )
         .await;
-    assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["data"]["text"], "changed");
     assert_eq!(patched["meta"]["k"], 1);
 
@@ -303,25 +261,18 @@ async fn tasks_crud_and_list_match_label_studio() {
         (json!({"project": project, "data": "text"}), "data"),
     ];
     for (input, field) in bad {
-        let (status, body) = server
-            .call("POST", "/api/tasks/", Some(input.clone()))
+        server
+            .expect_field_error("POST /api/tasks/", Some(input.clone()), field)
             .await;
-        assert_eq!(status, 400, "{input}: {body}");
-        assert!(
-            body["validation_errors"][field].is_array(),
-            "{input}: {body}"
-        );
     }
-    let (status, body) = server.call("GET", "/api/tasks/", None).await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = server
-        .call(
-            "PATCH",
-            &format!("/api/tasks/{}/", imported["task_count"]),
+    server.expect(400, "GET /api/tasks/", None).await;
+    let body = server
+        .expect(
+            400,
+            &format!("PATCH /api/tasks/{}/", imported["task_count"]),
             Some(json!({"data": 5})),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
     assert_eq!(
         body["validation_errors"],
         json!({"data": ["Expected a dictionary of items but got type \"int\"."]})
@@ -336,28 +287,17 @@ async fn tasks_crud_and_list_match_label_studio() {
         )
         .await;
     assert_eq!(by_string["project"], project);
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/tasks/",
-            Some(json!({"project": project, "data": {}, "annotations": [{"result": []}, {"was_cancelled": "no"}]})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
+    let body = server.expect(400, "POST /api/tasks/", Some(json!({"project": project, "data": {}, "annotations": [{"result": []}, {"was_cancelled": "no"}]}))).await;
     assert_eq!(
         body["validation_errors"],
         json!({"annotations": {"1": {"was_cancelled": ["Must be a valid boolean."]}}})
     );
 
     // DELETE all tasks of the project.
-    let (status, _) = server
-        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+    server
+        .expect(204, &format!("DELETE /api/projects/{project}/tasks/"), None)
         .await;
-    assert_eq!(status, 204);
-    assert_eq!(
-        server.get(&format!("/api/projects/{project}/")).await["task_number"],
-        0
-    );
+    assert_eq!(server.get_project(project).await["task_number"], 0);
 }
 
 #[tokio::test]
@@ -365,17 +305,9 @@ async fn import_accepts_label_studio_task_formats() {
     let server = Server::start();
     let project = server.project("import").await;
     // One object, data-wrapped items with annotations and predictions.
-    let answer = server
-        .create(
-            &format!("/api/projects/{project}/import"),
-            json!({"text": "single"}),
-        )
-        .await;
+    let answer = server.import(project, json!({"text": "single"})).await;
     assert_eq!(answer["task_count"], 1);
-    let answer = server
-        .create(
-            &format!("/api/projects/{project}/import"),
-            json!([
+    let answer = server.import(project, json!([
                 {"data": {"text": "x"}, "annotations": [{"result": choice("pos")}], "predictions": [{"result": choice("neg"), "score": 0.5, "model_version": "m1"}]},
                 {"data": {"text": "y"}, "meta": {"source": "s"}},
             ]),
@@ -384,7 +316,7 @@ async fn import_accepts_label_studio_task_formats() {
     assert_eq!(answer["task_count"], 2);
     assert_eq!(answer["annotation_count"], 1);
     assert_eq!(answer["prediction_count"], 1);
-    let stats = server.get(&format!("/api/projects/{project}/")).await;
+    let stats = server.get_project(project).await;
     assert_eq!(stats["task_number"], 3);
     assert_eq!(stats["total_annotations_number"], 1);
     assert_eq!(stats["total_predictions_number"], 1);
@@ -396,17 +328,16 @@ async fn import_accepts_label_studio_task_formats() {
         json!([]),
         json!([{"data": "not an object"}]),
     ] {
-        let (status, body) = server
-            .call(
-                "POST",
-                &format!("/api/projects/{project}/import"),
+        server
+            .expect(
+                400,
+                &format!("POST /api/projects/{project}/import"),
                 Some(bad.clone()),
             )
             .await;
-        assert_eq!(status, 400, "{bad}: {body}");
     }
     assert_eq!(
-        server.get(&format!("/api/projects/{project}/")).await["task_number"],
+        server.get_project(project).await["task_number"],
         3,
         "failed imports add nothing"
     );
@@ -504,10 +435,7 @@ async fn annotations_crud_matches_label_studio() {
     let task = server.task(project, "c").await;
     let task_id = task["id"].as_i64().unwrap();
     let created = server
-        .create(
-            &format!("/api/tasks/{task_id}/annotations/"),
-            json!({"result": choice("pos"), "lead_time": 2.0}),
-        )
+        .annotate(task_id, json!({"result": choice("pos"), "lead_time": 2.0}))
         .await;
     assert_same_shape(&reference("api/annotation_create.json")["body"], &created);
     assert_eq!(created["completed_by"], 1);
@@ -516,26 +444,24 @@ async fn annotations_crud_matches_label_studio() {
     let got = server.get(&format!("/api/annotations/{id}/")).await;
     assert_same_shape(&reference("api/annotation_get.json")["body"], &got);
 
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/annotations/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/annotations/{id}/"),
             Some(json!({"result": []})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_same_shape(&reference("api/annotation_patch.json")["body"], &patched);
     assert_eq!(patched["result"], json!([]));
     assert_eq!(patched["lead_time"], 2.0, "PATCH keeps other fields");
 
-    let (status, put) = server
-        .call(
-            "PUT",
-            &format!("/api/annotations/{id}/"),
+    let put = server
+        .expect(
+            200,
+            &format!("PUT /api/annotations/{id}/"),
             Some(json!({"result": choice("neg")})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_eq!(put["result"], choice("neg"));
 
     let list = server
@@ -552,18 +478,13 @@ async fn annotations_crud_matches_label_studio() {
         (json!({"import_id": 1.5}), "import_id"),
         (json!({"parent_prediction": "first"}), "parent_prediction"),
     ] {
-        let (status, body) = server
-            .call(
-                "POST",
-                &format!("/api/tasks/{task_id}/annotations/"),
+        let body = server
+            .expect_field_error(
+                &format!("POST /api/tasks/{task_id}/annotations/"),
                 Some(input.clone()),
+                field,
             )
             .await;
-        assert_eq!(status, 400, "{input}: {body}");
-        assert!(
-            body["validation_errors"][field].is_array(),
-            "{input}: {body}"
-        );
         // In Label Studio's words.
         let expected = match field {
             "result" => "Expected a list of result items.",
@@ -577,14 +498,13 @@ async fn annotations_crud_matches_label_studio() {
             "{input}: {body}"
         );
     }
-    let (status, _) = server
-        .call(
-            "POST",
-            "/api/tasks/999/annotations/",
+    server
+        .expect(
+            404,
+            "POST /api/tasks/999/annotations/",
             Some(json!({"result": []})),
         )
         .await;
-    assert_eq!(status, 404);
 
     server
         .assert_deleted(&format!("/api/annotations/{id}/"))
@@ -608,7 +528,7 @@ async fn predictions_crud() {
     assert_eq!(created["project"], project);
     assert_eq!(created["score"], 0.9);
     assert_eq!(
-        server.get(&format!("/api/projects/{project}/")).await["total_predictions_number"],
+        server.get_project(project).await["total_predictions_number"],
         1
     );
     assert_eq!(
@@ -623,14 +543,13 @@ async fn predictions_crud() {
         .get(&format!("/api/predictions/?task={task_id}"))
         .await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/predictions/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/predictions/{id}/"),
             Some(json!({"score": 0.1})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_eq!(patched["score"], 0.1);
     assert_eq!(patched["model_version"], "v1");
 
@@ -656,10 +575,9 @@ async fn predictions_crud() {
             json!({"result": ["Expected a list of result items."]}),
         ),
     ] {
-        let (status, body) = server
-            .call("POST", "/api/predictions/", Some(input.clone()))
+        let body = server
+            .expect(400, "POST /api/predictions/", Some(input.clone()))
             .await;
-        assert_eq!(status, 400, "{input}: {body}");
         assert_eq!(body["validation_errors"], errors, "{input}: {body}");
     }
     // The task's id may be a string of digits, as Label Studio accepts.
@@ -671,26 +589,24 @@ async fn predictions_crud() {
         .await;
     assert_eq!(by_string["task"], task_id);
     assert_eq!(by_string["model_version"], "2");
-    let (status, _) = server
-        .call(
-            "DELETE",
-            &format!("/api/predictions/{}/", by_string["id"]),
+    server
+        .expect(
+            204,
+            &format!("DELETE /api/predictions/{}/", by_string["id"]),
             None,
         )
         .await;
-    assert_eq!(status, 204);
-    let (status, _) = server
-        .call("DELETE", &format!("/api/predictions/{id}/"), None)
+    server
+        .expect(204, &format!("DELETE /api/predictions/{id}/"), None)
         .await;
-    assert_eq!(status, 204);
     assert_eq!(
-        server.get(&format!("/api/projects/{project}/")).await["total_predictions_number"],
+        server.get_project(project).await["total_predictions_number"],
         0
     );
 }
 
 async fn stats(server: &Server, project: i64) -> [i64; 8] {
-    let p = server.get(&format!("/api/projects/{project}/")).await;
+    let p = server.get_project(project).await;
     [
         "task_number",
         "finished_task_number",
@@ -710,8 +626,8 @@ async fn statistics_stay_exact_through_every_path() {
     let server = Server::start();
     let project = server.project("stats").await;
     server
-        .create(
-            &format!("/api/projects/{project}/import"),
+        .import(
+            project,
             json!([{"text": "1"}, {"text": "2"}, {"text": "3"}]),
         )
         .await;
@@ -725,16 +641,10 @@ async fn statistics_stay_exact_through_every_path() {
 
     // The recorded example: 3 tasks, one annotated, one skipped.
     let a1 = server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[0]),
-            json!({"result": choice("pos")}),
-        )
+        .annotate(ids[0], json!({"result": choice("pos")}))
         .await;
     let skip = server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[1]),
-            json!({"result": [], "was_cancelled": true}),
-        )
+        .annotate(ids[1], json!({"result": [], "was_cancelled": true}))
         .await;
     assert_eq!(stats(&server, project).await, [3, 1, 1, 1, 1, 1, 0, 0]);
     let task = server.get(&format!("/api/tasks/{}/", ids[1])).await;
@@ -748,8 +658,8 @@ async fn statistics_stay_exact_through_every_path() {
 
     // Ground truth counts as total, not useful.
     let gt = server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[2]),
+        .annotate(
+            ids[2],
             json!({"result": choice("neg"), "ground_truth": true}),
         )
         .await;
@@ -796,36 +706,33 @@ async fn statistics_stay_exact_through_every_path() {
         )
         .await;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 1, 1, 1, 1]);
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=predictions_to_annotations&project={project}"),
+    let body = server
+        .expect(
+            200,
+            &format!("POST /api/dm/actions?id=predictions_to_annotations&project={project}"),
             Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["processed_items"], 1);
     assert_eq!(stats(&server, project).await, [3, 3, 3, 0, 2, 2, 1, 1]);
 
     // Data manager: delete the annotations of one task, then delete a task.
-    let (status, _) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks_annotations&project={project}"),
+    server
+        .expect(
+            200,
+            &format!("POST /api/dm/actions?id=delete_tasks_annotations&project={project}"),
             Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})),
         )
         .await;
-    assert_eq!(status, 200);
     let _ = gt;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 2, 2, 0, 1]);
-    let (status, _) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
+    server
+        .expect(
+            200,
+            &format!("POST /api/dm/actions?id=delete_tasks&project={project}"),
             Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_eq!(stats(&server, project).await, [2, 1, 1, 0, 1, 1, 0, 0]);
 
     // Single task delete, then all.
@@ -852,12 +759,9 @@ async fn ignore_skipped_counts_skips_as_finished() {
         .await;
     let task = server.task(project, "c").await;
     server
-        .create(
-            &format!("/api/tasks/{}/annotations/", task["id"]),
-            json!({"was_cancelled": true}),
-        )
+        .annotate(&task["id"], json!({"was_cancelled": true}))
         .await;
-    let p = server.get(&format!("/api/projects/{project}/")).await;
+    let p = server.get_project(project).await;
     assert_eq!(p["finished_task_number"], 1);
     assert_eq!(p["skipped_annotations_number"], 1);
     assert_eq!(p["total_annotations_number"], 0);
@@ -870,41 +774,30 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
     let p2 = server.project("two").await;
     let t2 = server.task(p2, "other").await;
     server
-        .create(
-            &format!("/api/projects/{p1}/import"),
-            json!([{"text": "a"}, {"text": "b"}]),
-        )
+        .import(p1, json!([{"text": "a"}, {"text": "b"}]))
         .await;
     // Selecting a task of another project deletes nothing there.
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks&project={p1}"),
+    let body = server
+        .expect(
+            200,
+            &format!("POST /api/dm/actions?id=delete_tasks&project={p1}"),
             Some(json!({"selectedItems": {"all": false, "included": [t2["id"]]}})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_eq!(body["processed_items"], 0);
-    assert_eq!(
-        server.get(&format!("/api/projects/{p2}/")).await["task_number"],
-        1
-    );
+    assert_eq!(server.get_project(p2).await["task_number"], 1);
     // all: true with an exclusion.
     let list = server.get(&format!("/api/tasks/?project={p1}")).await;
     let keep = list["tasks"][0]["id"].clone();
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks&project={p1}"),
+    let body = server
+        .expect(
+            200,
+            &format!("POST /api/dm/actions?id=delete_tasks&project={p1}"),
             Some(json!({"selectedItems": {"all": true, "excluded": [keep]}})),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(body["processed_items"], 1);
-    assert_eq!(
-        server.get(&format!("/api/projects/{p1}/")).await["task_number"],
-        1
-    );
+    assert_eq!(server.get_project(p1).await["task_number"], 1);
 
     for (path, body) in [
         (
@@ -924,17 +817,17 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
             json!({"selectedItems": {"all": "yes"}}),
         ),
     ] {
-        let (status, answer) = server.call("POST", &path, Some(body.clone())).await;
-        assert_eq!(status, 400, "{path} {body}: {answer}");
+        server
+            .expect(400, &format!("POST {path}"), Some(body.clone()))
+            .await;
     }
-    let (status, _) = server
-        .call(
-            "POST",
-            "/api/dm/actions?id=delete_tasks&project=999",
+    server
+        .expect(
+            404,
+            "POST /api/dm/actions?id=delete_tasks&project=999",
             Some(json!({"selectedItems": {"all": true}})),
         )
         .await;
-    assert_eq!(status, 404);
 }
 
 /// Nothing of one organization is visible to another: 404 for every method.
@@ -943,12 +836,7 @@ async fn organizations_are_isolated() {
     let server = Server::start();
     let project = server.project("mine").await;
     let task = server.task(project, "c").await;
-    let annotation = server
-        .create(
-            &format!("/api/tasks/{}/annotations/", task["id"]),
-            json!({"result": []}),
-        )
-        .await;
+    let annotation = server.annotate(&task["id"], json!({"result": []})).await;
     let prediction = server
         .create(
             "/api/predictions/",
@@ -1008,36 +896,34 @@ async fn organizations_are_isolated() {
             json!({"selectedItems": {"all": true}}),
         ),
     ] {
-        let (status, answer) = server.call_as(&other, method, &path, Some(body)).await;
-        assert_eq!(status, 404, "{method} {path}: {answer}");
+        server
+            .expect_as(&other, 404, &format!("{method} {path}"), Some(body))
+            .await;
     }
-    let (status, _) = server
-        .call_as(
+    server
+        .expect_as(
             &other,
-            "POST",
-            "/api/tasks/",
+            400,
+            "POST /api/tasks/",
             Some(json!({"project": project, "data": {}})),
         )
         .await;
-    assert_eq!(status, 400);
-    let (status, _) = server
-        .call_as(
+    server
+        .expect_as(
             &other,
-            "POST",
-            "/api/predictions/",
+            400,
+            "POST /api/predictions/",
             Some(json!({"task": task["id"], "result": []})),
         )
         .await;
-    assert_eq!(status, 400);
-    let (status, _) = server
-        .call_as(
+    server
+        .expect_as(
             &other,
-            "POST",
-            "/api/webhooks/",
+            404,
+            "POST /api/webhooks/",
             Some(json!({"url": "http://127.0.0.1:9/x", "project": project})),
         )
         .await;
-    assert_eq!(status, 404);
 
     let (_, projects) = server.call_as(&other, "GET", "/api/projects/", None).await;
     assert_eq!(projects["count"], 0);
@@ -1048,10 +934,7 @@ async fn organizations_are_isolated() {
         .await;
     assert_eq!(predictions, json!([]));
     // And the owner still sees everything.
-    assert_eq!(
-        server.get(&format!("/api/projects/{project}/")).await["task_number"],
-        1
-    );
+    assert_eq!(server.get_project(project).await["task_number"], 1);
 }
 
 /// Nullable numbers stay right whichever comes first (a NULL first once broke PostgreSQL's
@@ -1125,8 +1008,8 @@ async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
     let server = Server::start();
     let project = server.project("table").await;
     server
-        .create(
-            &format!("/api/projects/{project}/import"),
+        .import(
+            project,
             json!([{"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "d"}]),
         )
         .await;
@@ -1138,17 +1021,9 @@ async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
         .map(|t| t["id"].as_i64().unwrap())
         .collect();
     let result = json!([{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
+    server.annotate(ids[1], json!({"result": result})).await;
     server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[1]),
-            json!({"result": result}),
-        )
-        .await;
-    server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[2]),
-            json!({"result": [], "was_cancelled": true}),
-        )
+        .annotate(ids[2], json!({"result": [], "was_cancelled": true}))
         .await;
 
     let page = |query: Value| {
@@ -1200,39 +1075,29 @@ async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
         dm_query(filter("total_annotations", "greater", json!("many"))),
         dm_query(json!({"filters": {"conjunction": "xor", "items": []}})),
     ] {
-        let (status, body) = server
-            .call(
-                "GET",
-                &format!("/api/tasks/?project={project}&query={bad}"),
+        server
+            .expect_field_error(
+                &format!("GET /api/tasks/?project={project}&query={bad}"),
                 None,
+                "query",
             )
             .await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert!(body["validation_errors"]["query"].is_array(), "{body}");
     }
 
     // "Select all" of a filtered table acts on the tasks it shows, minus the excluded.
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
+    server
+        .expect(
+            200,
+            &format!("POST /api/dm/actions?id=delete_tasks&project={project}"),
             Some(json!({
                 "selectedItems": {"all": true, "excluded": [ids[3]]},
                 "filters": filter("completed_at", "empty", json!(true))["filters"],
             })),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let (left, total) = page(json!({})).await;
     assert_eq!(total, 4 - (unlabeled_total - 1));
     assert!(left.contains(&ids[1]) && left.contains(&ids[3]), "{left:?}");
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
-            Some(json!({"selectedItems": {"all": true}, "filters": {"items": [{"filter": "filter:tasks:data.text"}]}})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
+    let body = server.expect(400, &format!("POST /api/dm/actions?id=delete_tasks&project={project}"), Some(json!({"selectedItems": {"all": true}, "filters": {"items": [{"filter": "filter:tasks:data.text"}]}}))).await;
     assert!(body["validation_errors"]["filters"].is_array(), "{body}");
 }
