@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Server, TOKEN};
+use common::{Server, TOKEN, choice};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
@@ -37,10 +37,7 @@ async fn every_route_answers_403_below_its_role_and_not_at_or_above_it() {
     let project = server.project("roles").await;
     let task = server.task(project, "t").await["id"].as_i64().unwrap();
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": "http://127.0.0.1:9/hook", "project": project}),
-        )
+        .webhook(json!({"url": "http://127.0.0.1:9/hook", "project": project}))
         .await["id"]
         .as_i64()
         .unwrap();
@@ -122,6 +119,21 @@ async fn every_route_answers_403_below_its_role_and_not_at_or_above_it() {
     assert!(cells > 300, "{cells} cells");
 }
 
+const MEMBERSHIPS: &str = "/api/organizations/1/memberships";
+
+/// Gives `user` the `role` as the user with `token`, which must answer `status`; the answer.
+async fn set_role(server: &Server, token: &str, status: u16, user: i64, role: &str) -> Value {
+    let body = json!({"user_id": user, "role": role});
+    let request = format!("PATCH {MEMBERSHIPS}");
+    server.expect_as(token, status, &request, Some(body)).await
+}
+
+/// Removes `user` from the organization as the user with `token`, which must answer `status`.
+async fn remove_member(server: &Server, token: &str, status: u16, user: i64) {
+    let request = format!("DELETE {MEMBERSHIPS}/{user}/");
+    server.expect_as(token, status, &request, None).await;
+}
+
 async fn user_id(server: &Server, email: &str) -> i64 {
     server
         .get("/api/users/")
@@ -146,21 +158,17 @@ async fn administrators_manage_people_and_the_rules_hold() {
     assert_eq!(whoami["email"], "admin@example.com");
 
     // Create (annotator by default), read, list, rename.
-    let (status, ann) = server.call("POST", "/api/users/", Some(json!({"email": "ann@example.com", "first_name": "Ann", "password": "ann-pass-123"}))).await;
-    assert_eq!(status, 201, "{ann}");
+    let ann = json!({"email": "ann@example.com", "first_name": "Ann", "password": "ann-pass-123"});
+    let ann = server.create("/api/users/", ann).await;
     assert_eq!(ann["organization_membership"]["role"], "AN");
     assert_eq!(ann["username"], "ann@example.com");
     assert_eq!(ann["initials"], "A");
     let ann_id = ann["id"].as_i64().unwrap();
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/users/",
-            Some(json!({"email": "ANN@example.com"})),
-        )
+    // Taken, in any case.
+    let taken = Some(json!({"email": "ANN@example.com"}));
+    server
+        .expect_field_error("POST /api/users/", taken, "email")
         .await;
-    assert_eq!(status, 400, "taken, in any case: {body}");
-    assert!(body["validation_errors"]["email"].is_array());
     for bad in [
         json!({"email": "not an email"}),
         json!({"email": "x@y.z", "role": "XX"}),
@@ -168,22 +176,17 @@ async fn administrators_manage_people_and_the_rules_hold() {
         json!({"first_name": "no email"}),
         json!({"email": 5}),
     ] {
-        let (status, body) = server.call("POST", "/api/users/", Some(bad.clone())).await;
-        assert_eq!(status, 400, "{bad}: {body}");
+        server.expect(400, "POST /api/users/", Some(bad)).await;
     }
     assert_eq!(
         server.get("/api/users/").await.as_array().unwrap().len(),
         2,
         "nothing else was made"
     );
-    let (status, renamed) = server
-        .call(
-            "PATCH",
-            &format!("/api/users/{ann_id}/"),
-            Some(json!({"last_name": "Lee"})),
-        )
+    let rename = format!("PATCH /api/users/{ann_id}/");
+    let renamed = server
+        .expect(200, &rename, Some(json!({"last_name": "Lee"})))
         .await;
-    assert_eq!(status, 200);
     assert_eq!(renamed["last_name"], "Lee");
     assert_eq!(renamed["first_name"], "Ann");
 
@@ -191,23 +194,9 @@ async fn administrators_manage_people_and_the_rules_hold() {
     let members = server.get("/api/organizations/1/memberships").await;
     assert_eq!(members["count"], 2);
     assert!(members["results"][0]["user"]["email"].is_string());
-    let (status, changed) = server
-        .call(
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": ann_id, "role": "RE"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{changed}");
+    let changed = set_role(&server, TOKEN, 200, ann_id, "RE").await;
     assert_eq!(changed["role"], "RE");
-    let (status, body) = server
-        .call(
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": ann_id, "role": "BOSS"})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
+    let body = set_role(&server, TOKEN, 400, ann_id, "BOSS").await;
     assert!(
         body["validation_errors"]["role"][0]
             .as_str()
@@ -215,101 +204,41 @@ async fn administrators_manage_people_and_the_rules_hold() {
             .contains("BOSS")
     );
     let owner_id = me["id"].as_i64().unwrap();
-    let (status, body) = server
-        .call(
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": owner_id, "role": "AD"})),
-        )
+    // Own role / last owner.
+    set_role(&server, TOKEN, 403, owner_id, "AD").await;
+    set_role(&server, TOKEN, 404, 999999, "AD").await;
+    // Another organization.
+    server
+        .expect(404, "GET /api/organizations/2/memberships", None)
         .await;
-    assert_eq!(status, 403, "own role / last owner: {body}");
-    let (status, _) = server
-        .call(
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": 999999, "role": "AD"})),
-        )
-        .await;
-    assert_eq!(status, 404);
-    let (status, _) = server
-        .call("GET", "/api/organizations/2/memberships", None)
-        .await;
-    assert_eq!(status, 404, "another organization");
 
     // An administrator manages people but cannot make owners nor touch the owner.
     let admin = server.member("adm@example.com", "AD");
-    let (status, body) = server
-        .call_as(
-            &admin,
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": ann_id, "role": "OW"})),
-        )
-        .await;
-    assert_eq!(status, 403, "{body}");
+    let body = set_role(&server, &admin, 403, ann_id, "OW").await;
     assert!(
         body["detail"].as_str().unwrap().contains("owner role"),
         "{body}"
     );
-    let (status, _) = server
-        .call_as(
-            &admin,
-            "DELETE",
-            &format!("/api/organizations/1/memberships/{owner_id}/"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 403, "the owner stays");
-    let (status, _) = server
-        .call_as(
-            &admin,
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": ann_id, "role": "MA"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    // Two owners: then one may step down.
-    let (status, _) = server
-        .call(
-            "PATCH",
-            "/api/organizations/1/memberships",
-            Some(json!({"user_id": ann_id, "role": "OW"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = server
-        .call(
-            "DELETE",
-            &format!("/api/organizations/1/memberships/{owner_id}/"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 403, "not yourself");
+    // The owner stays.
+    remove_member(&server, &admin, 403, owner_id).await;
+    set_role(&server, &admin, 200, ann_id, "MA").await;
+    // Two owners: then one may step down, but not remove themselves.
+    set_role(&server, TOKEN, 200, ann_id, "OW").await;
+    remove_member(&server, TOKEN, 403, owner_id).await;
 
     // Removing a member deactivates them: the token stops working, their row stays.
     let leaver = server.member("leaver@example.com", "AN");
     let leaver_id = user_id(&server, "leaver@example.com").await;
-    let (status, _) = server.call_as(&leaver, "GET", "/api/projects/", None).await;
-    assert_eq!(status, 200);
-    let (status, _) = server
-        .call(
-            "DELETE",
-            &format!("/api/organizations/1/memberships/{leaver_id}/"),
-            None,
-        )
+    server
+        .expect_as(&leaver, 200, "GET /api/projects/", None)
         .await;
-    assert_eq!(status, 204);
-    let (status, _) = server.call_as(&leaver, "GET", "/api/projects/", None).await;
-    assert_eq!(status, 401, "a removed member's token is dead");
-    let (status, _) = server
-        .call(
-            "DELETE",
-            &format!("/api/organizations/1/memberships/{leaver_id}/"),
-            None,
-        )
+    remove_member(&server, TOKEN, 204, leaver_id).await;
+    // A removed member's token is dead.
+    server
+        .expect_as(&leaver, 401, "GET /api/projects/", None)
         .await;
-    assert_eq!(status, 404, "already removed");
+    // Already removed.
+    remove_member(&server, TOKEN, 404, leaver_id).await;
     let gone = server.get(&format!("/api/users/{leaver_id}/")).await;
     assert_eq!(gone["organization_membership"]["role"], "DI");
     assert_eq!(gone["organization_membership"]["active"], false);
@@ -317,47 +246,39 @@ async fn administrators_manage_people_and_the_rules_hold() {
     // Organizations.
     let orgs = server.get("/api/organizations/").await;
     assert_eq!(orgs.as_array().unwrap().len(), 1);
-    let (status, org) = server
-        .call(
-            "PATCH",
-            "/api/organizations/1",
-            Some(json!({"title": "Team"})),
-        )
+    let rename = "PATCH /api/organizations/1";
+    let org = server
+        .expect(200, rename, Some(json!({"title": "Team"})))
         .await;
-    assert_eq!(status, 200);
     assert_eq!(org["title"], "Team");
-    let (status, _) = server
-        .call("PATCH", "/api/organizations/1", Some(json!({"title": " "})))
+    server
+        .expect(400, rename, Some(json!({"title": " "})))
         .await;
-    assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn tokens_are_not_shown_again_and_a_reset_replaces_the_old_one() {
     let server = Server::start();
     let mine = server.member("me@example.com", "AN");
-    let (status, body) = server
-        .call_as(&mine, "GET", "/api/current-user/token", None)
+    let body = server
+        .expect_as(&mine, 200, "GET /api/current-user/token", None)
         .await;
-    assert_eq!(status, 200);
     assert!(
         body.get("token").is_none() && body["detail"].as_str().unwrap().contains("reset-token"),
         "{body}"
     );
-    let (status, body) = server
-        .call_as(&mine, "POST", "/api/current-user/reset-token/", None)
+    let body = server
+        .expect_as(&mine, 201, "POST /api/current-user/reset-token/", None)
         .await;
-    assert_eq!(status, 201);
     let fresh = body["token"].as_str().unwrap().to_string();
     assert_eq!(fresh.len(), 40);
-    let (status, _) = server
-        .call_as(&mine, "GET", "/api/current-user/whoami", None)
+    // The old token stops working.
+    server
+        .expect_as(&mine, 401, "GET /api/current-user/whoami", None)
         .await;
-    assert_eq!(status, 401, "the old token stops working");
-    let (status, me) = server
-        .call_as(&fresh, "GET", "/api/current-user/whoami", None)
+    let me = server
+        .expect_as(&fresh, 200, "GET /api/current-user/whoami", None)
         .await;
-    assert_eq!(status, 200);
     assert_eq!(me["email"], "me@example.com");
 }
 
@@ -372,12 +293,10 @@ fn browser() -> reqwest::Client {
 #[tokio::test]
 async fn an_invite_signs_up_one_person_with_its_role() {
     let server = Server::start();
-    let (status, invite) = server.call("GET", "/api/invite?role=RE", None).await;
-    assert_eq!(status, 200, "{invite}");
+    let invite = server.expect(200, "GET /api/invite?role=RE", None).await;
     let token = invite["token"].as_str().unwrap().to_string();
     assert_eq!(invite["invite_url"], format!("/user/signup?token={token}"));
-    let (status, _) = server.call("GET", "/api/invite?role=XX", None).await;
-    assert_eq!(status, 400);
+    server.expect(400, "GET /api/invite?role=XX", None).await;
 
     let page = browser()
         .get(server.url(&format!("/user/signup?token={token}")))
@@ -436,8 +355,9 @@ async fn an_invite_signs_up_one_person_with_its_role() {
         .as_str()
         .unwrap()
         .to_string();
-    let (status, fresh) = server.call("POST", "/api/invite/reset-token", None).await;
-    assert_eq!(status, 201);
+    let fresh = server
+        .expect(201, "POST /api/invite/reset-token", None)
+        .await;
     assert_eq!(
         signup("third@example.com", "third-pass-1", open)
             .await
@@ -462,8 +382,7 @@ async fn an_invite_signs_up_one_person_with_its_role() {
     );
     // Annotators cannot make invites.
     let ann = server.member("ann@example.com", "AN");
-    let (status, _) = server.call_as(&ann, "GET", "/api/invite", None).await;
-    assert_eq!(status, 403);
+    server.expect_as(&ann, 403, "GET /api/invite", None).await;
 }
 
 #[tokio::test]
@@ -471,19 +390,13 @@ async fn annotators_see_and_change_only_their_own_annotations() {
     let server = Server::start();
     let project = server.project("own").await;
     let task = server.task(project, "t").await["id"].as_i64().unwrap();
-    let result = json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
+    let result = json!({"result": choice("pos")});
     let ann = server.member("ann@example.com", "AN");
     let bob = server.member("bob@example.com", "AN");
     let reviewer = server.member("rev@example.com", "RE");
     let path = format!("/api/tasks/{task}/annotations/");
-    let (status, mine) = server
-        .call_as(&ann, "POST", &path, Some(json!({"result": result})))
-        .await;
-    assert_eq!(status, 201, "{mine}");
-    let (status, theirs) = server
-        .call_as(&bob, "POST", &path, Some(json!({"result": result})))
-        .await;
-    assert_eq!(status, 201);
+    let mine = server.annotate_as(&ann, task, result.clone()).await;
+    let theirs = server.annotate_as(&bob, task, result).await;
     let (mine, theirs) = (mine["id"].as_i64().unwrap(), theirs["id"].as_i64().unwrap());
 
     let (_, listed) = server.call_as(&ann, "GET", &path, None).await;
@@ -504,39 +417,34 @@ async fn annotators_see_and_change_only_their_own_annotations() {
         .map(|a| a["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [mine], "the task as Ann sees it");
+    // Bob's annotation, as Ann: not found.
     for (method, body) in [
         ("GET", None),
         ("PATCH", Some(json!({"lead_time": 1.0}))),
         ("DELETE", None),
     ] {
-        let (status, _) = server
-            .call_as(&ann, method, &format!("/api/annotations/{theirs}/"), body)
-            .await;
-        assert_eq!(status, 404, "{method} Bob's annotation as Ann");
+        let request = format!("{method} /api/annotations/{theirs}/");
+        server.expect_as(&ann, 404, &request, body).await;
     }
-    let (status, _) = server
-        .call_as(
-            &ann,
-            "PATCH",
-            &format!("/api/annotations/{mine}/"),
-            Some(json!({"lead_time": 2.0})),
-        )
-        .await;
-    assert_eq!(status, 200, "her own");
+    // Her own.
+    let change_mine = format!("PATCH /api/annotations/{mine}/");
+    let lead_time = Some(json!({"lead_time": 2.0}));
+    server.expect_as(&ann, 200, &change_mine, lead_time).await;
     // Reviewers and the owner see both.
     for token in [reviewer.as_str(), TOKEN] {
         let (_, listed) = server.call_as(token, "GET", &path, None).await;
         assert_eq!(listed.as_array().unwrap().len(), 2);
     }
-    let (status, _) = server
-        .call_as(
-            &reviewer,
-            "GET",
-            &format!("/api/annotations/{theirs}/"),
-            None,
-        )
+    let read_theirs = format!("GET /api/annotations/{theirs}/");
+    server.expect_as(&reviewer, 200, &read_theirs, None).await;
+}
+
+/// POSTs `body` to `path` as the user with `token` (201); the id of what it made.
+async fn create_as(server: &Server, token: &str, path: &str, body: Value) -> i64 {
+    let made = server
+        .expect_as(token, 201, &format!("POST {path}"), Some(body))
         .await;
-    assert_eq!(status, 200);
+    made["id"].as_i64().unwrap()
 }
 
 /// The audit: who made and who last changed each object is kept (as ids of users).
@@ -549,58 +457,24 @@ async fn who_made_and_who_changed_each_object_is_kept() {
         .as_i64()
         .unwrap();
     let project = server.project("audited").await;
-    let (status, _) = server
-        .call_as(
-            &manager,
-            "PATCH",
-            &format!("/api/projects/{project}/"),
-            Some(json!({"description": "changed"})),
-        )
+    // The manager makes or changes each object, the owner changes some.
+    let change = format!("PATCH /api/projects/{project}/");
+    let description = json!({"description": "changed"});
+    server
+        .expect_as(&manager, 200, &change, Some(description))
         .await;
-    assert_eq!(status, 200);
-    let (_, task) = server
-        .call_as(
-            &manager,
-            "POST",
-            "/api/tasks/",
-            Some(json!({"project": project, "data": {"text": "t"}})),
-        )
-        .await;
-    let task = task["id"].as_i64().unwrap();
-    let (_, prediction) = server
-        .call_as(
-            &manager,
-            "POST",
-            "/api/predictions/",
-            Some(json!({"task": task, "result": [], "model_version": "m"})),
-        )
-        .await;
-    let prediction = prediction["id"].as_i64().unwrap();
-    let (status, _) = server
-        .call(
-            "PATCH",
-            &format!("/api/predictions/{prediction}/"),
-            Some(json!({"model_version": "n"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (_, webhook) = server
-        .call_as(
-            &manager,
-            "POST",
-            "/api/webhooks/",
-            Some(json!({"url": "http://127.0.0.1:9/hook", "project": project})),
-        )
-        .await;
-    let webhook = webhook["id"].as_i64().unwrap();
-    let (status, _) = server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{webhook}/"),
-            Some(json!({"is_active": false})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let task = json!({"project": project, "data": {"text": "t"}});
+    let task = create_as(&server, &manager, "/api/tasks/", task).await;
+    let prediction = json!({"task": task, "result": [], "model_version": "m"});
+    let prediction = create_as(&server, &manager, "/api/predictions/", prediction).await;
+    let change = format!("PATCH /api/predictions/{prediction}/");
+    let version = json!({"model_version": "n"});
+    server.expect(200, &change, Some(version)).await;
+    let webhook = json!({"url": "http://127.0.0.1:9/hook", "project": project});
+    let webhook = create_as(&server, &manager, "/api/webhooks/", webhook).await;
+    let change = format!("PATCH /api/webhooks/{webhook}/");
+    let inactive = json!({"is_active": false});
+    server.expect(200, &change, Some(inactive)).await;
     let value = |sql: String| server.sql_value(&sql);
     assert_eq!(
         value(format!(
