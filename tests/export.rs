@@ -73,9 +73,7 @@ async fn build(server: &Server) -> Vec<(String, i64)> {
                 if annotation["was_cancelled"] == json!(true) {
                     body["was_cancelled"] = json!(true);
                 }
-                server
-                    .create(&format!("/api/tasks/{task_id}/annotations/"), body)
-                    .await;
+                server.annotate(task_id, body).await;
             }
             for prediction in task["predictions"].as_array().into_iter().flatten() {
                 let mut body = prediction.clone();
@@ -304,14 +302,13 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
         }
 
         // A snapshot: created, built, downloaded as JSON and converted to each format.
-        let (status, created) = server
-            .call(
-                "POST",
-                &format!("/api/projects/{project}/exports/"),
+        let created = server
+            .expect(
+                201,
+                &format!("POST /api/projects/{project}/exports/"),
                 Some(json!({"title": ""})),
             )
             .await;
-        assert_eq!(status, 201, "{created}");
         // Label Studio (without a job queue) builds before answering; labelhook answers at
         // once with the same keys and builds in the background.
         let expected: Value =
@@ -395,14 +392,13 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             let got = fetch(&server, "GET", &path, None).await;
             check_download(slug, download, &recorded_answers[download], &got);
             // Converted in the background, then served from the database.
-            let (status, converted) = server
-                .call(
-                    "POST",
-                    &format!("{base}/convert"),
+            let converted = server
+                .expect(
+                    200,
+                    &format!("POST {base}/convert"),
                     Some(json!({"export_type": format})),
                 )
                 .await;
-            assert_eq!(status, 200, "{converted}");
             assert_eq!(converted["export_type"], format);
             eventually(60, "the conversion", || async {
                 let snapshot = server.get(&base).await;
@@ -417,14 +413,13 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             let got = fetch(&server, "GET", &path, None).await;
             check_download(slug, download, &recorded_answers[download], &got);
         }
-        let (status, again) = server
-            .call(
-                "POST",
-                &format!("{base}/convert"),
+        let again = server
+            .expect(
+                400,
+                &format!("POST {base}/convert"),
                 Some(json!({"export_type": "CSV"})),
             )
             .await;
-        assert_eq!(status, 400);
         let expected: Value =
             serde_json::from_slice(&recorded(slug, "snapshot-convert-again.json")).unwrap();
         assert_eq!(again["validation_errors"], expected["validation_errors"]);
@@ -463,22 +458,20 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             &normalize(&expected),
             &normalize(&String::from_utf8_lossy(&got.body)),
         );
-        let (status, _) = server
-            .call(
-                "DELETE",
-                &format!("/api/projects/{project}/exports/{id}"),
+        server
+            .expect(
+                204,
+                &format!("DELETE /api/projects/{project}/exports/{id}"),
                 None,
             )
             .await;
-        assert_eq!(status, 204);
-        let (status, _) = server
-            .call(
-                "GET",
-                &format!("/api/projects/{project}/exports/{id}"),
+        server
+            .expect(
+                404,
+                &format!("GET /api/projects/{project}/exports/{id}"),
                 None,
             )
             .await;
-        assert_eq!(status, 404);
     }
 }
 
@@ -490,54 +483,46 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
     let image = built[2].1;
 
     // An unknown format: 400 naming the formats (Label Studio answers 500).
-    let (status, body) = server
-        .call(
-            "GET",
-            &format!("/api/projects/{text}/export?exportType=NOPE"),
+    let body = server
+        .expect(
+            400,
+            &format!("GET /api/projects/{text}/export?exportType=NOPE"),
             None,
         )
         .await;
-    assert_eq!(status, 400, "{body}");
     let message = body["validation_errors"]["exportType"][0].as_str().unwrap();
     assert!(
         message.contains("NOPE") && message.contains("JSON_MIN") && message.contains("YOLO"),
         "{message}"
     );
-    let (status, body) = server
-        .call(
-            "GET",
-            &format!("/api/projects/{text}/export?export_type=nope"),
+    server
+        .expect_field_error(
+            &format!("GET /api/projects/{text}/export?export_type=nope"),
             None,
+            "export_type",
         )
         .await;
-    assert_eq!(status, 400);
-    assert!(
-        body["validation_errors"]["export_type"].is_array(),
-        "{body}"
-    );
 
     // A format that does not fit the config: 400 saying why (Label Studio writes an empty zip).
-    let (status, body) = server
-        .call(
-            "GET",
-            &format!("/api/projects/{text}/export?exportType=COCO"),
+    let body = server
+        .expect(
+            400,
+            &format!("GET /api/projects/{text}/export?exportType=COCO"),
             None,
         )
         .await;
-    assert_eq!(status, 400);
     let message = body["validation_errors"]["exportType"][0].as_str().unwrap();
     assert!(
         message.contains("COCO") && message.contains("Image"),
         "{message}"
     );
-    let (status, body) = server
-        .call(
-            "GET",
-            &format!("/api/projects/{image}/export?exportType=CONLL2003"),
+    let body = server
+        .expect(
+            400,
+            &format!("GET /api/projects/{image}/export?exportType=CONLL2003"),
             None,
         )
         .await;
-    assert_eq!(status, 400);
     assert!(
         body["validation_errors"]["exportType"][0]
             .as_str()
@@ -545,14 +530,13 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
             .contains("Labels")
     );
     // One labelhook does not write.
-    let (status, body) = server
-        .call(
-            "GET",
-            &format!("/api/projects/{image}/export?exportType=VOC"),
+    let body = server
+        .expect(
+            400,
+            &format!("GET /api/projects/{image}/export?exportType=VOC"),
             None,
         )
         .await;
-    assert_eq!(status, 400);
     assert!(
         body["validation_errors"]["exportType"][0]
             .as_str()
@@ -567,10 +551,13 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         "ids[]=1&ids[]=x",
         "exportType=",
     ] {
-        let (status, body) = server
-            .call("GET", &format!("/api/projects/{text}/export?{query}"), None)
+        let body = server
+            .expect(
+                400,
+                &format!("GET /api/projects/{text}/export?{query}"),
+                None,
+            )
             .await;
-        assert_eq!(status, 400, "{query}: {body}");
         assert!(body["validation_errors"].is_object(), "{query}: {body}");
     }
 
@@ -593,16 +580,18 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         (json!({"title": "x".repeat(2049)}), "title"),
         (json!({"task_filter_options": "all"}), "task_filter_options"),
     ] {
-        let (status, body) = server.call("POST", &base, Some(input.clone())).await;
-        assert_eq!(status, 400, "{input}: {body}");
+        let body = server
+            .expect(400, &format!("POST {base}"), Some(input.clone()))
+            .await;
         assert!(
             body["validation_errors"][field].is_object()
                 || body["validation_errors"][field].is_array(),
             "{input}: {body}"
         );
     }
-    let (status, body) = server.call("POST", &base, Some(json!([1]))).await;
-    assert_eq!(status, 400, "{body}");
+    server
+        .expect(400, &format!("POST {base}"), Some(json!([1])))
+        .await;
     let created = server.create(&base, json!({})).await;
     let id = created["id"].as_i64().unwrap();
     snapshot_completed(&server, text, id).await;
@@ -612,45 +601,50 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         "error-convert-missing.json",
     ))
     .unwrap();
-    let (status, body) = server.call("POST", &convert, Some(json!({}))).await;
-    assert_eq!(status, 400);
+    let body = server
+        .expect(400, &format!("POST {convert}"), Some(json!({})))
+        .await;
     assert_eq!(body["validation_errors"], expected["validation_errors"]);
     let expected: Value = serde_json::from_slice(&recorded(
         "text_classification",
         "error-convert-unknown.json",
     ))
     .unwrap();
-    let (status, body) = server
-        .call("POST", &convert, Some(json!({"export_type": "NOPE"})))
+    let body = server
+        .expect(
+            400,
+            &format!("POST {convert}"),
+            Some(json!({"export_type": "NOPE"})),
+        )
         .await;
-    assert_eq!(status, 400);
     assert_eq!(body["validation_errors"], expected["validation_errors"]);
-    let (status, body) = server
-        .call("POST", &convert, Some(json!({"export_type": "COCO"})))
+    let body = server
+        .expect(
+            400,
+            &format!("POST {convert}"),
+            Some(json!({"export_type": "COCO"})),
+        )
         .await;
-    assert_eq!(status, 400, "{body}");
     assert!(
         body["validation_errors"]["export_type"][0]
             .as_str()
             .unwrap()
             .contains("Image")
     );
-    let (status, _) = server
-        .call(
-            "POST",
-            &convert,
+    server
+        .expect(
+            400,
+            &format!("POST {convert}"),
             Some(json!({"export_type": "CSV", "download_resources": "x"})),
         )
         .await;
-    assert_eq!(status, 400);
-    let (status, _) = server
-        .call(
-            "GET",
-            &format!("{base}/{id}/download?exportType=YOLO"),
+    server
+        .expect(
+            400,
+            &format!("GET {base}/{id}/download?exportType=YOLO"),
             None,
         )
         .await;
-    assert_eq!(status, 400);
 
     // Missing and foreign: 404, the same.
     let other = server.other_organization("someone@example.com");
@@ -688,8 +682,7 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         );
     }
     // The snapshot is still there for its owner.
-    let (status, _) = server.call("GET", &format!("{base}/{id}"), None).await;
-    assert_eq!(status, 200);
+    server.expect(200, &format!("GET {base}/{id}"), None).await;
 }
 
 #[tokio::test]
@@ -777,14 +770,13 @@ async fn a_snapshot_whose_builder_died_is_built_again() {
         server.sql_value("SELECT COUNT(*) FROM export_chunks WHERE build_id = 777"),
         "0"
     );
-    let (status, _) = server
-        .call(
-            "DELETE",
-            &format!("/api/projects/{project}/exports/{id}"),
+    server
+        .expect(
+            204,
+            &format!("DELETE /api/projects/{project}/exports/{id}"),
             None,
         )
         .await;
-    assert_eq!(status, 204);
 }
 
 #[tokio::test]
