@@ -15,12 +15,11 @@ fn assert_event_shape(expected: &serde_json::Value, body: &serde_json::Value) {
 
 use std::sync::{Arc, Mutex};
 
-use common::{Behaviour, Receiver, Server, assert_same_shape, assert_shape_with_extras, reference};
+use common::{
+    Behaviour, Receiver, Server, assert_same_shape, assert_shape_with_extras, choice, reference,
+    server_receiver_and_project,
+};
 use serde_json::{Value, json};
-
-fn choice(label: &str) -> Value {
-    json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}])
-}
 
 /// `body` without the given keys of each item of its list `list` (labelhook's additions
 /// to a Label Studio payload, left out to compare the rest with the recording).
@@ -62,27 +61,25 @@ async fn webhook_configuration_matches_label_studio() {
     );
 
     // PATCH replaces actions; one that omits them keeps them.
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/webhooks/{id}/"),
             Some(json!({"actions": ["ANNOTATION_CREATED", "ANNOTATION_UPDATED"]})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_shape_with_extras(&reference("api/webhook_patch.json")["body"], &patched);
     assert_eq!(
         patched["actions"],
         json!(["ANNOTATION_CREATED", "ANNOTATION_UPDATED"])
     );
-    let (status, put) = server
-        .call(
-            "PUT",
-            &format!("/api/webhooks/{id}/"),
+    let put = server
+        .expect(
+            200,
+            &format!("PUT /api/webhooks/{id}/"),
             Some(json!({"url": "http://127.0.0.1:9901/ref2", "send_payload": false})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_eq!(put["url"], "http://127.0.0.1:9901/ref2");
     assert_eq!(put["send_payload"], false);
     assert_eq!(
@@ -97,14 +94,13 @@ async fn webhook_configuration_matches_label_studio() {
     // a read-only field.
     let other = server.project("other").await;
     for sent in [json!(project), json!(other), json!(null), json!("one")] {
-        let (status, body) = server
-            .call(
-                "PATCH",
-                &format!("/api/webhooks/{id}/"),
+        let body = server
+            .expect(
+                200,
+                &format!("PATCH /api/webhooks/{id}/"),
                 Some(json!({"project": sent, "send_payload": true})),
             )
             .await;
-        assert_eq!(status, 200, "{sent}: {body}");
         assert_eq!(body["project"], project, "{sent}: {body}");
     }
 
@@ -130,14 +126,13 @@ async fn webhook_configuration_matches_label_studio() {
 async fn webhook_validation_names_the_field() {
     let server = Server::start();
     let project = server.project("val").await;
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    let body = server
+        .expect(
+            400,
+            "POST /api/webhooks/",
             Some(json!({"url": "http://x.example/", "project": project, "actions": ["NOPE"]})),
         )
         .await;
-    assert_eq!(status, 400);
     assert_same_shape(
         &reference("api/webhook_create_bad_action.json")["body"],
         &body,
@@ -146,14 +141,13 @@ async fn webhook_validation_names_the_field() {
         body["validation_errors"]["actions"]["0"][0],
         "\"NOPE\" is not a valid choice."
     );
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    let body = server
+        .expect(
+            400,
+            "POST /api/webhooks/",
             Some(json!({"url": "not a url", "project": project})),
         )
         .await;
-    assert_eq!(status, 400);
     assert_same_shape(&reference("api/webhook_create_bad_url.json")["body"], &body);
 
     let many: serde_json::Map<String, Value> =
@@ -205,10 +199,9 @@ async fn webhook_validation_names_the_field() {
         ),
     ];
     for (input, field) in cases {
-        let (status, body) = server
-            .call("POST", "/api/webhooks/", Some(input.clone()))
+        let body = server
+            .expect(400, "POST /api/webhooks/", Some(input.clone()))
             .await;
-        assert_eq!(status, 400, "{input}: {body}");
         assert!(
             body["validation_errors"][field].is_object()
                 || body["validation_errors"][field].is_array(),
@@ -221,14 +214,13 @@ async fn webhook_validation_names_the_field() {
         json!({"url": "http://example.com/", "project": project, "surprise": true}),
     )
     .await;
-    let (status, _) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    server
+        .expect(
+            404,
+            "POST /api/webhooks/",
             Some(json!({"url": "http://example.com/", "project": 999})),
         )
         .await;
-    assert_eq!(status, 404);
     // Organization-only actions are fine without a project.
     hook(
         &server,
@@ -281,16 +273,14 @@ async fn webhook_validation_names_the_field() {
         ),
     ];
     for (input, errors) in messages {
-        let (status, body) = server
-            .call("POST", "/api/webhooks/", Some(input.clone()))
+        let body = server
+            .expect(400, "POST /api/webhooks/", Some(input.clone()))
             .await;
-        assert_eq!(status, 400, "{input}: {body}");
         assert_eq!(body["validation_errors"], errors, "{input}: {body}");
     }
-    let (status, body) = server
-        .call("POST", "/api/webhooks/", Some(json!([{"url": url}])))
+    let body = server
+        .expect(400, "POST /api/webhooks/", Some(json!([{"url": url}])))
         .await;
-    assert_eq!(status, 400, "{body}");
     assert_eq!(
         body["validation_errors"],
         json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
@@ -300,14 +290,13 @@ async fn webhook_validation_names_the_field() {
 #[tokio::test]
 async fn organization_webhooks_can_be_switched_off_by_setting() {
     let server = Server::start_with(&[("LABEL_STUDIO_ALLOW_ORGANIZATION_WEBHOOKS", "false")]);
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    let body = server
+        .expect(
+            400,
+            "POST /api/webhooks/",
             Some(json!({"url": "http://example.com/"})),
         )
         .await;
-    assert_eq!(status, 400);
     assert!(
         body["validation_errors"]["project"][0]
             .as_str()
@@ -323,18 +312,18 @@ async fn organization_webhooks_can_be_switched_off_by_setting() {
     .await;
 }
 
+/// The action catalogue (GET /api/webhooks/info/ with `query`; no token needed).
+async fn catalogue(server: &Server, query: &str) -> Value {
+    let response = server
+        .get_public(&format!("/api/webhooks/info/{query}"))
+        .await;
+    response.json().await.expect("the catalogue as JSON")
+}
+
 #[tokio::test]
 async fn info_lists_the_catalogue() {
     let server = Server::start();
-    let info: Value = server
-        .client
-        .get(server.url("/api/webhooks/info/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = catalogue(&server, "").await;
     // Label Studio's catalogue, Label Studio Enterprise's review events, then labelhook's
     // alerts (organization-only).
     let mut expected = reference("api/webhooks_info.json")["body"].clone();
@@ -366,15 +355,7 @@ async fn info_lists_the_catalogue() {
         expected[id] = entry.clone();
     }
     assert_eq!(info, expected);
-    let only: Value = server
-        .client
-        .get(server.url("/api/webhooks/info/?organization-only=true"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let only = catalogue(&server, "?organization-only=true").await;
     let keys: Vec<&String> = only.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
@@ -387,15 +368,7 @@ async fn info_lists_the_catalogue() {
             "DELIVERY_FAILED"
         ]
     );
-    let not: Value = server
-        .client
-        .get(server.url("/api/webhooks/info/?organization-only=false"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let not = catalogue(&server, "?organization-only=false").await;
     // Label Studio's ten, the three review events and TASK_COMPLETED.
     assert_eq!(not.as_object().unwrap().len(), 14);
 }
@@ -467,14 +440,11 @@ async fn every_event_arrives_with_the_label_studio_payload() {
 
     // ANNOTATION_CREATED, a skip, ANNOTATION_UPDATED.
     let annotation = server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[0]),
-            json!({"result": choice("pos"), "lead_time": 3.5}),
-        )
+        .annotate(ids[0], json!({"result": choice("pos"), "lead_time": 3.5}))
         .await;
     server
-        .create(
-            &format!("/api/tasks/{}/annotations/", ids[1]),
+        .annotate(
+            ids[1],
             json!({"result": [], "was_cancelled": true, "lead_time": 1.0}),
         )
         .await;
@@ -649,17 +619,10 @@ async fn every_event_arrives_with_the_label_studio_payload() {
 
 #[tokio::test]
 async fn send_payload_false_sends_only_the_action() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("np").await;
+    let (server, receiver, project) = server_receiver_and_project("np").await;
     hook(&server, json!({"url": format!("{}/nopayload", receiver.url), "project": project, "send_payload": false})).await;
     let task = server.task(project, "x").await;
-    server
-        .create(
-            &format!("/api/tasks/{}/annotations/", task["id"]),
-            json!({"result": []}),
-        )
-        .await;
+    server.annotate(&task["id"], json!({"result": []})).await;
     let got = receiver.wait_for("ANNOTATION_CREATED", 1).await;
     assert_eq!(
         got[0].body,
@@ -693,12 +656,7 @@ async fn only_active_webhooks_that_want_the_action_get_it() {
     .await;
 
     let task = server.task(project, "x").await;
-    server
-        .create(
-            &format!("/api/tasks/{}/annotations/", task["id"]),
-            json!({"result": []}),
-        )
-        .await;
+    server.annotate(&task["id"], json!({"result": []})).await;
     picky.wait_for("ANNOTATION_CREATED", 1).await;
     // A marker event on project 2 proves delivery ran after the events above.
     server.task(project2, "marker").await;
@@ -781,9 +739,7 @@ async fn bulk_events_are_cut_into_batches() {
 
 #[tokio::test]
 async fn deliveries_are_signed_and_identified() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("sig").await;
+    let (server, receiver, project) = server_receiver_and_project("sig").await;
     let created = hook(
         &server,
         json!({"url": receiver.url, "project": project, "headers": {"X-Token": "abc"}}),
@@ -866,12 +822,7 @@ async fn a_hanging_receiver_does_not_block_the_api() {
     receiver.set(Behaviour::Hang);
     // The receiver now holds every request open (for up to 60 s); the API still answers.
     for _ in 0..5 {
-        server
-            .create(
-                &format!("/api/tasks/{}/annotations/", task["id"]),
-                json!({"result": []}),
-            )
-            .await;
+        server.annotate(&task["id"], json!({"result": []})).await;
     }
     let received = receiver.wait_for("ANNOTATION_CREATED", 5).await;
     assert_eq!(
