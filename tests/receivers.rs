@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Receiver, Server};
+use common::{Receiver, Server, choice, server_receiver_and_project};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -114,9 +114,7 @@ async fn custom_header_names_keep_their_case_on_the_wire() {
 
 #[tokio::test]
 async fn a_user_chosen_secret_signs_deliveries() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("secret").await;
+    let (server, receiver, project) = server_receiver_and_project("secret").await;
     // A plain secret, shared with a receiver that already has it: it signs with its own
     // bytes, in both the Standard Webhooks signature and X-Hub-Signature-256.
     let plain = "shared-with-an-existing-receiver";
@@ -157,14 +155,13 @@ async fn a_user_chosen_secret_signs_deliveries() {
 
     // Rotating to a chosen `whsec_` secret: it verifies with a Standard Webhooks library.
     let chosen = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let (status, rotated) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{id}/secret/rotate"),
+    let rotated = server
+        .expect(
+            200,
+            &format!("POST /api/webhooks/{id}/secret/rotate"),
             Some(json!({"secret": chosen})),
         )
         .await;
-    assert_eq!(status, 200, "{rotated}");
     assert_eq!(rotated["secret"], chosen);
     assert_eq!(
         server.get(&format!("/api/webhooks/{id}/secret")).await["secret"],
@@ -188,10 +185,9 @@ async fn a_user_chosen_secret_signs_deliveries() {
         .expect("the chosen whsec_ secret verifies");
 
     // Rotating without a body still makes a random secret.
-    let (status, random) = server
-        .call("POST", &format!("/api/webhooks/{id}/secret/rotate"), None)
+    let random = server
+        .expect(200, &format!("POST /api/webhooks/{id}/secret/rotate"), None)
         .await;
-    assert_eq!(status, 200, "{random}");
     assert!(random["secret"].as_str().unwrap().starts_with("whsec_"));
     assert_ne!(random["secret"], chosen);
 }
@@ -206,18 +202,13 @@ async fn a_chosen_secret_is_checked() {
         json!("has spaces in the middle of it"),
         json!(12345678901234567_i64),
     ] {
-        let (status, body) = server
-            .call(
-                "POST",
-                "/api/webhooks/",
+        server
+            .expect_field_error(
+                "POST /api/webhooks/",
                 Some(json!({"url": "http://example.com/", "project": project, "secret": bad})),
+                "secret",
             )
             .await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert!(
-            body["validation_errors"]["secret"].is_array(),
-            "{bad}: {body}"
-        );
     }
     let created = server
         .create(
@@ -227,42 +218,34 @@ async fn a_chosen_secret_is_checked() {
         .await;
     let id = created["id"].as_i64().unwrap();
     // The secret changes by rotation only, which keeps the old one signing meanwhile.
-    let (status, body) = server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{id}/"),
+    server
+        .expect_field_error(
+            &format!("PATCH /api/webhooks/{id}/"),
             Some(json!({"secret": "a-long-enough-secret"})),
+            "secret",
         )
         .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["secret"].is_array(), "{body}");
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/webhooks/{id}/secret/rotate"),
+    server
+        .expect_field_error(
+            &format!("POST /api/webhooks/{id}/secret/rotate"),
             Some(json!({"secret": "short"})),
+            "secret",
         )
         .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["validation_errors"]["secret"].is_array(), "{body}");
-    let _: Value = body;
 }
 
 // ---------------------------------------------------------------- fuller payloads
 
 #[tokio::test]
 async fn task_completed_when_the_overlap_is_reached() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("overlap").await;
-    let (status, body) = server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{project}/"),
+    let (server, receiver, project) = server_receiver_and_project("overlap").await;
+    server
+        .expect(
+            200,
+            &format!("PATCH /api/projects/{project}/"),
             Some(json!({"maximum_annotations": 2})),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     server
         .create(
             "/api/webhooks/",
@@ -286,28 +269,22 @@ async fn task_completed_when_the_overlap_is_reached() {
         )
         .await;
     let task_id = task["id"].as_i64().unwrap();
-    let result = json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
-    server
-        .create(
-            &format!("/api/tasks/{task_id}/annotations/"),
-            json!({"result": result}),
-        )
-        .await;
+    let result = choice("pos");
+    server.annotate(task_id, json!({"result": result})).await;
     receiver.wait_for("ANNOTATION_CREATED", 1).await;
     assert!(
         receiver.with_action("TASK_COMPLETED").is_empty(),
         "one annotation of two is not complete"
     );
     let other = server.member("second@example.com", "AN");
-    let (status, body) = server
-        .call_as(
+    server
+        .expect_as(
             &other,
-            "POST",
-            &format!("/api/tasks/{task_id}/annotations/"),
+            201,
+            &format!("POST /api/tasks/{task_id}/annotations/"),
             Some(json!({"result": result})),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
     let completed = receiver.wait_for("TASK_COMPLETED", 1).await;
     let body = &completed[0].body;
     assert_eq!(body["task"]["id"], task_id);
@@ -332,9 +309,7 @@ fn hmac_sha1_hex(key: &[u8], body: &[u8]) -> String {
 
 #[tokio::test]
 async fn a_labelbox_receiver_gets_what_labelbox_sends() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("labelbox").await;
+    let (server, receiver, project) = server_receiver_and_project("labelbox").await;
     let secret = "labelbox-receiver-secret";
     let created = server
         .create(
@@ -361,13 +336,8 @@ async fn a_labelbox_receiver_gets_what_labelbox_sends() {
         )
         .await;
     let task_id = task["id"].as_i64().unwrap();
-    let result = json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
-    let annotation = server
-        .create(
-            &format!("/api/tasks/{task_id}/annotations/"),
-            json!({"result": result}),
-        )
-        .await;
+    let result = choice("pos");
+    let annotation = server.annotate(task_id, json!({"result": result})).await;
     let annotation_id = annotation["id"].as_i64().unwrap();
     let got = receiver
         .wait_until(20, "LABEL_CREATED", |got| !got.is_empty())
@@ -407,15 +377,14 @@ async fn a_labelbox_receiver_gets_what_labelbox_sends() {
         .await;
     // Reviewers review others' annotations.
     let reviewer = server.member("reviewer@example.com", "RE");
-    let (status, review) = server
-        .call_as(
+    server
+        .expect_as(
             &reviewer,
-            "POST",
-            "/api/annotation-reviews/",
+            201,
+            "POST /api/annotation-reviews/",
             Some(json!({"annotation": annotation_id, "accepted": true})),
         )
         .await;
-    assert_eq!(status, 201, "{review}");
     server
         .call(
             "DELETE",
@@ -471,10 +440,9 @@ async fn a_labelbox_webhook_is_checked() {
         let mut body = body;
         body["url"] = json!(url);
         body["project"] = json!(project);
-        let (status, answer) = server
-            .call("POST", "/api/webhooks/", Some(body.clone()))
+        let answer = server
+            .expect(400, "POST /api/webhooks/", Some(body.clone()))
             .await;
-        assert_eq!(status, 400, "{body}: {answer}");
         assert!(
             answer["validation_errors"][field].is_array()
                 || answer["validation_errors"][field].is_object(),
@@ -488,22 +456,20 @@ async fn a_labelbox_webhook_is_checked() {
         )
         .await;
     let id = created["id"].as_i64().unwrap();
-    let (status, answer) = server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{id}/"),
+    server
+        .expect(
+            400,
+            &format!("PATCH /api/webhooks/{id}/"),
             Some(json!({"format": "label_studio"})),
         )
         .await;
-    assert_eq!(status, 400, "{answer}");
-    let (status, answer) = server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{id}/"),
+    let answer = server
+        .expect(
+            200,
+            &format!("PATCH /api/webhooks/{id}/"),
             Some(json!({"topics": ["REVIEW_CREATED"]})),
         )
         .await;
-    assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["topics"], json!(["REVIEW_CREATED"]));
     assert_eq!(answer["actions"], json!(["REVIEW_CREATED"]));
 }
@@ -512,9 +478,7 @@ async fn a_labelbox_webhook_is_checked() {
 
 #[tokio::test]
 async fn a_filter_decides_which_events_make_deliveries() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("filters").await;
+    let (server, receiver, project) = server_receiver_and_project("filters").await;
     let filter = json!([
         {"path": "task.data.split", "in": ["train", "val"]},
         {"path": "annotation.was_cancelled", "equals": false},
@@ -547,10 +511,7 @@ async fn a_filter_decides_which_events_make_deliveries() {
         (tasks[0], choice("pos"), false),
     ] {
         server
-            .create(
-                &format!("/api/tasks/{task}/annotations/"),
-                json!({"result": result, "was_cancelled": cancelled}),
-            )
+            .annotate(task, json!({"result": result, "was_cancelled": cancelled}))
             .await;
     }
     let got = receiver.wait_for("ANNOTATION_CREATED", 1).await;
@@ -562,14 +523,13 @@ async fn a_filter_decides_which_events_make_deliveries() {
     assert_eq!(log["count"], 1, "{log}");
 
     // `null` removes the filter.
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/webhooks/{id}/"),
             Some(json!({"filter": null})),
         )
         .await;
-    assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["filter"], Value::Null);
 }
 
@@ -577,10 +537,10 @@ async fn a_filter_decides_which_events_make_deliveries() {
 async fn filter_errors_name_the_condition() {
     let server = Server::start();
     let project = server.project("bad filters").await;
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    let body = server
+        .expect(
+            400,
+            "POST /api/webhooks/",
             Some(
                 json!({"url": "http://example.com/", "project": project, "filter": [
                     {"path": "task.data.split", "equals": "train"},
@@ -590,21 +550,19 @@ async fn filter_errors_name_the_condition() {
             ),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
     let errors = &body["validation_errors"]["filter"];
     assert!(errors.get("0").is_none(), "{body}");
     assert!(errors["1"][0].as_str().unwrap().contains("in"), "{body}");
     assert!(errors["2"].is_array(), "{body}");
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
+    let body = server
+        .expect(
+            400,
+            "POST /api/webhooks/",
             Some(
                 json!({"url": "http://example.com/", "project": project, "filter": {"path": "x"}}),
             ),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
     assert!(body["validation_errors"]["filter"].is_object(), "{body}");
 }
 
@@ -617,14 +575,7 @@ async fn custom_events_go_through_the_outbox() {
     let every = Receiver::start().await;
     let project = server.project("custom").await;
     // Listing an unregistered custom action is not a valid choice; registering makes it one.
-    let (status, body) = server
-        .call(
-            "POST",
-            "/api/webhooks/",
-            Some(json!({"url": receiver.url, "project": project, "send_for_all_actions": false, "actions": ["MY_PIPELINE_DONE"]})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
+    let body = server.expect(400, "POST /api/webhooks/", Some(json!({"url": receiver.url, "project": project, "send_for_all_actions": false, "actions": ["MY_PIPELINE_DONE"]}))).await;
     assert_eq!(
         body["validation_errors"]["actions"]["0"][0],
         "\"MY_PIPELINE_DONE\" is not a valid choice."
@@ -693,12 +644,11 @@ async fn custom_events_go_through_the_outbox() {
             "{body}: {answer}"
         );
     }
-    let (status, answer) = server
-        .call(
-            "POST",
-            "/api/webhooks/events/",
+    server
+        .expect(
+            404,
+            "POST /api/webhooks/events/",
             Some(json!({"action": "OK_NAME", "project": 99999})),
         )
         .await;
-    assert_eq!(status, 404, "{answer}");
 }
