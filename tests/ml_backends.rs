@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::{Receiver, Server};
+use common::server_receiver_and_project;
 use serde_json::json;
 
 #[tokio::test]
 async fn ml_backends_get_their_webhook_and_train() {
-    let server = Server::start();
-    let model = Receiver::start().await;
-    let project = server.project("ml").await;
+    let (server, model, project) = server_receiver_and_project("ml").await;
     let backend = server
         .create(
             "/api/ml/",
@@ -29,20 +27,14 @@ async fn ml_backends_get_their_webhook_and_train() {
 
     // Annotation events reach the model's /webhook.
     let task = server.task(project, "x").await;
-    server
-        .create(
-            &format!("/api/tasks/{}/annotations/", task["id"]),
-            json!({"result": []}),
-        )
-        .await;
+    server.annotate(&task["id"], json!({"result": []})).await;
     let got = model.wait_for("ANNOTATION_CREATED", 1).await;
     assert_eq!(got[0].path, "/model/webhook");
 
     // train → START_TRAINING with the project.
-    let (status, _) = server
-        .call("POST", &format!("/api/ml/{id}/train"), None)
+    server
+        .expect(200, &format!("POST /api/ml/{id}/train"), None)
         .await;
-    assert_eq!(status, 200);
     let training = model.wait_for("START_TRAINING", 1).await;
     assert_eq!(training[0].body["project"]["id"], project);
     assert!(training[0].body["project"]["label_config"].is_string());
@@ -53,23 +45,22 @@ async fn ml_backends_get_their_webhook_and_train() {
 
     let listed = server.get(&format!("/api/ml/?project={project}")).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/ml/{id}"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/ml/{id}"),
             Some(json!({"title": "renamed"})),
         )
         .await;
-    assert_eq!(status, 200);
     assert_eq!(patched["title"], "renamed");
     for (input, field) in [
         (json!({"project": project}), "url"),
         (json!({"url": "x", "project": project}), "url"),
         (json!({"url": model.url}), "project"),
     ] {
-        let (status, body) = server.call("POST", "/api/ml/", Some(input.clone())).await;
-        assert_eq!(status, 400, "{input}: {body}");
-        assert!(body["validation_errors"][field].is_array(), "{body}");
+        server
+            .expect_field_error("POST /api/ml/", Some(input.clone()), field)
+            .await;
     }
     // Label Studio's words at the field at fault.
     for (input, errors) in [
@@ -98,8 +89,9 @@ async fn ml_backends_get_their_webhook_and_train() {
             json!({"url": ["Not a valid string."]}),
         ),
     ] {
-        let (status, body) = server.call("POST", "/api/ml/", Some(input.clone())).await;
-        assert_eq!(status, 400, "{input}: {body}");
+        let body = server
+            .expect(400, "POST /api/ml/", Some(input.clone()))
+            .await;
         assert_eq!(body["validation_errors"], errors, "{input}: {body}");
     }
     // The project's id may be a string of digits; an update's project is ignored.
@@ -110,38 +102,34 @@ async fn ml_backends_get_their_webhook_and_train() {
         )
         .await;
     assert_eq!(second["project"], project);
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/ml/{}", second["id"]),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/ml/{}", second["id"]),
             Some(json!({"project": "elsewhere", "title": "second"})),
         )
         .await;
-    assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["project"], project);
-    let (status, _) = server
-        .call("DELETE", &format!("/api/ml/{}", second["id"]), None)
+    server
+        .expect(204, &format!("DELETE /api/ml/{}", second["id"]), None)
         .await;
-    assert_eq!(status, 204);
-    let (status, _) = server.call("DELETE", &format!("/api/ml/{id}"), None).await;
-    assert_eq!(status, 204);
+    server
+        .expect(204, &format!("DELETE /api/ml/{id}"), None)
+        .await;
     assert_eq!(
         server
             .get(&format!("/api/webhooks/?project={project}"))
             .await,
         json!([])
     );
-    let (status, _) = server
-        .call("POST", &format!("/api/ml/{id}/train"), None)
+    server
+        .expect(404, &format!("POST /api/ml/{id}/train"), None)
         .await;
-    assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn training_starts_each_time_enough_annotations_accumulate() {
-    let server = Server::start();
-    let model = Receiver::start().await;
-    let project = server.project("threshold").await;
+    let (server, model, project) = server_receiver_and_project("threshold").await;
     server
         .call(
             "PATCH",
