@@ -32,14 +32,13 @@ fn annotator(server: &Server, email: &str) -> String {
 async fn project_with_tasks(server: &Server, settings: Value, texts: &[&str]) -> (i64, Vec<i64>) {
     let project = server.project("stream").await;
     if settings.as_object().is_some_and(|s| !s.is_empty()) {
-        let (status, body) = server
-            .call(
-                "PATCH",
-                &format!("/api/projects/{project}/"),
+        server
+            .expect(
+                200,
+                &format!("PATCH /api/projects/{project}/"),
                 Some(settings),
             )
             .await;
-        assert_eq!(status, 200, "{body}");
     }
     let tasks: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
     server
@@ -74,15 +73,14 @@ async fn next_id(server: &Server, token: &str, project: i64) -> i64 {
 }
 
 async fn submit(server: &Server, token: &str, task: i64, cancelled: bool) {
-    let (status, body) = server
-        .call_as(
+    server
+        .expect_as(
             token,
-            "POST",
-            &format!("/api/tasks/{task}/annotations/"),
+            201,
+            &format!("POST /api/tasks/{task}/annotations/"),
             Some(json!({"result": [], "was_cancelled": cancelled, "lead_time": 1.5})),
         )
         .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 #[tokio::test]
@@ -120,15 +118,14 @@ async fn the_stream_follows_label_studios_rules() {
     assert_eq!(body["status_code"], 404);
 
     // Ann leaves the page: the task is bob's at once.
-    let (status, body) = server
-        .call_as(
+    server
+        .expect_as(
             &ann,
-            "DELETE",
-            &format!("/api/tasks/{}/lock", tasks[2]),
+            204,
+            &format!("DELETE /api/tasks/{}/lock", tasks[2]),
             None,
         )
         .await;
-    assert_eq!(status, 204, "{body}");
     assert_eq!(next_id(&server, &bob, project).await, tasks[2]);
 
     // Ann skipped nothing and annotated task 0: task 1 was skipped by bob, and skips go
@@ -139,15 +136,14 @@ async fn the_stream_follows_label_studios_rules() {
     let stranger = server.other_organization("stranger@example.com");
     let (status, _) = next(&server, &stranger, project).await;
     assert_eq!(status, 404);
-    let (status, _) = server
-        .call_as(
+    server
+        .expect_as(
             &stranger,
-            "DELETE",
-            &format!("/api/tasks/{}/lock", tasks[1]),
+            404,
+            &format!("DELETE /api/tasks/{}/lock", tasks[1]),
             None,
         )
         .await;
-    assert_eq!(status, 404);
 }
 
 #[tokio::test]
