@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{Receiver, Server, TOKEN, eventually};
+use common::{Receiver, Server, TOKEN, eventually, server_receiver_and_project};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -233,9 +233,7 @@ async fn a_chunked_body_is_cut_at_the_limit_and_uploads_have_their_own() {
 /// carry it parsed, with its count.
 #[tokio::test]
 async fn an_annotation_result_is_answered_as_sent() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("result as sent").await;
+    let (server, receiver, project) = server_receiver_and_project("result as sent").await;
     server
         .create("/api/webhooks/", json!({"url": receiver.url}))
         .await;
@@ -261,14 +259,13 @@ async fn an_annotation_result_is_answered_as_sent() {
     assert_eq!(sent[0].body["annotation"]["result_count"], 1);
     assert_eq!(sent[0].body["annotation"]["result"][0]["score"], 100.0);
     // Label Studio also takes the list inside a JSON string.
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/annotations/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/annotations/{id}/"),
             Some(json!({"result": "[{\"a\": 1}]"})),
         )
         .await;
-    assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["result"], json!([{"a": 1}]));
 }
 
@@ -332,10 +329,9 @@ async fn tokens_are_stored_hashed_and_the_cli_still_hands_them_out() {
 async fn repeated_bad_tokens_are_throttled() {
     let server = Server::start_with(&[("LABELHOOK_BAD_TOKENS_PER_MINUTE", "3")]);
     for i in 0..3 {
-        let (status, _) = server
-            .call_as(&format!("wrong-{i}"), "GET", "/api/projects/", None)
+        server
+            .expect_as(&format!("wrong-{i}"), 401, "GET /api/projects/", None)
             .await;
-        assert_eq!(status, 401);
     }
     let response = server
         .client
@@ -352,8 +348,7 @@ async fn repeated_bad_tokens_are_throttled() {
         .unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
     // Locked out: a right guess would not be told from a wrong one.
-    let (status, body) = server.call("GET", "/api/projects/", None).await;
-    assert_eq!(status, 429, "{body}");
+    let body = server.expect(429, "GET /api/projects/", None).await;
     assert_eq!(body["status_code"], 429);
 }
 
@@ -420,12 +415,7 @@ async fn a_full_database_answers_503_says_so_and_loses_nothing_acknowledged() {
     let (status, body) = refused.expect("the database never filled up");
     assert_eq!(status, 503, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("full"), "{body}");
-    let response = server
-        .client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .expect("health");
+    let response = server.get_public("/health").await;
     assert_eq!(response.status().as_u16(), 503);
     let health: Value = response.json().await.expect("json");
     assert_eq!(health["status"], "DOWN");
@@ -433,15 +423,7 @@ async fn a_full_database_answers_503_says_so_and_loses_nothing_acknowledged() {
         health["reason"].as_str().unwrap().contains("full"),
         "{health}"
     );
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("labelhook_database_writable 0"),
         "{metrics}"
