@@ -93,7 +93,7 @@ async fn label_config_limits_are_settings() {
         assert_eq!(label_config_error(status, &body), expected);
     }
     // Refused updates changed nothing; 19 tags (20 with the root) are fine.
-    let unchanged = server.get(&format!("/api/projects/{project}/")).await;
+    let unchanged = server.get_project(project).await;
     assert_eq!(unchanged["title"], "p");
     let config = format!("<View>{}</View>", "<Header value=\"h\"/>".repeat(19));
     server
@@ -127,7 +127,7 @@ async fn reads_answer_what_was_derived_when_the_config_was_saved() {
     server.sql(&format!(
         "UPDATE projects SET label_config = '{TEXT_AND_LABELS}' WHERE id = {id}"
     ));
-    let read = server.get(&format!("/api/projects/{id}/")).await;
+    let read = server.get_project(id).await;
     assert_eq!(read["label_config"], TEXT_AND_LABELS, "the row was read");
     assert_eq!(read["config_suitable_for_bulk_annotation"], true);
     assert_eq!(
@@ -142,14 +142,13 @@ async fn reads_answer_what_was_derived_when_the_config_was_saved() {
         true
     );
     // Saving a config derives again.
-    let (status, patched) = server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{id}/"),
+    let patched = server
+        .expect(
+            200,
+            &format!("PATCH /api/projects/{id}/"),
             Some(json!({"label_config": TEXT_AND_LABELS})),
         )
         .await;
-    assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["config_suitable_for_bulk_annotation"], false);
     assert_eq!(patched["parsed_label_config"]["l"]["labels"], json!(["x"]));
 }
@@ -201,10 +200,7 @@ async fn projects_saved_before_the_derived_column_get_it_at_start() {
     server.restart();
     let read = |id: i64| {
         let server = &server;
-        async move {
-            server.get(&format!("/api/projects/{id}/")).await["config_suitable_for_bulk_annotation"]
-                .clone()
-        }
+        async move { server.get_project(id).await["config_suitable_for_bulk_annotation"].clone() }
     };
     assert_eq!(read(suitable).await, true);
     assert_eq!(read(unsuitable).await, false);
