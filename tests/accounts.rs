@@ -227,10 +227,13 @@ async fn the_first_user_signs_in_with_the_environments_password_and_works_by_coo
     assert_eq!(status, 201, "{created}");
 
     // The API token works as before, with no CSRF secret.
-    let (status, _) = server
-        .call("POST", "/api/projects/", Some(json!({"title": "by token"})))
+    server
+        .expect(
+            201,
+            "POST /api/projects/",
+            Some(json!({"title": "by token"})),
+        )
         .await;
-    assert_eq!(status, 201);
 
     // Signing out needs the secret too; then the cookie opens nothing.
     let cookies = format!(
@@ -400,10 +403,9 @@ async fn failed_sign_ins_say_nothing_about_the_email_and_are_slowed_down() {
     .await;
     assert_eq!(other.status, StatusCode::TOO_MANY_REQUESTS);
     // The token still works: API tokens are not sign-ins.
-    let (status, _) = server
-        .call_as(TOKEN, "GET", "/api/current-user/whoami", None)
+    server
+        .expect_as(TOKEN, 200, "GET /api/current-user/whoami", None)
         .await;
-    assert_eq!(status, 200);
 }
 
 #[tokio::test]
