@@ -6,14 +6,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::{Receiver, Server, eventually};
+use common::{eventually, server_receiver_and_project};
 use serde_json::json;
 
 #[tokio::test]
 async fn listen_prints_verifies_and_forwards() {
-    let server = Server::start();
-    let forward = Receiver::start().await;
-    let project = server.project("listen").await;
+    let (server, forward, project) = server_receiver_and_project("listen").await;
     let webhook = server
         .create("/api/webhooks/", json!({"url": "http://127.0.0.1:9/placeholder", "project": project, "is_active": false}))
         .await;
