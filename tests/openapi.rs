@@ -13,12 +13,7 @@ const METHODS: &[&str] = &[
 
 async fn fetch_schema(server: &common::Server, path: &str) -> Value {
     // No Authorization header: the description is public.
-    let response = server
-        .client
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("request");
+    let response = server.get_public(path).await;
     assert_eq!(response.status().as_u16(), 200, "GET {path}");
     let content_type = response
         .headers()
@@ -250,7 +245,7 @@ async fn a_live_project_has_the_required_properties() {
     let server = common::Server::start();
     let schema = fetch_schema(&server, "/api/schema/").await;
     let id = server.project("described").await;
-    let project = server.get(&format!("/api/projects/{id}/")).await;
+    let project = server.get_project(id).await;
     let required = schema["components"]["schemas"]["Project"]["required"]
         .as_array()
         .expect("required");
