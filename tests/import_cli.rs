@@ -4,14 +4,12 @@ mod common;
 
 use std::process::Command;
 
-use common::{Receiver, Server, TOKEN};
+use common::{TOKEN, server_receiver_and_project};
 use serde_json::json;
 
 #[tokio::test]
 async fn import_uploads_in_batches() {
-    let server = Server::start();
-    let receiver = Receiver::start().await;
-    let project = server.project("cli").await;
+    let (server, receiver, project) = server_receiver_and_project("cli").await;
     server
         .create(
             "/api/webhooks/",
@@ -45,10 +43,7 @@ async fn import_uploads_in_batches() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("imported 25 tasks"));
-    assert_eq!(
-        server.get(&format!("/api/projects/{project}/")).await["task_number"],
-        25
-    );
+    assert_eq!(server.get_project(project).await["task_number"], 25);
     let events = receiver.wait_for("TASKS_CREATED", 3).await;
     let mut sizes: Vec<usize> = events
         .iter()
