@@ -3,7 +3,7 @@
 // settings in settings.js, the webhook pages in webhooks.js and deliveries.js.
 
 import { api, token, session, signedIn, probeSession, signOutSession, whenUnauthorized, currentUser, forgetUser, roleAtLeast } from './api.js';
-import { h, pageHeader, flash, takeFlash, notice, errorSlot, formAlert, showErrors, clearErrors, busy, navigate, NAVIGATED } from './dom.js';
+import { h, pageHeader, flash, takeFlash, notice, errorSlot, formAlert, showErrors, onSubmit, navigate, NAVIGATED } from './dom.js';
 import { projectsPage, createProjectPage } from './projects.js';
 import { dataPage } from './data.js';
 import { settingsPage } from './settings.js';
@@ -144,6 +144,29 @@ async function route() {
         else if (current === generation) refresh();
       }, ms);
     },
+    /** `refresh` as a poll that a failure (the server restarting, say) does not end: it
+     * is tried again every 3 s, with a notice in `notes` until `poll.recovered()` (which
+     * `refresh` calls once its data came) takes it away. */
+    retrying(refresh, notes) {
+      let problem = null;
+      const poll = async () => {
+        try {
+          await refresh();
+        } catch (error) {
+          if (error.status === 401 || current !== generation) return;
+          if (!problem) {
+            problem = notice(`Could not refresh (${error.message}); trying again.`, 'error');
+            notes.append(problem);
+          }
+          ctx.later(poll, 3000);
+        }
+      };
+      poll.recovered = () => {
+        problem?.remove();
+        problem = null;
+      };
+      return poll;
+    },
   };
   try {
     await page(ctx, ...found.slice(1));
@@ -193,29 +216,25 @@ async function signInPage(ctx) {
         'It is kept only in this browser tab and sent as "Authorization: Token …".'),
       errorSlot('token', 'token-error')),
     h('div', { class: 'toolbar' }, submit));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearErrors(form);
-      const key = field.value.trim();
-      if (!key) {
-        showErrors(form, { fields: { token: ['Enter your API token.'] } });
-        return;
-      }
-      token.set(key);
-      forgetUser();
-      try {
-        await api('/api/projects/', { query: { page_size: 1 } });
-      } catch (error) {
-        token.clear();
-        const fields = error.status === 401 ? { token: ['This token was not accepted.'] } : {};
-        showErrors(form, { fields, message: error.message });
-        return;
-      }
-      const back = sessionStorage.getItem(RETURN_KEY);
-      sessionStorage.removeItem(RETURN_KEY);
-      navigate(back && !back.startsWith('/sign-in') ? back : '/projects');
-    });
+  onSubmit(form, submit, async () => {
+    const key = field.value.trim();
+    if (!key) {
+      showErrors(form, { fields: { token: ['Enter your API token.'] } });
+      return;
+    }
+    token.set(key);
+    forgetUser();
+    try {
+      await api('/api/projects/', { query: { page_size: 1 } });
+    } catch (error) {
+      token.clear();
+      const fields = error.status === 401 ? { token: ['This token was not accepted.'] } : {};
+      showErrors(form, { fields, message: error.message });
+      return;
+    }
+    const back = sessionStorage.getItem(RETURN_KEY);
+    sessionStorage.removeItem(RETURN_KEY);
+    navigate(back && !back.startsWith('/sign-in') ? back : '/projects');
   });
   ctx.show('Sign in',
     h('div', { class: 'narrow' },

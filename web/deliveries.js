@@ -1,7 +1,7 @@
 // A webhook's delivery log (filters, redeliver, recover a period) and one delivery's detail.
 
 import { api } from './api.js';
-import { h, time, duration, statusBadge, pageHeader, pager, navigate, notice, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
+import { h, time, duration, statusBadge, pageHeader, pager, navigate, notice, errorSlot, formAlert, showErrors, clearErrors, busy, onSubmit, redraw } from './dom.js';
 import { actionCatalogue, scopeOf, stateBadge, healthPanel, errorCause, retryMessage } from './webhooks.js';
 
 const PAGE_SIZE = 25;
@@ -74,7 +74,6 @@ export async function deliveryLogPage(ctx, webhookId) {
     filterProblems.push('“Until” is not later than “Since”; the until filter is left out.');
     filters.until = '';
   }
-  let refreshProblem = null;
   // Last attempt durations by `id:updated_at`, so refreshing does not fetch them again.
   const durations = new Map();
 
@@ -111,10 +110,7 @@ export async function deliveryLogPage(ctx, webhookId) {
     await fillDurations(found.results);
     if (!ctx.active()) return;
     webhook = fresh;
-    if (refreshProblem) {
-      refreshProblem.remove();
-      refreshProblem = null;
-    }
+    poll.recovered();
     redraw(health, h('h2', { class: 'visually-hidden' }, 'Health'), healthPanel(webhook, hourly), retryButton());
     const filtered = filters.status || filters.action || filters.since || filters.until;
     const pages = Math.max(1, Math.ceil(found.count / PAGE_SIZE));
@@ -137,19 +133,7 @@ export async function deliveryLogPage(ctx, webhookId) {
     if (waiting > 0 || found.results.some((d) => d.status === 'pending')) ctx.later(poll);
   }
 
-  /** A refresh that failed is tried again, not given up. */
-  async function poll() {
-    try {
-      await refresh();
-    } catch (error) {
-      if (error.status === 401 || !ctx.active()) return;
-      if (!refreshProblem) {
-        refreshProblem = notice(`Could not refresh (${error.message}); trying again.`, 'error');
-        notes.append(refreshProblem);
-      }
-      ctx.later(poll, 3000);
-    }
-  }
+  const poll = ctx.retrying(refresh, notes);
 
   const after = async (message, focusKey) => {
     notes.replaceChildren(message);
@@ -243,28 +227,24 @@ export async function deliveryLogPage(ctx, webhookId) {
         h('p', { class: 'hint', id: 'recover-until-hint' }, 'Empty: up to now.'), errorSlot('until', 'recover-until-error')),
       h('div', { class: 'field end' }, recoverButton)),
     h('div', { class: 'choice' }, withPending, h('label', { for: 'recover-pending' }, 'Also pending deliveries waiting for a retry (sent now)')));
-  recoverForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(recoverButton, async () => {
-      clearErrors(recoverForm);
-      const from = rfc3339(since.value);
-      const to = rfc3339(until.value);
-      if (from && to && Date.parse(to) <= Date.parse(from)) {
-        showErrors(recoverForm, { fields: { until: ['Must be later than Failed since.'] } });
-        return;
-      }
-      try {
-        const { recovered } = await api(`/api/webhooks/${webhookId}/recover`, {
-          method: 'POST', body: { since: from ?? '', until: to, include_pending: withPending.checked },
-        });
-        const what = withPending.checked ? 'failed or pending' : 'failed';
-        await after(notice(recovered === 0
-          ? `No ${what} deliveries in that period.`
-          : `${recovered} ${what} ${recovered === 1 ? 'delivery' : 'deliveries'} queued again.`));
-      } catch (error) {
-        if (error.status !== 401) showErrors(recoverForm, error);
-      }
-    });
+  onSubmit(recoverForm, recoverButton, async () => {
+    const from = rfc3339(since.value);
+    const to = rfc3339(until.value);
+    if (from && to && Date.parse(to) <= Date.parse(from)) {
+      showErrors(recoverForm, { fields: { until: ['Must be later than Failed since.'] } });
+      return;
+    }
+    try {
+      const { recovered } = await api(`/api/webhooks/${webhookId}/recover`, {
+        method: 'POST', body: { since: from ?? '', until: to, include_pending: withPending.checked },
+      });
+      const what = withPending.checked ? 'failed or pending' : 'failed';
+      await after(notice(recovered === 0
+        ? `No ${what} deliveries in that period.`
+        : `${recovered} ${what} ${recovered === 1 ? 'delivery' : 'deliveries'} queued again.`));
+    } catch (error) {
+      if (error.status !== 401) showErrors(recoverForm, error);
+    }
   });
 
   const testButton = h('button', {

@@ -268,3 +268,15 @@ export async function busy(button, work) {
     button.removeAttribute('aria-busy');
   }
 }
+
+/** Handles `form`'s submission with `work`, once at a time (`busy` on `button`), the
+ * errors of its last submission cleared first. */
+export function onSubmit(form, button, work) {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(button, async () => {
+      clearErrors(form);
+      await work();
+    });
+  });
+}

@@ -2,7 +2,7 @@
 // and the project's snapshots (built in the background, kept on the server).
 
 import { api, download } from './api.js';
-import { h, time, pageHeader, projectTabs, notice, confirmDialog, formAlert, showErrors, clearErrors, busy, redraw, uid } from './dom.js';
+import { h, time, pageHeader, projectTabs, notice, confirmDialog, formAlert, showErrors, busy, onSubmit, redraw, uid } from './dom.js';
 
 const SNAPSHOT_LOOK = {
   created: ['Waiting', 'wait'],
@@ -86,27 +86,23 @@ export async function exportPage(ctx, projectId) {
       taskRadio('annotated', 'Annotated tasks only', 'Tasks with at least one annotation; skipped ones count.', true),
       taskRadio('all', 'All tasks', 'Tasks without annotations too.', false)),
     h('div', { class: 'toolbar' }, submit, result));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearErrors(form);
-      result.replaceChildren();
-      const data = new FormData(form);
-      const format = data.get('format');
-      const query = { exportType: format };
-      if (data.get('tasks') === 'all') query.download_all_tasks = 'true';
-      submit.textContent = 'Preparing…';
-      try {
-        const file = await download(`/api/projects/${projectId}/export`, { query });
-        save(file);
-        result.replaceChildren(h('span', { class: 'muted', role: 'status' },
-          'Downloaded ', h('code', { class: 'wrap' }, file.filename), ` (${size(file.blob.size)}).`));
-      } catch (error) {
-        if (error.status !== 401) showErrors(form, error);
-      } finally {
-        submit.textContent = 'Download';
-      }
-    });
+  onSubmit(form, submit, async () => {
+    result.replaceChildren();
+    const data = new FormData(form);
+    const format = data.get('format');
+    const query = { exportType: format };
+    if (data.get('tasks') === 'all') query.download_all_tasks = 'true';
+    submit.textContent = 'Preparing…';
+    try {
+      const file = await download(`/api/projects/${projectId}/export`, { query });
+      save(file);
+      result.replaceChildren(h('span', { class: 'muted', role: 'status' },
+        'Downloaded ', h('code', { class: 'wrap' }, file.filename), ` (${size(file.blob.size)}).`));
+    } catch (error) {
+      if (error.status !== 401) showErrors(form, error);
+    } finally {
+      submit.textContent = 'Download';
+    }
   });
 
   // ---- Snapshots ------------------------------------------------------------------------

@@ -331,14 +331,7 @@ function instructions() {
 }
 
 function open(next, above = null) {
-  if (editor) {
-    try {
-      editor.destroy();
-    } catch (error) {
-      console.warn('the editor did not unmount cleanly', error);
-    }
-    editor = null;
-  }
+  unmountEditor();
   task = next;
   rootStore = null;
   saved = new Set((task.annotations || []).map((a) => String(a.id)));
@@ -374,13 +367,27 @@ function open(next, above = null) {
   });
 }
 
-/** The end of a stream: no editor, no task. */
-function closeEditor() {
-  if (editor) editor.destroy();
-  editor = null;
+/** Takes the editor off the page, if one is on it. */
+function unmountEditor() {
+  if (editor) {
+    try {
+      editor.destroy();
+    } catch (error) {
+      console.warn('the editor did not unmount cleanly', error);
+    }
+    editor = null;
+  }
+}
+
+/** The end of a stream: no editor, no task; a page saying `why` and `what`, and the way
+ * back to the project. */
+function endStream(title, why, what) {
+  unmountEditor();
   task = null;
   taskLabel.textContent = '';
   origin.textContent = '';
+  message(title, `${why}.`, [what, link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
+  document.body.dataset.ready = 'done';
 }
 
 /**
@@ -391,13 +398,9 @@ function closeEditor() {
 async function next() {
   const { task: found, predictionError, detail } = await fetchTask(`/api/projects/${projectId}/next/`);
   if (!found) {
-    closeEditor();
     say('');
-    message('No more tasks',
-      detail ? `${detail}.` : 'There is nothing left for you to label in this project.',
-      ['Every task is labeled, skipped by you, or being labeled by someone else right now. ',
-        link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
-    document.body.dataset.ready = 'done';
+    endStream('No more tasks', detail || 'There is nothing left for you to label in this project',
+      'Every task is labeled, skipped by you, or being labeled by someone else right now. ');
     return;
   }
   if (project.show_annotation_history) {
@@ -418,12 +421,8 @@ async function next() {
 async function nextReview() {
   const { task: found, detail } = await fetchTask(`/api/projects/${projectId}/next-review/`);
   if (!found) {
-    closeEditor();
-    message('Nothing to review',
-      detail ? `${detail}.` : 'No annotation in this project waits for your review.',
-      ['Annotations show here once annotators submit them (not your own). ',
-        link(`/projects/${projectId}/data`, 'Back to the project\'s tasks')]);
-    document.body.dataset.ready = 'done';
+    endStream('Nothing to review', detail || 'No annotation in this project waits for your review',
+      'Annotations show here once annotators submit them (not your own). ');
     return;
   }
   const annotation = found.annotations.find((a) => a.id === found.annotation) || found.annotations[0];
@@ -590,14 +589,7 @@ function startPreview() {
   addEventListener('message', (event) => {
     if (event.origin !== location.origin || !event.data || event.data.type !== 'labelhook:preview') return;
     const { config, data } = event.data;
-    if (editor) {
-      try {
-        editor.destroy();
-      } catch (error) {
-        console.warn('the editor did not unmount cleanly', error);
-      }
-      editor = null;
-    }
+    unmountEditor();
     document.body.dataset.ready = 'false';
     const root = document.createElement('div');
     root.id = 'label-studio';

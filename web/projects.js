@@ -2,7 +2,7 @@
 // from a template.
 
 import { api } from './api.js';
-import { h, pageHeader, pager, flash, errorSlot, formAlert, showErrors, clearErrors, busy, navigate } from './dom.js';
+import { h, pageHeader, pager, flash, errorSlot, formAlert, showErrors, onSubmit, navigate } from './dom.js';
 
 const PROJECT_PAGE_SIZE = 20;
 
@@ -203,26 +203,22 @@ export async function createProjectPage(ctx) {
       livePreview(config, () => sample)),
     h('div', { class: 'toolbar' }, submit, h('a', { class: 'btn btn-quiet', href: '/projects' }, 'Cancel')));
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearErrors(form);
-      if (!title.value.trim()) {
-        showErrors(form, { fields: { title: ['Give the project a title.'] } });
-        return;
-      }
-      try {
-        const project = await api('/api/projects/', {
-          method: 'POST',
-          body: { title: title.value.trim(), description: description.value, label_config: config.value },
-        });
-        flash(`Project “${project.title}” created. Import tasks to label.`);
-        navigate(`/projects/${project.id}/data`);
-      } catch (error) {
-        if (error.status === 401) return;
-        showErrors(form, error);
-      }
-    });
+  onSubmit(form, submit, async () => {
+    if (!title.value.trim()) {
+      showErrors(form, { fields: { title: ['Give the project a title.'] } });
+      return;
+    }
+    try {
+      const project = await api('/api/projects/', {
+        method: 'POST',
+        body: { title: title.value.trim(), description: description.value, label_config: config.value },
+      });
+      flash(`Project “${project.title}” created. Import tasks to label.`);
+      navigate(`/projects/${project.id}/data`);
+    } catch (error) {
+      if (error.status === 401) return;
+      showErrors(form, error);
+    }
   });
 
   config.value = TEMPLATES[0].config;

@@ -4,7 +4,7 @@
 // and its ML backends. Its webhooks are the next section (webhooks.js).
 
 import { api } from './api.js';
-import { h, pageHeader, projectTabs, notice, confirmDialog, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
+import { h, pageHeader, projectTabs, notice, confirmDialog, errorSlot, formAlert, showErrors, busy, onSubmit, redraw } from './dom.js';
 
 function field(id, label, control, hint) {
   return h('div', { class: 'field' },
@@ -61,36 +61,32 @@ export async function settingsPage(ctx, projectId) {
     saved,
     h('div', { class: 'toolbar' }, submit));
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearErrors(form);
-      saved.replaceChildren();
-      const copies = Number(overlap.value);
-      if (!Number.isInteger(copies) || copies < 1) {
-        showErrors(form, { fields: { maximum_annotations: ['A whole number, 1 or more.'] } });
-        return;
-      }
-      const body = {
-        title: title.value.trim(),
-        description: description.value,
-        expert_instruction: instructions.value,
-        show_instruction: showInstructions.checked,
-        maximum_annotations: copies,
-        show_skip_button: skip.checked,
-        show_annotation_history: history.checked,
-        review_required: reviewRequired.checked,
-      };
-      if (config.value !== project.label_config) body.label_config = config.value;
-      try {
-        const updated = await api(`/api/projects/${projectId}/`, { method: 'PATCH', body });
-        project.label_config = updated.label_config;
-        saved.replaceChildren(notice('Settings saved.'));
-      } catch (error) {
-        if (error.status === 401) return;
-        showErrors(form, error);
-      }
-    });
+  onSubmit(form, submit, async () => {
+    saved.replaceChildren();
+    const copies = Number(overlap.value);
+    if (!Number.isInteger(copies) || copies < 1) {
+      showErrors(form, { fields: { maximum_annotations: ['A whole number, 1 or more.'] } });
+      return;
+    }
+    const body = {
+      title: title.value.trim(),
+      description: description.value,
+      expert_instruction: instructions.value,
+      show_instruction: showInstructions.checked,
+      maximum_annotations: copies,
+      show_skip_button: skip.checked,
+      show_annotation_history: history.checked,
+      review_required: reviewRequired.checked,
+    };
+    if (config.value !== project.label_config) body.label_config = config.value;
+    try {
+      const updated = await api(`/api/projects/${projectId}/`, { method: 'PATCH', body });
+      project.label_config = updated.label_config;
+      saved.replaceChildren(notice('Settings saved.'));
+    } catch (error) {
+      if (error.status === 401) return;
+      showErrors(form, error);
+    }
   });
 
   ctx.show(`Settings · ${name}`,
@@ -145,26 +141,22 @@ async function mlBackends(ctx, projectId) {
       h('div', { class: 'field' }, h('label', { for: 'ml-url' }, 'URL'), url, errorSlot('url', 'ml-url-error')),
       h('div', { class: 'field' }, h('label', { for: 'ml-title' }, 'Name'), mlTitle, errorSlot('title', 'ml-title-error'))),
     h('div', { class: 'toolbar' }, add));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(add, async () => {
-      clearErrors(form);
-      if (!url.value.trim()) {
-        showErrors(form, { fields: { url: ['Enter the model server\'s address.'] } });
-        return;
-      }
-      try {
-        await api('/api/ml/', { method: 'POST', body: { project: projectId, url: url.value.trim(), title: mlTitle.value.trim() || undefined } });
-        url.value = '';
-        mlTitle.value = '';
-        notes.replaceChildren(notice('ML backend added: it predicts for tasks that open without predictions.'));
-      } catch (error) {
-        if (error.status === 401) return;
-        showErrors(form, error);
-        return;
-      }
-      await refresh();
-    });
+  onSubmit(form, add, async () => {
+    if (!url.value.trim()) {
+      showErrors(form, { fields: { url: ['Enter the model server\'s address.'] } });
+      return;
+    }
+    try {
+      await api('/api/ml/', { method: 'POST', body: { project: projectId, url: url.value.trim(), title: mlTitle.value.trim() || undefined } });
+      url.value = '';
+      mlTitle.value = '';
+      notes.replaceChildren(notice('ML backend added: it predicts for tasks that open without predictions.'));
+    } catch (error) {
+      if (error.status === 401) return;
+      showErrors(form, error);
+      return;
+    }
+    await refresh();
   });
 
   await refresh();

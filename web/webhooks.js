@@ -1,7 +1,7 @@
 // Webhook lists (a project's, or the organization's) and the add/edit form.
 
 import { api } from './api.js';
-import { h, time, statusBadge, pageHeader, projectTabs, navigate, flash, notice, confirmDialog, errorSlot, formAlert, showErrors, clearErrors, busy, redraw } from './dom.js';
+import { h, time, statusBadge, pageHeader, projectTabs, navigate, flash, notice, confirmDialog, errorSlot, formAlert, showErrors, busy, onSubmit, redraw } from './dom.js';
 
 let catalogue = null;
 /** The action catalogue (`/api/webhooks/info/`), fetched once. */
@@ -143,7 +143,6 @@ export async function webhookListPage(ctx, { project }) {
   const newHref = project === null ? '/webhooks/new' : `${scope.listHref}/new`;
 
   const hourly = new Map();
-  let refreshProblem = null;
 
   async function refresh() {
     const webhooks = await api('/api/webhooks/', { query: { project: project ?? 'null' } });
@@ -151,10 +150,7 @@ export async function webhookListPage(ctx, { project }) {
       hourly.set(w.id, await api(`/api/webhooks/${w.id}/hourly`).catch(() => hourly.get(w.id) ?? null));
     }));
     if (!ctx.active()) return;
-    if (refreshProblem) {
-      refreshProblem.remove();
-      refreshProblem = null;
-    }
+    poll.recovered();
     redraw(region, webhooks.length
       ? webhooks.map(card)
       : h('div', { class: 'card empty' },
@@ -167,19 +163,7 @@ export async function webhookListPage(ctx, { project }) {
     }
   }
 
-  /** A refresh that failed (the server restarting, say) is tried again, not given up. */
-  async function poll() {
-    try {
-      await refresh();
-    } catch (error) {
-      if (error.status === 401 || !ctx.active()) return;
-      if (!refreshProblem) {
-        refreshProblem = notice(`Could not refresh (${error.message}); trying again.`, 'error');
-        pageNotes.append(refreshProblem);
-      }
-      ctx.later(poll, 3000);
-    }
-  }
+  const poll = ctx.retrying(refresh, pageNotes);
 
   /** Runs one button's request; any error is shown on the webhook's card. Messages of
    * earlier actions go: they describe what is no longer on screen. */
@@ -494,73 +478,69 @@ export async function webhookFormPage(ctx, { project, webhook: webhookId }) {
       submit,
       h('a', { class: 'btn btn-quiet', href: scope.listHref }, 'Cancel')));
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearErrors(form);
-      const headers = {};
-      const problems = [];
-      for (const row of rows.children) {
-        const name = row.querySelector('.header-name').value.trim();
-        const value = row.querySelector('.header-value').value;
-        if (!name && !value) continue;
-        if (name in headers) problems.push(`Header "${name}" is given twice.`);
-        headers[name] = value;
-      }
-      const body = {
-        url: url.value.trim(),
-        send_for_all_actions: allRadio.checked,
-        actions: boxes.filter((b) => b.checked).map((b) => b.value),
-        send_payload: payload.checked,
-        headers,
-        is_active: active.checked,
-      };
-      if (secret?.value.trim()) body.secret = secret.value.trim();
-      let filterProblem = null;
-      if (filter.value.trim()) {
-        try {
-          body.filter = JSON.parse(filter.value);
-        } catch {
-          filterProblem = 'Write the conditions as JSON: a list of objects.';
-        }
-      } else if (webhook?.filter) {
-        body.filter = null;
-      }
-      if (isLabelbox()) {
-        delete body.send_for_all_actions;
-        delete body.actions;
-        body.topics = topicBoxes.filter((b) => b.checked).map((b) => b.value);
-        if (format) body.format = 'labelbox';
-      }
-      const local = {};
-      if (problems.length) local.headers = problems;
-      if (filterProblem) local.filter = [filterProblem];
-      if (isLabelbox() && !body.topics.length) local.topics = ['Select at least one topic.'];
-      if (isLabelbox() && !webhook && !body.secret) local.secret = ['A Labelbox receiver checks signatures with its secret: enter it.'];
-      if (!isLabelbox() && !body.send_for_all_actions && !body.actions.length) local.actions = ['Select at least one event, or choose All events.'];
-      if (Object.keys(local).length) {
-        showErrors(form, { fields: local });
-        return;
-      }
+  onSubmit(form, submit, async () => {
+    const headers = {};
+    const problems = [];
+    for (const row of rows.children) {
+      const name = row.querySelector('.header-name').value.trim();
+      const value = row.querySelector('.header-value').value;
+      if (!name && !value) continue;
+      if (name in headers) problems.push(`Header "${name}" is given twice.`);
+      headers[name] = value;
+    }
+    const body = {
+      url: url.value.trim(),
+      send_for_all_actions: allRadio.checked,
+      actions: boxes.filter((b) => b.checked).map((b) => b.value),
+      send_payload: payload.checked,
+      headers,
+      is_active: active.checked,
+    };
+    if (secret?.value.trim()) body.secret = secret.value.trim();
+    let filterProblem = null;
+    if (filter.value.trim()) {
       try {
-        if (webhook) {
-          await api(`/api/webhooks/${webhook.id}/`, { method: 'PATCH', body });
-          flash('Changes saved.');
-        } else {
-          const created = await api('/api/webhooks/', { method: 'POST', body: { ...body, project: projectId } });
-          flash([h('strong', {}, 'Webhook added. '), 'Its signing secret is ', h('code', { class: 'secret' }, created.secret),
-            '; you can reveal it again under Secret.']);
-        }
-        navigate(scope.listHref);
-      } catch (error) {
-        if (error.status === 401) return;
-        // `actions` errors are indexed by position in the list sent: name the action instead.
-        showErrors(form, error, {
-          actions: (i) => catalogue[body.actions[i]]?.name || body.actions[i] || i,
-          filter: (i) => `Condition ${Number(i) + 1}`,
-        });
+        body.filter = JSON.parse(filter.value);
+      } catch {
+        filterProblem = 'Write the conditions as JSON: a list of objects.';
       }
-    });
+    } else if (webhook?.filter) {
+      body.filter = null;
+    }
+    if (isLabelbox()) {
+      delete body.send_for_all_actions;
+      delete body.actions;
+      body.topics = topicBoxes.filter((b) => b.checked).map((b) => b.value);
+      if (format) body.format = 'labelbox';
+    }
+    const local = {};
+    if (problems.length) local.headers = problems;
+    if (filterProblem) local.filter = [filterProblem];
+    if (isLabelbox() && !body.topics.length) local.topics = ['Select at least one topic.'];
+    if (isLabelbox() && !webhook && !body.secret) local.secret = ['A Labelbox receiver checks signatures with its secret: enter it.'];
+    if (!isLabelbox() && !body.send_for_all_actions && !body.actions.length) local.actions = ['Select at least one event, or choose All events.'];
+    if (Object.keys(local).length) {
+      showErrors(form, { fields: local });
+      return;
+    }
+    try {
+      if (webhook) {
+        await api(`/api/webhooks/${webhook.id}/`, { method: 'PATCH', body });
+        flash('Changes saved.');
+      } else {
+        const created = await api('/api/webhooks/', { method: 'POST', body: { ...body, project: projectId } });
+        flash([h('strong', {}, 'Webhook added. '), 'Its signing secret is ', h('code', { class: 'secret' }, created.secret),
+          '; you can reveal it again under Secret.']);
+      }
+      navigate(scope.listHref);
+    } catch (error) {
+      if (error.status === 401) return;
+      // `actions` errors are indexed by position in the list sent: name the action instead.
+      showErrors(form, error, {
+        actions: (i) => catalogue[body.actions[i]]?.name || body.actions[i] || i,
+        filter: (i) => `Condition ${Number(i) + 1}`,
+      });
+    }
   });
 
   // One of the two subscriptions shows: events (Label Studio) or topics (Labelbox).
