@@ -27,6 +27,8 @@ use crate::auth::{invites, passwords};
 const HOME: &str = "/projects";
 /// Forms are a few short fields; anything longer is not one.
 const MAX_FORM_BYTES: usize = 16 * 1024;
+/// A sign-in or sign-up form posted by another site's page.
+const FROM_ANOTHER_SITE: &str = "This form was sent from another site and was not accepted.";
 /// The message for every failed sign-in (Label Studio's words).
 pub const NO_MATCH: &str = "The email and password you entered don't match.";
 
@@ -71,13 +73,7 @@ pub(super) async fn login(
     request: Request,
 ) -> Result<Response, ApiError> {
     if !crate::api::same_origin(request.headers()) {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            &message_page(
-                "Sign in",
-                "This form was sent from another site and was not accepted.",
-            ),
-        ));
+        return Ok(refused("Sign in", FROM_ANOTHER_SITE));
     }
     let client = crate::api::client_address(&request);
     let secure = secure(&state, request.headers());
@@ -112,11 +108,7 @@ pub(super) async fn login(
     // Without "keep me signed in" the cookie ends with the browser (the session row still
     // ends after its lifetime).
     let max_age = persist.then_some(sessions::LIFETIME);
-    let cookies = vec![
-        set_cookie(SESSION_COOKIE, &session.key, true, secure, max_age),
-        set_cookie(CSRF_COOKIE, &session.csrf, false, secure, max_age),
-    ];
-    Ok(redirect(&next, cookies))
+    Ok(redirect(&next, session_cookies(&session, secure, max_age)))
 }
 
 #[derive(Deserialize)]
@@ -132,10 +124,7 @@ pub(super) async fn signup_page(
     let token = query.token.unwrap_or_default();
     let mut conn = state.db.reader().acquire().await?;
     if token.is_empty() || invites::find(&mut conn, &token).await?.is_none() {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            &message_page("Sign up", invites::UNUSABLE),
-        ));
+        return Ok(refused("Sign up", invites::UNUSABLE));
     }
     Ok(page(StatusCode::OK, &signup_form(&token, "", None)))
 }
@@ -148,13 +137,7 @@ pub(super) async fn signup(
     request: Request,
 ) -> Result<Response, ApiError> {
     if !crate::api::same_origin(request.headers()) {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            &message_page(
-                "Sign up",
-                "This form was sent from another site and was not accepted.",
-            ),
-        ));
+        return Ok(refused("Sign up", FROM_ANOTHER_SITE));
     }
     let secure = secure(&state, request.headers());
     let form = read_form(request.into_body()).await?;
@@ -185,20 +168,13 @@ pub(super) async fn signup(
             return Ok(refuse(StatusCode::BAD_REQUEST, &message));
         }
         Err(crate::shared::Error::Forbidden(message)) => {
-            return Ok(page(
-                StatusCode::FORBIDDEN,
-                &message_page("Sign up", &message),
-            ));
+            return Ok(refused("Sign up", &message));
         }
         Err(other) => return Err(other.into()),
     };
     state.db.commit(tx).await?;
     let session = sessions::start(&state.db, user_id).await?;
-    let cookies = vec![
-        set_cookie(SESSION_COOKIE, &session.key, true, secure, None),
-        set_cookie(CSRF_COOKIE, &session.csrf, false, secure, None),
-    ];
-    Ok(redirect(HOME, cookies))
+    Ok(redirect(HOME, session_cookies(&session, secure, None)))
 }
 
 fn signup_form(token: &str, email: &str, error: Option<&str>) -> String {
@@ -324,6 +300,19 @@ fn secure(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
+/// The cookies of a new session: its key (hidden from scripts) and its CSRF secret (which
+/// the pages' scripts read and send back in `X-CSRFToken`).
+fn session_cookies(
+    session: &sessions::NewSession,
+    secure: bool,
+    max_age: Option<Duration>,
+) -> Vec<String> {
+    vec![
+        set_cookie(SESSION_COOKIE, &session.key, true, secure, max_age),
+        set_cookie(CSRF_COOKIE, &session.csrf, false, secure, max_age),
+    ]
+}
+
 fn set_cookie(
     name: &str,
     value: &str,
@@ -416,11 +405,10 @@ fn login_form(email: &str, next: &str, error: Option<&str>) -> String {
     layout("Sign in", &body)
 }
 
-fn message_page(title: &str, message: &str) -> String {
-    layout(
-        title,
-        &format!(r#"<div class="card"><p>{}</p></div>"#, escape(message)),
-    )
+/// 403 with a page saying why.
+fn refused(title: &str, message: &str) -> Response {
+    let body = format!(r#"<div class="card"><p>{}</p></div>"#, escape(message));
+    page(StatusCode::FORBIDDEN, &layout(title, &body))
 }
 
 fn layout(title: &str, body: &str) -> String {
