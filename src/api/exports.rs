@@ -33,13 +33,12 @@ use crate::shared::{Actor, not_null};
 
 pub(super) fn routes() -> Vec<Route> {
     // A file in any of the formats: JSON, text (CSV, TSV, CONLL) or a zip.
-    let file = || -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let file = || {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
             .description(Some(
                 "The file: JSON, CSV/TSV or CONLL text, or a zip (COCO, YOLO).",
             ))
-            .into()
     };
     tagged(
         "export",
@@ -185,6 +184,15 @@ impl Params {
     }
 
     /// `exportType` (or the older `export_type`), JSON when neither is given.
+    /// The parameter that names the format, for errors (`exportType` wins when both are sent).
+    fn format_field(&self) -> &'static str {
+        if self.last("exportType").is_some() {
+            "exportType"
+        } else {
+            "export_type"
+        }
+    }
+
     fn format(&self, default: Option<Format>) -> ApiResult<Option<Format>> {
         let given = match (self.last("exportType"), self.last("export_type")) {
             (Some(value), _) => Some(("exportType", value)),
@@ -218,6 +226,7 @@ fn parse_flag(value: &str) -> Option<bool> {
 }
 
 /// Refuses a format that does not fit the project (or that labelhook does not write).
+/// 400 naming `field` when `format` cannot export a project of this labeling config.
 fn check_available(format: Format, schema: &Schema, field: &str) -> ApiResult<()> {
     match format.refusal(schema) {
         Some(reason) => Err(ApiError::field(field, reason)),
@@ -297,13 +306,8 @@ async fn export_direct(
     let project = projects::get(&mut conn, &actor, id).await?;
     drop(conn);
     let format = params.format(Some(Format::Json))?.unwrap_or(Format::Json);
-    let field = if params.last("exportType").is_some() {
-        "exportType"
-    } else {
-        "export_type"
-    };
     let schema = Schema::new(&project.parsed_label_config.value());
-    check_available(format, &schema, field)?;
+    check_available(format, &schema, params.format_field())?;
     let all_tasks = params.flag("download_all_tasks", false)?;
     params.flag("download_resources", false)?;
     params.flag("interpolate_key_frames", false)?;
@@ -629,13 +633,8 @@ async fn download_snapshot(
             body,
         ));
     };
-    let field = if params.last("exportType").is_some() {
-        "exportType"
-    } else {
-        "export_type"
-    };
     let schema = Schema::new(&project.parsed_label_config.value());
-    check_available(format, &schema, field)?;
+    check_available(format, &schema, params.format_field())?;
     let stem = snapshot
         .file_name
         .rsplit('/')
@@ -699,11 +698,8 @@ async fn convert_snapshot(
             format!("{name} is not supported export format"),
         )
     })?;
-    check_available(
-        format,
-        &Schema::new(&project.parsed_label_config.value()),
-        "export_type",
-    )?;
+    let schema = Schema::new(&project.parsed_label_config.value());
+    check_available(format, &schema, "export_type")?;
     if snapshot.status != "completed" {
         return Err(ApiError::field(
             "non_field_errors",
