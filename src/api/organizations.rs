@@ -12,7 +12,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Id, Ids, LsJson, LsQuery};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
-use super::users::{UserView, role_input, view};
+use super::users::{UserView, role_input};
+use crate::auth::people::Person;
 use crate::auth::{invites, people};
 use crate::shared::{Actor, Pk, Role};
 use crate::store::{self, time};
@@ -188,41 +189,24 @@ async fn update(
     Ok(Json(view))
 }
 
-fn membership_view(
-    user: UserView,
-    role: &'static str,
-    active: bool,
-    organization: i64,
-    id: i64,
-    created_at: String,
-) -> MembershipView {
-    MembershipView {
-        id,
-        organization,
-        user,
-        role,
-        active,
-        created_at,
+impl MembershipView {
+    /// `person`'s membership (`owner_email`: their organization's owner's).
+    fn new(person: Person, owner_email: &str) -> MembershipView {
+        MembershipView {
+            id: person.id,
+            organization: person.organization_id,
+            role: person.role.code(),
+            active: person.active,
+            created_at: time::render(person.date_joined),
+            user: UserView::new(person, owner_email),
+        }
     }
 }
 
 async fn member(conn: &mut store::Conn, actor: &Actor, user_id: i64) -> ApiResult<MembershipView> {
     let person = people::get(conn, actor, user_id).await?;
-    let (role, active, organization, created) = (
-        person.role.code(),
-        person.active,
-        person.organization_id,
-        person.date_joined,
-    );
-    let user = view(conn, person).await?;
-    Ok(membership_view(
-        user,
-        role,
-        active,
-        organization,
-        user_id,
-        time::render(created),
-    ))
+    let owner = people::owner_email(conn, person.organization_id).await?;
+    Ok(MembershipView::new(person, &owner))
 }
 
 /// 404 unless `id` is the actor's organization.
@@ -251,23 +235,7 @@ async fn memberships(
         .into_iter()
         .skip(page.offset() as usize)
         .take(page.size as usize)
-        .map(|person| {
-            let (role, active, organization, id, created) = (
-                person.role.code(),
-                person.active,
-                person.organization_id,
-                person.id,
-                person.date_joined,
-            );
-            membership_view(
-                UserView::new(person, &owner),
-                role,
-                active,
-                organization,
-                id,
-                time::render(created),
-            )
-        })
+        .map(|person| MembershipView::new(person, &owner))
         .collect();
     let path = format!("/api/organizations/{id}/memberships");
     Ok(Json(envelope(&headers, &path, &page, count, results)))

@@ -219,7 +219,7 @@ pub(super) fn role_input(field: &str, code: &str, deactivate: bool) -> Result<Ro
 }
 
 /// The view of `person`, with their organization's owner.
-pub(super) async fn view(conn: &mut store::Conn, person: Person) -> ApiResult<UserView> {
+async fn view(conn: &mut store::Conn, person: Person) -> ApiResult<UserView> {
     let owner = people::owner_email(conn, person.organization_id).await?;
     Ok(UserView::new(person, &owner))
 }
