@@ -14,6 +14,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use utoipa::openapi::{ObjectBuilder, Type};
+
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::route::{Route, get, tagged};
@@ -21,9 +23,7 @@ use crate::store;
 use crate::store::time;
 
 pub(super) fn routes() -> Vec<Route> {
-    let text = utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .into();
+    let text = ObjectBuilder::new().schema_type(Type::String);
     tagged(
         "system",
         [get("/metrics", render)

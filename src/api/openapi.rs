@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Paths, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, Paths, RefOr, Response, ResponseBuilder, Type,
+};
 use utoipa::{Modify, OpenApi};
 
 use super::data_manager::DmActionId;
@@ -22,9 +24,7 @@ use super::route::{Route, get, tagged};
 use crate::webhooks::log::DeliveryStatus;
 
 pub(super) fn routes() -> Vec<Route> {
-    let document = utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::Object)
-        .into();
+    let document = ObjectBuilder::new().schema_type(Type::Object);
     tagged(
         "system",
         [get("/api/schema", schema)
@@ -76,9 +76,8 @@ async fn schema() -> impl IntoResponse {
     ),
     components(
         schemas(Error, DmActionId, DeliveryStatus),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Throttled, Unavailable),
     ),
-    modifiers(&TokenAuth),
+    modifiers(&TokenAuth, &ErrorResponses),
     tags(
         (name = "projects", description = "Projects, import, and a project's tasks (Label Studio)."),
         (name = "export", description = "Export files in Label Studio's formats: at once (streamed) or as snapshots built in the background (Label Studio)."),
@@ -127,97 +126,55 @@ fn error_response(description: &str) -> RefOr<Response> {
         .into()
 }
 
-/// 400: malformed JSON, a wrong type or value (see `validation_errors`), a bad query.
-pub struct BadRequest;
-/// 401: no token, or a token that is not valid.
-pub struct Unauthorized;
-/// 403: the user's role does not allow this, or a cookie-authenticated write without its
-/// CSRF secret.
-pub struct Forbidden;
-/// 404: no such object in the caller's organization, or an id that is not a number.
-pub struct NotFound;
-/// 413: the body is larger than LABELHOOK_MAX_BODY_BYTES.
-pub struct PayloadTooLarge;
-/// 429: too many bad tokens from this client (`Retry-After` says for how long).
-pub struct Throttled;
-/// 503: the database cannot take writes (full, read-only or failing).
-pub struct Unavailable;
+/// The error answers an operation refers to by name (`route.rs` says which it may give):
+/// each an [`Error`] body.
+const ERROR_RESPONSES: [(&str, &str); 7] = [
+    (
+        "BadRequest",
+        "Invalid request: malformed JSON, a field of the wrong type or value \
+         (`validation_errors` names it), or a bad query parameter.",
+    ),
+    (
+        "Unauthorized",
+        "No `Authorization: Token <key>` header, or an unknown key.",
+    ),
+    (
+        "Forbidden",
+        "The user's role does not allow this (`detail` names the role it takes), a \
+         rule on people (the last owner, your own role), or a cookie-authenticated \
+         write without its CSRF secret.",
+    ),
+    (
+        "NotFound",
+        "No such object in the caller's organization (objects of other organizations \
+         are not found either), or an id that is not a positive number.",
+    ),
+    (
+        "PayloadTooLarge",
+        "The request body is larger than LABELHOOK_MAX_BODY_BYTES.",
+    ),
+    (
+        "Throttled",
+        "Too many bad tokens from this client within a minute \
+         (LABELHOOK_BAD_TOKENS_PER_MINUTE); `Retry-After` says when to try again.",
+    ),
+    (
+        "Unavailable",
+        "The database cannot take writes (full, read-only or failing); nothing \
+         was changed. `/health` says why.",
+    ),
+];
 
-impl<'s> utoipa::ToResponse<'s> for BadRequest {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "BadRequest",
-            error_response(
-                "Invalid request: malformed JSON, a field of the wrong type or value \
-                 (`validation_errors` names it), or a bad query parameter.",
-            ),
-        )
-    }
-}
+/// Adds [`ERROR_RESPONSES`] to the document's components.
+struct ErrorResponses;
 
-impl<'s> utoipa::ToResponse<'s> for Unauthorized {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "Unauthorized",
-            error_response("No `Authorization: Token <key>` header, or an unknown key."),
-        )
-    }
-}
-
-impl<'s> utoipa::ToResponse<'s> for Forbidden {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "Forbidden",
-            error_response(
-                "The user's role does not allow this (`detail` names the role it takes), a \
-                 rule on people (the last owner, your own role), or a cookie-authenticated \
-                 write without its CSRF secret.",
-            ),
-        )
-    }
-}
-
-impl<'s> utoipa::ToResponse<'s> for NotFound {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "NotFound",
-            error_response(
-                "No such object in the caller's organization (objects of other organizations \
-                 are not found either), or an id that is not a positive number.",
-            ),
-        )
-    }
-}
-
-impl<'s> utoipa::ToResponse<'s> for PayloadTooLarge {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "PayloadTooLarge",
-            error_response("The request body is larger than LABELHOOK_MAX_BODY_BYTES."),
-        )
-    }
-}
-
-impl<'s> utoipa::ToResponse<'s> for Throttled {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "Throttled",
-            error_response(
-                "Too many bad tokens from this client within a minute \
-                 (LABELHOOK_BAD_TOKENS_PER_MINUTE); `Retry-After` says when to try again.",
-            ),
-        )
-    }
-}
-
-impl<'s> utoipa::ToResponse<'s> for Unavailable {
-    fn response() -> (&'s str, RefOr<Response>) {
-        (
-            "Unavailable",
-            error_response(
-                "The database cannot take writes (full, read-only or failing); nothing \
-                 was changed. `/health` says why.",
-            ),
-        )
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, description) in ERROR_RESPONSES {
+            components
+                .responses
+                .insert(name.to_string(), error_response(description));
+        }
     }
 }

@@ -269,8 +269,9 @@ impl Route {
         self,
         description: &'static str,
         content_type: &'static str,
-        schema: RefOr<Schema>,
+        schema: ObjectBuilder,
     ) -> Route {
+        let schema = schema.into();
         self.success("200", description, content_type, schema, Vec::new())
     }
 
