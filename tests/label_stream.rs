@@ -334,6 +334,9 @@ async fn ml_backends_predict_tasks_as_they_open() {
     assert_eq!(task["predictions"][0]["model_version"], "m-1");
     assert_eq!(task["predictions"][0]["score"], 0.87);
     assert_eq!(task["predictions"][0]["result"], choice);
+    // Made by the request of the user who opened the task.
+    let opener = server.get("/api/current-user/whoami").await["id"].clone();
+    assert_eq!(task["predictions"][0]["created_by"], opener);
     let stored = server
         .get(&format!("/api/predictions/?task={}", tasks[0]))
         .await;

@@ -439,69 +439,89 @@ async fn annotators_see_and_change_only_their_own_annotations() {
     server.expect_as(&reviewer, 200, &read_theirs, None).await;
 }
 
-/// POSTs `body` to `path` as the user with `token` (201); the id of what it made.
-async fn create_as(server: &Server, token: &str, path: &str, body: Value) -> i64 {
-    let made = server
-        .expect_as(token, 201, &format!("POST {path}"), Some(body))
-        .await;
-    made["id"].as_i64().unwrap()
-}
-
-/// The audit: who made and who last changed each object is kept (as ids of users).
+/// The audit: who made and who last changed each object is kept (as user ids) and shown:
+/// a manager makes each object, the owner changes it, and every answer says so.
 #[tokio::test]
-async fn who_made_and_who_changed_each_object_is_kept() {
+async fn who_made_and_who_changed_each_object_is_shown() {
     let server = Server::start();
     let manager = server.member("ma@example.com", "MA");
+    let annotator = server.member("an@example.com", "AN");
     let manager_id = user_id(&server, "ma@example.com").await;
     let owner_id = server.get("/api/current-user/whoami").await["id"]
         .as_i64()
         .unwrap();
+    // Makes an object at `path` as the manager, changes it as the owner; both answers.
+    let made_then_changed = async |path: &str, body: Value, change: Value| {
+        let made = server
+            .expect_as(&manager, 201, &format!("POST {path}"), Some(body))
+            .await;
+        let patch = format!("PATCH {path}{}/", made["id"]);
+        let changed = server.expect(200, &patch, Some(change)).await;
+        (made, changed)
+    };
+    let both = |value: &Value| (value["created_by"].clone(), value["updated_by"].clone());
+    let made_by_manager = (json!(manager_id), json!(manager_id));
+    let changed_by_owner = (json!(manager_id), json!(owner_id));
+
     let project = server.project("audited").await;
-    // The manager makes or changes each object, the owner changes some.
     let change = format!("PATCH /api/projects/{project}/");
     let description = json!({"description": "changed"});
-    server
+    let changed = server
         .expect_as(&manager, 200, &change, Some(description))
         .await;
+    assert_eq!(changed["created_by"]["id"], owner_id, "Label Studio's key");
+    assert_eq!(changed["updated_by"], manager_id);
+
     let task = json!({"project": project, "data": {"text": "t"}});
-    let task = create_as(&server, &manager, "/api/tasks/", task).await;
-    let prediction = json!({"task": task, "result": [], "model_version": "m"});
-    let prediction = create_as(&server, &manager, "/api/predictions/", prediction).await;
-    let change = format!("PATCH /api/predictions/{prediction}/");
+    let (task, _) = made_then_changed("/api/tasks/", task, json!({"data": {"text": "u"}})).await;
+    let task_id = task["id"].as_i64().unwrap();
+    assert_eq!(task["created_by"], manager_id);
+    let read = server.get(&format!("/api/tasks/{task_id}/")).await;
+    assert_eq!(read["created_by"], manager_id);
+
+    let prediction = json!({"task": task_id, "result": [], "model_version": "m"});
     let version = json!({"model_version": "n"});
-    server.expect(200, &change, Some(version)).await;
+    let (made, changed) = made_then_changed("/api/predictions/", prediction, version).await;
+    assert_eq!(both(&made), made_by_manager);
+    assert_eq!(both(&changed), changed_by_owner);
+    let read = server.get(&format!("/api/tasks/{task_id}/")).await;
+    assert_eq!(both(&read["predictions"][0]), changed_by_owner);
+
     let webhook = json!({"url": "http://127.0.0.1:9/hook", "project": project});
-    let webhook = create_as(&server, &manager, "/api/webhooks/", webhook).await;
-    let change = format!("PATCH /api/webhooks/{webhook}/");
     let inactive = json!({"is_active": false});
-    server.expect(200, &change, Some(inactive)).await;
-    let value = |sql: String| server.sql_value(&sql);
-    assert_eq!(
-        value(format!(
-            "SELECT created_by FROM projects WHERE id = {project}"
-        )),
-        owner_id.to_string()
-    );
-    assert_eq!(
-        value(format!(
-            "SELECT updated_by FROM projects WHERE id = {project}"
-        )),
-        manager_id.to_string()
-    );
-    assert_eq!(
-        value(format!("SELECT created_by FROM tasks WHERE id = {task}")),
-        manager_id.to_string()
-    );
-    assert_eq!(
-        value(format!(
-            "SELECT created_by || ' ' || updated_by FROM predictions WHERE id = {prediction}"
-        )),
-        format!("{manager_id} {owner_id}")
-    );
-    assert_eq!(
-        value(format!(
-            "SELECT created_by || ' ' || updated_by FROM webhooks WHERE id = {webhook}"
-        )),
-        format!("{manager_id} {owner_id}")
-    );
+    let (made, changed) = made_then_changed("/api/webhooks/", webhook, inactive).await;
+    assert_eq!(both(&made), made_by_manager);
+    assert_eq!(both(&changed), changed_by_owner);
+
+    let backend = json!({"url": "http://127.0.0.1:9/model", "project": project, "title": "m"});
+    let renamed = json!({"title": "renamed"});
+    let (made, changed) = made_then_changed("/api/ml/", backend, renamed).await;
+    assert_eq!(both(&made), made_by_manager);
+    assert_eq!(both(&changed), changed_by_owner);
+
+    let annotation = server
+        .annotate_as(&annotator, task_id, json!({"result": []}))
+        .await;
+    let review = json!({"annotation": annotation["id"], "accepted": true});
+    let rejected = json!({"accepted": false});
+    let (made, changed) = made_then_changed("/api/annotation-reviews/", review, rejected).await;
+    assert_eq!(both(&made), made_by_manager);
+    assert_eq!(both(&changed), changed_by_owner);
+
+    // An import's tasks and predictions were made by the importing user.
+    let import = format!("POST /api/projects/{project}/import");
+    let tasks = json!([{"data": {"text": "i"}, "predictions": [{"result": []}]}]);
+    server.expect_as(&manager, 201, &import, Some(tasks)).await;
+    let listed = server.get(&format!("/api/tasks/?project={project}")).await;
+    let imported = listed["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["data"]["text"] == "i")
+        .unwrap();
+    assert_eq!(imported["created_by"], manager_id);
+    let predictions = server
+        .get(&format!("/api/predictions/?task={}", imported["id"]))
+        .await;
+    assert_eq!(both(&predictions[0]), made_by_manager);
 }

@@ -77,6 +77,9 @@ pub struct ReviewView {
     /// labelhook: the annotation's result before the fix (the history).
     #[schema(value_type = Option<Object>)]
     previous_annotation_result: Option<Value>,
+    /// labelhook: who last changed it (a user id; `null` when unknown).
+    #[schema(required = true)]
+    updated_by: Option<i64>,
 }
 
 impl From<Review> for ReviewView {
@@ -92,6 +95,7 @@ impl From<Review> for ReviewView {
             result: review.result,
             comment: review.comment,
             previous_annotation_result: review.previous_result,
+            updated_by: review.updated_by,
         }
     }
 }

@@ -268,7 +268,7 @@ impl TaskPages {
                 by_task
                     .entry(prediction.task_id)
                     .or_default()
-                    .push(serde_json::to_value(prediction.api()).unwrap_or(Value::Null));
+                    .push(prediction.exported());
             }
         } else {
             let rows = store::fetch_by_ids(conn, ids, |list| {

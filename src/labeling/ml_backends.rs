@@ -31,13 +31,17 @@ pub struct MlBackend {
     pub basic_auth_pass_is_set: bool,
     pub extra_params: Value,
     pub model_version: String,
+    /// Who attached it and who last changed it (user ids; `None` for rows older than the
+    /// audit).
+    pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const SELECT: &str = "SELECT m.id, m.project_id, m.url, m.title, m.description, m.is_interactive, \
     m.timeout, m.auth_method, m.basic_auth_user, m.basic_auth_pass, m.extra_params, m.model_version, \
-    m.created_at, m.updated_at FROM ml_backends m JOIN projects p ON p.id = m.project_id";
+    m.created_by, m.updated_by, m.created_at, m.updated_at FROM ml_backends m JOIN projects p ON p.id = m.project_id";
 
 fn from_row(row: &Row) -> store::Result<MlBackend> {
     let pass: Option<String> = row.try_get("basic_auth_pass")?;
@@ -54,6 +58,8 @@ fn from_row(row: &Row) -> store::Result<MlBackend> {
         basic_auth_pass_is_set: pass.is_some_and(|p| !p.is_empty()),
         extra_params: super::stored_json(row.try_get("extra_params")?),
         model_version: row.try_get("model_version")?,
+        created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -82,6 +88,8 @@ impl MlBackend {
             updated_at: time::render(self.updated_at),
             auto_update: true,
             project: self.project_id,
+            created_by: self.created_by,
+            updated_by: self.updated_by,
         }
     }
 }
@@ -116,6 +124,11 @@ pub struct MlBackendView {
     pub updated_at: String,
     pub auto_update: bool,
     pub project: i64,
+    /// labelhook: who made it and who last changed it (user ids; `null` when unknown).
+    #[schema(required = true)]
+    pub created_by: Option<i64>,
+    #[schema(required = true)]
+    pub updated_by: Option<i64>,
 }
 
 /// Where Label Studio ML backends receive events.

@@ -20,12 +20,16 @@ pub struct Prediction {
     pub result: Value,
     pub score: Option<f64>,
     pub model_version: String,
+    /// Who made it and who last changed it (user ids; `None` for rows older than the audit).
+    pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const SELECT: &str = "SELECT pr.id, pr.task_id, pr.project_id, pr.result, pr.score, \
-    pr.model_version, pr.created_at, pr.updated_at FROM predictions pr";
+    pr.model_version, pr.created_by, pr.updated_by, pr.created_at, pr.updated_at \
+    FROM predictions pr";
 
 fn from_row(row: &Row) -> store::Result<Prediction> {
     Ok(Prediction {
@@ -35,6 +39,8 @@ fn from_row(row: &Row) -> store::Result<Prediction> {
         result: stored_json(row.try_get("result")?),
         score: row.try_get("score")?,
         model_version: row.try_get("model_version")?,
+        created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -130,16 +136,19 @@ impl NewPrediction {
     }
 }
 
+/// Stores a prediction made by `actor`'s request (through the API, an import, or an ML
+/// backend asked to predict the task the actor opened).
 pub async fn insert(
     tx: &mut Conn,
+    actor: &Actor,
     project_id: i64,
     task_id: i64,
     new: NewPrediction,
 ) -> Result<i64> {
     let now = time::now();
     Ok(store::query_scalar(
-        "INSERT INTO predictions (task_id, project_id, result, score, model_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        "INSERT INTO predictions (task_id, project_id, result, score, model_version, created_at, updated_at, \
+         created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $7) RETURNING id",
     )
     .bind(task_id)
     .bind(project_id)
@@ -147,6 +156,7 @@ pub async fn insert(
     .bind(new.score)
     .bind(new.model_version)
     .bind(now)
+    .bind(actor.user_id)
     .fetch_one(&mut *tx)
     .await?)
 }
@@ -209,12 +219,7 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: PredictionInput) -> Res
             format!("Invalid pk \"{task_id}\" - object does not exist."),
         )
     })?;
-    let id = insert(tx, task.project_id, task.id, input.into()).await?;
-    store::query("UPDATE predictions SET created_by = $1, updated_by = $1 WHERE id = $2")
-        .bind(actor.user_id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let id = insert(tx, actor, task.project_id, task.id, input.into()).await?;
     // As in Label Studio, a prediction made through the API updates its task.
     store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
         .bind(actor.user_id)

@@ -120,6 +120,8 @@ pub struct Project {
     pub skip_queue: String,
     pub token: String,
     pub stats: ProjectStats,
+    /// Who last changed it (a user id; `None` for rows older than the audit).
+    pub updated_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -160,7 +162,7 @@ fn select(conn: &Conn) -> String {
         "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
          p.parsed_label_config, p.control_weights, p.data_types, \
          p.config_suitable_for_bulk_annotation, p.settings, p.maximum_annotations, p.skip_queue, \
-         p.token, p.created_at, p.updated_at, \
+         p.token, p.updated_by, p.created_at, p.updated_at, \
          u.id AS creator_id, u.email, u.first_name, u.last_name, {} \
          FROM projects p JOIN users u ON u.id = p.created_by{}",
         counters.columns, counters.join
@@ -202,6 +204,7 @@ fn from_row(row: &Row) -> store::Result<Project> {
             skipped_annotations_number: row.try_get("skipped_annotations_number")?,
             total_predictions_number: row.try_get("total_predictions_number")?,
         },
+        updated_by: row.try_get("updated_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

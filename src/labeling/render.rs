@@ -91,6 +91,7 @@ impl Project {
             config_suitable_for_bulk_annotation: self.suitable_for_bulk_annotation,
             state: None,
             review_required: s.review_required,
+            updated_by: self.updated_by,
         }
     }
 
@@ -174,6 +175,7 @@ impl Task {
             updated_by: self.updated_by,
             file_upload: None,
             comment_authors: vec![],
+            created_by: self.created_by,
         }
     }
 
@@ -216,6 +218,7 @@ impl Task {
             last_comment_updated_at: None,
             project: self.project_id,
             comment_authors: vec![],
+            created_by: self.created_by,
         }
     }
 
@@ -256,6 +259,7 @@ impl Task {
             comment_authors: vec![],
             annotations: full.then(|| annotations.iter().map(Annotation::api).collect()),
             predictions: full.then(|| predictions.iter().map(Prediction::api).collect()),
+            created_by: self.created_by,
         }
     }
 
@@ -444,7 +448,20 @@ impl Prediction {
             model_run: None,
             task: self.task_id,
             project: self.project_id,
+            created_by: self.created_by,
+            updated_by: self.updated_by,
         }
+    }
+
+    /// The prediction as Label Studio's JSON export writes it: its API form without
+    /// labelhook's keys (the export is Label Studio's file, byte for byte).
+    pub fn exported(&self) -> Value {
+        let mut exported = serde_json::to_value(self.api()).unwrap_or(Value::Null);
+        if let Value::Object(keys) = &mut exported {
+            keys.remove("created_by");
+            keys.remove("updated_by");
+        }
+        exported
     }
 }
 
@@ -557,6 +574,9 @@ pub struct ProjectView {
     /// labelhook: a task counts as finished only once reviews accepted enough of its
     /// annotations (`false`: submitted annotations count unless a review rejected them).
     pub review_required: bool,
+    /// labelhook: who last changed the project (a user id; `null` when unknown).
+    #[schema(required = true)]
+    pub updated_by: Option<i64>,
 }
 
 /// A task as create and update return it.
@@ -589,6 +609,9 @@ pub struct TaskView {
     #[schema(required = true)]
     pub file_upload: Option<i64>,
     pub comment_authors: Vec<i64>,
+    /// labelhook: who made the task (a user id; `null` when unknown).
+    #[schema(required = true)]
+    pub created_by: Option<i64>,
 }
 
 /// `{"user_id": N}`.
@@ -644,6 +667,9 @@ pub struct TaskDetailView {
     pub last_comment_updated_at: Option<String>,
     pub project: i64,
     pub comment_authors: Vec<i64>,
+    /// labelhook: who made the task (a user id; `null` when unknown).
+    #[schema(required = true)]
+    pub created_by: Option<i64>,
 }
 
 /// A task as `GET /api/tasks/?project=` lists it; `fields=all` adds `annotations` and
@@ -692,6 +718,9 @@ pub struct TaskListItemView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub predictions: Option<Vec<PredictionView>>,
+    /// labelhook: who made the task (a user id; `null` when unknown).
+    #[schema(required = true)]
+    pub created_by: Option<i64>,
 }
 
 /// An annotation (or a skip: `was_cancelled` true).
@@ -769,4 +798,12 @@ pub struct PredictionView {
     pub model_run: Option<i64>,
     pub task: i64,
     pub project: i64,
+    /// labelhook: who made the prediction: the user whose request stored it (through the
+    /// API, an import, or a task they opened that an ML backend predicted); `null` when
+    /// unknown.
+    #[schema(required = true)]
+    pub created_by: Option<i64>,
+    /// labelhook: who last changed it.
+    #[schema(required = true)]
+    pub updated_by: Option<i64>,
 }

@@ -27,6 +27,9 @@ pub struct Review {
     pub task_id: i64,
     pub project_id: i64,
     pub created_by: i64,
+    /// Who last changed it (`None` only for reviews older than the audit, none of which
+    /// the migration left unset).
+    pub updated_by: Option<i64>,
     pub accepted: bool,
     pub result: Option<Value>,
     pub previous_result: Option<Value>,
@@ -36,7 +39,7 @@ pub struct Review {
 }
 
 const SELECT: &str = "SELECT r.id, r.annotation_id, r.task_id, r.project_id, r.created_by, \
-    r.accepted, r.result, r.previous_result, r.comment, r.created_at, r.updated_at \
+    r.updated_by, r.accepted, r.result, r.previous_result, r.comment, r.created_at, r.updated_at \
     FROM annotation_reviews r JOIN projects p ON p.id = r.project_id";
 
 fn from_row(row: &store::Row) -> store::Result<Review> {
@@ -51,6 +54,7 @@ fn from_row(row: &store::Row) -> store::Result<Review> {
         task_id: row.try_get("task_id")?,
         project_id: row.try_get("project_id")?,
         created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
         accepted: row.try_get::<i64, _>("accepted")? != 0,
         result: text("result")?,
         previous_result: text("previous_result")?,

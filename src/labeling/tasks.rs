@@ -28,6 +28,8 @@ pub struct Task {
     pub total_annotations: i64,
     pub cancelled_annotations: i64,
     pub total_predictions: i64,
+    /// Who made it (a user id; `None` for rows older than the audit).
+    pub created_by: Option<i64>,
     pub updated_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -35,7 +37,7 @@ pub struct Task {
 
 const SELECT: &str = "SELECT t.id, t.project_id, t.inner_id, t.data, t.meta, t.overlap, \
     t.is_labeled, t.total_annotations, t.cancelled_annotations, t.total_predictions, \
-    t.updated_by, t.created_at, t.updated_at FROM tasks t";
+    t.created_by, t.updated_by, t.created_at, t.updated_at FROM tasks t";
 
 fn from_row(row: &Row) -> store::Result<Task> {
     Ok(Task {
@@ -49,6 +51,7 @@ fn from_row(row: &Row) -> store::Result<Task> {
         total_annotations: row.try_get("total_annotations")?,
         cancelled_annotations: row.try_get("cancelled_annotations")?,
         total_predictions: row.try_get("total_predictions")?,
+        created_by: row.try_get("created_by")?,
         updated_by: row.try_get("updated_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -461,7 +464,7 @@ pub async fn create_many(
             annotation_ids.push(id);
         }
         for prediction in item.predictions {
-            predictions::insert(tx, project.id, task_id, prediction).await?;
+            predictions::insert(tx, actor, project.id, task_id, prediction).await?;
             prediction_count += 1;
         }
     }

@@ -69,6 +69,10 @@ pub struct Webhook {
     pub pending_deliveries: i64,
     /// Deliveries kept while the webhook is off (filled by [`with_stats`]).
     pub held_deliveries: i64,
+    /// Who made it and who last changed it (user ids; `None` for rows older than the
+    /// audit, and for the webhooks made for ML backends before it).
+    pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -77,7 +81,7 @@ const SELECT: &str = "SELECT id, organization_id, project_id, url, send_payload,
     send_for_all_actions, headers, actions, is_active, disabled_reason, consecutive_failures, \
     secret, previous_secret_expires_at, hub_signature, last_success_at, last_failure_at, \
     failing_since, breaker_opened_at, next_probe_at, probe_delivery_id, last_error, created_at, \
-    updated_at, format, topics, event_filter FROM webhooks";
+    updated_at, format, topics, event_filter, created_by, updated_by FROM webhooks";
 
 fn from_row(row: &Row) -> store::Result<Webhook> {
     let headers: String = row.try_get("headers")?;
@@ -115,6 +119,8 @@ fn from_row(row: &Row) -> store::Result<Webhook> {
         last_error: row.try_get("last_error")?,
         pending_deliveries: 0,
         held_deliveries: 0,
+        created_by: row.try_get("created_by")?,
+        updated_by: row.try_get("updated_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -163,12 +169,14 @@ impl Webhook {
                     .clone()
                     .filter(|_| self.failing_since.is_some()),
             },
+            created_by: self.created_by,
+            updated_by: self.updated_by,
         }
     }
 }
 
 /// A webhook as the API shows it: Label Studio's keys, then labelhook's
-/// (`consecutive_failures`, `disabled_reason`, `hub_signature`, `delivery_stats`).
+/// (`consecutive_failures`, `disabled_reason`, `hub_signature`, `delivery_stats`, ...).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Webhook)]
 pub struct WebhookView {
@@ -206,6 +214,11 @@ pub struct WebhookView {
     #[schema(required = true, value_type = Option<Vec<Object>>)]
     pub filter: Option<Value>,
     pub delivery_stats: DeliveryStats,
+    /// labelhook: who made it and who last changed it (user ids; `null` when unknown).
+    #[schema(required = true)]
+    pub created_by: Option<i64>,
+    #[schema(required = true)]
+    pub updated_by: Option<i64>,
 }
 
 /// The requests a webhook sends; fixed at creation.
