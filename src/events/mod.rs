@@ -294,58 +294,79 @@ struct Target {
     filter: Option<filter::Filter>,
 }
 
-/// The webhooks of `scope` that want `action`: the project's own and the organization's
-/// (organization-only actions reach only the organization's). Active ones, plus those
-/// paused after failures (their deliveries wait).
-async fn targets(conn: &mut Conn, scope: Scope, action: Name<'_>) -> Result<Vec<Target>> {
-    let rows = store::query(&format!(
-        "SELECT id, send_payload, send_for_all_actions, actions, is_active, disabled_reason, \
-         breaker_opened_at, event_filter, {DESTINATION_COLUMNS} \
-         FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2)"
-    ))
-    .bind(scope.organization_id)
-    .bind(if action.organization_only {
-        -1
-    } else {
-        scope.project_id.unwrap_or(-1)
-    })
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut found = Vec::new();
-    let now = time::now();
-    for row in rows {
-        let active = row.try_get::<i64, _>("is_active")? != 0;
-        let reason: Option<String> = row.try_get("disabled_reason")?;
-        let breaker_open = row
-            .try_get::<Option<i64>, _>("breaker_opened_at")?
-            .is_some();
-        // Kept for later: the webhook's breaker is open (a probe decides when it goes),
-        // or it was switched off after failing for long (switching it on sends it).
-        let held = (active && breaker_open) || (!active && reason.as_deref() == Some("failures"));
-        if !active && !held {
-            continue;
-        }
-        let all = row.try_get::<i64, _>("send_for_all_actions")? != 0;
-        let actions: String = row.try_get("actions")?;
-        let listed = serde_json::from_str::<Vec<String>>(&actions)
-            .unwrap_or_default()
-            .iter()
-            .any(|a| a == action.id);
-        if listed || (all && !action.only_when_listed) {
-            found.push(Target {
-                webhook_id: row.try_get("id")?,
-                listed,
-                send_payload: row.try_get::<i64, _>("send_payload")? != 0,
-                held,
-                destination: Some(Arc::new(Destination::from_row(&row, now)?)),
-                filter: row
-                    .try_get::<Option<String>, _>("event_filter")?
-                    .and_then(|text| serde_json::from_str(&text).ok())
-                    .and_then(|value| filter::Filter::parse(&value).ok()),
-            });
-        }
+/// The webhooks of a scope, active or held (a project's own and its organization's),
+/// read once for every event a transaction emits there: an annotation that completes its
+/// task emits two events from one read. In id order: inserting deliveries locks their
+/// webhooks' rows (`FOR KEY SHARE`, the foreign key) one by one, and the recorder locks
+/// them `FOR UPDATE` in id order too; another order could deadlock with it.
+pub struct Webhooks {
+    rows: Vec<store::Row>,
+}
+
+impl Webhooks {
+    pub async fn of(conn: &mut Conn, scope: Scope) -> Result<Webhooks> {
+        let rows = store::query(&format!(
+            "SELECT id, project_id, send_payload, send_for_all_actions, actions, is_active, \
+             disabled_reason, breaker_opened_at, event_filter, {DESTINATION_COLUMNS} \
+             FROM webhooks WHERE organization_id = $1 AND (project_id IS NULL OR project_id = $2) \
+             ORDER BY id"
+        ))
+        .bind(scope.organization_id)
+        .bind(scope.project_id.unwrap_or(-1))
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(Webhooks { rows })
     }
-    Ok(found)
+
+    /// Those that want `action` (organization-only actions reach only the
+    /// organization's webhooks). Active ones, plus those paused after failures (their
+    /// deliveries wait).
+    fn targets(&self, action: Name<'_>) -> Result<Vec<Target>> {
+        let mut found = Vec::new();
+        let now = time::now();
+        for row in &self.rows {
+            if action.organization_only && row.try_get::<Option<i64>, _>("project_id")?.is_some() {
+                continue;
+            }
+            let active = row.try_get::<i64, _>("is_active")? != 0;
+            let reason: Option<String> = row.try_get("disabled_reason")?;
+            let breaker_open = row
+                .try_get::<Option<i64>, _>("breaker_opened_at")?
+                .is_some();
+            // Kept for later: the webhook's breaker is open (a probe decides when it goes),
+            // or it was switched off after failing for long (switching it on sends it).
+            let held =
+                (active && breaker_open) || (!active && reason.as_deref() == Some("failures"));
+            if !active && !held {
+                continue;
+            }
+            let all = row.try_get::<i64, _>("send_for_all_actions")? != 0;
+            let actions: String = row.try_get("actions")?;
+            let listed = serde_json::from_str::<Vec<String>>(&actions)
+                .unwrap_or_default()
+                .iter()
+                .any(|a| a == action.id);
+            if listed || (all && !action.only_when_listed) {
+                found.push(Target {
+                    webhook_id: row.try_get("id")?,
+                    listed,
+                    send_payload: row.try_get::<i64, _>("send_payload")? != 0,
+                    held,
+                    destination: Some(Arc::new(Destination::from_row(row, now)?)),
+                    filter: row
+                        .try_get::<Option<String>, _>("event_filter")?
+                        .and_then(|text| serde_json::from_str(&text).ok())
+                        .and_then(|value| filter::Filter::parse(&value).ok()),
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The webhooks of `scope` that want `action` (see [`Webhooks::targets`]).
+async fn targets(conn: &mut Conn, scope: Scope, action: Name<'_>) -> Result<Vec<Target>> {
+    Webhooks::of(conn, scope).await?.targets(action)
 }
 
 /// Writes `action` into the outbox of the open transaction: one event per body (bulk
@@ -360,7 +381,19 @@ pub async fn emit(
     action: Action,
     build: impl AsyncFnOnce(&mut Conn) -> Result<Vec<Map<String, Value>>>,
 ) -> Result<()> {
-    let targets = targets(tx, scope, action.into()).await?;
+    let webhooks = Webhooks::of(tx, scope).await?;
+    emit_among(tx, &webhooks, scope, action, build).await
+}
+
+/// [`emit`] with the scope's webhooks read already (several events of one transaction).
+pub async fn emit_among(
+    tx: &mut Conn,
+    webhooks: &Webhooks,
+    scope: Scope,
+    action: Action,
+    build: impl AsyncFnOnce(&mut Conn) -> Result<Vec<Map<String, Value>>>,
+) -> Result<()> {
+    let targets = webhooks.targets(action.into())?;
     if targets.is_empty() {
         return Ok(());
     }
@@ -486,18 +519,6 @@ async fn record(
     let now = time::now();
     let sequence = next_sequence(tx, scope.organization_id).await?;
     let payload = Value::Object(payload).to_string();
-    let event_id: i64 = store::query_scalar(
-        "INSERT INTO events (organization_id, project_id, action, sequence, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(scope.organization_id)
-    .bind(scope.project_id)
-    .bind(action.id)
-    .bind(sequence)
-    .bind(&payload)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
     // Deliveries whose webhook has a free send slot are inserted leased to this process and
     // handed to its dispatcher at commit; the others are due now, for a claim.
     let leases: Vec<_> = targets
@@ -514,42 +535,103 @@ async fn record(
             lease
         })
         .collect();
-    // One statement per event, however many webhooks: event_id and the time are shared
-    // parameters, each row adds its message id, webhook, payload flag, status and lease.
-    const PER_ROW: usize = 7;
+    // One statement per event, however many webhooks (up to 200 a statement): each row
+    // binds its message id, webhook, payload flag, status and lease; the event's id and
+    // the time are shared.
+    let rows: Vec<DeliveryRow> = targets
+        .iter()
+        .zip(&leases)
+        .map(|(target, lease)| DeliveryRow {
+            message_id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+            webhook_id: target.webhook_id,
+            send_payload: flag(target.send_payload),
+            status: if target.held { "held" } else { "pending" },
+            next_attempt_at: lease.map_or(now, |l| l.until),
+            lease_until: lease.map(|l| l.until),
+            lease_owner: lease.and_then(|l| l.owner),
+        })
+        .collect();
+    let mut chunks = rows.chunks(200);
     let mut inserted: HashMap<i64, (i64, String)> = HashMap::with_capacity(targets.len());
     let mut ids = Vec::with_capacity(targets.len());
-    for (chunk, leases) in targets.chunks(200).zip(leases.chunks(200)) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let list: Vec<String> = (0..PER_ROW)
-                    .map(|c| format!("${}", 3 + i * PER_ROW + c))
-                    .collect();
-                format!("({}, $1, $2, $2)", list.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO deliveries (message_id, webhook_id, send_payload, status, next_attempt_at, \
-             lease_until, lease_owner, event_id, created_at, updated_at) VALUES {} \
-             RETURNING id, webhook_id, message_id",
-            rows.join(", ")
-        );
-        let mut query = store::query(&sql).bind(event_id).bind(now);
-        for (target, lease) in chunk.iter().zip(leases) {
-            query = query
-                .bind(format!("msg_{}", uuid::Uuid::now_v7().simple()))
-                .bind(target.webhook_id)
-                .bind(flag(target.send_payload))
-                .bind(if target.held { "held" } else { "pending" })
-                .bind(lease.map_or(now, |l| l.until))
-                .bind(lease.map(|l| l.until))
-                .bind(lease.and_then(|l| l.owner));
+    let mut keep = |row: &store::Row| -> Result<()> {
+        let id: i64 = row.try_get("id")?;
+        ids.push(id);
+        inserted.insert(row.try_get("webhook_id")?, (id, row.try_get("message_id")?));
+        Ok(())
+    };
+    const EVENT_COLUMNS: &str =
+        "organization_id, project_id, action, sequence, payload, created_at";
+    let event_values = format!("$1, $2, $3, {}, $5, $6", sequence.expression(4));
+    fn bind_event<'q>(
+        query: store::Query<'q>,
+        scope: Scope,
+        action: &str,
+        sequence: &schema::EventSequence,
+        payload: &str,
+        now: i64,
+    ) -> store::Query<'q> {
+        let query = query
+            .bind(scope.organization_id)
+            .bind(scope.project_id)
+            .bind(action);
+        sequence.bind(query).bind(payload).bind(now)
+    }
+    let (event_id, sequence): (i64, i64) = match chunks.next() {
+        // PostgreSQL: the event and its deliveries in one statement, one round trip.
+        Some(first) if tx.backend().has_writable_cte() => {
+            let sql = format!(
+                "WITH e AS (INSERT INTO events ({EVENT_COLUMNS}) VALUES ({event_values}) \
+                 RETURNING id, sequence), \
+                 d AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}, event_id, created_at, updated_at) \
+                 SELECT v.*, e.id, $6, $6 FROM e CROSS JOIN (VALUES {}) AS v ORDER BY v.column2 \
+                 RETURNING id, webhook_id, message_id) \
+                 SELECT d.id, d.webhook_id, d.message_id, e.id AS event_id, e.sequence \
+                 FROM d CROSS JOIN e",
+                delivery_values(7, first.len(), "")
+            );
+            let found = bind_rows(
+                bind_event(
+                    store::query(&sql),
+                    scope,
+                    action.id,
+                    &sequence,
+                    &payload,
+                    now,
+                ),
+                first,
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &found {
+                keep(row)?;
+            }
+            let row = found.first().ok_or(store::Error::RowNotFound)?;
+            (row.try_get("event_id")?, row.try_get("sequence")?)
         }
-        for row in query.fetch_all(&mut *tx).await? {
-            let id: i64 = row.try_get("id")?;
-            ids.push(id);
-            inserted.insert(row.try_get("webhook_id")?, (id, row.try_get("message_id")?));
+        first => {
+            let sql = format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({event_values}) RETURNING id, sequence"
+            );
+            let row = bind_event(
+                store::query(&sql),
+                scope,
+                action.id,
+                &sequence,
+                &payload,
+                now,
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let event: (i64, i64) = (row.try_get("id")?, row.try_get("sequence")?);
+            if let Some(chunk) = first {
+                insert_deliveries(tx, event.0, now, chunk, &mut keep).await?;
+            }
+            event
         }
+    };
+    for chunk in chunks {
+        insert_deliveries(tx, event_id, now, chunk, &mut keep).await?;
     }
     // The jobs of the leased ones, from what is at hand: nothing is read back.
     if let Some(pending) = tx.hook::<Pending>() {
@@ -577,10 +659,74 @@ async fn record(
 }
 
 /// The organization's next event number (see `store::schema::next_event_sequence`).
-async fn next_sequence(tx: &mut Conn, organization_id: i64) -> Result<i64> {
+async fn next_sequence(tx: &mut Conn, organization_id: i64) -> Result<schema::EventSequence> {
     schema::next_event_sequence(tx, organization_id)
         .await?
         .ok_or(Error::NotFound("Organization"))
+}
+
+/// A delivery row as `record` inserts it, but for its event and times.
+struct DeliveryRow {
+    message_id: String,
+    webhook_id: i64,
+    send_payload: i64,
+    status: &'static str,
+    next_attempt_at: i64,
+    lease_until: Option<i64>,
+    lease_owner: Option<i64>,
+}
+
+/// The columns of [`DeliveryRow`], in the order they are bound.
+const DELIVERY_COLUMNS: &str =
+    "message_id, webhook_id, send_payload, status, next_attempt_at, lease_until, lease_owner";
+
+/// `rows` tuples of [`DeliveryRow`]'s placeholders from `$first` on, each followed by
+/// `tail` (more values, or nothing).
+fn delivery_values(first: usize, rows: usize, tail: &str) -> String {
+    const PER_ROW: usize = 7;
+    (0..rows)
+        .map(|i| {
+            let list: Vec<String> = (0..PER_ROW)
+                .map(|c| format!("${}", first + i * PER_ROW + c))
+                .collect();
+            format!("({}{tail})", list.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bind_rows<'q>(mut query: store::Query<'q>, rows: &[DeliveryRow]) -> store::Query<'q> {
+    for row in rows {
+        query = query
+            .bind(&row.message_id)
+            .bind(row.webhook_id)
+            .bind(row.send_payload)
+            .bind(row.status)
+            .bind(row.next_attempt_at)
+            .bind(row.lease_until)
+            .bind(row.lease_owner);
+    }
+    query
+}
+
+/// Inserts deliveries of event `event_id`, handing each inserted row to `keep`.
+async fn insert_deliveries(
+    tx: &mut Conn,
+    event_id: i64,
+    now: i64,
+    rows: &[DeliveryRow],
+    keep: &mut impl FnMut(&store::Row) -> Result<()>,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO deliveries ({DELIVERY_COLUMNS}, event_id, created_at, updated_at) \
+         VALUES {} RETURNING id, webhook_id, message_id",
+        delivery_values(3, rows.len(), ", $1, $2, $2")
+    );
+    let query = bind_rows(store::query(&sql).bind(event_id).bind(now), rows);
+    for row in query.fetch_all(&mut *tx).await? {
+        keep(&row)?;
+    }
+    Ok(())
 }
 
 /// A body from (key, value) pairs, in order.

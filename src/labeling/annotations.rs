@@ -294,30 +294,61 @@ async fn insert_serialized(
     result: Option<String>,
     bulk_created: bool,
 ) -> Result<i64> {
+    let row = insert_returning(
+        tx,
+        actor,
+        (project_id, task_id),
+        new,
+        result,
+        bulk_created,
+        "id",
+    )
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// The columns of [`SELECT`] as an insert returns them (the result, which the caller
+/// holds, is not sent back).
+const RETURNING: &str = "id, task_id, project_id, NULL AS result, was_cancelled, \
+    ground_truth, lead_time, completed_by, (SELECT email FROM users WHERE id = $7) AS email, \
+    updated_by, unique_id, import_id, last_action, bulk_created, parent_prediction, \
+    parent_annotation, draft_created_at, created_at, updated_at";
+
+/// Inserts an annotation row, answering its columns `returning`.
+async fn insert_returning(
+    tx: &mut Conn,
+    actor: &Actor,
+    (project_id, task_id): (i64, i64),
+    new: NewAnnotation,
+    result: Option<String>,
+    bulk_created: bool,
+    returning: &str,
+) -> Result<Row> {
     let now = time::now();
-    let id: i64 = store::query_scalar(
+    let sql = format!(
         "INSERT INTO annotations (task_id, project_id, result, was_cancelled, ground_truth, \
          lead_time, completed_by, updated_by, unique_id, import_id, last_action, bulk_created, \
          parent_prediction, parent_annotation, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
-    )
-    .bind(task_id)
-    .bind(project_id)
-    .bind(result)
-    .bind(flag(new.was_cancelled))
-    .bind(flag(new.ground_truth))
-    .bind(new.lead_time)
-    .bind(actor.user_id)
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(new.import_id)
-    .bind(new.last_action)
-    .bind(flag(bulk_created))
-    .bind(new.parent_prediction)
-    .bind(new.parent_annotation)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+         RETURNING {returning}"
+    );
+    Ok(store::query(&sql)
+        .bind(task_id)
+        .bind(project_id)
+        .bind(result)
+        .bind(flag(new.was_cancelled))
+        .bind(flag(new.ground_truth))
+        .bind(new.lead_time)
+        .bind(actor.user_id)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(new.import_id)
+        .bind(new.last_action)
+        .bind(flag(bulk_created))
+        .bind(new.parent_prediction)
+        .bind(new.parent_annotation)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?)
 }
 
 /// The body of ANNOTATION_CREATED / ANNOTATION_UPDATED, read inside the transaction.
@@ -337,49 +368,75 @@ async fn single_body(
 }
 
 /// Creates an annotation (or a skip) on a task and emits ANNOTATION_CREATED.
+///
+/// The busiest write, so it takes few round trips (each is a wait on PostgreSQL): the
+/// task, locked, with its project in one read; the insert answers the annotation, and
+/// the task's counters are refreshed with `updated_by` in one update that answers the
+/// task as committed; the webhooks are read once for both events.
 pub async fn create(
     tx: &mut Conn,
     actor: &Actor,
     task_id: i64,
     input: AnnotationInput,
 ) -> Result<Annotation> {
-    let task = tasks::get(tx, actor, task_id).await?;
+    let columns = format!("{}, {}", tasks::SELECT_COLUMNS, stats::COUNTER_COLUMNS);
+    let (task, mut project) =
+        projects::locked_task_with_project(tx, actor, task_id, &columns).await?;
+    let before = stats::TaskCounters::read(&task)?;
+    let task = tasks::from_row(&task)?;
     let mut new = NewAnnotation::from(input);
     // A result may be megabytes, and its parsed form many times that: only its text is
     // kept, as it came, parsed where a webhook body needs it.
     let result = new.result.take().map(StoredJson::into_text);
-    let id = insert_serialized(
+    let row = insert_returning(
         tx,
         actor,
-        task.project_id,
-        task.id,
+        (task.project_id, task.id),
         new,
         result.clone(),
         false,
+        RETURNING,
     )
     .await?;
-    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
-        .bind(actor.user_id)
-        .bind(time::now())
-        .bind(task.id)
-        .execute(&mut *tx)
-        .await?;
+    let annotation = from_row(&row)?;
     // Submitted or skipped: the label stream's lock on the task is given back.
     super::stream::release(tx, task.id, actor.user_id).await?;
-    let mut project = projects::get_unchecked(tx, task.project_id).await?;
-    let delta = stats::refresh_task_counters(tx, &mut project, task.id).await?;
-    let annotation = get_without_result(tx, actor, id).await?;
-    events::emit(
+    let (delta, task) = stats::refresh_locked_task(
         tx,
-        project.scope().by(actor.user_id),
+        &mut project,
+        task.id,
+        before,
+        actor.user_id,
+        tasks::COLUMNS,
+    )
+    .await?;
+    let task = tasks::from_row(&task)?;
+    let scope = project.scope().by(actor.user_id);
+    let webhooks = events::Webhooks::of(tx, scope).await?;
+    events::emit_among(
+        tx,
+        &webhooks,
+        scope,
         Action::AnnotationCreated,
-        async |conn| {
+        async |_| {
             let annotation = with_result(annotation.clone(), result.as_deref());
-            Ok(vec![single_body(conn, annotation, &project).await?])
+            Ok(vec![events::body([
+                ("annotation", annotation.into_snapshot()),
+                ("project", project.snapshot()),
+                ("task", task.snapshot()),
+            ])])
         },
     )
     .await?;
-    emit_completed(tx, actor, &project, task.id, &delta).await?;
+    if delta.completed_task() {
+        events::emit_among(tx, &webhooks, scope, Action::TaskCompleted, async |_| {
+            Ok(vec![events::body([
+                ("task", task.snapshot()),
+                ("project", project.snapshot()),
+            ])])
+        })
+        .await?;
+    }
     if !annotation.was_cancelled {
         super::ml_backends::count_new_annotations(tx, &project, 1).await?;
     }

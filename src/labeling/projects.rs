@@ -157,16 +157,51 @@ impl Project {
 /// The projects query, with the statistics as of now (`store::counters`: on PostgreSQL
 /// the row's plus the deltas not yet folded into it, read in the same statement).
 fn select(conn: &Conn) -> String {
+    let (columns, joins) = select_parts(conn);
+    format!("SELECT {columns} FROM projects p{joins}")
+}
+
+/// The columns of [`select`], and the joins after `projects p` they need.
+fn select_parts(conn: &Conn) -> (String, String) {
     let counters = Counters::of(conn.backend());
-    format!(
-        "SELECT p.id, p.organization_id, p.title, p.description, p.label_config, \
-         p.parsed_label_config, p.control_weights, p.data_types, \
-         p.config_suitable_for_bulk_annotation, p.settings, p.maximum_annotations, p.skip_queue, \
-         p.token, p.updated_by, p.created_at, p.updated_at, \
-         u.id AS creator_id, u.email, u.first_name, u.last_name, {} \
-         FROM projects p JOIN users u ON u.id = p.created_by{}",
-        counters.columns, counters.join
+    (
+        format!(
+            "p.id, p.organization_id, p.title, p.description, p.label_config, \
+             p.parsed_label_config, p.control_weights, p.data_types, \
+             p.config_suitable_for_bulk_annotation, p.settings, p.maximum_annotations, \
+             p.skip_queue, p.token, p.updated_by, p.created_at, p.updated_at, \
+             u.id AS creator_id, u.email, u.first_name, u.last_name, {}",
+            counters.columns
+        ),
+        format!(" JOIN users u ON u.id = p.created_by{}", counters.join),
     )
+}
+
+/// A task of the actor's organization (404 otherwise) and its project, in one
+/// statement: the task's `task_columns` (of `t`, plain names separated by commas) as a
+/// row of their own, and the project. The task's row stays locked until commit
+/// (PostgreSQL), for a change that moves its counters: what is read here is what the
+/// change starts from.
+pub(super) async fn locked_task_with_project(
+    conn: &mut Conn,
+    actor: &Actor,
+    task_id: i64,
+    task_columns: &str,
+) -> Result<(Row, Project)> {
+    let (columns, joins) = select_parts(conn);
+    let sql = format!(
+        "SELECT {task_columns}, {columns} FROM tasks t JOIN projects p ON p.id = t.project_id{joins} \
+         WHERE t.id = $1 AND p.organization_id = $2{}",
+        conn.backend().for_update_of("t")
+    );
+    let row = store::query(&sql)
+        .bind(task_id)
+        .bind(actor.organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(Error::NotFound("Task"))?;
+    let (task, project) = row.split(task_columns.split(',').count());
+    Ok((task, from_row(&project)?))
 }
 
 fn from_row(row: &Row) -> store::Result<Project> {

@@ -52,9 +52,14 @@ fn finished_condition(finishing: Finishing) -> String {
 
 /// `UPDATE tasks` recomputing the counters of the tasks matched by `where_clause`.
 fn refresh_sql(finishing: Finishing, where_clause: &str) -> String {
+    refresh_sql_setting(finishing, "", where_clause)
+}
+
+/// [`refresh_sql`], setting `also` too (`"updated_by = $2, "`: ends with a comma).
+fn refresh_sql_setting(finishing: Finishing, also: &str, where_clause: &str) -> String {
     let finished = finished_condition(finishing);
     format!(
-        "UPDATE tasks SET \
+        "UPDATE tasks SET {also}\
          total_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 0), \
          cancelled_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 1), \
          useful_annotations = (SELECT COUNT(*) FROM annotations a WHERE a.task_id = tasks.id AND a.was_cancelled = 0 AND a.ground_truth = 0 AND a.result IS NOT NULL), \
@@ -65,8 +70,9 @@ fn refresh_sql(finishing: Finishing, where_clause: &str) -> String {
     )
 }
 
+/// A task's counters, as read before a change moves them ([`TaskCounters::read`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct TaskCounters {
+pub struct TaskCounters {
     total: i64,
     cancelled: i64,
     useful: i64,
@@ -86,14 +92,26 @@ async fn read_counters(conn: &mut Conn, task_id: i64) -> Result<Option<TaskCount
     Ok(row.as_ref().map(counters_from).transpose()?)
 }
 
+/// The task's counter columns under their names, for a statement that reads a task `t`
+/// before changing it ([`TaskCounters::read`]).
+pub const COUNTER_COLUMNS: &str = "t.total_annotations, t.cancelled_annotations, \
+    t.useful_annotations, t.ground_truth_annotations, t.total_predictions, t.is_labeled";
+
+impl TaskCounters {
+    /// From a row with the columns of [`COUNTER_COLUMNS`] (by name).
+    pub fn read(row: &Row) -> store::Result<TaskCounters> {
+        counters_from(row)
+    }
+}
+
 fn counters_from(row: &Row) -> store::Result<TaskCounters> {
     Ok(TaskCounters {
-        total: row.try_get(0)?,
-        cancelled: row.try_get(1)?,
-        useful: row.try_get(2)?,
-        ground_truth: row.try_get(3)?,
-        predictions: row.try_get(4)?,
-        labeled: row.try_get(5)?,
+        total: row.try_get("total_annotations")?,
+        cancelled: row.try_get("cancelled_annotations")?,
+        useful: row.try_get("useful_annotations")?,
+        ground_truth: row.try_get("ground_truth_annotations")?,
+        predictions: row.try_get("total_predictions")?,
+        labeled: row.try_get("is_labeled")?,
     })
 }
 
@@ -140,7 +158,45 @@ pub async fn refresh_task_counters(
         .bind(task_id)
         .fetch_one(&mut *conn)
         .await?;
-    let after = counters_from(&row)?;
+    Ok(apply_difference(project, before, counters_from(&row)?))
+}
+
+/// [`refresh_task_counters`] for a task whose row this transaction has locked and read
+/// (`before`): one statement, which also records who changed the task and when, and
+/// returns the task's columns `returning` (its state as committed).
+pub async fn refresh_locked_task(
+    conn: &mut Conn,
+    project: &mut Project,
+    task_id: i64,
+    before: TaskCounters,
+    updated_by: i64,
+    returning: &str,
+) -> Result<(ProjectDelta, Row)> {
+    let sql = format!(
+        "{} RETURNING useful_annotations, ground_truth_annotations, {returning}",
+        refresh_sql_setting(
+            Finishing::of(project),
+            "updated_by = $2, updated_at = $3, ",
+            "id = $1"
+        )
+    );
+    let row = store::query(&sql)
+        .bind(task_id)
+        .bind(updated_by)
+        .bind(crate::store::time::now())
+        .fetch_one(&mut *conn)
+        .await?;
+    let delta = apply_difference(project, before, counters_from(&row)?);
+    Ok((delta, row))
+}
+
+/// The difference between a task's counters before and after a change, added to
+/// `project`'s statistics in memory.
+fn apply_difference(
+    project: &mut Project,
+    before: TaskCounters,
+    after: TaskCounters,
+) -> ProjectDelta {
     let has_useful = |c: &TaskCounters| i64::from(c.useful > 0);
     let task = TaskCounters {
         total: after.total - before.total,
@@ -162,7 +218,7 @@ pub async fn refresh_task_counters(
     stats.total_predictions_number += task.predictions;
     stats.finished_task_number += task.labeled;
     stats.num_tasks_with_annotations += delta.with_useful;
-    Ok(delta)
+    delta
 }
 
 /// Writes what [`refresh_task_counters`] computed into the project's counters.

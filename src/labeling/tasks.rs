@@ -39,7 +39,18 @@ const SELECT: &str = "SELECT t.id, t.project_id, t.inner_id, t.data, t.meta, t.o
     t.is_labeled, t.total_annotations, t.cancelled_annotations, t.total_predictions, \
     t.created_by, t.updated_by, t.created_at, t.updated_at FROM tasks t";
 
-fn from_row(row: &Row) -> store::Result<Task> {
+/// The columns of [`SELECT`], for a statement that reads a task beside other things.
+pub(super) const SELECT_COLUMNS: &str = "t.id, t.project_id, t.inner_id, t.data, t.meta, \
+    t.overlap, t.is_labeled, t.total_annotations, t.cancelled_annotations, \
+    t.total_predictions, t.created_by, t.updated_by, t.created_at, t.updated_at";
+
+/// The columns of [`SELECT`] without the table's alias, for `RETURNING` (a change that
+/// answers the task's state in the same statement).
+pub(super) const COLUMNS: &str = "id, project_id, inner_id, data, meta, overlap, \
+    is_labeled, total_annotations, cancelled_annotations, total_predictions, \
+    created_by, updated_by, created_at, updated_at";
+
+pub(super) fn from_row(row: &Row) -> store::Result<Task> {
     Ok(Task {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -626,5 +637,19 @@ pub async fn ids_in_project(
             }
             Ok(found)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `COLUMNS` is `SELECT`'s list without the alias: a task read and a task returned by
+    /// a change are parsed by the same `from_row`.
+    #[test]
+    fn returning_columns_are_the_selected_ones() {
+        let selected = super::SELECT
+            .trim_start_matches("SELECT ")
+            .trim_end_matches(" FROM tasks t");
+        assert_eq!(selected, super::SELECT_COLUMNS);
+        assert_eq!(selected.replace("t.", ""), super::COLUMNS);
     }
 }

@@ -70,6 +70,14 @@ impl Backend {
         self.lock(" FOR KEY SHARE")
     }
 
+    /// ` FOR UPDATE OF <alias>`: lock the rows of one table of a join until commit.
+    pub fn for_update_of(self, alias: &str) -> String {
+        match self {
+            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
+            Backend::Sqlite => String::new(),
+        }
+    }
+
     fn lock(self, clause: &'static str) -> &'static str {
         match self {
             Backend::Postgres => clause,
@@ -79,6 +87,13 @@ impl Backend {
 
     /// Whether the SQL has `LATERAL` joins (PostgreSQL).
     pub fn has_lateral(self) -> bool {
+        self == Backend::Postgres
+    }
+
+    /// Whether a `WITH` may hold an `INSERT ... RETURNING` whose rows the statement goes
+    /// on to use (PostgreSQL): several writes in one round trip. (SQLite's statements run
+    /// in the process: a round trip costs it nothing.)
+    pub fn has_writable_cte(self) -> bool {
         self == Backend::Postgres
     }
 }

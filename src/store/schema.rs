@@ -6,7 +6,7 @@
 //! that has shipped, add a new one.
 
 use super::Backend;
-use super::sql::{Conn, Pool, query, query_scalar};
+use super::sql::{Conn, Pool, Query, query, query_scalar};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, INITIAL),
@@ -71,29 +71,55 @@ pub async fn create_event_sequence(
     Ok(())
 }
 
+/// An organization's next event number, as the statement that inserts the event takes
+/// it (see [`next_event_sequence`]).
+#[derive(Debug)]
+pub enum EventSequence {
+    /// SQLite: the number, taken already.
+    Taken(i64),
+    /// PostgreSQL: the organization's sequence, which the insert itself advances
+    /// (`nextval`): no round trip of its own.
+    Sequence(String),
+}
+
+impl EventSequence {
+    /// The SQL for the number, bound as parameter `$n`.
+    pub fn expression(&self, n: usize) -> String {
+        match self {
+            EventSequence::Taken(_) => format!("${n}"),
+            EventSequence::Sequence(_) => format!("nextval(${n}::regclass)"),
+        }
+    }
+
+    /// Binds the parameter of [`EventSequence::expression`].
+    pub fn bind<'q>(&self, query: Query<'q>) -> Query<'q> {
+        match self {
+            EventSequence::Taken(number) => query.bind(*number),
+            EventSequence::Sequence(name) => query.bind(name.as_str()),
+        }
+    }
+}
+
 /// The organization's next event number; `None` if there is no such organization. SQLite
 /// counts in the organization's row (one writer: no wait, no gap). PostgreSQL takes it
 /// from the organization's sequence, which never waits for another transaction (a
-/// rolled-back change leaves its number unused).
+/// rolled-back change leaves its number unused), in the statement that inserts the event.
 pub async fn next_event_sequence(
     conn: &mut Conn,
     organization_id: i64,
-) -> super::sql::Result<Option<i64>> {
+) -> super::sql::Result<Option<EventSequence>> {
     match conn.backend() {
-        Backend::Sqlite => {
-            query_scalar(
-                "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 \
-                 RETURNING event_sequence",
-            )
-            .bind(organization_id)
-            .fetch_optional(&mut *conn)
-            .await
-        }
-        Backend::Postgres => query_scalar("SELECT nextval($1::regclass)")
-            .bind(organization_sequence(organization_id))
-            .fetch_one(&mut *conn)
-            .await
-            .map(Some),
+        Backend::Sqlite => Ok(query_scalar(
+            "UPDATE organizations SET event_sequence = event_sequence + 1 WHERE id = $1 \
+             RETURNING event_sequence",
+        )
+        .bind(organization_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(EventSequence::Taken)),
+        Backend::Postgres => Ok(Some(EventSequence::Sequence(organization_sequence(
+            organization_id,
+        )))),
     }
 }
 

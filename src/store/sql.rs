@@ -301,6 +301,25 @@ pub struct Row {
 }
 
 impl Row {
+    /// Splits a row in two at column `at`: a statement that reads two objects at once
+    /// (a join) answers both, each with its own column names.
+    pub fn split(self, at: usize) -> (Row, Row) {
+        let mut values = self.values;
+        let rest = values.split_off(at.min(values.len()));
+        let at = values.len();
+        let (left, right) = self.columns.split_at(at);
+        (
+            Row {
+                columns: left.into(),
+                values,
+            },
+            Row {
+                columns: right.into(),
+                values: rest,
+            },
+        )
+    }
+
     pub fn try_get<'r, T: Decode<'r>, I: ColumnIndex>(&'r self, index: I) -> Result<T> {
         let position = index.position(self).ok_or_else(|| Error::Column {
             column: index.to_string(),
@@ -682,9 +701,23 @@ impl Pool {
     }
 
     pub async fn postgres(url: &str, size: u32) -> Result<Pool> {
+        use sqlx::Connection as _;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(size)
             .acquire_timeout(std::time::Duration::from_secs(30))
+            // sqlx pings every connection it hands out by default: one more round trip
+            // for every transaction and read. Only a connection left idle for a while is
+            // checked (the server, or something between, may have closed it); one in
+            // steady use shows a broken link on its next statement anyway.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > std::time::Duration::from_secs(10) {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         Ok(Pool(PoolInner::Postgres(pool)))
