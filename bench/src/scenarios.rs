@@ -150,6 +150,22 @@ pub async fn ceiling(o: &Opts) -> anyhow::Result<Vec<Row>> {
 
 pub async fn api(o: &Opts) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
+    // PostgreSQL: pgbench's TPC-B on the same machine, in the same run, as the reference
+    // the creates/s are read against (`x_pgbench` on every row).
+    let pgbench = match o.backend {
+        Backend::Postgres => {
+            let secs = o.pick(20, 5);
+            let tps = tokio::task::spawn_blocking(move || crate::server::pgbench_tpcb(16, secs))
+                .await??;
+            rows.push(
+                Row::new("pgbench TPC-B (scale 1), 16 clients")
+                    .set("creates_per_s", tps)
+                    .set("x_pgbench", 1.0),
+            );
+            Some(tps)
+        }
+        Backend::Sqlite => None,
+    };
     for webhooks in [0usize, 1, 10] {
         let server = Server::start(o.backend, &[])?;
         let rx = Receiver::start(Mode::Ok, Keep::Count).await?;
@@ -188,24 +204,26 @@ pub async fn api(o: &Opts) -> anyhow::Result<Vec<Row>> {
             expected += r.ok * webhooks as u64;
             let t = Instant::now();
             let drained = rx.wait_acked(expected, Duration::from_secs(120)).await;
-            rows.push(
-                Row::new(format!("{webhooks} webhooks, {clients} clients"))
-                    .set("creates_per_s", r.rate)
-                    .set("p50_ms", r.latency.p50_ms)
-                    .set("p99_ms", r.latency.p99_ms)
-                    .set("errors", r.errors as f64)
-                    .set("deliveries_per_s", delivered_during as f64 / r.seconds)
-                    .set(
-                        "drain_after_s",
-                        if drained {
-                            t.elapsed().as_secs_f64()
-                        } else {
-                            f64::NAN
-                        },
-                    )
-                    .set("server_cpu_pct", usage.cpu_percent)
-                    .set("server_cpu_us_per_create", usage.us_per(r.ok)),
-            );
+            let row = Row::new(format!("{webhooks} webhooks, {clients} clients"))
+                .set("creates_per_s", r.rate)
+                .set("p50_ms", r.latency.p50_ms)
+                .set("p99_ms", r.latency.p99_ms)
+                .set("errors", r.errors as f64)
+                .set("deliveries_per_s", delivered_during as f64 / r.seconds)
+                .set(
+                    "drain_after_s",
+                    if drained {
+                        t.elapsed().as_secs_f64()
+                    } else {
+                        f64::NAN
+                    },
+                )
+                .set("server_cpu_pct", usage.cpu_percent)
+                .set("server_cpu_us_per_create", usage.us_per(r.ok));
+            rows.push(match pgbench {
+                Some(tps) => row.set("x_pgbench", r.rate / tps),
+                None => row,
+            });
         }
     }
     Ok(rows)

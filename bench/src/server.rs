@@ -234,3 +234,50 @@ impl Drop for Server {
         }
     }
 }
+
+/// pgbench's TPC-B-like transaction on this machine's PostgreSQL, as the reference the
+/// API's figures are read against (issue 20): a scratch database initialized with
+/// `pgbench -i` (scale 1), then `pgbench -c <clients> -j 2 -T <secs>`; returns its tps.
+pub fn pgbench_tpcb(clients: usize, secs: u64) -> anyhow::Result<f64> {
+    let name = format!(
+        "lhbench_pgbench_{}_{}",
+        std::process::id(),
+        DB_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    psql(&format!("CREATE DATABASE {name}"))?;
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let run = || -> anyhow::Result<f64> {
+        let init = Command::new("pgbench")
+            .args(["-i", "-q", &url])
+            .output()
+            .context("running pgbench -i")?;
+        if !init.status.success() {
+            bail!("pgbench -i: {}", String::from_utf8_lossy(&init.stderr));
+        }
+        let out = Command::new("pgbench")
+            .args([
+                "-c",
+                &clients.to_string(),
+                "-j",
+                "2",
+                "-T",
+                &secs.to_string(),
+                &url,
+            ])
+            .output()
+            .context("running pgbench")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "tps = 3748.123456 (without initial connection time)"
+        text.lines()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("tps = ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|n| n.parse().ok())
+            })
+            .with_context(|| format!("no tps in pgbench's output: {text}"))
+    };
+    let tps = run();
+    let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    tps
+}
