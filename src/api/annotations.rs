@@ -1,17 +1,14 @@
 //! `/api/tasks/{id}/annotations/` and `/api/annotations/{id}/`.
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 
-use super::AppState;
 use super::error::ApiResult;
-use super::extract::{Id, LsJson};
+use super::extract::{Caller, Id, LsJson};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::annotations::{self, AnnotationInput};
 use crate::labeling::render::AnnotationView;
 use crate::labeling::tasks;
-use crate::shared::Actor;
 use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -49,18 +46,14 @@ pub(super) fn routes() -> Vec<Route> {
     )
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(task_id): Id,
-) -> ApiResult<Json<Vec<AnnotationView>>> {
-    let mut conn = state.db.reader().acquire().await?;
-    tasks::get(&mut conn, &actor, task_id).await?;
+async fn list(caller: Caller, Id(task_id): Id) -> ApiResult<Json<Vec<AnnotationView>>> {
+    let mut conn = caller.reader().await?;
+    tasks::get(&mut conn, &caller.actor, task_id).await?;
     let found = annotations::for_tasks(&mut conn, &[task_id]).await?;
     Ok(Json(
         found
             .iter()
-            .filter(|a| annotations::visible_to(&actor, a))
+            .filter(|a| annotations::visible_to(&caller.actor, a))
             .map(|a| a.api())
             .collect(),
     ))
@@ -68,47 +61,37 @@ async fn list(
 
 /// Creates an annotation, or a skip with `was_cancelled: true`.
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(task_id): Id,
     LsJson(input): LsJson<AnnotationInput>,
 ) -> ApiResult<(StatusCode, Json<AnnotationView>)> {
-    let annotation = state
-        .db
-        .write(async |tx| annotations::create(tx, &actor, task_id, input).await)
+    let annotation = caller
+        .write(async |tx, actor| annotations::create(tx, actor, task_id, input).await)
         .await?;
     Ok((StatusCode::CREATED, Json(annotation.into_api())))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<AnnotationView>> {
-    let mut conn = state.db.reader().acquire().await?;
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<AnnotationView>> {
+    let mut conn = caller.reader().await?;
     Ok(Json(
-        annotations::get(&mut conn, &actor, id).await?.into_api(),
+        annotations::get(&mut conn, &caller.actor, id)
+            .await?
+            .into_api(),
     ))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsJson(input): LsJson<AnnotationInput>,
 ) -> ApiResult<Json<AnnotationView>> {
-    let annotation = state
-        .db
-        .write(async |tx| annotations::update(tx, &actor, id, input).await)
+    let annotation = caller
+        .write(async |tx, actor| annotations::update(tx, actor, id, input).await)
         .await?;
     Ok(Json(annotation.into_api()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
+async fn remove(Caller { state, actor }: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     state
         .db
         .write(async |tx| annotations::delete(tx, &actor, &state.labeling, id).await)

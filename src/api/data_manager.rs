@@ -1,20 +1,17 @@
 //! `/api/dm/actions`: Label Studio's data manager actions on selected tasks.
 
-use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{LsJson, LsQuery, required_query_id};
+use super::extract::{Caller, LsJson, LsQuery, required_query_id};
 use super::route::{Route, get, post, tagged};
 use crate::labeling::tasks::{Comparison, TaskColumn, TaskSelection};
 use crate::labeling::{annotations, predictions, projects, tasks};
-use crate::shared::Actor;
 use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -135,8 +132,7 @@ struct Selection {
 }
 
 async fn run(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsQuery(query): LsQuery<ActionQuery>,
     LsJson(body): LsJson<ActionBody>,
 ) -> ApiResult<Json<DmActionResult>> {

@@ -2,12 +2,12 @@
 //! the file as it is written; snapshots are built in the background (`export::snapshots`)
 //! and downloaded from the database.
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use bytes::Bytes;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, Ids, body_bytes, from_object, parse_json};
+use super::extract::{Caller, Id, Ids, body_bytes, from_object, parse_json};
 use super::route::{Route, delete, get, post, tagged};
 use crate::export::formats::FormatView;
 use crate::export::output::Out;
@@ -29,7 +29,7 @@ use crate::export::source::{Selection, TaskPages};
 use crate::export::{self, ExportError, Format, Tasks, formats};
 use crate::labeling::projects;
 use crate::shared::Role;
-use crate::shared::{Actor, not_null};
+use crate::shared::not_null;
 
 pub(super) fn routes() -> Vec<Route> {
     // A file in any of the formats: JSON, text (CSV, TSV, CONLL) or a zip.
@@ -295,15 +295,10 @@ where
 // ---------------------------------------------------------------------------------------
 // The direct export
 
-async fn export_direct(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-    uri: Uri,
-) -> ApiResult<Response> {
+async fn export_direct(caller: Caller, Id(id): Id, uri: Uri) -> ApiResult<Response> {
     let params = Params::of(&uri)?;
-    let mut conn = state.db.reader().acquire().await?;
-    let project = projects::get(&mut conn, &actor, id).await?;
+    let mut conn = caller.reader().await?;
+    let project = projects::get(&mut conn, &caller.actor, id).await?;
     drop(conn);
     let format = params.format(Some(Format::Json))?.unwrap_or(Format::Json);
     let schema = Schema::new(&project.parsed_label_config.value());
@@ -335,7 +330,7 @@ async fn export_direct(
         export::file_stem(id, now, &hash),
         format.extension()
     );
-    let pool = state.db.reader().clone();
+    let pool = caller.state.db.reader().clone();
     let body = streamed("direct export", move |mut out| async move {
         let mut tasks = Tasks::Db {
             pool,
@@ -352,13 +347,9 @@ async fn export_direct(
     ))
 }
 
-async fn list_formats(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<Vec<FormatView>>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let project = projects::get(&mut conn, &actor, id).await?;
+async fn list_formats(caller: Caller, Id(id): Id) -> ApiResult<Json<Vec<FormatView>>> {
+    let mut conn = caller.reader().await?;
+    let project = projects::get(&mut conn, &caller.actor, id).await?;
     let schema = Schema::new(&project.parsed_label_config.value());
     Ok(Json(formats::describe_all(&schema)))
 }
@@ -421,21 +412,16 @@ async fn render_snapshots(state: &AppState, found: &[Snapshot]) -> ApiResult<Vec
         .collect())
 }
 
-async fn list_snapshots(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<Vec<SnapshotView>>> {
-    let mut conn = state.db.reader().acquire().await?;
-    projects::get(&mut conn, &actor, id).await?;
+async fn list_snapshots(caller: Caller, Id(id): Id) -> ApiResult<Json<Vec<SnapshotView>>> {
+    let mut conn = caller.reader().await?;
+    projects::get(&mut conn, &caller.actor, id).await?;
     let found = snapshots::list(&mut conn, id).await?;
     drop(conn);
-    Ok(Json(render_snapshots(&state, &found).await?))
+    Ok(Json(render_snapshots(&caller.state, &found).await?))
 }
 
 async fn create_snapshot(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<SnapshotCreatedView>)> {
@@ -579,15 +565,11 @@ impl Kind {
     }
 }
 
-async fn read_snapshot(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Ids(id, export_pk): Ids,
-) -> ApiResult<Json<SnapshotView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let snapshot = snapshots::get(&mut conn, &actor, id, export_pk).await?;
+async fn read_snapshot(caller: Caller, Ids(id, export_pk): Ids) -> ApiResult<Json<SnapshotView>> {
+    let mut conn = caller.reader().await?;
+    let snapshot = snapshots::get(&mut conn, &caller.actor, id, export_pk).await?;
     drop(conn);
-    let rendered = render_snapshots(&state, &[snapshot])
+    let rendered = render_snapshots(&caller.state, &[snapshot])
         .await?
         .pop()
         .ok_or_else(ApiError::not_found)?;
@@ -595,8 +577,7 @@ async fn read_snapshot(
 }
 
 async fn delete_snapshot(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Ids(id, export_pk): Ids,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin_large().await?;
@@ -607,8 +588,7 @@ async fn delete_snapshot(
 }
 
 async fn download_snapshot(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Ids(id, export_pk): Ids,
     uri: Uri,
 ) -> ApiResult<Response> {
@@ -675,8 +655,7 @@ async fn download_snapshot(
 }
 
 async fn convert_snapshot(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Ids(id, export_pk): Ids,
     request: Request,
 ) -> ApiResult<Json<ConvertResult>> {

@@ -1,5 +1,6 @@
 //! Extractors whose rejections speak Label Studio's error shape, so malformed JSON, wrong
-//! types, bad query strings and oversized bodies are 400/404/413 with a clear message.
+//! types, bad query strings and oversized bodies are 400/404/413 with a clear message;
+//! and [`Caller`], who is asking.
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -10,8 +11,10 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::AppState;
 use super::error::{ApiError, ApiResult};
-use crate::shared::input_error;
+use crate::shared::{Actor, input_error};
+use crate::store;
 
 /// A JSON body deserialized into `T`; a wrong type names the field at fault.
 pub struct LsJson<T>(pub T);
@@ -322,5 +325,49 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
             (Some(a), Some(b)) => Ok(Ids(a, b)),
             _ => Err(ApiError::not_found()),
         }
+    }
+}
+
+/// Who is asking (the user `authenticate` found) and the application: what the handler of
+/// a route behind authentication takes. A handler that needs more of either takes them
+/// apart: `Caller { state, actor }: Caller`.
+pub struct Caller {
+    pub state: AppState,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // `authenticate` puts it there on every route that is not public.
+        let Some(actor) = parts.extensions.get::<Actor>() else {
+            return Err(ApiError::Unauthorized(
+                "Authentication credentials were not provided.",
+            ));
+        };
+        Ok(Caller {
+            state: state.clone(),
+            actor: actor.clone(),
+        })
+    }
+}
+
+impl Caller {
+    /// A connection of the read pool.
+    pub async fn reader(&self) -> ApiResult<store::Conn> {
+        Ok(self.state.db.reader().acquire().await?)
+    }
+
+    /// `change` as this user, in one write transaction committed if it succeeds
+    /// (`Db::write`).
+    pub async fn write<T, E: From<store::Error>>(
+        &self,
+        change: impl AsyncFnOnce(&mut store::Tx, &Actor) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.state
+            .db
+            .write(async |tx| change(tx, &self.actor).await)
+            .await
     }
 }

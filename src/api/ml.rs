@@ -1,18 +1,16 @@
 //! `/api/ml/...`: ML backends and `train`.
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::error::ApiResult;
-use super::extract::{Id, LsJson, LsQuery, query_id};
+use super::extract::{Caller, Id, LsJson, LsQuery, query_id};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::ml_backends::{self, MlBackendInput, MlBackendView};
+use crate::shared::ReadOnly;
 use crate::shared::Role;
-use crate::shared::{Actor, ReadOnly};
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -67,19 +65,17 @@ struct ListQuery {
 pub struct Empty {}
 
 async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<MlBackendView>>> {
     let project = query_id("project", query.project.as_deref())?;
-    let mut conn = state.db.reader().acquire().await?;
-    let found = ml_backends::list(&mut conn, &actor, project).await?;
+    let mut conn = caller.reader().await?;
+    let found = ml_backends::list(&mut conn, &caller.actor, project).await?;
     Ok(Json(found.iter().map(|m| m.api()).collect()))
 }
 
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsJson(input): LsJson<MlBackendInput>,
 ) -> ApiResult<(StatusCode, Json<MlBackendView>)> {
     super::webhooks::check_destination(&state, input.url.value().map(String::as_str)).await?;
@@ -90,18 +86,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(backend.api())))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<MlBackendView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(ml_backends::get(&mut conn, &actor, id).await?.api()))
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<MlBackendView>> {
+    let mut conn = caller.reader().await?;
+    Ok(Json(
+        ml_backends::get(&mut conn, &caller.actor, id).await?.api(),
+    ))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     LsJson(input): LsJson<MlBackendInput<ReadOnly>>,
 ) -> ApiResult<Json<MlBackendView>> {
@@ -113,27 +106,17 @@ async fn update(
     Ok(Json(backend.api()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
-    state
-        .db
-        .write(async |tx| ml_backends::delete(tx, &actor, id).await)
+async fn remove(caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
+    caller
+        .write(async |tx, actor| ml_backends::delete(tx, actor, id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Queues START_TRAINING to the backend's `/webhook`; answers before it is sent.
-async fn train(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<Empty>> {
-    state
-        .db
-        .write(async |tx| ml_backends::train(tx, &actor, id).await)
+async fn train(caller: Caller, Id(id): Id) -> ApiResult<Json<Empty>> {
+    caller
+        .write(async |tx, actor| ml_backends::train(tx, actor, id).await)
         .await?;
     Ok(Json(Empty {}))
 }

@@ -1,15 +1,14 @@
 //! `/api/organizations/...` (the user's organization and its memberships) and the invite
 //! links (`/api/invite`), as Label Studio and its SDK call them.
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, Ids, LsJson, LsQuery};
+use super::extract::{Caller, Id, Ids, LsJson, LsQuery};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use super::users::{UserView, role_input};
@@ -157,28 +156,20 @@ async fn organization(
     })
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<Vec<OrganizationView>>> {
-    let mut conn = state.db.reader().acquire().await?;
+async fn list(caller: Caller) -> ApiResult<Json<Vec<OrganizationView>>> {
+    let mut conn = caller.reader().await?;
     Ok(Json(vec![
-        organization(&mut conn, &actor, actor.organization_id).await?,
+        organization(&mut conn, &caller.actor, caller.actor.organization_id).await?,
     ]))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<OrganizationView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(organization(&mut conn, &actor, id).await?))
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<OrganizationView>> {
+    let mut conn = caller.reader().await?;
+    Ok(Json(organization(&mut conn, &caller.actor, id).await?))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     LsJson(input): LsJson<OrganizationInput>,
 ) -> ApiResult<Json<OrganizationView>> {
@@ -219,8 +210,7 @@ fn own_organization(actor: &Actor, id: i64) -> ApiResult<()> {
 }
 
 async fn memberships(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     headers: HeaderMap,
     LsQuery(query): LsQuery<PageQuery>,
@@ -242,8 +232,7 @@ async fn memberships(
 }
 
 async fn set_role(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     LsJson(input): LsJson<MembershipInput>,
 ) -> ApiResult<Json<MembershipView>> {
@@ -257,19 +246,14 @@ async fn set_role(
     Ok(Json(view))
 }
 
-async fn membership(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Ids(id, user_id): Ids,
-) -> ApiResult<Json<MembershipView>> {
-    own_organization(&actor, id)?;
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(member(&mut conn, &actor, user_id).await?))
+async fn membership(caller: Caller, Ids(id, user_id): Ids) -> ApiResult<Json<MembershipView>> {
+    own_organization(&caller.actor, id)?;
+    let mut conn = caller.reader().await?;
+    Ok(Json(member(&mut conn, &caller.actor, user_id).await?))
 }
 
 async fn remove_member(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Ids(id, user_id): Ids,
 ) -> ApiResult<StatusCode> {
     own_organization(&actor, id)?;
@@ -304,20 +288,20 @@ async fn make_invite(
 }
 
 async fn invite(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsQuery(query): LsQuery<InviteQuery>,
 ) -> ApiResult<Json<InviteView>> {
-    Ok(Json(make_invite(&state, &actor, query, false).await?))
+    Ok(Json(
+        make_invite(&caller.state, &caller.actor, query, false).await?,
+    ))
 }
 
 async fn reset_invites(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsQuery(query): LsQuery<InviteQuery>,
 ) -> ApiResult<(StatusCode, Json<InviteView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(make_invite(&state, &actor, query, true).await?),
+        Json(make_invite(&caller.state, &caller.actor, query, true).await?),
     ))
 }

@@ -1,18 +1,16 @@
 //! `/api/predictions/` and `/api/predictions/{id}/`.
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
 use super::error::ApiResult;
-use super::extract::{Id, LsJson, LsQuery, query_id};
+use super::extract::{Caller, Id, LsJson, LsQuery, query_id};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::predictions::{self, PredictionInput};
 use crate::labeling::render::PredictionView;
-use crate::shared::{Actor, ReadOnly, Role};
+use crate::shared::{ReadOnly, Role};
 
 pub(super) fn routes() -> Vec<Route> {
     tagged(
@@ -60,59 +58,47 @@ struct ListQuery {
 }
 
 async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<PredictionView>>> {
     let task = query_id("task", query.task.as_deref())?;
     let project = query_id("project", query.project.as_deref())?;
-    let mut conn = state.db.reader().acquire().await?;
-    let found = predictions::list(&mut conn, &actor, task, project).await?;
+    let mut conn = caller.reader().await?;
+    let found = predictions::list(&mut conn, &caller.actor, task, project).await?;
     Ok(Json(found.iter().map(|p| p.api()).collect()))
 }
 
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsJson(input): LsJson<PredictionInput>,
 ) -> ApiResult<(StatusCode, Json<PredictionView>)> {
-    let prediction = state
-        .db
-        .write(async |tx| predictions::create(tx, &actor, input).await)
+    let prediction = caller
+        .write(async |tx, actor| predictions::create(tx, actor, input).await)
         .await?;
     Ok((StatusCode::CREATED, Json(prediction.api())))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<PredictionView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(predictions::get(&mut conn, &actor, id).await?.api()))
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<PredictionView>> {
+    let mut conn = caller.reader().await?;
+    Ok(Json(
+        predictions::get(&mut conn, &caller.actor, id).await?.api(),
+    ))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsJson(input): LsJson<PredictionInput<ReadOnly>>,
 ) -> ApiResult<Json<PredictionView>> {
-    let prediction = state
-        .db
-        .write(async |tx| predictions::update(tx, &actor, id, input).await)
+    let prediction = caller
+        .write(async |tx, actor| predictions::update(tx, actor, id, input).await)
         .await?;
     Ok(Json(prediction.api()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
-    state
-        .db
-        .write(async |tx| predictions::delete(tx, &actor, id).await)
+async fn remove(caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
+    caller
+        .write(async |tx, actor| predictions::delete(tx, actor, id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

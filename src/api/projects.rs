@@ -2,24 +2,23 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, body_bytes, parse_json};
+use super::extract::{Caller, Id, LsJson, LsQuery, body_bytes, parse_json};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, named, patch_or_put, post, tagged};
 use crate::labeling::import::{self, ImportResult, ImportSource};
 use crate::labeling::projects::{ProjectChange, ProjectInput};
 use crate::labeling::render::{ProjectView, TaskDetailView};
 use crate::labeling::{projects, tasks};
-use crate::shared::Actor;
 use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -96,8 +95,7 @@ struct ListQuery {
 }
 
 async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     headers: HeaderMap,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Envelope<ProjectView>>> {
@@ -117,9 +115,9 @@ async fn list(
         title: query.title,
         ids,
     };
-    let mut conn = state.db.reader().acquire().await?;
+    let mut conn = caller.reader().await?;
     let (found, count) =
-        projects::list(&mut conn, &actor, &filter, page.offset(), page.size).await?;
+        projects::list(&mut conn, &caller.actor, &filter, page.offset(), page.size).await?;
     let results = found.iter().map(|p| p.api(true)).collect();
     Ok(Json(envelope(
         &headers,
@@ -131,8 +129,7 @@ async fn list(
 }
 
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsJson(input): LsJson<ProjectInput>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     // Parsed before the transaction opens: a large config must delay no one else's write.
@@ -144,18 +141,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(project.api(false))))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<ProjectView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(projects::get(&mut conn, &actor, id).await?.api(true)))
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<ProjectView>> {
+    let mut conn = caller.reader().await?;
+    Ok(Json(
+        projects::get(&mut conn, &caller.actor, id).await?.api(true),
+    ))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     LsJson(input): LsJson<ProjectInput>,
 ) -> ApiResult<Json<ProjectView>> {
@@ -167,11 +161,7 @@ async fn update(
     Ok(Json(project.api(true)))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
+async fn remove(Caller { state, actor }: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin_large().await?;
     projects::delete(&mut tx, &actor, id).await?;
     state.db.commit(tx).await?;
@@ -180,8 +170,7 @@ async fn remove(
 
 /// A JSON body, or multipart files (`.json`, `.jsonl`, `.csv`, `.tsv`, `.txt`).
 async fn import_tasks(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
@@ -247,14 +236,13 @@ async fn read_files(request: Request, state: &AppState) -> ApiResult<Vec<(String
 }
 
 async fn list_tasks(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsQuery(query): LsQuery<PageQuery>,
 ) -> ApiResult<Json<Vec<TaskDetailView>>> {
     let page = query.page(100)?;
-    let mut conn = state.db.reader().acquire().await?;
-    projects::get(&mut conn, &actor, id).await?;
+    let mut conn = caller.reader().await?;
+    projects::get(&mut conn, &caller.actor, id).await?;
     let (found, _) = tasks::list(
         &mut conn,
         id,
@@ -265,7 +253,7 @@ async fn list_tasks(
     )
     .await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
-    let (annotations, predictions) = tasks::children(&mut conn, &actor, &ids).await?;
+    let (annotations, predictions) = tasks::children(&mut conn, &caller.actor, &ids).await?;
     let items = found
         .iter()
         .map(|t| {
@@ -278,11 +266,7 @@ async fn list_tasks(
     Ok(Json(items))
 }
 
-async fn delete_all_tasks(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
+async fn delete_all_tasks(Caller { state, actor }: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin_large().await?;
     projects::get(&mut tx, &actor, id).await?;
     let ids = tasks::ids_in_project(&mut tx, id, None).await?;

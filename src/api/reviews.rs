@@ -1,21 +1,19 @@
 //! `/api/annotation-reviews/` (Label Studio Enterprise's review API, as the SDK calls it):
 //! reviewers accept or reject annotations and may fix their result (`labeling::reviews`).
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery};
+use super::extract::{Caller, Id, LsJson, LsQuery};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::render::TaskDetailView;
 use crate::labeling::reviews::{self, Filter, NewReview, Review, ReviewChange};
 use crate::labeling::tasks;
-use crate::shared::{Actor, Patch, Pk, Role};
+use crate::shared::{Patch, Pk, Role};
 use crate::store::time;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -147,8 +145,7 @@ pub struct ReviewUpdateInput {
 }
 
 async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<ReviewView>>> {
     let filter = Filter {
@@ -156,14 +153,13 @@ async fn list(
         task: query.task,
         project: query.project.or(query.annotation_task_project),
     };
-    let mut conn = state.db.reader().acquire().await?;
-    let found = reviews::list(&mut conn, &actor, &filter).await?;
+    let mut conn = caller.reader().await?;
+    let found = reviews::list(&mut conn, &caller.actor, &filter).await?;
     Ok(Json(found.into_iter().map(ReviewView::from).collect()))
 }
 
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsJson(input): LsJson<ReviewInput>,
 ) -> ApiResult<(StatusCode, Json<ReviewView>)> {
     let new = NewReview {
@@ -171,16 +167,14 @@ async fn create(
         result: input.result.filter(|r| !r.is_null()),
         comment: input.comment,
     };
-    let review = state
-        .db
-        .write(async |tx| reviews::create(tx, &actor, input.annotation.0, new).await)
+    let review = caller
+        .write(async |tx, actor| reviews::create(tx, actor, input.annotation.0, new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(review.into())))
 }
 
 async fn next_review(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(project_id): Id,
 ) -> ApiResult<Json<NextReviewView>> {
     let mut conn = state.db.reader().acquire().await?;
@@ -198,18 +192,15 @@ async fn next_review(
     }))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<ReviewView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(reviews::get(&mut conn, &actor, id).await?.into()))
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<ReviewView>> {
+    let mut conn = caller.reader().await?;
+    Ok(Json(
+        reviews::get(&mut conn, &caller.actor, id).await?.into(),
+    ))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsJson(input): LsJson<ReviewUpdateInput>,
 ) -> ApiResult<Json<ReviewView>> {
@@ -222,21 +213,15 @@ async fn update(
             Patch::Value(comment) => Some(Some(comment)),
         },
     };
-    let review = state
-        .db
-        .write(async |tx| reviews::update(tx, &actor, id, change).await)
+    let review = caller
+        .write(async |tx, actor| reviews::update(tx, actor, id, change).await)
         .await?;
     Ok(Json(review.into()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
-    state
-        .db
-        .write(async |tx| reviews::delete(tx, &actor, id).await)
+async fn remove(caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
+    caller
+        .write(async |tx, actor| reviews::delete(tx, actor, id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,17 +1,16 @@
 //! The label stream: `GET /api/projects/{id}/next/` (Label Studio's "Label All Tasks") and
 //! `DELETE /api/tasks/{id}/lock` (giving a task back when the labeling page is left).
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::http::header::HeaderName;
 use axum::response::{AppendHeaders, IntoResponse, Response};
-use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::Id;
+use super::extract::{Caller, Id};
 use super::route::{Route, delete, get, tagged};
 use crate::labeling::projects::Project;
 use crate::labeling::render::TaskDetailView;
@@ -87,11 +86,7 @@ pub struct Rejection {
     pub comment: Option<String>,
 }
 
-async fn next(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(project_id): Id,
-) -> ApiResult<Response> {
+async fn next(Caller { state, actor }: Caller, Id(project_id): Id) -> ApiResult<Response> {
     let mut tx = state.db.begin().await?;
     let project = projects::get(&mut tx, &actor, project_id).await?;
     let found = stream::next(&mut tx, &actor, &project, state.settings.task_lock_ttl).await?;
@@ -159,11 +154,7 @@ pub fn header_text(message: &str) -> String {
         .collect()
 }
 
-async fn give_back(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(task_id): Id,
-) -> ApiResult<StatusCode> {
+async fn give_back(Caller { state, actor }: Caller, Id(task_id): Id) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     stream::give_back(&mut tx, &actor, task_id).await?;
     state.db.commit(tx).await?;

@@ -1,23 +1,20 @@
 //! `/api/tasks/...`: tasks one at a time, and the project task list in Label Studio's shape.
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{AppendHeaders, IntoResponse, Response};
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::data_manager::selection_from;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson, LsQuery, required_query_id};
+use super::extract::{Caller, Id, LsJson, LsQuery, required_query_id};
 use super::pagination::PageQuery;
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::labeling::projects;
 use crate::labeling::render::{TaskDetailView, TaskListItemView, TaskView};
 use crate::labeling::tasks::{self, TaskInput, TaskSelection, TaskUpdate};
-use crate::shared::Actor;
 use crate::shared::Role;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -87,15 +84,11 @@ pub struct TaskList {
 }
 
 /// `GET /api/tasks/?project=ID`: `{total, total_annotations, total_predictions, tasks}`.
-async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    LsQuery(query): LsQuery<ListQuery>,
-) -> ApiResult<Json<TaskList>> {
+async fn list(caller: Caller, LsQuery(query): LsQuery<ListQuery>) -> ApiResult<Json<TaskList>> {
     let page = query.page.page(100)?;
     let project_id = required_query_id("project", query.project.as_deref())?;
-    let mut conn = state.db.reader().acquire().await?;
-    let project = projects::get(&mut conn, &actor, project_id).await?;
+    let mut conn = caller.reader().await?;
+    let project = projects::get(&mut conn, &caller.actor, project_id).await?;
     let selection = match query.query.as_deref().map(str::trim) {
         None | Some("") => TaskSelection::default(),
         Some(text) => {
@@ -125,7 +118,7 @@ async fn list(
     )
     .await?;
     let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
-    let (annotations, predictions) = tasks::children(&mut conn, &actor, &ids).await?;
+    let (annotations, predictions) = tasks::children(&mut conn, &caller.actor, &ids).await?;
     let full = query.fields.as_deref() == Some("all");
     let items = found
         .iter()
@@ -148,8 +141,7 @@ async fn list(
 /// `POST /api/tasks/`: `{project, data, meta?, annotations?, predictions?}`; one
 /// TASKS_CREATED.
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsJson(input): LsJson<TaskInput>,
 ) -> ApiResult<(StatusCode, Json<TaskView>)> {
     let (project_id, item) = input.into_new()?;
@@ -172,11 +164,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(task.api())))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Response> {
+async fn read(Caller { state, actor }: Caller, Id(id): Id) -> ApiResult<Response> {
     let mut conn = state.db.reader().acquire().await?;
     let mut task = tasks::get(&mut conn, &actor, id).await?;
     let mut prediction_error = None;
@@ -203,23 +191,17 @@ async fn read(
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsJson(input): LsJson<TaskUpdate>,
 ) -> ApiResult<Json<TaskView>> {
-    let task = state
-        .db
-        .write(async |tx| tasks::update(tx, &actor, id, input).await)
+    let task = caller
+        .write(async |tx, actor| tasks::update(tx, actor, id, input).await)
         .await?;
     Ok(Json(task.api()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
+async fn remove(Caller { state, actor }: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     let task = tasks::get(&mut tx, &actor, id).await?;
     tasks::delete_many(&mut tx, &actor, &state.labeling, task.project_id, &[id]).await?;

@@ -2,19 +2,17 @@
 //! `whoami`, the token routes), `/api/users/` and the organization's memberships and
 //! invites (`organizations.rs`). What each role may do is decided in `auth::people`.
 
-use axum::extract::State;
+use axum::Json;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, LsJson};
+use super::extract::{Caller, Id, LsJson};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::auth::passwords;
 use crate::auth::people::{self, NameChange, NewPerson, Person};
-use crate::shared::{Actor, ReadOnly, Role};
+use crate::shared::{ReadOnly, Role};
 use crate::store::{self, time};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -224,29 +222,22 @@ async fn view(conn: &mut store::Conn, person: Person) -> ApiResult<UserView> {
     Ok(UserView::new(person, &owner))
 }
 
-async fn whoami(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<UserView>> {
-    current_user(State(state), Extension(actor)).await
+async fn whoami(caller: Caller) -> ApiResult<Json<UserView>> {
+    current_user(caller).await
 }
 
-async fn current_user(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<UserView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let person = people::get(&mut conn, &actor, actor.user_id).await?;
+async fn current_user(caller: Caller) -> ApiResult<Json<UserView>> {
+    let mut conn = caller.reader().await?;
+    let person = people::get(&mut conn, &caller.actor, caller.actor.user_id).await?;
     Ok(Json(view(&mut conn, person).await?))
 }
 
 async fn update_current_user(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsJson(input): LsJson<UserUpdateInput>,
 ) -> ApiResult<Json<UserView>> {
-    let user_id = actor.user_id;
-    rename(state, actor, user_id, input).await
+    let user_id = caller.actor.user_id;
+    rename(caller, user_id, input).await
 }
 
 async fn token() -> Json<TokenNotShown> {
@@ -255,10 +246,7 @@ async fn token() -> Json<TokenNotShown> {
     })
 }
 
-async fn reset_token(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-) -> ApiResult<(StatusCode, Json<NewToken>)> {
+async fn reset_token(Caller { state, actor }: Caller) -> ApiResult<(StatusCode, Json<NewToken>)> {
     let token = state
         .db
         .write(async |tx| people::reset_token(tx, &actor).await)
@@ -267,13 +255,10 @@ async fn reset_token(
     Ok((StatusCode::CREATED, Json(NewToken { token })))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<Vec<UserView>>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let members = people::list(&mut conn, &actor).await?;
-    let owner = people::owner_email(&mut conn, actor.organization_id).await?;
+async fn list(caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
+    let mut conn = caller.reader().await?;
+    let members = people::list(&mut conn, &caller.actor).await?;
+    let owner = people::owner_email(&mut conn, caller.actor.organization_id).await?;
     Ok(Json(
         members
             .into_iter()
@@ -283,8 +268,7 @@ async fn list(
 }
 
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsJson(input): LsJson<UserCreateInput>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     people::require(&actor, Role::Administrator)?;
@@ -313,47 +297,35 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<UserView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let person = people::get(&mut conn, &actor, id).await?;
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<UserView>> {
+    let mut conn = caller.reader().await?;
+    let person = people::get(&mut conn, &caller.actor, id).await?;
     Ok(Json(view(&mut conn, person).await?))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsJson(input): LsJson<UserUpdateInput>,
 ) -> ApiResult<Json<UserView>> {
-    rename(state, actor, id, input).await
+    rename(caller, id, input).await
 }
 
-async fn rename(
-    state: AppState,
-    actor: Actor,
-    user_id: i64,
-    input: UserUpdateInput,
-) -> ApiResult<Json<UserView>> {
+async fn rename(caller: Caller, user_id: i64, input: UserUpdateInput) -> ApiResult<Json<UserView>> {
     let change = NameChange {
         first_name: input.first_name,
         last_name: input.last_name,
     };
-    let mut tx = state.db.begin().await?;
-    let person = people::rename(&mut tx, &actor, user_id, change).await?;
-    let view = view(&mut tx, person).await?;
-    state.db.commit(tx).await?;
-    Ok(Json(view))
+    let user = caller
+        .write(async |tx, actor| {
+            let person = people::rename(tx, actor, user_id, change).await?;
+            view(tx, person).await
+        })
+        .await?;
+    Ok(Json(user))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
+async fn remove(Caller { state, actor }: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     state
         .db
         .write(async |tx| people::deactivate(tx, &actor, id).await)

@@ -1,9 +1,9 @@
 //! `/api/webhooks/...`: configuration (Label Studio compatible) and the action catalogue.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
@@ -11,13 +11,13 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Id, Ids, LsJson, LsQuery, body_bytes, parse_json};
+use super::extract::{Caller, Id, Ids, LsJson, LsQuery, body_bytes, parse_json};
 use super::pagination::{Envelope, PageQuery, envelope};
 use super::route::{Route, delete, get, patch_or_put, post, tagged};
 use crate::events::{self, CATALOGUE, custom};
 use crate::labeling::projects;
+use crate::shared::ReadOnly;
 use crate::shared::Role;
-use crate::shared::{Actor, ReadOnly};
 use crate::shared::{Pk, Scope};
 use crate::store::time;
 use crate::webhooks::log::{DeliveryDetailView, DeliveryStatus, DeliveryView, Hourly, RetryNow};
@@ -274,8 +274,7 @@ struct ListQuery {
 }
 
 async fn list(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsQuery(query): LsQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<WebhookView>>> {
     let filter =
@@ -286,8 +285,8 @@ async fn list(
                 ApiError::field("project", "A valid integer or `null` is required.")
             })?),
         };
-    let mut conn = state.db.reader().acquire().await?;
-    let mut found = webhooks::list(&mut conn, &actor, filter).await?;
+    let mut conn = caller.reader().await?;
+    let mut found = webhooks::list(&mut conn, &caller.actor, filter).await?;
     webhooks::with_stats(&mut conn, &mut found).await?;
     Ok(Json(found.iter().map(|w| w.api()).collect()))
 }
@@ -316,8 +315,7 @@ fn rules(state: &AppState) -> Rules {
 
 /// 201 with the webhook and, this once, its signing `secret`.
 async fn create(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsJson(input): LsJson<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
     check_destination(&state, input.url.value().map(String::as_str)).await?;
@@ -332,20 +330,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn read(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<WebhookView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let mut webhook = webhooks::get(&mut conn, &actor, id).await?;
+async fn read(caller: Caller, Id(id): Id) -> ApiResult<Json<WebhookView>> {
+    let mut conn = caller.reader().await?;
+    let mut webhook = webhooks::get(&mut conn, &caller.actor, id).await?;
     webhooks::with_stats(&mut conn, std::slice::from_mut(&mut webhook)).await?;
     Ok(Json(webhook.api()))
 }
 
 async fn update(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     LsJson(input): LsJson<WebhookInput<ReadOnly>>,
 ) -> ApiResult<Json<WebhookView>> {
@@ -357,33 +350,23 @@ async fn update(
     Ok(Json(webhook.api()))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
-    state
-        .db
-        .write(async |tx| webhooks::delete(tx, &actor, id).await)
+async fn remove(caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
+    caller
+        .write(async |tx, actor| webhooks::delete(tx, actor, id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `{"secret", "previous_secret_expires_at"}`: the signing secret, readable any time.
-async fn read_secret(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<WebhookSecret>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let webhook = webhooks::get(&mut conn, &actor, id).await?;
+async fn read_secret(caller: Caller, Id(id): Id) -> ApiResult<Json<WebhookSecret>> {
+    let mut conn = caller.reader().await?;
+    let webhook = webhooks::get(&mut conn, &caller.actor, id).await?;
     Ok(Json(webhook.secret_view()))
 }
 
 /// A new secret; the old one keeps signing (both signatures are sent) for the grace period.
 async fn rotate_secret(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
     request: axum::extract::Request,
 ) -> ApiResult<Json<WebhookSecret>> {
@@ -414,8 +397,7 @@ struct RotateInput {
 
 /// Queues a PING event to the webhook; 201 with the delivery to follow in the log.
 async fn send_test(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Id(id): Id,
 ) -> ApiResult<(StatusCode, Json<DeliveryDetailView>)> {
     let delivery_id = state
@@ -456,8 +438,7 @@ fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
 
 /// Queues again every failed delivery created since `since` (and before `until`).
 async fn recover(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Id(id): Id,
     LsJson(body): LsJson<RecoverBody>,
 ) -> ApiResult<Json<RecoverResult>> {
@@ -476,32 +457,22 @@ async fn recover(
         until,
         include_pending: body.include_pending.unwrap_or(false),
     };
-    let recovered = state
-        .db
-        .write(async |tx| log::recover(tx, &actor, id, window).await)
+    let recovered = caller
+        .write(async |tx, actor| log::recover(tx, actor, id, window).await)
         .await?;
     Ok(Json(RecoverResult { recovered }))
 }
 
 /// The health chart's numbers.
-async fn hourly(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<Hourly>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(log::hourly(&mut conn, &actor, id).await?))
+async fn hourly(caller: Caller, Id(id): Id) -> ApiResult<Json<Hourly>> {
+    let mut conn = caller.reader().await?;
+    Ok(Json(log::hourly(&mut conn, &caller.actor, id).await?))
 }
 
 /// Every waiting delivery due now, or (breaker open) the next probe now.
-async fn retry_now(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    Id(id): Id,
-) -> ApiResult<Json<RetryNow>> {
-    let done = state
-        .db
-        .write(async |tx| log::retry_now(tx, &actor, id).await)
+async fn retry_now(caller: Caller, Id(id): Id) -> ApiResult<Json<RetryNow>> {
+    let done = caller
+        .write(async |tx, actor| log::retry_now(tx, actor, id).await)
         .await?;
     Ok(Json(done))
 }
@@ -532,8 +503,7 @@ struct DeliveriesQuery {
 
 /// The delivery log of a webhook, newest first, paged like the project list.
 async fn list_deliveries(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     headers: HeaderMap,
     Id(id): Id,
     LsQuery(query): LsQuery<DeliveriesQuery>,
@@ -545,26 +515,33 @@ async fn list_deliveries(
         since: parse_time("since", query.since.as_deref())?,
         until: parse_time("until", query.until.as_deref())?,
     };
-    let mut conn = state.db.reader().acquire().await?;
-    let (items, count) =
-        log::list(&mut conn, &actor, id, &filter, page.offset(), page.size).await?;
+    let mut conn = caller.reader().await?;
+    let (items, count) = log::list(
+        &mut conn,
+        &caller.actor,
+        id,
+        &filter,
+        page.offset(),
+        page.size,
+    )
+    .await?;
     let path = format!("/api/webhooks/{id}/deliveries");
     Ok(Json(envelope(&headers, &path, &page, count, items)))
 }
 
 async fn read_delivery(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     Ids(id, delivery_id): Ids,
 ) -> ApiResult<Json<DeliveryDetailView>> {
-    let mut conn = state.db.reader().acquire().await?;
-    Ok(Json(log::detail(&mut conn, &actor, id, delivery_id).await?))
+    let mut conn = caller.reader().await?;
+    Ok(Json(
+        log::detail(&mut conn, &caller.actor, id, delivery_id).await?,
+    ))
 }
 
 /// Sends one delivery again with the same `webhook-id` and a fresh retry schedule.
 async fn redeliver(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     Ids(id, delivery_id): Ids,
 ) -> ApiResult<(StatusCode, Json<DeliveryDetailView>)> {
     state
@@ -606,8 +583,7 @@ struct CustomEventSent {
 }
 
 async fn send_custom_event(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    Caller { state, actor }: Caller,
     LsJson(input): LsJson<CustomEventInput>,
 ) -> ApiResult<(StatusCode, Json<CustomEventSent>)> {
     custom::check_name(&input.action).map_err(|message| ApiError::field("action", message))?;
@@ -670,24 +646,19 @@ impl From<custom::EventType> for EventTypeView {
     }
 }
 
-async fn list_event_types(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<Vec<EventTypeView>>> {
-    let mut conn = state.db.reader().acquire().await?;
-    let types = custom::list_types(&mut conn, actor.organization_id).await?;
+async fn list_event_types(caller: Caller) -> ApiResult<Json<Vec<EventTypeView>>> {
+    let mut conn = caller.reader().await?;
+    let types = custom::list_types(&mut conn, caller.actor.organization_id).await?;
     Ok(Json(types.into_iter().map(EventTypeView::from).collect()))
 }
 
 async fn register_event_type(
-    State(state): State<AppState>,
-    Extension(actor): Extension<Actor>,
+    caller: Caller,
     LsJson(input): LsJson<EventTypeInput>,
 ) -> ApiResult<(StatusCode, Json<EventTypeView>)> {
     let description = input.description.unwrap_or_default();
-    let registered = state
-        .db
-        .write(async |tx| {
+    let registered = caller
+        .write(async |tx, actor| {
             custom::register(tx, actor.organization_id, &input.name, &description).await
         })
         .await?;
