@@ -707,14 +707,12 @@ pub async fn get(
         "SELECT {SNAPSHOT_COLUMNS} FROM export_snapshots s JOIN projects p ON p.id = s.project_id \
          WHERE s.id = $1 AND s.project_id = $2 AND p.organization_id = $3"
     );
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
         .bind(project_id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Export"))?;
-    Ok(snapshot_from_row(&row)?)
+        .fetch_found(&mut *conn, "Export", snapshot_from_row)
+        .await
 }
 
 /// The newest 100 snapshots of a project, newest first (as Label Studio lists them).

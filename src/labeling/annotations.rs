@@ -83,13 +83,11 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Annotation> 
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = a.project_id WHERE a.id = $1 AND p.organization_id = $2"
     );
-    let row = store::query(&sql)
+    let annotation = store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Annotation"))?;
-    let annotation = from_row(&row)?;
+        .fetch_found(&mut *conn, "Annotation", from_row)
+        .await?;
     if !visible_to(actor, &annotation) {
         return Err(Error::NotFound("Annotation"));
     }
@@ -105,13 +103,11 @@ async fn get_without_result(conn: &mut Conn, actor: &Actor, id: i64) -> Result<A
             SELECT.replace("a.result,", "NULL AS result,")
         )
     });
-    let row = store::query(sql)
+    store::query(sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Annotation"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "Annotation", from_row)
+        .await
 }
 
 /// The annotations of the given tasks, in id order.
@@ -524,12 +520,7 @@ pub async fn update(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
-        .bind(actor.user_id)
-        .bind(now)
-        .bind(current.task_id)
-        .execute(&mut *tx)
-        .await?;
+    tasks::touch(tx, actor, current.task_id, now).await?;
     let mut project = projects::get_unchecked(tx, current.project_id).await?;
     let delta = stats::refresh_task_counters(tx, &mut project, current.task_id).await?;
     let annotation = get_without_result(tx, actor, id).await?;

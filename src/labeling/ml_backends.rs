@@ -138,13 +138,11 @@ fn webhook_url(url: &str) -> String {
 
 pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<MlBackend> {
     let sql = format!("{SELECT} WHERE m.id = $1 AND p.organization_id = $2");
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("ML backend"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "ML backend", from_row)
+        .await
 }
 
 pub async fn list(conn: &mut Conn, actor: &Actor, project: Option<i64>) -> Result<Vec<MlBackend>> {

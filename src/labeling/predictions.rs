@@ -166,13 +166,11 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Prediction> 
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = pr.project_id WHERE pr.id = $1 AND p.organization_id = $2"
     );
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Prediction"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "Prediction", from_row)
+        .await
 }
 
 /// Predictions of the actor's organization, optionally of one task or one project.
@@ -220,13 +218,7 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: PredictionInput) -> Res
         )
     })?;
     let id = insert(tx, actor, task.project_id, task.id, input.into()).await?;
-    // As in Label Studio, a prediction made through the API updates its task.
-    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
-        .bind(actor.user_id)
-        .bind(time::now())
-        .bind(task.id)
-        .execute(&mut *tx)
-        .await?;
+    tasks::touch(tx, actor, task.id, time::now()).await?;
     let mut project = projects::get_unchecked(tx, task.project_id).await?;
     stats::refresh_task(tx, &mut project, task.id).await?;
     get(tx, actor, id).await

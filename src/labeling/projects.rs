@@ -251,24 +251,20 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Project> {
         "{} WHERE p.id = $1 AND p.organization_id = $2",
         select(conn)
     );
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Project"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "Project", from_row)
+        .await
 }
 
 /// Loads a project by id alone (for code that already checked the organization).
 pub async fn get_unchecked(conn: &mut Conn, id: i64) -> Result<Project> {
     let sql = format!("{} WHERE p.id = $1", select(conn));
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Project"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "Project", from_row)
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]

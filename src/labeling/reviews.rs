@@ -117,15 +117,12 @@ pub async fn list(conn: &mut Conn, actor: &Actor, filter: &Filter) -> Result<Vec
 
 /// One review of the actor's organization (404 otherwise).
 pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Review> {
-    let row = store::query(&format!(
-        "{SELECT} WHERE r.id = $1 AND p.organization_id = $2"
-    ))
-    .bind(id)
-    .bind(actor.organization_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(Error::NotFound("Review"))?;
-    Ok(from_row(&row)?)
+    let sql = format!("{SELECT} WHERE r.id = $1 AND p.organization_id = $2");
+    store::query(&sql)
+        .bind(id)
+        .bind(actor.organization_id)
+        .fetch_found(&mut *conn, "Review", from_row)
+        .await
 }
 
 /// The latest review of an annotation (the one its review state follows), unchecked: the

@@ -74,13 +74,11 @@ pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Task> {
     let sql = format!(
         "{SELECT} JOIN projects p ON p.id = t.project_id WHERE t.id = $1 AND p.organization_id = $2"
     );
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Task"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "Task", from_row)
+        .await
 }
 
 /// Loads tasks by id, in id order.
@@ -560,6 +558,18 @@ pub async fn update(tx: &mut Conn, actor: &Actor, id: i64, input: TaskUpdate) ->
         stats::refresh_task(tx, &mut project, id).await?;
     }
     get(tx, actor, id).await
+}
+
+/// Records that `actor` changed the task at `now`: an annotation or a prediction made
+/// through the API changes its task, as in Label Studio.
+pub async fn touch(tx: &mut Conn, actor: &Actor, id: i64, now: i64) -> Result<()> {
+    store::query("UPDATE tasks SET updated_by = $1, updated_at = $2 WHERE id = $3")
+        .bind(actor.user_id)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// Deletes tasks of one project (with their annotations and predictions) and emits

@@ -435,6 +435,21 @@ impl<'q> Query<'q> {
         self.fetch_optional(on).await?.ok_or(Error::RowNotFound)
     }
 
+    /// The object the query finds, read from its row by `read`; `NotFound(what)` (a 404)
+    /// when there is none, as for an object of another organization (invariant 4).
+    pub async fn fetch_found<'c, T>(
+        self,
+        on: impl Into<On<'c>>,
+        what: &'static str,
+        read: impl FnOnce(&Row) -> Result<T>,
+    ) -> crate::shared::Result<T> {
+        let row = self
+            .fetch_optional(on)
+            .await?
+            .ok_or(crate::shared::Error::NotFound(what))?;
+        Ok(read(&row)?)
+    }
+
     async fn run(self, on: On<'_>, want: Want) -> Result<Output> {
         match on {
             On::Conn(conn) => conn.run(self.sql, &self.params, want).await,

@@ -394,13 +394,11 @@ pub struct Rules {
 
 pub async fn get(conn: &mut Conn, actor: &Actor, id: i64) -> Result<Webhook> {
     let sql = format!("{SELECT} WHERE id = $1 AND organization_id = $2");
-    let row = store::query(&sql)
+    store::query(&sql)
         .bind(id)
         .bind(actor.organization_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(Error::NotFound("Webhook"))?;
-    Ok(from_row(&row)?)
+        .fetch_found(&mut *conn, "Webhook", from_row)
+        .await
 }
 
 /// Which webhooks to list.
