@@ -54,7 +54,13 @@ impl Server {
 
     /// Another process on the same database (PostgreSQL scale-out).
     pub fn another_process(&self) -> Server {
-        let (child, base) = spawn(&self.db_url, &self.env);
+        self.process_at(&self.db_url)
+    }
+
+    /// Another process on this server's database, reached through `url`; it leaves the
+    /// database to the first process.
+    fn process_at(&self, url: &str) -> Server {
+        let (child, base) = spawn(url, &self.env);
         Server {
             base,
             client: reqwest::Client::new(),
@@ -74,17 +80,10 @@ impl Server {
     /// Another process on the same PostgreSQL database whose connections carry
     /// `application_name`, so a test can find (and terminate) them in `pg_stat_activity`.
     pub fn another_process_named(&self, application_name: &str) -> Server {
-        let url = format!("{}?application_name={application_name}", self.db_url);
-        let (child, base) = spawn(&url, &self.env);
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            child,
-            db_url: self.db_url.clone(),
-            env: self.env.clone(),
-            dir: self.dir.clone(),
-            owns_db: false,
-        }
+        self.process_at(&format!(
+            "{}?application_name={application_name}",
+            self.db_url
+        ))
     }
 
     /// PostgreSQL: terminates every connection of `application_name` to this server's
@@ -100,11 +99,7 @@ impl Server {
             .args([admin.as_str(), "-At", "-c", &sql])
             .output()
             .expect("run psql");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_succeeded(&output);
         String::from_utf8_lossy(&output.stdout)
             .trim()
             .parse()
@@ -278,12 +273,47 @@ impl Server {
         body: Option<Value>,
         field: &str,
     ) -> Value {
+        self.expect_error_on(request, body, field, Value::is_array)
+            .await
+    }
+
+    /// Like [`Server::expect_field_error`], for a field whose errors may be nested: a list
+    /// of messages or an object of them.
+    pub async fn expect_nested_field_error(
+        &self,
+        request: &str,
+        body: Option<Value>,
+        field: &str,
+    ) -> Value {
+        let listed_or_nested = |errors: &Value| errors.is_array() || errors.is_object();
+        self.expect_error_on(request, body, field, listed_or_nested)
+            .await
+    }
+
+    async fn expect_error_on(
+        &self,
+        request: &str,
+        body: Option<Value>,
+        field: &str,
+        named: impl Fn(&Value) -> bool,
+    ) -> Value {
         let answer = self.expect(400, request, body).await;
         assert!(
-            answer["validation_errors"][field].is_array(),
+            named(&answer["validation_errors"][field]),
             "{request}: no error on {field} in {answer}"
         );
         answer
+    }
+
+    /// Sends `body` with `request` as the admin; panics unless the answer is a 400 whose
+    /// `validation_errors` are exactly `errors`.
+    pub async fn expect_errors(&self, request: &str, body: Value, errors: &Value) {
+        let sent = body.to_string();
+        let answer = self.expect(400, request, Some(body)).await;
+        assert_eq!(
+            &answer["validation_errors"], errors,
+            "{request} {sent}: {answer}"
+        );
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -341,6 +371,11 @@ impl Server {
         self.expect_as(token, 201, &request, Some(body)).await
     }
 
+    /// The project's `task_number` (GET /api/projects/{project}/ as the admin).
+    pub async fn task_number(&self, project: i64) -> Value {
+        self.get_project(project).await["task_number"].clone()
+    }
+
     /// GET /api/projects/{project}/ as the admin (200); the project with its counts.
     pub async fn get_project(&self, project: i64) -> Value {
         self.get(&format!("/api/projects/{project}/")).await
@@ -356,6 +391,13 @@ impl Server {
     pub async fn patch_project(&self, project: i64, body: Value) -> Value {
         let request = format!("PATCH /api/projects/{project}/");
         self.expect(200, &request, Some(body)).await
+    }
+
+    /// Runs the data manager's `action` (`delete_tasks`, ...) on `project` as the admin with
+    /// `body` (`{"selectedItems": ...}`), which must answer `status`; the answer.
+    pub async fn dm_action(&self, status: u16, action: &str, project: i64, body: Value) -> Value {
+        let request = format!("POST /api/dm/actions?id={action}&project={project}");
+        self.expect(status, &request, Some(body)).await
     }
 
     /// DELETE `path` answers 204; then GET `path` answers 404.
@@ -404,11 +446,7 @@ impl Server {
             .args(args)
             .output()
             .expect("run labelhook admin");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_succeeded(&output);
         let text = String::from_utf8_lossy(&output.stdout);
         text.split_whitespace().last().expect("token").to_string()
     }
@@ -418,30 +456,9 @@ impl Server {
     }
 
     /// Runs one SQL statement on the server's database, behind its back: to set up states
-    /// the API cannot make (rows written by an older version, say).
+    /// the API cannot make (rows written by an older version, say). See [`Server::run_sql`].
     pub fn sql(&self, statement: &str) {
-        if self.is_postgres() {
-            let status = Command::new("psql")
-                .args([
-                    self.db_url.as_str(),
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    statement,
-                ])
-                .stdout(Stdio::null())
-                .status()
-                .expect("run psql");
-            assert!(status.success(), "psql failed: {statement}");
-        } else {
-            let path = self.db_url.trim_start_matches("sqlite://");
-            let conn = rusqlite::Connection::open(path).expect("open the SQLite database");
-            conn.busy_timeout(Duration::from_secs(10))
-                .expect("busy timeout");
-            conn.execute_batch(statement)
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
-        }
+        self.run_sql(statement);
     }
 }
 
@@ -521,9 +538,41 @@ pub fn fresh_postgres_database(admin_url: &str) -> String {
     }
 }
 
+/// The ids of the objects in the JSON list `list`, in its order.
+pub fn ids_of(list: &Value) -> Vec<i64> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"));
+    items
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// Panics unless `output` (of a command) says it succeeded; shows its stderr otherwise.
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The data manager's selection of the tasks `ids`, as an action's body.
+pub fn selected<T: serde::Serialize>(ids: &[T]) -> Value {
+    serde_json::json!({"selectedItems": {"all": false, "included": ids}})
+}
+
 /// The result of choosing `label` in [`Server::project`]'s config.
 pub fn choice(label: &str) -> Value {
     serde_json::json!([{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}])
+}
+
+/// A server and a project titled `title` (see [`Server::project`]).
+pub async fn server_and_project(title: &str) -> (Server, i64) {
+    let server = Server::start();
+    let project = server.project(title).await;
+    (server, project)
 }
 
 /// A server, a receiver on loopback and a project titled `title`: where most tests of
