@@ -86,6 +86,29 @@ async fn sign_in(server: &Server, form: &[(&str, &str)], headers: &[(&str, &str)
 }
 
 /// A request with the session cookies of `session` (and `headers`).
+/// GET /api/current-user/whoami with the session's cookies.
+async fn whoami_by_cookie(server: &Server, session: &Answer) -> (u16, Value) {
+    with_session(
+        server,
+        session,
+        "GET",
+        "/api/current-user/whoami",
+        None,
+        &[],
+    )
+    .await
+}
+
+/// Creates the project "by cookie" with the session's cookies and `headers`.
+async fn create_by_cookie(
+    server: &Server,
+    session: &Answer,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let project = Some(json!({"title": "by cookie"}));
+    with_session(server, session, "POST", "/api/projects/", project, headers).await
+}
+
 async fn with_session(
     server: &Server,
     session: &Answer,
@@ -162,68 +185,32 @@ async fn the_first_user_signs_in_with_the_environments_password_and_works_by_coo
     let csrf = session.cookie("csrftoken").unwrap().to_lowercase();
     assert!(!csrf.contains("httponly"), "the pages read it: {csrf}");
 
-    let (status, me) = with_session(
-        &server,
-        &session,
-        "GET",
-        "/api/current-user/whoami",
-        None,
-        &[],
-    )
-    .await;
+    let (status, me) = whoami_by_cookie(&server, &session).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["email"], EMAIL);
 
     // A write by cookie needs the CSRF secret, and not from another site.
-    let project = json!({"title": "by cookie"});
-    let (status, body) = with_session(
-        &server,
-        &session,
-        "POST",
-        "/api/projects/",
-        Some(project.clone()),
-        &[],
-    )
-    .await;
+    let (status, body) = create_by_cookie(&server, &session, &[]).await;
     assert_eq!(status, 403, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("CSRF"), "{body}");
-    let (status, _) = with_session(
-        &server,
-        &session,
-        "POST",
-        "/api/projects/",
-        Some(project.clone()),
-        &[("X-CSRFToken", "wrong")],
-    )
-    .await;
+    let wrong_secret = [("X-CSRFToken", "wrong")];
+    let (status, _) = create_by_cookie(&server, &session, &wrong_secret).await;
     assert_eq!(status, 403);
     let secret = session.value("csrftoken");
-    let (status, _) = with_session(
-        &server,
-        &session,
-        "POST",
-        "/api/projects/",
-        Some(project.clone()),
-        &[("X-CSRFToken", &secret), ("Origin", "http://evil.example")],
-    )
-    .await;
+    let another_site = [
+        ("X-CSRFToken", secret.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    let (status, _) = create_by_cookie(&server, &session, &another_site).await;
     assert_eq!(status, 403, "another site's page");
-    let (count, _) = server.call("GET", "/api/projects/", None).await;
-    assert_eq!(count, 200);
+    server.expect(200, "GET /api/projects/", None).await;
     assert_eq!(
         server.get("/api/projects/").await["count"],
         0,
         "nothing was created"
     );
-    let (status, created) = with_session(
-        &server,
-        &session,
-        "POST",
-        "/api/projects/",
-        Some(project),
-        &[("X-CSRFToken", &secret)],
-    )
-    .await;
+    let with_secret = [("X-CSRFToken", secret.as_str())];
+    let (status, created) = create_by_cookie(&server, &session, &with_secret).await;
     assert_eq!(status, 201, "{created}");
 
     // The API token works as before, with no CSRF secret.
@@ -267,15 +254,7 @@ async fn the_first_user_signs_in_with_the_environments_password_and_works_by_coo
         cleared.iter().any(|c| c.starts_with("sessionid=;")),
         "{cleared:?}"
     );
-    let (status, _) = with_session(
-        &server,
-        &session,
-        "GET",
-        "/api/current-user/whoami",
-        None,
-        &[],
-    )
-    .await;
+    let (status, _) = whoami_by_cookie(&server, &session).await;
     assert_eq!(status, 401, "the session is over");
 }
 
