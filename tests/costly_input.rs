@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, server_and_project};
 use serde_json::{Value, json};
 
 const TEXT_AND_LABELS: &str = r#"<View><Text name="t" value="$t"/><Labels name="l" toName="t"><Label value="x"/></Labels></View>"#;
@@ -143,11 +143,7 @@ async fn reads_answer_what_was_derived_when_the_config_was_saved() {
     );
     // Saving a config derives again.
     let patched = server
-        .expect(
-            200,
-            &format!("PATCH /api/projects/{id}/"),
-            Some(json!({"label_config": TEXT_AND_LABELS})),
-        )
+        .patch_project(id, json!({"label_config": TEXT_AND_LABELS}))
         .await;
     assert_eq!(patched["config_suitable_for_bulk_annotation"], false);
     assert_eq!(patched["parsed_label_config"]["l"]["labels"], json!(["x"]));
@@ -158,8 +154,7 @@ async fn reads_answer_what_was_derived_when_the_config_was_saved() {
 /// would come back as `100.0` from a read that parsed it.
 #[tokio::test]
 async fn reads_copy_the_derived_json_without_parsing_it() {
-    let server = Server::start();
-    let id = server.project("raw").await;
+    let (server, id) = server_and_project("raw").await;
     server.sql(&format!(
         r#"UPDATE projects SET parsed_label_config = '{{"c": {{"type": "Choices", "weight": 1e2}}}}', control_weights = '{{"c": {{"overall": 1E0}}}}' WHERE id = {id}"#
     ));
@@ -210,8 +205,7 @@ async fn projects_saved_before_the_derived_column_get_it_at_start() {
 async fn a_wide_csv_import_keeps_every_column_in_order() {
     // 200,000 columns took 24 s in the write transaction (columns were collected with a
     // linear search each). What a client can check: every column arrives, in file order.
-    let server = Server::start();
-    let project = server.project("wide").await;
+    let (server, project) = server_and_project("wide").await;
     let columns = 100_000;
     let header: Vec<String> = (0..columns).map(|i| format!("c{i}")).collect();
     let row: Vec<String> = (0..columns).map(|i| i.to_string()).collect();
