@@ -17,9 +17,7 @@ async fn every_event_survives_a_killed_process() {
     let mut first = Server::start_with(&[("WEBHOOK_TIMEOUT", "5")]);
     let receiver = Receiver::start_with(Behaviour::Slow(5)).await;
     let project = first.project("drill").await;
-    first
-        .create("/api/webhooks/", json!({"url": receiver.url}))
-        .await;
+    first.webhook(json!({"url": receiver.url})).await;
     let mut second = first.is_postgres().then(|| first.another_process());
 
     for i in 0..EVENTS {
@@ -101,9 +99,7 @@ async fn connections_killed_under_load_lose_nothing_and_take_over_stays_fast() {
     // (longer than a take-over needs to claim what it released).
     let receiver = Receiver::start_with(Behaviour::Slow(1000)).await;
     let project = first.project("connection loss").await;
-    first
-        .create("/api/webhooks/", json!({"url": receiver.url}))
-        .await;
+    first.webhook(json!({"url": receiver.url})).await;
     let second = first.another_process_named("labelhook_drill_b");
 
     // Events through the second process, which loses all its connections at a quarter;
