@@ -14,13 +14,18 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use common::{Server, TOKEN, eventually};
+use common::{Server, TOKEN, eventually, ids_of};
 use md5::Digest;
 use regex::Regex;
 use serde_json::{Value, json};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/export_fixtures")
+}
+
+/// A recorded answer of Label Studio, as JSON.
+fn recorded_json(slug: &str, name: &str) -> Value {
+    serde_json::from_slice(&recorded(slug, name)).unwrap()
 }
 
 fn recorded(slug: &str, name: &str) -> Vec<u8> {
@@ -59,12 +64,7 @@ async fn build(server: &Server) -> Vec<(String, i64)> {
         let listed = server
             .get(&format!("/api/projects/{id}/tasks/?page_size=100"))
             .await;
-        let mut task_ids: Vec<i64> = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_i64().unwrap())
-            .collect();
+        let mut task_ids = ids_of(&listed);
         task_ids.sort_unstable();
         for (task_id, task) in task_ids.iter().zip(tasks) {
             for annotation in task["annotations"].as_array().into_iter().flatten() {
@@ -256,7 +256,7 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
         let formats = server
             .get(&format!("/api/projects/{project}/export/formats"))
             .await;
-        let expected: Value = serde_json::from_slice(&recorded(slug, "formats.json")).unwrap();
+        let expected = recorded_json(slug, "formats.json");
         let ours: Vec<Value> = formats
             .as_array()
             .unwrap()
@@ -311,8 +311,7 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             .await;
         // Label Studio (without a job queue) builds before answering; labelhook answers at
         // once with the same keys and builds in the background.
-        let expected: Value =
-            serde_json::from_slice(&recorded(slug, "snapshot-create.json")).unwrap();
+        let expected = recorded_json(slug, "snapshot-create.json");
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(
             keys(&created),
@@ -324,7 +323,7 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
         );
         let id = created["id"].as_i64().unwrap();
         let snapshot = snapshot_completed(&server, *project, id).await;
-        let expected: Value = serde_json::from_slice(&recorded(slug, "snapshot-get.json")).unwrap();
+        let expected = recorded_json(slug, "snapshot-get.json");
         common::assert_same_shape(&expected, &snapshot);
         // `<title>-at-<Y-m-d-H-M>`, as Label Studio names it.
         let prefix = expected["title"]
@@ -347,6 +346,7 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             "{slug}: counters"
         );
         let base = format!("/api/projects/{project}/exports/{id}");
+        let convert = format!("POST {base}/convert");
         let got = fetch(&server, "GET", &format!("{base}/download"), None).await;
         check_download(
             slug,
@@ -392,13 +392,8 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             let got = fetch(&server, "GET", &path, None).await;
             check_download(slug, download, &recorded_answers[download], &got);
             // Converted in the background, then served from the database.
-            let converted = server
-                .expect(
-                    200,
-                    &format!("POST {base}/convert"),
-                    Some(json!({"export_type": format})),
-                )
-                .await;
+            let to_format = Some(json!({"export_type": format}));
+            let converted = server.expect(200, &convert, to_format).await;
             assert_eq!(converted["export_type"], format);
             eventually(60, "the conversion", || async {
                 let snapshot = server.get(&base).await;
@@ -413,21 +408,14 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             let got = fetch(&server, "GET", &path, None).await;
             check_download(slug, download, &recorded_answers[download], &got);
         }
-        let again = server
-            .expect(
-                400,
-                &format!("POST {base}/convert"),
-                Some(json!({"export_type": "CSV"})),
-            )
-            .await;
-        let expected: Value =
-            serde_json::from_slice(&recorded(slug, "snapshot-convert-again.json")).unwrap();
+        let to_csv = Some(json!({"export_type": "CSV"}));
+        let again = server.expect(400, &convert, to_csv).await;
+        let expected = recorded_json(slug, "snapshot-convert-again.json");
         assert_eq!(again["validation_errors"], expected["validation_errors"]);
         let listed = server
             .get(&format!("/api/projects/{project}/exports/"))
             .await;
-        let expected: Value =
-            serde_json::from_slice(&recorded(slug, "snapshot-list.json")).unwrap();
+        let expected = recorded_json(slug, "snapshot-list.json");
         common::assert_same_shape(&expected, &listed);
 
         // Options: annotated tasks only, usual annotations, expanded predictions and users.
@@ -458,20 +446,11 @@ async fn every_format_and_route_writes_what_label_studio_writes() {
             &normalize(&expected),
             &normalize(&String::from_utf8_lossy(&got.body)),
         );
+        let snapshot = format!("/api/projects/{project}/exports/{id}");
         server
-            .expect(
-                204,
-                &format!("DELETE /api/projects/{project}/exports/{id}"),
-                None,
-            )
+            .expect(204, &format!("DELETE {snapshot}"), None)
             .await;
-        server
-            .expect(
-                404,
-                &format!("GET /api/projects/{project}/exports/{id}"),
-                None,
-            )
-            .await;
+        server.expect(404, &format!("GET {snapshot}"), None).await;
     }
 }
 
@@ -482,67 +461,27 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
     let text = built[0].1;
     let image = built[2].1;
 
-    // An unknown format: 400 naming the formats (Label Studio answers 500).
-    let body = server
-        .expect(
-            400,
-            &format!("GET /api/projects/{text}/export?exportType=NOPE"),
-            None,
-        )
-        .await;
-    let message = body["validation_errors"]["exportType"][0].as_str().unwrap();
-    assert!(
-        message.contains("NOPE") && message.contains("JSON_MIN") && message.contains("YOLO"),
-        "{message}"
-    );
+    // Formats refused with a message naming what is wrong: an unknown one, with the
+    // formats there are (Label Studio answers 500); one that does not fit the config,
+    // saying why (Label Studio writes an empty zip); one labelhook does not write.
+    for (project, format, words) in [
+        (text, "NOPE", &["NOPE", "JSON_MIN", "YOLO"][..]),
+        (text, "COCO", &["COCO", "Image"][..]),
+        (image, "CONLL2003", &["Labels"][..]),
+        (image, "VOC", &["labelhook"][..]),
+    ] {
+        let request = format!("GET /api/projects/{project}/export?exportType={format}");
+        let body = server.expect(400, &request, None).await;
+        let message = body["validation_errors"]["exportType"][0].as_str().unwrap();
+        assert!(
+            words.iter().all(|word| message.contains(word)),
+            "{format}: {message}"
+        );
+    }
+    let misspelt = format!("GET /api/projects/{text}/export?export_type=nope");
     server
-        .expect_field_error(
-            &format!("GET /api/projects/{text}/export?export_type=nope"),
-            None,
-            "export_type",
-        )
+        .expect_field_error(&misspelt, None, "export_type")
         .await;
-
-    // A format that does not fit the config: 400 saying why (Label Studio writes an empty zip).
-    let body = server
-        .expect(
-            400,
-            &format!("GET /api/projects/{text}/export?exportType=COCO"),
-            None,
-        )
-        .await;
-    let message = body["validation_errors"]["exportType"][0].as_str().unwrap();
-    assert!(
-        message.contains("COCO") && message.contains("Image"),
-        "{message}"
-    );
-    let body = server
-        .expect(
-            400,
-            &format!("GET /api/projects/{image}/export?exportType=CONLL2003"),
-            None,
-        )
-        .await;
-    assert!(
-        body["validation_errors"]["exportType"][0]
-            .as_str()
-            .unwrap()
-            .contains("Labels")
-    );
-    // One labelhook does not write.
-    let body = server
-        .expect(
-            400,
-            &format!("GET /api/projects/{image}/export?exportType=VOC"),
-            None,
-        )
-        .await;
-    assert!(
-        body["validation_errors"]["exportType"][0]
-            .as_str()
-            .unwrap()
-            .contains("labelhook")
-    );
 
     // Wrong parameters.
     for query in [
@@ -551,13 +490,8 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         "ids[]=1&ids[]=x",
         "exportType=",
     ] {
-        let body = server
-            .expect(
-                400,
-                &format!("GET /api/projects/{text}/export?{query}"),
-                None,
-            )
-            .await;
+        let request = format!("GET /api/projects/{text}/export?{query}");
+        let body = server.expect(400, &request, None).await;
         assert!(body["validation_errors"].is_object(), "{query}: {body}");
     }
 
@@ -580,14 +514,9 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         (json!({"title": "x".repeat(2049)}), "title"),
         (json!({"task_filter_options": "all"}), "task_filter_options"),
     ] {
-        let body = server
-            .expect(400, &format!("POST {base}"), Some(input.clone()))
+        server
+            .expect_nested_field_error(&format!("POST {base}"), Some(input.clone()), field)
             .await;
-        assert!(
-            body["validation_errors"][field].is_object()
-                || body["validation_errors"][field].is_array(),
-            "{input}: {body}"
-        );
     }
     server
         .expect(400, &format!("POST {base}"), Some(json!([1])))
@@ -595,56 +524,27 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
     let created = server.create(&base, json!({})).await;
     let id = created["id"].as_i64().unwrap();
     snapshot_completed(&server, text, id).await;
-    let convert = format!("{base}/{id}/convert");
-    let expected: Value = serde_json::from_slice(&recorded(
-        "text_classification",
-        "error-convert-missing.json",
-    ))
-    .unwrap();
-    let body = server
-        .expect(400, &format!("POST {convert}"), Some(json!({})))
-        .await;
-    assert_eq!(body["validation_errors"], expected["validation_errors"]);
-    let expected: Value = serde_json::from_slice(&recorded(
-        "text_classification",
-        "error-convert-unknown.json",
-    ))
-    .unwrap();
-    let body = server
-        .expect(
-            400,
-            &format!("POST {convert}"),
-            Some(json!({"export_type": "NOPE"})),
-        )
-        .await;
-    assert_eq!(body["validation_errors"], expected["validation_errors"]);
-    let body = server
-        .expect(
-            400,
-            &format!("POST {convert}"),
-            Some(json!({"export_type": "COCO"})),
-        )
-        .await;
+    let convert = format!("POST {base}/{id}/convert");
+    for (body, answer) in [
+        (json!({}), "error-convert-missing.json"),
+        (json!({"export_type": "NOPE"}), "error-convert-unknown.json"),
+    ] {
+        let expected = recorded_json("text_classification", answer);
+        let body = server.expect(400, &convert, Some(body)).await;
+        assert_eq!(body["validation_errors"], expected["validation_errors"]);
+    }
+    let to_coco = Some(json!({"export_type": "COCO"}));
+    let body = server.expect(400, &convert, to_coco).await;
     assert!(
         body["validation_errors"]["export_type"][0]
             .as_str()
             .unwrap()
             .contains("Image")
     );
-    server
-        .expect(
-            400,
-            &format!("POST {convert}"),
-            Some(json!({"export_type": "CSV", "download_resources": "x"})),
-        )
-        .await;
-    server
-        .expect(
-            400,
-            &format!("GET {base}/{id}/download?exportType=YOLO"),
-            None,
-        )
-        .await;
+    let not_a_flag = Some(json!({"export_type": "CSV", "download_resources": "x"}));
+    server.expect(400, &convert, not_a_flag).await;
+    let unconvertible = format!("GET {base}/{id}/download?exportType=YOLO");
+    server.expect(400, &unconvertible, None).await;
 
     // Missing and foreign: 404, the same.
     let other = server.other_organization("someone@example.com");
@@ -656,18 +556,18 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
         format!("/api/projects/{text}/exports/{id}/download"),
     ];
     for path in &paths {
-        let (status, _) = server.call_as(&other, "GET", path, None).await;
-        assert_eq!(status, 404, "foreign {path}");
+        server
+            .expect_as(&other, 404, &format!("GET {path}"), None)
+            .await;
     }
     for (method, path) in [
         ("POST", format!("/api/projects/{text}/exports/")),
         ("DELETE", format!("/api/projects/{text}/exports/{id}")),
         ("POST", format!("/api/projects/{text}/exports/{id}/convert")),
     ] {
-        let (status, _) = server
-            .call_as(&other, method, &path, Some(json!({"export_type": "CSV"})))
-            .await;
-        assert_eq!(status, 404, "foreign {method} {path}");
+        let request = format!("{method} {path}");
+        let to_csv = Some(json!({"export_type": "CSV"}));
+        server.expect_as(&other, 404, &request, to_csv).await;
     }
     for path in [
         "/api/projects/999999/export".to_string(),
@@ -685,15 +585,20 @@ async fn bad_requests_name_the_field_and_foreign_objects_are_not_found() {
     server.expect(200, &format!("GET {base}/{id}"), None).await;
 }
 
+/// Asks for a snapshot of `project` with the default options; the answer and its id.
+async fn new_snapshot(server: &Server, project: i64) -> (Value, i64) {
+    let path = format!("/api/projects/{project}/exports/");
+    let created = server.create(&path, json!({})).await;
+    let id = created["id"].as_i64().unwrap();
+    (created, id)
+}
+
 #[tokio::test]
 async fn snapshots_live_in_the_database_across_restarts_and_processes() {
     let mut server = start();
     let built = build(&server).await;
     let project = built[1].1;
-    let created = server
-        .create(&format!("/api/projects/{project}/exports/"), json!({}))
-        .await;
-    let id = created["id"].as_i64().unwrap();
+    let (created, id) = new_snapshot(&server, project).await;
     assert!(["created", "in_progress", "completed"].contains(&created["status"].as_str().unwrap()));
     snapshot_completed(&server, project, id).await;
     let path = format!("/api/projects/{project}/exports/{id}/download");
@@ -738,10 +643,7 @@ async fn a_snapshot_whose_builder_died_is_built_again() {
     let mut server = start();
     let built = build(&server).await;
     let project = built[0].1;
-    let created = server
-        .create(&format!("/api/projects/{project}/exports/"), json!({}))
-        .await;
-    let id = created["id"].as_i64().unwrap();
+    let (_, id) = new_snapshot(&server, project).await;
     snapshot_completed(&server, project, id).await;
     let path = format!("/api/projects/{project}/exports/{id}/download");
     let good = fetch(&server, "GET", &path, None).await.body;
@@ -794,12 +696,7 @@ async fn the_sdk_style_direct_export_reads_export_type_and_ids() {
     .await;
     assert_eq!(got.status, 200);
     let tasks: Value = serde_json::from_slice(&got.body).unwrap();
-    let ids: Vec<i64> = tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids_of(&tasks);
     assert_eq!(ids, [1, 3]);
     // An empty selection is an empty list.
     let got = fetch(
