@@ -234,9 +234,7 @@ async fn a_chunked_body_is_cut_at_the_limit_and_uploads_have_their_own() {
 #[tokio::test]
 async fn an_annotation_result_is_answered_as_sent() {
     let (server, receiver, project) = server_receiver_and_project("result as sent").await;
-    server
-        .create("/api/webhooks/", json!({"url": receiver.url}))
-        .await;
+    server.webhook(json!({"url": receiver.url})).await;
     let task = server.task(project, "x").await["id"].clone();
     let result = r#"[{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}, "score": 1e2}]"#;
     let (status, text) = server
@@ -383,10 +381,7 @@ async fn a_full_database_answers_503_says_so_and_loses_nothing_acknowledged() {
     let receiver = Receiver::start().await;
     let project = server.project("full").await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": receiver.url, "project": project}),
-        )
+        .webhook(json!({"url": receiver.url, "project": project}))
         .await;
     let filler = "x".repeat(2000);
     // Each task's text starts with its key; the keys of every import answered 201.
@@ -460,10 +455,7 @@ async fn a_full_database_answers_503_says_so_and_loses_nothing_acknowledged() {
     }
     // With room again, a write succeeds and /health is UP.
     server
-        .create(
-            &format!("/api/projects/{project}/import"),
-            json!([{"text": "room again"}]),
-        )
+        .import(project, json!([{"text": "room again"}]))
         .await;
     eventually(10, "/health UP", || async {
         (health_status(&server).await == 200).then_some(())
