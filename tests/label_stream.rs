@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use common::{Server, eventually};
+use common::{Server, eventually, ids_of};
 use serde_json::{Value, json};
 
 /// A user of the admin's organization; returns its token.
@@ -32,25 +32,14 @@ fn annotator(server: &Server, email: &str) -> String {
 async fn project_with_tasks(server: &Server, settings: Value, texts: &[&str]) -> (i64, Vec<i64>) {
     let project = server.project("stream").await;
     if settings.as_object().is_some_and(|s| !s.is_empty()) {
-        server
-            .expect(
-                200,
-                &format!("PATCH /api/projects/{project}/"),
-                Some(settings),
-            )
-            .await;
+        server.patch_project(project, settings).await;
     }
     let tasks: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
     server
         .create(&format!("/api/projects/{project}/import"), json!(tasks))
         .await;
     let list = server.get(&format!("/api/tasks/?project={project}")).await;
-    let mut ids: Vec<i64> = list["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let mut ids = ids_of(&list["tasks"]);
     ids.sort();
     (project, ids)
 }
