@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Server, TOKEN, assert_same_shape, choice, reference};
+use common::{
+    Server, TOKEN, assert_same_shape, choice, ids_of, reference, selected, server_and_project,
+};
 use serde_json::{Value, json};
 
 const CONFIG: &str = r#"<View><Text name="text" value="$text"/><Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices></View>"#;
@@ -84,11 +86,7 @@ async fn projects_crud_matches_label_studio() {
     assert_eq!(server.get(&format!("/api/projects/{id}")).await["id"], id);
 
     let patched = server
-        .expect(
-            200,
-            &format!("PATCH /api/projects/{id}/"),
-            Some(json!({"title": "Renamed", "description": "d"})),
-        )
+        .patch_project(id, json!({"title": "Renamed", "description": "d"}))
         .await;
     assert_eq!(patched["title"], "Renamed");
     assert_eq!(
@@ -219,17 +217,12 @@ async fn oversized_bodies_get_413() {
         )
         .await;
     assert_eq!(body["status_code"], 413);
-    assert_eq!(
-        server.get_project(id).await["task_number"],
-        0,
-        "nothing imported"
-    );
+    assert_eq!(server.task_number(id).await, 0, "nothing imported");
 }
 
 #[tokio::test]
 async fn tasks_crud_and_list_match_label_studio() {
-    let server = Server::start();
-    let project = server.project("tasks").await;
+    let (server, project) = server_and_project("tasks").await;
     let imported = server
         .import(project, json!([{"text": "a"}, {"text": "b"}]))
         .await;
@@ -320,13 +313,12 @@ async fn tasks_crud_and_list_match_label_studio() {
     server
         .expect(204, &format!("DELETE /api/projects/{project}/tasks/"), None)
         .await;
-    assert_eq!(server.get_project(project).await["task_number"], 0);
+    assert_eq!(server.task_number(project).await, 0);
 }
 
 #[tokio::test]
 async fn import_accepts_label_studio_task_formats() {
-    let server = Server::start();
-    let project = server.project("import").await;
+    let (server, project) = server_and_project("import").await;
     // One object, data-wrapped items with annotations and predictions.
     let answer = server.import(project, json!({"text": "single"})).await;
     assert_eq!(answer["task_count"], 1);
@@ -360,16 +352,30 @@ async fn import_accepts_label_studio_task_formats() {
             .await;
     }
     assert_eq!(
-        server.get_project(project).await["task_number"],
+        server.task_number(project).await,
         3,
         "failed imports add nothing"
     );
 }
 
+/// Uploads `content` as the file `name` to `project`'s import; the status and the answer.
+async fn upload(server: &Server, project: i64, name: &str, content: &[u8]) -> (u16, Value) {
+    let file = reqwest::multipart::Part::bytes(content.to_vec()).file_name(name.to_string());
+    let response = server
+        .client
+        .post(server.url(&format!("/api/projects/{project}/import")))
+        .header("Authorization", format!("Token {TOKEN}"))
+        .multipart(reqwest::multipart::Form::new().part("file", file))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn import_accepts_uploaded_files() {
-    let server = Server::start();
-    let project = server.project("files").await;
+    let (server, project) = server_and_project("files").await;
     let files = [
         (
             "tasks.json",
@@ -395,20 +401,7 @@ async fn import_accepts_uploaded_files() {
     ];
     let mut expected = 0;
     for (name, content, count) in files {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(content.to_vec()).file_name(name),
-        );
-        let response = server
-            .client
-            .post(server.url(&format!("/api/projects/{project}/import")))
-            .header("Authorization", format!("Token {TOKEN}"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = upload(&server, project, name, content).await;
         assert_eq!(status, 201, "{name}: {body}");
         assert_eq!(body["task_count"], count, "{name}: {body}");
         expected += count;
@@ -428,20 +421,8 @@ async fn import_accepts_uploaded_files() {
         "{texts:?}"
     );
 
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"%PDF".to_vec()).file_name("doc.pdf"),
-    );
-    let response = server
-        .client
-        .post(server.url(&format!("/api/projects/{project}/import")))
-        .header("Authorization", format!("Token {TOKEN}"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = upload(&server, project, "doc.pdf", b"%PDF").await;
+    assert_eq!(status, 400);
     assert!(
         body["validation_errors"]["file"][0]
             .as_str()
@@ -453,10 +434,8 @@ async fn import_accepts_uploaded_files() {
 
 #[tokio::test]
 async fn annotations_crud_matches_label_studio() {
-    let server = Server::start();
-    let project = server.project("ann").await;
-    let task = server.task(project, "c").await;
-    let task_id = task["id"].as_i64().unwrap();
+    let (server, project) = server_and_project("ann").await;
+    let task_id = server.task(project, "c").await["id"].as_i64().unwrap();
     let created = server
         .annotate(task_id, json!({"result": choice("pos"), "lead_time": 2.0}))
         .await;
@@ -536,10 +515,8 @@ async fn annotations_crud_matches_label_studio() {
 
 #[tokio::test]
 async fn predictions_crud() {
-    let server = Server::start();
-    let project = server.project("pred").await;
-    let task = server.task(project, "c").await;
-    let task_id = task["id"].as_i64().unwrap();
+    let (server, project) = server_and_project("pred").await;
+    let task_id = server.task(project, "c").await["id"].as_i64().unwrap();
     let created = server
         .create(
             "/api/predictions/",
@@ -598,10 +575,9 @@ async fn predictions_crud() {
             json!({"result": ["Expected a list of result items."]}),
         ),
     ] {
-        let body = server
-            .expect(400, "POST /api/predictions/", Some(input.clone()))
+        server
+            .expect_errors("POST /api/predictions/", input, &errors)
             .await;
-        assert_eq!(body["validation_errors"], errors, "{input}: {body}");
     }
     // The task's id may be a string of digits, as Label Studio accepts.
     let by_string = server
@@ -646,8 +622,7 @@ async fn stats(server: &Server, project: i64) -> [i64; 8] {
 /// The statistics of SPEC section 2 through every path that changes them.
 #[tokio::test]
 async fn statistics_stay_exact_through_every_path() {
-    let server = Server::start();
-    let project = server.project("stats").await;
+    let (server, project) = server_and_project("stats").await;
     server
         .import(
             project,
@@ -655,12 +630,7 @@ async fn statistics_stay_exact_through_every_path() {
         )
         .await;
     let tasks = server.get(&format!("/api/tasks/?project={project}")).await;
-    let ids: Vec<i64> = tasks["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids_of(&tasks["tasks"]);
 
     // The recorded example: 3 tasks, one annotated, one skipped.
     let a1 = server
@@ -690,9 +660,9 @@ async fn statistics_stay_exact_through_every_path() {
 
     // Un-skipping through PATCH.
     server
-        .call(
-            "PATCH",
-            &format!("/api/annotations/{}/", skip["id"]),
+        .expect(
+            200,
+            &format!("PATCH /api/annotations/{}/", skip["id"]),
             Some(json!({"was_cancelled": false, "result": choice("pos")})),
         )
         .await;
@@ -700,25 +670,17 @@ async fn statistics_stay_exact_through_every_path() {
 
     // Delete one annotation.
     server
-        .call("DELETE", &format!("/api/annotations/{}/", a1["id"]), None)
+        .expect(204, &format!("DELETE /api/annotations/{}/", a1["id"]), None)
         .await;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 1, 1, 1, 0]);
 
     // Overlap 2: nothing is finished with one annotation each.
     server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{project}/"),
-            Some(json!({"maximum_annotations": 2})),
-        )
+        .patch_project(project, json!({"maximum_annotations": 2}))
         .await;
     assert_eq!(stats(&server, project).await, [3, 0, 2, 0, 1, 1, 1, 0]);
     server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{project}/"),
-            Some(json!({"maximum_annotations": 1})),
-        )
+        .patch_project(project, json!({"maximum_annotations": 1}))
         .await;
 
     // Predictions, and converting them into annotations.
@@ -730,10 +692,11 @@ async fn statistics_stay_exact_through_every_path() {
         .await;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 1, 1, 1, 1]);
     let body = server
-        .expect(
+        .dm_action(
             200,
-            &format!("POST /api/dm/actions?id=predictions_to_annotations&project={project}"),
-            Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})),
+            "predictions_to_annotations",
+            project,
+            selected(&[ids[0]]),
         )
         .await;
     assert_eq!(body["processed_items"], 1);
@@ -741,44 +704,36 @@ async fn statistics_stay_exact_through_every_path() {
 
     // Data manager: delete the annotations of one task, then delete a task.
     server
-        .expect(
+        .dm_action(
             200,
-            &format!("POST /api/dm/actions?id=delete_tasks_annotations&project={project}"),
-            Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})),
+            "delete_tasks_annotations",
+            project,
+            selected(&[ids[2]]),
         )
         .await;
     let _ = gt;
     assert_eq!(stats(&server, project).await, [3, 2, 2, 0, 2, 2, 0, 1]);
     server
-        .expect(
-            200,
-            &format!("POST /api/dm/actions?id=delete_tasks&project={project}"),
-            Some(json!({"selectedItems": {"all": false, "included": [ids[0]]}})),
-        )
+        .dm_action(200, "delete_tasks", project, selected(&[ids[0]]))
         .await;
     assert_eq!(stats(&server, project).await, [2, 1, 1, 0, 1, 1, 0, 0]);
 
     // Single task delete, then all.
     server
-        .call("DELETE", &format!("/api/tasks/{}/", ids[1]), None)
+        .expect(204, &format!("DELETE /api/tasks/{}/", ids[1]), None)
         .await;
     assert_eq!(stats(&server, project).await, [1, 0, 0, 0, 0, 0, 0, 0]);
     server
-        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .expect(204, &format!("DELETE /api/projects/{project}/tasks/"), None)
         .await;
     assert_eq!(stats(&server, project).await, [0, 0, 0, 0, 0, 0, 0, 0]);
 }
 
 #[tokio::test]
 async fn ignore_skipped_counts_skips_as_finished() {
-    let server = Server::start();
-    let project = server.project("skips").await;
+    let (server, project) = server_and_project("skips").await;
     server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{project}/"),
-            Some(json!({"skip_queue": "IGNORE_SKIPPED"})),
-        )
+        .patch_project(project, json!({"skip_queue": "IGNORE_SKIPPED"}))
         .await;
     let task = server.task(project, "c").await;
     server
@@ -792,8 +747,7 @@ async fn ignore_skipped_counts_skips_as_finished() {
 
 #[tokio::test]
 async fn data_manager_actions_validate_and_stay_in_the_project() {
-    let server = Server::start();
-    let p1 = server.project("one").await;
+    let (server, p1) = server_and_project("one").await;
     let p2 = server.project("two").await;
     let t2 = server.task(p2, "other").await;
     server
@@ -801,26 +755,23 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
         .await;
     // Selecting a task of another project deletes nothing there.
     let body = server
-        .expect(
-            200,
-            &format!("POST /api/dm/actions?id=delete_tasks&project={p1}"),
-            Some(json!({"selectedItems": {"all": false, "included": [t2["id"]]}})),
-        )
+        .dm_action(200, "delete_tasks", p1, selected(&[&t2["id"]]))
         .await;
     assert_eq!(body["processed_items"], 0);
-    assert_eq!(server.get_project(p2).await["task_number"], 1);
+    assert_eq!(server.task_number(p2).await, 1);
     // all: true with an exclusion.
     let list = server.get(&format!("/api/tasks/?project={p1}")).await;
     let keep = list["tasks"][0]["id"].clone();
     let body = server
-        .expect(
+        .dm_action(
             200,
-            &format!("POST /api/dm/actions?id=delete_tasks&project={p1}"),
-            Some(json!({"selectedItems": {"all": true, "excluded": [keep]}})),
+            "delete_tasks",
+            p1,
+            json!({"selectedItems": {"all": true, "excluded": [keep]}}),
         )
         .await;
     assert_eq!(body["processed_items"], 1);
-    assert_eq!(server.get_project(p1).await["task_number"], 1);
+    assert_eq!(server.task_number(p1).await, 1);
 
     for (path, body) in [
         (
@@ -856,8 +807,7 @@ async fn data_manager_actions_validate_and_stay_in_the_project() {
 /// Nothing of one organization is visible to another: 404 for every method.
 #[tokio::test]
 async fn organizations_are_isolated() {
-    let server = Server::start();
-    let project = server.project("mine").await;
+    let (server, project) = server_and_project("mine").await;
     let task = server.task(project, "c").await;
     let annotation = server.annotate(&task["id"], json!({"result": []})).await;
     let prediction = server
@@ -867,10 +817,7 @@ async fn organizations_are_isolated() {
         )
         .await;
     let webhook = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": "http://127.0.0.1:9/x", "project": project}),
-        )
+        .webhook(json!({"url": "http://127.0.0.1:9/x", "project": project}))
         .await;
     let other = server.other_organization("other@example.com");
 
@@ -957,15 +904,14 @@ async fn organizations_are_isolated() {
         .await;
     assert_eq!(predictions, json!([]));
     // And the owner still sees everything.
-    assert_eq!(server.get_project(project).await["task_number"], 1);
+    assert_eq!(server.task_number(project).await, 1);
 }
 
 /// Nullable numbers stay right whichever comes first (a NULL first once broke PostgreSQL's
 /// cached statement types).
 #[tokio::test]
 async fn nullable_numbers_round_trip_in_any_order() {
-    let server = Server::start();
-    let project = server.project("numbers").await;
+    let (server, project) = server_and_project("numbers").await;
     let task = server.task(project, "x").await;
     let path = format!("/api/tasks/{}/annotations/", task["id"]);
     let none = server.create(&path, json!({"result": []})).await;
@@ -1028,8 +974,7 @@ fn dm_query(query: Value) -> String {
 
 #[tokio::test]
 async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
-    let server = Server::start();
-    let project = server.project("table").await;
+    let (server, project) = server_and_project("table").await;
     server
         .import(
             project,
@@ -1037,12 +982,7 @@ async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
         )
         .await;
     let all = server.get(&format!("/api/tasks/?project={project}")).await;
-    let ids: Vec<i64> = all["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids_of(&all["tasks"]);
     let result = json!([{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["pos"]}}]);
     server.annotate(ids[1], json!({"result": result})).await;
     server
@@ -1058,12 +998,7 @@ async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
                     dm_query(query)
                 ))
                 .await;
-            let ids: Vec<i64> = found["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["id"].as_i64().unwrap())
-                .collect();
+            let ids = ids_of(&found["tasks"]);
             (ids, found["total"].as_i64().unwrap())
         }
     };
@@ -1109,18 +1044,19 @@ async fn the_task_table_filters_sorts_and_acts_on_what_it_shows() {
 
     // "Select all" of a filtered table acts on the tasks it shows, minus the excluded.
     server
-        .expect(
+        .dm_action(
             200,
-            &format!("POST /api/dm/actions?id=delete_tasks&project={project}"),
-            Some(json!({
+            "delete_tasks",
+            project,
+            json!({
                 "selectedItems": {"all": true, "excluded": [ids[3]]},
                 "filters": filter("completed_at", "empty", json!(true))["filters"],
-            })),
+            }),
         )
         .await;
     let (left, total) = page(json!({})).await;
     assert_eq!(total, 4 - (unlabeled_total - 1));
     assert!(left.contains(&ids[1]) && left.contains(&ids[3]), "{left:?}");
-    let body = server.expect(400, &format!("POST /api/dm/actions?id=delete_tasks&project={project}"), Some(json!({"selectedItems": {"all": true}, "filters": {"items": [{"filter": "filter:tasks:data.text"}]}}))).await;
+    let body = server.dm_action(400, "delete_tasks", project, json!({"selectedItems": {"all": true}, "filters": {"items": [{"filter": "filter:tasks:data.text"}]}})).await;
     assert!(body["validation_errors"]["filters"].is_array(), "{body}");
 }
