@@ -13,7 +13,7 @@ use serde_json::json;
 async fn listen_prints_verifies_and_forwards() {
     let (server, forward, project) = server_receiver_and_project("listen").await;
     let webhook = server
-        .create("/api/webhooks/", json!({"url": "http://127.0.0.1:9/placeholder", "project": project, "is_active": false}))
+        .webhook(json!({"url": "http://127.0.0.1:9/placeholder", "project": project, "is_active": false}))
         .await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_labelhook"))
         .args([
@@ -48,9 +48,9 @@ async fn listen_prints_verifies_and_forwards() {
     })
     .await;
     server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{}/", webhook["id"]),
+        .expect(
+            200,
+            &format!("PATCH /api/webhooks/{}/", webhook["id"]),
             Some(json!({"url": address, "is_active": true})),
         )
         .await;
