@@ -89,10 +89,7 @@ async fn ml_backends_get_their_webhook_and_train() {
             json!({"url": ["Not a valid string."]}),
         ),
     ] {
-        let body = server
-            .expect(400, "POST /api/ml/", Some(input.clone()))
-            .await;
-        assert_eq!(body["validation_errors"], errors, "{input}: {body}");
+        server.expect_errors("POST /api/ml/", input, &errors).await;
     }
     // The project's id may be a string of digits; an update's project is ignored.
     let second = server
@@ -131,11 +128,7 @@ async fn ml_backends_get_their_webhook_and_train() {
 async fn training_starts_each_time_enough_annotations_accumulate() {
     let (server, model, project) = server_receiver_and_project("threshold").await;
     server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{project}/"),
-            Some(json!({"min_annotations_to_start_training": 2})),
-        )
+        .patch_project(project, json!({"min_annotations_to_start_training": 2}))
         .await;
     server
         .create("/api/ml/", json!({"url": model.url, "project": project}))
@@ -158,8 +151,8 @@ async fn training_starts_each_time_enough_annotations_accumulate() {
     // An import with three annotations: 1 + 3 = 4 reaches the threshold: one training, and
     // the count starts over at 4 mod 2 = 0.
     server
-        .create(
-            &format!("/api/projects/{project}/import"),
+        .import(
+            project,
             json!([
                 {"data": {"text": "y"}, "annotations": [{"result": []}]},
                 {"data": {"text": "z"}, "annotations": [{"result": []}, {"result": []}]},
