@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Server, TOKEN, choice};
+use common::{Server, TOKEN, choice, ids_of, server_and_project};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
@@ -33,8 +33,7 @@ fn needed_role(description: &str) -> Option<&'static str> {
 
 #[tokio::test]
 async fn every_route_answers_403_below_its_role_and_not_at_or_above_it() {
-    let server = Server::start();
-    let project = server.project("roles").await;
+    let (server, project) = server_and_project("roles").await;
     let task = server.task(project, "t").await["id"].as_i64().unwrap();
     let webhook = server
         .webhook(json!({"url": "http://127.0.0.1:9/hook", "project": project}))
@@ -387,8 +386,7 @@ async fn an_invite_signs_up_one_person_with_its_role() {
 
 #[tokio::test]
 async fn annotators_see_and_change_only_their_own_annotations() {
-    let server = Server::start();
-    let project = server.project("own").await;
+    let (server, project) = server_and_project("own").await;
     let task = server.task(project, "t").await["id"].as_i64().unwrap();
     let result = json!({"result": choice("pos")});
     let ann = server.member("ann@example.com", "AN");
@@ -400,22 +398,12 @@ async fn annotators_see_and_change_only_their_own_annotations() {
     let (mine, theirs) = (mine["id"].as_i64().unwrap(), theirs["id"].as_i64().unwrap());
 
     let (_, listed) = server.call_as(&ann, "GET", &path, None).await;
-    let ids: Vec<i64> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids_of(&listed);
     assert_eq!(ids, [mine], "Ann's list");
     let (_, task_view) = server
         .call_as(&ann, "GET", &format!("/api/tasks/{task}/"), None)
         .await;
-    let ids: Vec<i64> = task_view["annotations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids_of(&task_view["annotations"]);
     assert_eq!(ids, [mine], "the task as Ann sees it");
     // Bob's annotation, as Ann: not found.
     for (method, body) in [
