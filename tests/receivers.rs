@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Receiver, Server, choice, server_receiver_and_project};
+use common::{Receiver, Server, choice, server_and_project, server_receiver_and_project};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -85,17 +85,9 @@ async fn custom_header_names_keep_their_case_on_the_wire() {
     let receiver = RawReceiver::start().await;
     let project = server.project("case").await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": receiver.url, "project": project, "headers": {"X-Api": "key-1", "X-Custom-Token": "t"}}),
-        )
+        .webhook(json!({"url": receiver.url, "project": project, "headers": {"X-Api": "key-1", "X-Custom-Token": "t"}}))
         .await;
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "a"}}),
-        )
-        .await;
+    server.task(project, "a").await;
     let head = receiver.first_head().await;
     let names: Vec<&str> = head
         .lines()
@@ -119,19 +111,11 @@ async fn a_user_chosen_secret_signs_deliveries() {
     // bytes, in both the Standard Webhooks signature and X-Hub-Signature-256.
     let plain = "shared-with-an-existing-receiver";
     let created = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": receiver.url, "project": project, "secret": plain, "hub_signature": true}),
-        )
+        .webhook(json!({"url": receiver.url, "project": project, "secret": plain, "hub_signature": true}))
         .await;
     assert_eq!(created["secret"], plain);
     let id = created["id"].as_i64().unwrap();
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "a"}}),
-        )
-        .await;
+    server.task(project, "a").await;
     let got = receiver.wait_for("TASKS_CREATED", 1).await;
     let r = &got[0];
     let signed = hmac_sha256(
@@ -167,12 +151,7 @@ async fn a_user_chosen_secret_signs_deliveries() {
         server.get(&format!("/api/webhooks/{id}/secret")).await["secret"],
         chosen
     );
-    server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "b"}}),
-        )
-        .await;
+    server.task(project, "b").await;
     let got = receiver.wait_for("TASKS_CREATED", 2).await;
     let r = &got[1];
     let mut headers = axum::http::HeaderMap::new();
@@ -194,8 +173,7 @@ async fn a_user_chosen_secret_signs_deliveries() {
 
 #[tokio::test]
 async fn a_chosen_secret_is_checked() {
-    let server = Server::start();
-    let project = server.project("bad secrets").await;
+    let (server, project) = server_and_project("bad secrets").await;
     for bad in [
         json!("too-short"),
         json!("whsec_!!! not base64 !!!"),
@@ -211,10 +189,7 @@ async fn a_chosen_secret_is_checked() {
             .await;
     }
     let created = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": "http://example.com/", "project": project}),
-        )
+        .webhook(json!({"url": "http://example.com/", "project": project}))
         .await;
     let id = created["id"].as_i64().unwrap();
     // The secret changes by rotation only, which keeps the old one signing meanwhile.
@@ -240,15 +215,10 @@ async fn a_chosen_secret_is_checked() {
 async fn task_completed_when_the_overlap_is_reached() {
     let (server, receiver, project) = server_receiver_and_project("overlap").await;
     server
-        .expect(
-            200,
-            &format!("PATCH /api/projects/{project}/"),
-            Some(json!({"maximum_annotations": 2})),
-        )
+        .patch_project(project, json!({"maximum_annotations": 2}))
         .await;
     server
-        .create(
-            "/api/webhooks/",
+        .webhook(
             json!({"url": receiver.url, "project": project, "send_for_all_actions": false,
                    "actions": ["TASK_COMPLETED", "ANNOTATION_CREATED"]}),
         )
@@ -257,17 +227,9 @@ async fn task_completed_when_the_overlap_is_reached() {
     // labelhook's own TASK_COMPLETED.
     let every = Receiver::start().await;
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": every.url, "project": project, "send_for_all_actions": true}),
-        )
+        .webhook(json!({"url": every.url, "project": project, "send_for_all_actions": true}))
         .await;
-    let task = server
-        .create(
-            "/api/tasks/",
-            json!({"project": project, "data": {"text": "a"}}),
-        )
-        .await;
+    let task = server.task(project, "a").await;
     let task_id = task["id"].as_i64().unwrap();
     let result = choice("pos");
     server.annotate(task_id, json!({"result": result})).await;
@@ -312,11 +274,8 @@ async fn a_labelbox_receiver_gets_what_labelbox_sends() {
     let (server, receiver, project) = server_receiver_and_project("labelbox").await;
     let secret = "labelbox-receiver-secret";
     let created = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": receiver.url, "project": project.to_string(), "format": "labelbox",
-                   "secret": secret, "topics": ["LABEL_CREATED", "LABEL_UPDATED", "LABEL_DELETED", "WORKFLOW_ACTION"]}),
-        )
+        .webhook(json!({"url": receiver.url, "project": project.to_string(), "format": "labelbox",
+                   "secret": secret, "topics": ["LABEL_CREATED", "LABEL_UPDATED", "LABEL_DELETED", "WORKFLOW_ACTION"]}))
         .await;
     assert_eq!(created["format"], "labelbox");
     assert_eq!(
@@ -369,9 +328,9 @@ async fn a_labelbox_receiver_gets_what_labelbox_sends() {
 
     // LABEL_UPDATED, then a review that accepts it: WORKFLOW_ACTION (APPROVE).
     server
-        .call(
-            "PATCH",
-            &format!("/api/annotations/{annotation_id}/"),
+        .expect(
+            200,
+            &format!("PATCH /api/annotations/{annotation_id}/"),
             Some(json!({"lead_time": 2.0})),
         )
         .await;
@@ -386,9 +345,9 @@ async fn a_labelbox_receiver_gets_what_labelbox_sends() {
         )
         .await;
     server
-        .call(
-            "DELETE",
-            &format!("/api/annotations/{annotation_id}/"),
+        .expect(
+            204,
+            &format!("DELETE /api/annotations/{annotation_id}/"),
             None,
         )
         .await;
@@ -414,8 +373,7 @@ async fn a_labelbox_receiver_gets_what_labelbox_sends() {
 
 #[tokio::test]
 async fn a_labelbox_webhook_is_checked() {
-    let server = Server::start();
-    let project = server.project("labelbox checks").await;
+    let (server, project) = server_and_project("labelbox checks").await;
     let url = "http://example.com/lb";
     for (body, field) in [
         (
@@ -440,20 +398,12 @@ async fn a_labelbox_webhook_is_checked() {
         let mut body = body;
         body["url"] = json!(url);
         body["project"] = json!(project);
-        let answer = server
-            .expect(400, "POST /api/webhooks/", Some(body.clone()))
+        server
+            .expect_nested_field_error("POST /api/webhooks/", Some(body.clone()), field)
             .await;
-        assert!(
-            answer["validation_errors"][field].is_array()
-                || answer["validation_errors"][field].is_object(),
-            "{body}: {answer}"
-        );
     }
     let created = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": url, "project": project, "format": "labelbox", "secret": "a-long-enough-secret", "topics": ["LABEL_CREATED"]}),
-        )
+        .webhook(json!({"url": url, "project": project, "format": "labelbox", "secret": "a-long-enough-secret", "topics": ["LABEL_CREATED"]}))
         .await;
     let id = created["id"].as_i64().unwrap();
     server
@@ -485,8 +435,7 @@ async fn a_filter_decides_which_events_make_deliveries() {
         {"result_contains_label": "pos"},
     ]);
     let created = server
-        .create(
-            "/api/webhooks/",
+        .webhook(
             json!({"url": receiver.url, "project": project, "send_for_all_actions": false,
                    "actions": ["ANNOTATION_CREATED"], "filter": filter}),
         )
@@ -535,8 +484,7 @@ async fn a_filter_decides_which_events_make_deliveries() {
 
 #[tokio::test]
 async fn filter_errors_name_the_condition() {
-    let server = Server::start();
-    let project = server.project("bad filters").await;
+    let (server, project) = server_and_project("bad filters").await;
     let body = server
         .expect(
             400,
@@ -595,17 +543,11 @@ async fn custom_events_go_through_the_outbox() {
         "The training pipeline finished."
     );
     let created = server
-        .create(
-            "/api/webhooks/",
-            json!({"url": receiver.url, "project": project, "send_for_all_actions": false, "actions": ["MY_PIPELINE_DONE"]}),
-        )
+        .webhook(json!({"url": receiver.url, "project": project, "send_for_all_actions": false, "actions": ["MY_PIPELINE_DONE"]}))
         .await;
     let secret = created["secret"].as_str().unwrap().to_string();
     server
-        .create(
-            "/api/webhooks/",
-            json!({"url": every.url, "project": project, "send_for_all_actions": true}),
-        )
+        .webhook(json!({"url": every.url, "project": project, "send_for_all_actions": true}))
         .await;
     let sent = server
         .create(
