@@ -91,11 +91,7 @@ async fn null_characters_are_a_400_naming_the_field() {
     }
     // A backslash spelled out is not a null character.
     let answer = server
-        .expect(
-            200,
-            &format!("PATCH /api/projects/{project}/"),
-            Some(serde_json::json!({"description": "\\u0000"})),
-        )
+        .patch_project(project, serde_json::json!({"description": "\\u0000"}))
         .await;
     assert_eq!(answer["description"], "\\u0000");
 }
