@@ -6,18 +6,19 @@ mod common;
 
 /// An event's body has Label Studio's shape, plus labelhook's `acted_by`: the id of the
 /// user whose request caused it.
-fn assert_event_shape(expected: &serde_json::Value, body: &serde_json::Value) {
+/// `recorded` names the recorded request (`TASKS_CREATED.json`).
+fn assert_event_shape(recorded: &str, body: &serde_json::Value) {
     assert!(body["acted_by"].as_i64().is_some(), "acted_by: {body}");
     let mut body = body.clone();
     body.as_object_mut().unwrap().remove("acted_by");
-    assert_same_shape(expected, &body);
+    assert_same_shape(&reference(recorded)["body"], &body);
 }
 
 use std::sync::{Arc, Mutex};
 
 use common::{
-    Behaviour, Receiver, Server, assert_same_shape, assert_shape_with_extras, choice, reference,
-    server_receiver_and_project,
+    Behaviour, Receiver, Server, assert_same_shape, assert_shape_with_extras, choice, ids_of,
+    reference, selected, server_and_project, server_receiver_and_project,
 };
 use serde_json::{Value, json};
 
@@ -34,15 +35,14 @@ fn without_item_keys(body: &Value, list: &str, keys: &[&str]) -> Value {
 }
 
 async fn hook(server: &Server, body: Value) -> Value {
-    server.create("/api/webhooks/", body).await
+    server.webhook(body).await
 }
 
 // ---------------------------------------------------------------- configuration
 
 #[tokio::test]
 async fn webhook_configuration_matches_label_studio() {
-    let server = Server::start();
-    let project = server.project("cfg").await;
+    let (server, project) = server_and_project("cfg").await;
     let created = hook(
         &server,
         json!({"url": "http://127.0.0.1:9901/ref", "project": project, "headers": {"X-Token": "abc"}, "send_for_all_actions": false, "actions": ["TASKS_CREATED"]}),
@@ -124,8 +124,7 @@ async fn webhook_configuration_matches_label_studio() {
 
 #[tokio::test]
 async fn webhook_validation_names_the_field() {
-    let server = Server::start();
-    let project = server.project("val").await;
+    let (server, project) = server_and_project("val").await;
     let body = server
         .expect(
             400,
@@ -199,14 +198,9 @@ async fn webhook_validation_names_the_field() {
         ),
     ];
     for (input, field) in cases {
-        let body = server
-            .expect(400, "POST /api/webhooks/", Some(input.clone()))
+        server
+            .expect_nested_field_error("POST /api/webhooks/", Some(input.clone()), field)
             .await;
-        assert!(
-            body["validation_errors"][field].is_object()
-                || body["validation_errors"][field].is_array(),
-            "{input}: {body}"
-        );
     }
     // Unknown fields are ignored; a missing project is 404.
     hook(
@@ -273,10 +267,9 @@ async fn webhook_validation_names_the_field() {
         ),
     ];
     for (input, errors) in messages {
-        let body = server
-            .expect(400, "POST /api/webhooks/", Some(input.clone()))
+        server
+            .expect_errors("POST /api/webhooks/", input, &errors)
             .await;
-        assert_eq!(body["validation_errors"], errors, "{input}: {body}");
     }
     let body = server
         .expect(400, "POST /api/webhooks/", Some(json!([{"url": url}])))
@@ -398,45 +391,30 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         &body["project"],
     );
     server
-        .call(
-            "PATCH",
-            &format!("/api/projects/{project}/"),
-            Some(json!({"description": "updated"})),
-        )
+        .patch_project(project, json!({"description": "updated"}))
         .await;
     let updated = receiver.wait_for("PROJECT_UPDATED", 1).await;
-    assert_event_shape(&reference("PROJECT_UPDATED.json")["body"], &updated[0].body);
+    assert_event_shape("PROJECT_UPDATED.json", &updated[0].body);
     assert_eq!(updated[0].body["project"]["description"], "updated");
 
     // TASKS_CREATED by import and by POST /api/tasks/.
     server
-        .create(
-            &format!("/api/projects/{project}/import"),
+        .import(
+            project,
             json!([{"text": "one"}, {"text": "two"}, {"text": "three"}]),
         )
         .await;
     server.task(project, "single").await;
     let tasks_created = receiver.wait_for("TASKS_CREATED", 2).await;
-    assert_event_shape(
-        &reference("TASKS_CREATED.json")["body"],
-        &tasks_created[0].body,
-    );
-    assert_event_shape(
-        &reference("TASKS_CREATED.2.json")["body"],
-        &tasks_created[1].body,
-    );
+    assert_event_shape("TASKS_CREATED.json", &tasks_created[0].body);
+    assert_event_shape("TASKS_CREATED.2.json", &tasks_created[1].body);
     assert_eq!(tasks_created[0].body["tasks"].as_array().unwrap().len(), 3);
     assert_eq!(
         tasks_created[0].body["project"]["task_number"], 3,
         "statistics as of the change"
     );
     assert_eq!(tasks_created[1].body["project"]["task_number"], 4);
-    let ids: Vec<i64> = tasks_created[0].body["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids_of(&tasks_created[0].body["tasks"]);
 
     // ANNOTATION_CREATED, a skip, ANNOTATION_UPDATED.
     let annotation = server
@@ -449,14 +427,8 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         )
         .await;
     let annotation_created = receiver.wait_for("ANNOTATION_CREATED", 2).await;
-    assert_event_shape(
-        &reference("ANNOTATION_CREATED.json")["body"],
-        &annotation_created[0].body,
-    );
-    assert_event_shape(
-        &reference("ANNOTATION_CREATED.2.json")["body"],
-        &annotation_created[1].body,
-    );
+    assert_event_shape("ANNOTATION_CREATED.json", &annotation_created[0].body);
+    assert_event_shape("ANNOTATION_CREATED.2.json", &annotation_created[1].body);
     let first = &annotation_created[0].body;
     assert_eq!(first["task"]["is_labeled"], true);
     assert_eq!(first["project"]["total_annotations_number"], 1);
@@ -465,17 +437,14 @@ async fn every_event_arrives_with_the_label_studio_payload() {
     assert_eq!(skip["project"]["skipped_annotations_number"], 1);
     assert_eq!(skip["task"]["cancelled_annotations"], 1);
     server
-        .call(
-            "PATCH",
-            &format!("/api/annotations/{}/", annotation["id"]),
+        .expect(
+            200,
+            &format!("PATCH /api/annotations/{}/", annotation["id"]),
             Some(json!({"result": choice("neg")})),
         )
         .await;
     let annotation_updated = receiver.wait_for("ANNOTATION_UPDATED", 1).await;
-    assert_event_shape(
-        &reference("ANNOTATION_UPDATED.json")["body"],
-        &annotation_updated[0].body,
-    );
+    assert_event_shape("ANNOTATION_UPDATED.json", &annotation_updated[0].body);
     assert_eq!(
         annotation_updated[0].body["annotation"]["result"],
         choice("neg")
@@ -483,16 +452,16 @@ async fn every_event_arrives_with_the_label_studio_payload() {
 
     // ANNOTATIONS_DELETED by DELETE and by the data manager.
     server
-        .call(
-            "DELETE",
-            &format!("/api/annotations/{}/", annotation["id"]),
+        .expect(
+            204,
+            &format!("DELETE /api/annotations/{}/", annotation["id"]),
             None,
         )
         .await;
     let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 1).await;
     // Label Studio's shape, plus each annotation's task and project (issue 18).
     assert_event_shape(
-        &reference("ANNOTATIONS_DELETED.json")["body"],
+        "ANNOTATIONS_DELETED.json",
         &without_item_keys(&deleted[0].body, "annotations", &["task", "project"]),
     );
     assert_eq!(
@@ -500,10 +469,11 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         json!([{"id": annotation["id"], "task": annotation["task"], "project": project}])
     );
     server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks_annotations&project={project}"),
-            Some(json!({"selectedItems": {"all": true}})),
+        .dm_action(
+            200,
+            "delete_tasks_annotations",
+            project,
+            json!({"selectedItems": {"all": true}}),
         )
         .await;
     let deleted = receiver.wait_for("ANNOTATIONS_DELETED", 2).await;
@@ -515,8 +485,8 @@ async fn every_event_arrives_with_the_label_studio_payload() {
 
     // ANNOTATIONS_CREATED by import with annotations and by predictions_to_annotations.
     server
-        .create(
-            &format!("/api/projects/{project}/import"),
+        .import(
+            project,
             json!([{"data": {"text": "pre"}, "annotations": [{"result": choice("pos")}]}]),
         )
         .await;
@@ -527,10 +497,11 @@ async fn every_event_arrives_with_the_label_studio_payload() {
         )
         .await;
     server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=predictions_to_annotations&project={project}"),
-            Some(json!({"selectedItems": {"all": false, "included": [ids[2]]}})),
+        .dm_action(
+            200,
+            "predictions_to_annotations",
+            project,
+            selected(&[ids[2]]),
         )
         .await;
     let bulk = receiver.wait_for("ANNOTATIONS_CREATED", 2).await;
@@ -554,21 +525,17 @@ async fn every_event_arrives_with_the_label_studio_payload() {
 
     // TASKS_DELETED by DELETE, by the data manager, and by deleting all.
     server
-        .call("DELETE", &format!("/api/tasks/{}/", ids[0]), None)
+        .expect(204, &format!("DELETE /api/tasks/{}/", ids[0]), None)
         .await;
     server
-        .call(
-            "POST",
-            &format!("/api/dm/actions?id=delete_tasks&project={project}"),
-            Some(json!({"selectedItems": {"all": false, "included": [ids[1]]}})),
-        )
+        .dm_action(200, "delete_tasks", project, selected(&[ids[1]]))
         .await;
     server
-        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .expect(204, &format!("DELETE /api/projects/{project}/tasks/"), None)
         .await;
     let tasks_deleted = receiver.wait_for("TASKS_DELETED", 3).await;
     assert_event_shape(
-        &reference("TASKS_DELETED.json")["body"],
+        "TASKS_DELETED.json",
         &without_item_keys(&tasks_deleted[0].body, "tasks", &["project"]),
     );
     assert_eq!(
@@ -583,7 +550,7 @@ async fn every_event_arrives_with_the_label_studio_payload() {
 
     // PROJECT_DELETED reaches organization-level webhooks with the id only.
     server
-        .call("DELETE", &format!("/api/projects/{project}/"), None)
+        .expect(204, &format!("DELETE /api/projects/{project}/"), None)
         .await;
     let project_deleted = org_receiver.wait_for("PROJECT_DELETED", 1).await;
     assert_eq!(
@@ -677,9 +644,9 @@ async fn only_active_webhooks_that_want_the_action_get_it() {
 
     // Switched on, it receives what happens from then on.
     server
-        .call(
-            "PATCH",
-            &format!("/api/webhooks/{}/", inactive["id"]),
+        .expect(
+            200,
+            &format!("PATCH /api/webhooks/{}/", inactive["id"]),
             Some(json!({"is_active": true})),
         )
         .await;
@@ -723,7 +690,7 @@ async fn bulk_events_are_cut_into_batches() {
     assert_eq!(all_ids.len(), 250, "each task in exactly one batch");
     // Deleting them all: TASKS_DELETED in batches too.
     server
-        .call("DELETE", &format!("/api/projects/{project}/tasks/"), None)
+        .expect(204, &format!("DELETE /api/projects/{project}/tasks/"), None)
         .await;
     let deleted = receiver.wait_for("TASKS_DELETED", 3).await;
     assert_eq!(
