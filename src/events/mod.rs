@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod custom;
 pub mod filter;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -372,9 +373,10 @@ async fn targets(conn: &mut Conn, scope: Scope, action: Name<'_>) -> Result<Vec<
 /// Writes `action` into the outbox of the open transaction: one event per body (bulk
 /// actions come in several bodies) and one delivery per matching webhook.
 ///
-/// `build` makes the bodies (without `action`, which is put first) and runs only when some
-/// webhook wants the event, inside the same transaction, so the payload is a snapshot of
-/// the change being committed.
+/// Every event is written, webhooks or not: the organization's event stream
+/// (`GET /api/events/`) serves them. `build` makes the bodies (without `action`, which is
+/// put first) inside the same transaction, so the payload is a snapshot of the change
+/// being committed.
 pub async fn emit(
     tx: &mut Conn,
     scope: Scope,
@@ -394,9 +396,6 @@ pub async fn emit_among(
     build: impl AsyncFnOnce(&mut Conn) -> Result<Vec<Map<String, Value>>>,
 ) -> Result<()> {
     let targets = webhooks.targets(action.into())?;
-    if targets.is_empty() {
-        return Ok(());
-    }
     let bodies = build(tx).await?;
     let filtered = targets.iter().any(|target| target.filter.is_some());
     for body in bodies {
@@ -404,15 +403,14 @@ pub async fn emit_among(
             record(tx, scope, action.into(), body, &targets).await?;
             continue;
         }
-        // Webhooks whose filter the body fails get no delivery of it.
+        // Webhooks whose filter the body fails get no delivery of it (the event is
+        // written all the same).
         let passing: Vec<Target> = targets
             .iter()
             .filter(|target| target.filter.as_ref().is_none_or(|f| f.matches(&body)))
             .cloned()
             .collect();
-        if !passing.is_empty() {
-            record(tx, scope, action.into(), body, &passing).await?;
-        }
+        record(tx, scope, action.into(), body, &passing).await?;
     }
     Ok(())
 }
@@ -433,9 +431,8 @@ pub async fn emit_alert(
         .into_iter()
         .filter(|target| target.listed && target.webhook_id != about)
         .collect();
-    if !targets.is_empty() {
-        record(tx, scope, action.into(), body, &targets).await?;
-    }
+    // Written even without receivers: the event stream serves it.
+    record(tx, scope, action.into(), body, &targets).await?;
     Ok(targets.len())
 }
 
@@ -478,9 +475,7 @@ pub async fn emit_custom(
         .into_iter()
         .filter(|target| target.filter.as_ref().is_none_or(|f| f.matches(&body)))
         .collect();
-    if targets.is_empty() {
-        return Ok(0);
-    }
+    // Written even without receivers: the event stream serves it.
     Ok(record(tx, scope, name, body, &targets).await?.len())
 }
 

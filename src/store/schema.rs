@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, PEOPLE),
     (16, TASK_TABLE),
     (17, WEBHOOK_FORMAT),
+    (18, EVENT_STREAM),
     (21, CUSTOM_EVENT_TYPES),
     // people's second migration (15 had landed when reviews came)
     (115, REVIEWS),
@@ -87,7 +88,12 @@ impl EventSequence {
     pub fn expression(&self, n: usize) -> String {
         match self {
             EventSequence::Taken(_) => format!("${n}"),
-            EventSequence::Sequence(_) => format!("nextval(${n}::regclass)"),
+            // The transaction takes its id first (if it has none yet), then the number
+            // (CASE evaluates its condition first): the event stream relies on every
+            // holder of a number being in the snapshots taken after it (`horizon.rs`).
+            EventSequence::Sequence(_) => format!(
+                "CASE WHEN pg_current_xact_id() IS NOT NULL THEN nextval(${n}::regclass) END"
+            ),
         }
     }
 
@@ -343,6 +349,16 @@ const WEBHOOK_FORMAT: &str = r#"
 ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'label_studio';
 ALTER TABLE webhooks ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE webhooks ADD COLUMN event_filter TEXT;
+"#;
+
+/// The event stream (`GET /api/events/`): an organization's events in sequence order, and
+/// the highest sequence pruning removed (`events_pruned_through`: a cursor below it has
+/// lost events, 410). Organizations with events from before start at their oldest one.
+const EVENT_STREAM: &str = r#"
+CREATE INDEX events_by_organization ON events (organization_id, sequence);
+ALTER TABLE organizations ADD COLUMN events_pruned_through BIGINT NOT NULL DEFAULT 0;
+UPDATE organizations SET events_pruned_through = COALESCE(
+    (SELECT MIN(e.sequence) - 1 FROM events e WHERE e.organization_id = organizations.id), 0);
 "#;
 
 /// Custom event types an organization registered (`events::custom`): shown in
