@@ -18,6 +18,12 @@ pub enum ApiError {
     /// 400 with only a message.
     #[error("{0}")]
     BadRequest(String),
+    /// 410: no longer kept; `more` adds keys to the body (where to go on from).
+    #[error("{detail}")]
+    Gone {
+        detail: String,
+        more: Map<String, Value>,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -96,6 +102,7 @@ fn write_failure(error: &anyhow::Error) -> Option<store::WriteFailure> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut retry_after = None;
+        let mut more = None;
         let (status, detail, validation_errors) = match self {
             ApiError::Validation(errors) => (
                 StatusCode::BAD_REQUEST,
@@ -103,6 +110,10 @@ impl IntoResponse for ApiError {
                 Some(errors),
             ),
             ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail, None),
+            ApiError::Gone { detail, more: keys } => {
+                more = Some(keys);
+                (StatusCode::GONE, detail, None)
+            }
             ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail, None),
             ApiError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, detail.to_string(), None),
             ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, detail, None),
@@ -148,7 +159,16 @@ impl IntoResponse for ApiError {
             exc_info: None,
             validation_errors,
         };
-        let mut response = axum::Json(body).into_response();
+        let mut response = match more {
+            Some(keys) => {
+                let mut value = serde_json::to_value(&body).unwrap_or_default();
+                if let Value::Object(map) = &mut value {
+                    map.extend(keys);
+                }
+                axum::Json(value).into_response()
+            }
+            None => axum::Json(body).into_response(),
+        };
         *response.status_mut() = status;
         if let Some(seconds) = retry_after {
             response

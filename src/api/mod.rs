@@ -10,6 +10,7 @@
 mod annotations;
 mod data_manager;
 pub mod error;
+mod events;
 mod exports;
 pub mod extract;
 pub mod metrics;
@@ -82,6 +83,7 @@ fn routes() -> Vec<Route> {
         data_manager::routes(),
         ml::routes(),
         webhooks::routes(),
+        events::routes(),
     ]
     .into_iter()
     .flatten()

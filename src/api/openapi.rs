@@ -88,6 +88,7 @@ async fn schema() -> impl IntoResponse {
         (name = "ml", description = "ML backends (Label Studio); `train` queues START_TRAINING."),
         (name = "webhooks", description = "Webhooks (Label Studio) with labelhook's secrets, tests and recovery."),
         (name = "deliveries", description = "labelhook's delivery log: every event sent to a webhook and every attempt."),
+        (name = "events", description = "labelhook's event stream: the organization's events in order, for receivers that pull."),
         (name = "system", description = "Version, health, metrics and this description (no token)."),
     ),
 )]
@@ -128,7 +129,7 @@ fn error_response(description: &str) -> RefOr<Response> {
 
 /// The error answers an operation refers to by name (`route.rs` says which it may give):
 /// each an [`Error`] body.
-const ERROR_RESPONSES: [(&str, &str); 7] = [
+const ERROR_RESPONSES: [(&str, &str); 8] = [
     (
         "BadRequest",
         "Invalid request: malformed JSON, a field of the wrong type or value \
@@ -148,6 +149,12 @@ const ERROR_RESPONSES: [(&str, &str); 7] = [
         "NotFound",
         "No such object in the caller's organization (objects of other organizations \
          are not found either), or an id that is not a positive number.",
+    ),
+    (
+        "Gone",
+        "What was asked for is no longer kept: events after the event stream's `after` \
+         were pruned (LABELHOOK_RETENTION). The body adds `oldest_after`, the lowest \
+         `after` that loses nothing, and `oldest_sequence` (`oldest_after` + 1).",
     ),
     (
         "PayloadTooLarge",

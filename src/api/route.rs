@@ -74,6 +74,8 @@ pub(super) struct Doc {
     checks_query: bool,
     body: Option<RequestBody>,
     success: Option<(&'static str, Response)>,
+    /// 410 when what was asked for is gone (`.gone()`).
+    gone: bool,
     may_be_missing: bool,
     needs: Option<Role>,
     pub schemas: Schemas,
@@ -284,6 +286,12 @@ impl Route {
         self
     }
 
+    /// 410: what was asked for is no longer kept (the event stream past retention).
+    pub fn gone(mut self) -> Route {
+        self.doc.gone = true;
+        self
+    }
+
     /// 404 although the path names no object (an id in the body or the query).
     pub fn may_be_missing(mut self) -> Route {
         self.doc.may_be_missing = true;
@@ -375,6 +383,9 @@ impl Doc {
         }
         if self.body.is_some() {
             operation = operation.response("413", error("PayloadTooLarge"));
+        }
+        if self.gone {
+            operation = operation.response("410", error("Gone"));
         }
         // A change the database cannot take (full, read-only, failing).
         if methods

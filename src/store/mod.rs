@@ -15,6 +15,7 @@
 pub mod counters;
 pub mod health;
 pub mod hook;
+pub mod horizon;
 pub mod schema;
 pub mod sql;
 mod sqlite;
@@ -22,7 +23,7 @@ pub mod time;
 
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 pub use hook::{CommitHook, CommitHooks};
 pub use sql::{
@@ -109,6 +110,9 @@ pub struct Db {
     pub backend: Backend,
     /// Signalled after every commit: new outbox rows may be waiting.
     outbox: Arc<Notify>,
+    /// Counts this process's commits, for whoever waits for new events (the event
+    /// stream's long polls): every waiter wakes, unlike `outbox`'s one.
+    commits: Arc<watch::Sender<u64>>,
     /// The hooks of write transactions, once a higher layer asked for them (see `hook`).
     hooks: Arc<OnceLock<CommitHooks>>,
     /// The URL it was opened with (PostgreSQL listeners open their own connection).
@@ -158,6 +162,7 @@ impl Db {
             read,
             backend,
             outbox: Arc::new(Notify::new()),
+            commits: Arc::new(watch::Sender::new(0)),
             hooks: Arc::new(OnceLock::new()),
             url: url.into(),
             _checkpointer: checkpointer,
@@ -238,7 +243,15 @@ impl Db {
         if wake {
             self.outbox.notify_one();
         }
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
+    }
+
+    /// Changes after each commit made through [`Db::commit`] in this process (other
+    /// processes' commits are not seen: a waiter on PostgreSQL also reads again now and
+    /// then).
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// Resolves when something was committed since the last call (or at once if so).
