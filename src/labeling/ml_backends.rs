@@ -14,7 +14,7 @@ use super::projects;
 use crate::delivery::ssrf::Guard;
 use crate::events::{self, Action};
 use crate::shared::{Actor, Error, Patch, Pk, ReadOnly, Result};
-use crate::store::{self, Conn, Row};
+use crate::store::{self, Conn, Query, Row};
 use crate::store::{flag, time};
 
 #[derive(Debug, Clone)]
@@ -167,6 +167,25 @@ struct Fields {
     basic_auth_user: Option<String>,
     basic_auth_pass: Option<String>,
     extra_params: Value,
+}
+
+impl Fields {
+    /// `query` with the fields bound to `$1` … `$9` in the order they are declared, then
+    /// the time (`$10`) and the acting user (`$11`): who changed the backend, when.
+    fn bind<'q>(&self, query: Query<'q>, now: i64, actor: &Actor) -> Query<'q> {
+        query
+            .bind(&self.url)
+            .bind(&self.title)
+            .bind(&self.description)
+            .bind(flag(self.is_interactive))
+            .bind(self.timeout)
+            .bind(&self.auth_method)
+            .bind(&self.basic_auth_user)
+            .bind(&self.basic_auth_pass)
+            .bind(self.extra_params.to_string())
+            .bind(now)
+            .bind(actor.user_id)
+    }
 }
 
 /// An ML backend as a client sends it: `POST /api/ml/` (`MlBackendInput`) and
@@ -344,26 +363,17 @@ pub async fn create(tx: &mut Conn, actor: &Actor, input: MlBackendInput) -> Resu
     };
     let project = projects::get(tx, actor, project_id).await?;
     let fields = apply(None, input)?;
-    let now = time::now();
-    let id: i64 = store::query_scalar(
-        "INSERT INTO ml_backends (project_id, url, title, description, is_interactive, timeout, auth_method, \
-         basic_auth_user, basic_auth_pass, extra_params, created_at, updated_at, created_by, updated_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $12) RETURNING id",
-    )
-    .bind(project.id)
-    .bind(&fields.url)
-    .bind(&fields.title)
-    .bind(&fields.description)
-    .bind(flag(fields.is_interactive))
-    .bind(fields.timeout)
-    .bind(&fields.auth_method)
-    .bind(&fields.basic_auth_user)
-    .bind(&fields.basic_auth_pass)
-    .bind(fields.extra_params.to_string())
-    .bind(now)
-    .bind(actor.user_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let insert = store::query(
+        "INSERT INTO ml_backends (url, title, description, is_interactive, timeout, auth_method, \
+         basic_auth_user, basic_auth_pass, extra_params, created_at, updated_at, created_by, updated_by, \
+         project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11, $12) RETURNING id",
+    );
+    let id: i64 = fields
+        .bind(insert, time::now(), actor)
+        .bind(project.id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
     ensure_webhook(tx, project.organization_id, project.id, &fields.url).await?;
     get(tx, actor, id).await
 }
@@ -376,25 +386,16 @@ pub async fn update(
 ) -> Result<MlBackend> {
     let current = get(tx, actor, id).await?;
     let fields = apply(Some(&current), input)?;
-    store::query(
+    let change = store::query(
         "UPDATE ml_backends SET url = $1, title = $2, description = $3, is_interactive = $4, timeout = $5, \
          auth_method = $6, basic_auth_user = $7, basic_auth_pass = COALESCE($8, basic_auth_pass), \
-         extra_params = $9, updated_at = $10, updated_by = $12 WHERE id = $11",
-    )
-    .bind(&fields.url)
-    .bind(&fields.title)
-    .bind(&fields.description)
-    .bind(flag(fields.is_interactive))
-    .bind(fields.timeout)
-    .bind(&fields.auth_method)
-    .bind(&fields.basic_auth_user)
-    .bind(&fields.basic_auth_pass)
-    .bind(fields.extra_params.to_string())
-    .bind(time::now())
-    .bind(id)
-    .bind(actor.user_id)
-    .execute(&mut *tx)
-    .await?;
+         extra_params = $9, updated_at = $10, updated_by = $11 WHERE id = $12",
+    );
+    fields
+        .bind(change, time::now(), actor)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     if fields.url != current.url {
         let project = projects::get_unchecked(tx, current.project_id).await?;
         release_webhook(tx, current.project_id, &current.url).await?;
