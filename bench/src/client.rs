@@ -180,14 +180,30 @@ impl Conn {
 
     /// Imports `n` tasks; `key0` numbers them (data.k) so receivers can tell them apart.
     pub async fn import(&mut self, project: i64, key0: u64, n: u64) -> anyhow::Result<()> {
-        let body = import_body(key0, n);
-        let (status, bytes) = self
-            .call(
-                Method::POST,
-                &format!("/api/projects/{project}/import"),
-                Some(body),
-            )
-            .await?;
+        self.post_import(project, import_body(key0, n)).await
+    }
+
+    /// Imports `n` tasks, 5,000 per request; `task(k)` is the JSON of task `k` (from 0).
+    pub async fn import_each(
+        &mut self,
+        project: i64,
+        n: u64,
+        task: impl Fn(u64) -> String,
+    ) -> anyhow::Result<()> {
+        let mut done = 0;
+        while done < n {
+            let chunk = (n - done).min(5000);
+            let tasks: Vec<String> = (done..done + chunk).map(&task).collect();
+            let body = format!("[{}]", tasks.join(","));
+            self.post_import(project, Bytes::from(body)).await?;
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    async fn post_import(&mut self, project: i64, body: Bytes) -> anyhow::Result<()> {
+        let path = format!("/api/projects/{project}/import");
+        let (status, bytes) = self.call(Method::POST, &path, Some(body)).await?;
         if status != 201 {
             bail!("import: {status} {}", String::from_utf8_lossy(&bytes));
         }

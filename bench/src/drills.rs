@@ -35,6 +35,29 @@ struct Load {
     handles: Vec<tokio::task::JoinHandle<Vec<u64>>>,
 }
 
+/// A project named after the drill, whose webhook sends every event to `rx` at `/<name>`.
+async fn drill_project(server: &Server, rx: &Receiver, name: &str) -> anyhow::Result<(Conn, i64)> {
+    let mut api = Conn::new(server.addr);
+    let project = api.create_project(&format!("{name} drill")).await?;
+    api.create_webhook(&rx.url(&format!("/{name}")), Some(project))
+        .await?;
+    Ok((api, project))
+}
+
+/// Imports `events` tasks into `project` by two workers, at a steady rate that spreads
+/// them over `spread`.
+fn spread_load(
+    server: &Server,
+    project: i64,
+    events: u64,
+    spread: Duration,
+    deadline: Instant,
+) -> Load {
+    let imports_per_s = (events / PER_IMPORT) as f64 / spread.as_secs_f64();
+    let addr = Arc::new(Mutex::new(server.addr));
+    start_load(addr, project, 2, events, Some(imports_per_s), deadline)
+}
+
 fn start_load(
     addr: Arc<Mutex<SocketAddr>>,
     project: i64,
@@ -188,9 +211,7 @@ pub async fn kill(o: &Opts) -> anyhow::Result<Vec<Row>> {
         ]),
     )?;
     let rx = Receiver::start(Mode::Ok, Keep::Bodies).await?;
-    let mut api = Conn::new(server.addr);
-    let project = api.create_project("kill drill").await?;
-    api.create_webhook(&rx.url("/kill"), Some(project)).await?;
+    let (mut api, project) = drill_project(&server, &rx, "kill").await?;
     let addr = Arc::new(Mutex::new(server.addr));
     let t = Instant::now();
     let load = start_load(
@@ -253,20 +274,11 @@ pub async fn down(o: &Opts) -> anyhow::Result<Vec<Row>> {
     )?;
     let rx = Receiver::start(Mode::Ok, Keep::Bodies).await?;
     rx.down();
-    let mut api = Conn::new(server.addr);
-    let project = api.create_project("down drill").await?;
-    api.create_webhook(&rx.url("/down"), Some(project)).await?;
+    let (mut api, project) = drill_project(&server, &rx, "down").await?;
     let t = Instant::now();
     // Events spread over 80% of the outage.
-    let imports_per_s = (events / PER_IMPORT) as f64 / (outage.as_secs_f64() * 0.8);
-    let load = start_load(
-        Arc::new(Mutex::new(server.addr)),
-        project,
-        2,
-        events,
-        Some(imports_per_s),
-        Instant::now() + Duration::from_secs(120),
-    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let load = spread_load(&server, project, events, outage.mul_f64(0.8), deadline);
     tokio::time::sleep_until((t + outage).into()).await;
     rx.up().await?;
     let (confirmed, failed) = load.finish().await;
@@ -318,21 +330,11 @@ pub async fn outage(o: &Opts) -> anyhow::Result<Vec<Row>> {
     let server = Server::start(o.backend, &env(&[("WEBHOOK_BATCH_SIZE", "1")]))?;
     let rx = Receiver::start(Mode::Ok, Keep::Bodies).await?;
     rx.down();
-    let mut api = Conn::new(server.addr);
-    let project = api.create_project("outage drill").await?;
-    api.create_webhook(&rx.url("/outage"), Some(project))
-        .await?;
+    let (mut api, project) = drill_project(&server, &rx, "outage").await?;
     let t = Instant::now();
     // Events spread over 90% of the outage.
-    let imports_per_s = (events / PER_IMPORT) as f64 / (outage.as_secs_f64() * 0.9);
-    let load = start_load(
-        Arc::new(Mutex::new(server.addr)),
-        project,
-        2,
-        events,
-        Some(imports_per_s),
-        t + outage + Duration::from_secs(60),
-    );
+    let deadline = t + outage + Duration::from_secs(60);
+    let load = spread_load(&server, project, events, outage.mul_f64(0.9), deadline);
     // The requests the dead receiver gets, second by second, and when the breaker opened.
     let mut counted = 0.0;
     let mut rises: Vec<(f64, f64)> = Vec::new();
@@ -424,9 +426,7 @@ pub async fn flaky(o: &Opts) -> anyhow::Result<Vec<Row>> {
         Keep::Bodies,
     )
     .await?;
-    let mut api = Conn::new(server.addr);
-    let project = api.create_project("flaky drill").await?;
-    api.create_webhook(&rx.url("/flaky"), Some(project)).await?;
+    let (mut api, project) = drill_project(&server, &rx, "flaky").await?;
     let t = Instant::now();
     let load = start_load(
         Arc::new(Mutex::new(server.addr)),

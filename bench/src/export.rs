@@ -17,10 +17,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
-use crate::client::{ANNOTATION_BODY, Conn};
+use crate::client::Conn;
 use crate::load::{self, MakeRequest};
 use crate::report::Row;
-use crate::scenarios::Opts;
+use crate::scenarios::{Opts, annotate};
 use crate::server::{Server, TOKEN};
 use crate::util::{Sampler, dist, rss_mib};
 
@@ -106,49 +106,15 @@ pub async fn export(o: &Opts) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Imports `n` tasks, each with one annotation, 5,000 per request.
+/// Imports `n` tasks, each with one annotation.
 async fn seed(api: &mut Conn, project: i64, n: u64) -> anyhow::Result<()> {
-    let mut done = 0;
-    while done < n {
-        let chunk = (n - done).min(5000);
-        let mut body = String::with_capacity(chunk as usize * 260);
-        body.push('[');
-        for i in 0..chunk {
-            if i > 0 {
-                body.push(',');
-            }
-            let k = done + i;
-            body.push_str(&format!(
-                r#"{{"data":{{"text":"benchmark task {k}, a sentence of ordinary length to label","k":{k}}},"annotations":[{{"result":[{{"from_name":"label","to_name":"text","type":"choices","value":{{"choices":["pos"]}}}}],"lead_time":{}}}]}}"#,
-                1.5 + (k % 7) as f64
-            ));
-        }
-        body.push(']');
-        let (status, answer) = api
-            .call(
-                Method::POST,
-                &format!("/api/projects/{project}/import"),
-                Some(Bytes::from(body)),
-            )
-            .await?;
-        if status != 201 {
-            bail!("import: {status} {}", String::from_utf8_lossy(&answer));
-        }
-        done += chunk;
-    }
-    Ok(())
-}
-
-fn annotate(tasks: Arc<Vec<i64>>) -> MakeRequest {
-    let body = Bytes::from_static(ANNOTATION_BODY.as_bytes());
-    Arc::new(move |k| {
-        let task = tasks[(k as usize) % tasks.len()];
-        (
-            Method::POST,
-            format!("/api/tasks/{task}/annotations/"),
-            Some(body.clone()),
+    api.import_each(project, n, |k| {
+        format!(
+            r#"{{"data":{{"text":"benchmark task {k}, a sentence of ordinary length to label","k":{k}}},"annotations":[{{"result":[{{"from_name":"label","to_name":"text","type":"choices","value":{{"choices":["pos"]}}}}],"lead_time":{}}}]}}"#,
+            1.5 + (k % 7) as f64
         )
     })
+    .await
 }
 
 /// Creates annotations at the steady rate, in windows of two seconds, until `done`;

@@ -43,6 +43,14 @@ pub struct LoadResult {
     pub sent: Vec<Sent>,
 }
 
+/// Sends one request and waits up to 30 s for its answer: its status, 0 for none.
+async fn send(conn: &mut Conn, (method, path, body): (Method, String, Option<Bytes>)) -> u16 {
+    match tokio::time::timeout(Duration::from_secs(30), conn.call(method, &path, body)).await {
+        Ok(Ok((status, _))) => status,
+        _ => 0,
+    }
+}
+
 pub async fn closed(
     addr: SocketAddr,
     clients: usize,
@@ -66,18 +74,10 @@ pub async fn closed(
                 if k >= max_requests {
                     break;
                 }
-                let (method, path, body) = make(k);
+                let request = make(k);
                 let t0 = Instant::now();
                 let sent_us = now_us();
-                let status = match tokio::time::timeout(
-                    Duration::from_secs(30),
-                    conn.call(method, &path, body),
-                )
-                .await
-                {
-                    Ok(Ok((status, _))) => status,
-                    _ => 0,
-                };
+                let status = send(&mut conn, request).await;
                 if (200..300).contains(&status) {
                     lat.push(t0.elapsed().as_micros() as i64);
                 } else {
@@ -141,18 +141,10 @@ pub async fn open(
                 }
                 let scheduled = start + Duration::from_secs_f64(k as f64 / rate);
                 tokio::time::sleep_until(scheduled).await;
-                let (method, path, body) = make(k);
+                let request = make(k);
                 let t0 = tokio::time::Instant::now();
                 let sent_us = now_us();
-                let status = match tokio::time::timeout(
-                    Duration::from_secs(30),
-                    conn.call(method, &path, body),
-                )
-                .await
-                {
-                    Ok(Ok((status, _))) => status,
-                    _ => 0,
-                };
+                let status = send(&mut conn, request).await;
                 let end = tokio::time::Instant::now();
                 if (200..300).contains(&status) {
                     lat.push((

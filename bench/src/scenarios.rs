@@ -44,7 +44,8 @@ async fn seed_tasks(api: &mut Conn, project: i64, n: u64) -> anyhow::Result<Vec<
     api.task_ids(project).await
 }
 
-fn annotate(tasks: Arc<Vec<i64>>) -> MakeRequest {
+/// Annotations of the given tasks, in turn.
+pub(crate) fn annotate(tasks: Arc<Vec<i64>>) -> MakeRequest {
     let body = Bytes::from_static(ANNOTATION_BODY.as_bytes());
     Arc::new(move |k| {
         let task = tasks[(k as usize) % tasks.len()];

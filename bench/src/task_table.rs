@@ -9,7 +9,6 @@
 use std::time::Instant;
 
 use anyhow::bail;
-use bytes::Bytes;
 use hyper::Method;
 
 use crate::client::Conn;
@@ -97,41 +96,19 @@ pub async fn task_table(o: &Opts) -> anyhow::Result<Vec<Row>> {
 
 /// `n` tasks: every third annotated, every tenth (of the rest) skipped.
 async fn seed(api: &mut Conn, project: i64, n: u64) -> anyhow::Result<()> {
-    let mut done = 0;
-    while done < n {
-        let chunk = (n - done).min(5000);
-        let mut body = String::with_capacity(chunk as usize * 200);
-        body.push('[');
-        for i in 0..chunk {
-            if i > 0 {
-                body.push(',');
-            }
-            let k = done + i;
-            let annotations = if k % 3 == 0 {
-                r#"[{"result":[{"from_name":"label","to_name":"text","type":"choices","value":{"choices":["pos"]}}]}]"#
-            } else if k % 10 == 1 {
-                r#"[{"result":[],"was_cancelled":true}]"#
-            } else {
-                "[]"
-            };
-            body.push_str(&format!(
-                r#"{{"data":{{"text":"task table task {k}, a sentence of ordinary length"}},"annotations":{annotations}}}"#
-            ));
-        }
-        body.push(']');
-        let (status, answer) = api
-            .call(
-                Method::POST,
-                &format!("/api/projects/{project}/import"),
-                Some(Bytes::from(body)),
-            )
-            .await?;
-        if status != 201 {
-            bail!("import: {status} {}", String::from_utf8_lossy(&answer));
-        }
-        done += chunk;
-    }
-    Ok(())
+    api.import_each(project, n, |k| {
+        let annotations = if k % 3 == 0 {
+            r#"[{"result":[{"from_name":"label","to_name":"text","type":"choices","value":{"choices":["pos"]}}]}]"#
+        } else if k % 10 == 1 {
+            r#"[{"result":[],"was_cancelled":true}]"#
+        } else {
+            "[]"
+        };
+        format!(
+            r#"{{"data":{{"text":"task table task {k}, a sentence of ordinary length"}},"annotations":{annotations}}}"#
+        )
+    })
+    .await
 }
 
 fn percentiles(mut us: Vec<i64>) -> (f64, f64, f64) {
