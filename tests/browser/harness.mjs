@@ -2,13 +2,16 @@
 // temporary database, receivers on loopback that record what they get, and Chromium.
 // Every wait has a deadline; nothing sleeps for a fixed time.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { once, EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 
 export const TOKEN = 'browser-test-token-0123456789';
 
@@ -154,4 +157,108 @@ export function chromiumPath() {
     throw new Error(`Chromium not found (looked at ${candidates.join(', ')}): install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH.`);
   }
   return found;
+}
+
+/** Launches Debian's Chromium headless. */
+export function launchChromium() {
+  return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+}
+
+/**
+ * A new page in a context of its own with `options` (a viewport of 1280 × 800 unless
+ * told otherwise); each wait on it gives up after `timeout` ms.
+ */
+export async function newPage(browser, { timeout = 15_000, ...options } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  context.setDefaultTimeout(timeout);
+  return context.newPage();
+}
+
+/**
+ * Calls `report` with each uncaught exception and console error of `page`, each line
+ * starting with `prefix`, but the console errors `expected` (given their text) accepts.
+ * Chromium logs "Failed to load resource" for every non-2xx answer; the tests cause some
+ * (400, 401, the streams' last 404) on purpose, so those are never reported.
+ */
+export function reportProblems(page, report, { prefix = '', expected = () => false } = {}) {
+  page.on('pageerror', (error) => report(`${prefix}uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    const text = message.text();
+    if (message.type() === 'error' && !text.startsWith('Failed to load resource') && !expected(text)) {
+      report(`${prefix}console: ${text}`);
+    }
+  });
+}
+
+/** Fails when `problems` holds anything, and empties it for the next test. */
+export function assertNoProblems(problems, message = 'the page reported errors') {
+  assert.deepEqual(problems.splice(0), [], message);
+}
+
+/** Waits until the locator is visible; returns it. */
+export async function see(locator) {
+  await locator.first().waitFor({ state: 'visible' });
+  return locator;
+}
+
+/** Loads `base` + `address` in `page` afresh (a blank page first, so the app starts over). */
+export async function openAfresh(page, base, address) {
+  await page.goto('about:blank');
+  await page.goto(`${base}${address}`);
+}
+
+/**
+ * Where screenshots go, made if missing: docs/screenshots/ with UPDATE_SCREENSHOTS (the
+ * README shows them), otherwise target/browser-screenshots/, so a run leaves the tree clean.
+ */
+export function screenshotFolder() {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const folder = path.join(root, process.env.UPDATE_SCREENSHOTS ? 'docs/screenshots' : 'target/browser-screenshots');
+  mkdirSync(folder, { recursive: true });
+  return folder;
+}
+
+/** Saves the whole of `page` as `name` in the screenshot folder. */
+export async function screenshotPage(page, name) {
+  await page.screenshot({ path: path.join(screenshotFolder(), name), fullPage: true });
+}
+
+/** `page`'s content fits the viewport's width: nothing makes the page scroll sideways. */
+export async function assertFitsWidth(page, where) {
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
+  assert.ok(scrollWidth <= innerWidth, `${where}: the page is ${scrollWidth}px wide in a ${innerWidth}px window`);
+}
+
+/**
+ * On the labeling page: waits until the image whose address ends with `/${file}` has
+ * loaded, picks the label `label`, and drags a box over the image from a quarter to a half
+ * of its width and a quarter to three quarters of its height, each leg in `steps` moves.
+ */
+export async function drawBox(page, file, label, steps) {
+  const selector = `img[src$="/${file}"]`;
+  const image = page.locator(selector).first();
+  await image.waitFor();
+  await page.waitForFunction((found) => {
+    const img = document.querySelector(found);
+    return img && img.complete && img.naturalWidth > 0;
+  }, selector);
+  await page.getByText(label, { exact: true }).first().click();
+  const box = await image.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.5, { steps });
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.75, { steps });
+  await page.mouse.up();
+}
+
+/** Waits until the labeling page in `page` shows `task` ready to label (it marks <body>). */
+export async function readyToLabel(page, task) {
+  await page.waitForFunction(
+    (id) => document.body.dataset.ready === 'true' && document.body.dataset.task === String(id),
+    task,
+    { timeout: 20_000 },
+  );
 }
