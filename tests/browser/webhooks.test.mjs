@@ -9,16 +9,8 @@
 
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer, startReceiver } from './harness.mjs';
+import { TOKEN, startServer, startReceiver, assertFitsWidth, assertNoProblems, launchChromium, newPage, openAfresh, reportProblems, screenshotPage, see } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 390, height: 844 };
 const ODD_TITLE = 'Support tickets <triage> & "urgent"';
@@ -35,54 +27,22 @@ let problems = []; // uncaught exceptions and console errors of the page
 // State carried from test to test.
 const hooks = {};
 
-/** Waits until the locator is visible; returns it. */
-async function see(locator) {
-  await locator.first().waitFor({ state: 'visible' });
-  return locator;
-}
-
-/** Loads a page afresh, by its address (`/webhooks/3/deliveries`). */
-async function open(address) {
-  await page.goto('about:blank');
-  await page.goto(`${server.base}${address}`);
-}
-
-async function screenshot(name) {
-  await page.screenshot({ path: path.join(shots, name), fullPage: true });
-}
-
-/** The page content fits the viewport's width: nothing makes the page scroll sideways. */
-async function assertNoHorizontalOverflow(where) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${where}: the page is ${scrollWidth}px wide in a ${innerWidth}px window`);
-}
-
 const card = (url) => page.locator('article.webhook', { has: page.locator('.webhook-url', { hasText: new RegExp(`^${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
+
+const open = (address) => openAfresh(page, server.base, address);
+const screenshot = (name) => screenshotPage(page, name);
 
 describe('webhook pages in a browser', () => {
   before(async () => {
-    mkdirSync(shots, { recursive: true });
-    const executablePath = chromiumPath();
     [server, good, flaky] = await Promise.all([startServer(), startReceiver(), startReceiver()]);
     flaky.answerWith(500);
     project = await server.api('POST', '/api/projects/', { title: 'Product reviews', label_config: LABEL_CONFIG });
     await server.api('POST', `/api/projects/${project.id}/import`, [{ text: 'Great battery life' }, { text: 'Broke after a week' }, { text: 'Does what it says' }]);
     // A title with markup: it must show as text.
     await server.api('POST', '/api/projects/', { title: ODD_TITLE, label_config: LABEL_CONFIG });
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: WIDE });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-    page.on('console', (message) => {
-      // Chromium logs every non-2xx answer; the tests cause some (400, 401) on purpose.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
+    browser = await launchChromium();
+    page = await newPage(browser, { viewport: WIDE });
+    reportProblems(page, (line) => problems.push(line));
   });
 
   after(async () => {
@@ -90,11 +50,7 @@ describe('webhook pages in a browser', () => {
     await Promise.all([server?.stop(), good?.close(), flaky?.close()]);
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the page reported errors');
-  });
+  afterEach(() => assertNoProblems(problems));
 
   test('signs in with the API token and lists the projects', async () => {
     await page.goto(`${server.base}/`);
@@ -426,7 +382,7 @@ describe('webhook pages in a browser', () => {
           await first.getByRole('button', { name: 'Reveal' }).click();
           await see(first.locator('code.secret', { hasText: 'whsec_' }));
         }
-        await assertNoHorizontalOverflow(`${name} at ${size.width}×${size.height}`);
+        await assertFitsWidth(page, `${name} at ${size.width}×${size.height}`);
         // Tables scroll inside their card if they must; at these widths they need not.
         for (const table of await page.locator('.table-card').all()) {
           const fits = await table.evaluate((el) => el.scrollWidth <= el.clientWidth);
