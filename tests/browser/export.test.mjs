@@ -14,13 +14,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer } from './harness.mjs';
+import { TOKEN, startServer, assertNoProblems, launchChromium, newPage, reportProblems, screenshotPage, see } from './harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
 const downloads = path.join(root, 'target/browser-downloads');
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 390, height: 844 };
@@ -33,15 +29,6 @@ let project;
 let tasks;
 let problems = [];
 
-async function see(locator) {
-  await locator.first().waitFor({ state: 'visible' });
-  return locator;
-}
-
-async function screenshot(name) {
-  await page.screenshot({ path: path.join(shots, name), fullPage: true });
-}
-
 /** Clicks `button` and returns the file the browser downloads: {name, text}. */
 async function downloadBy(button) {
   const [file] = await Promise.all([page.waitForEvent('download'), button.click()]);
@@ -52,11 +39,11 @@ async function downloadBy(button) {
 
 const choice = (value) => [{ from_name: 'sentiment', to_name: 'text', type: 'choices', value: { choices: [value] } }];
 
+const screenshot = (name) => screenshotPage(page, name);
+
 describe('the export page in a browser', () => {
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     mkdirSync(downloads, { recursive: true });
-    const executablePath = chromiumPath();
     server = await startServer();
     project = await server.api('POST', '/api/projects/', { title: 'Movie reviews', label_config: LABEL_CONFIG });
     await server.api('POST', `/api/projects/${project.id}/import`,
@@ -64,16 +51,9 @@ describe('the export page in a browser', () => {
     tasks = (await server.api('GET', `/api/projects/${project.id}/tasks/`)).map((t) => t.id).sort((a, b) => a - b);
     await server.api('POST', `/api/tasks/${tasks[0]}/annotations/`, { result: choice('positive'), lead_time: 4.5 });
     await server.api('POST', `/api/tasks/${tasks[1]}/annotations/`, { result: [], was_cancelled: true });
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: WIDE, acceptDownloads: true });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
+    browser = await launchChromium();
+    page = await newPage(browser, { viewport: WIDE, acceptDownloads: true });
+    reportProblems(page, (line) => problems.push(line));
     // Signed in as the tab would be after the sign-in page.
     await page.goto(`${server.base}/sign-in`);
     await page.evaluate((key) => sessionStorage.setItem('labelhook.token', key), TOKEN);
@@ -84,11 +64,7 @@ describe('the export page in a browser', () => {
     await server?.stop();
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the page reported errors');
-  });
+  afterEach(() => assertNoProblems(problems));
 
   test('opens Export from the projects list and explains the formats it does not offer', async () => {
     await page.goto(`${server.base}/projects/`);
