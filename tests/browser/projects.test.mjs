@@ -7,17 +7,11 @@
 
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer, startReceiver } from './harness.mjs';
+import { TOKEN, startServer, startReceiver, assertFitsWidth, assertNoProblems, openAfresh, screenshotPage, see, launchChromium, newPage, reportProblems } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 390, height: 844 };
 
@@ -29,34 +23,14 @@ let files; // a folder of files to import
 let problems = [];
 const state = {};
 
-async function see(locator) {
-  await locator.first().waitFor({ state: 'visible' });
-  return locator;
-}
-
-async function open(address) {
-  await page.goto('about:blank');
-  await page.goto(`${server.base}${address}`);
-}
-
-async function screenshot(name) {
-  await page.screenshot({ path: path.join(shots, name), fullPage: true });
-}
-
-async function assertNoHorizontalOverflow(where) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${where}: the page is ${scrollWidth}px wide in a ${innerWidth}px window`);
-}
-
 const taskIds = async () => (await server.api('GET', `/api/tasks/?project=${state.project}&page_size=1000`)).tasks.map((t) => t.id);
 const rowOf = (id) => page.locator(`tbody tr[data-task="${id}"]`);
 
+const open = (address) => openAfresh(page, server.base, address);
+const screenshot = (name) => screenshotPage(page, name);
+
 describe('project pages in a browser', () => {
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     files = mkdtempSync(path.join(os.tmpdir(), 'labelhook-import-'));
     writeFileSync(path.join(files, 'reviews.csv'), 'text,source\n"Great battery life",shop\n"Broke after a week",forum\n"Does what it says",shop\n');
     writeFileSync(path.join(files, 'more.json'), JSON.stringify([{ text: 'Arrived early' }, { data: { text: 'Too loud' } }]));
@@ -64,19 +38,12 @@ describe('project pages in a browser', () => {
     writeFileSync(path.join(files, 'broken.json'), '[{"text": "unfinished"');
     writeFileSync(path.join(files, 'notes.md'), '# not a task file\n');
     [server, receiver] = await Promise.all([startServer(), startReceiver()]);
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: WIDE });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-    page.on('console', (message) => {
-      // The live preview draws whatever the config field holds: the broken config this
-      // test types on purpose makes the editor in the preview frame log its complaint.
-      const brokenOnPurpose = message.text().includes('Tag with name <b>missing</b> does not exist');
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource') && !brokenOnPurpose) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
+    browser = await launchChromium();
+    page = await newPage(browser, { viewport: WIDE });
+    // The live preview draws whatever the config field holds: the broken config this
+    // test types on purpose makes the editor in the preview frame log its complaint.
+    const expected = (text) => text.includes('Tag with name <b>missing</b> does not exist');
+    reportProblems(page, (line) => problems.push(line), { expected });
     await page.goto(`${server.base}/sign-in`);
     await page.getByLabel('API token').fill(TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -89,11 +56,7 @@ describe('project pages in a browser', () => {
     if (files) rmSync(files, { recursive: true, force: true });
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the page reported errors');
-  });
+  afterEach(() => assertNoProblems(problems));
 
   test('creates a project from a template', async () => {
     // (On PostgreSQL the browser test files share a database: other projects may be listed.)
@@ -384,7 +347,7 @@ describe('project pages in a browser', () => {
       ]) {
         await open(address);
         await see(page.locator(ready));
-        await assertNoHorizontalOverflow(`${name} at ${size.width}×${size.height}`);
+        await assertFitsWidth(page, `${name} at ${size.width}×${size.height}`);
         if (size === NARROW && name === 'data') await screenshot('project-data-narrow.png');
       }
     }
