@@ -7,16 +7,9 @@
 
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer } from './harness.mjs';
+import { TOKEN, startServer, assertNoProblems, launchChromium, newPage, reportProblems, screenshotFolder, see, screenshotPage } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
+const shots = screenshotFolder();
 const LABEL_CONFIG = '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="positive"/><Choice value="negative"/></Choices></View>';
 // On PostgreSQL the test files share a database: names of our own.
 const suffix = Date.now().toString(36);
@@ -29,27 +22,14 @@ let browser;
 let page;
 let problems = [];
 
-async function see(locator) {
-  await locator.first().waitFor({ state: 'visible' });
-  return locator;
-}
-
 describe('people in a browser', () => {
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     server = await startServer();
     await server.api('POST', '/api/projects/', { title: PROJECT, label_config: LABEL_CONFIG });
     await server.api('POST', '/api/users/', { email: EMAIL, first_name: 'Ana', password: PASSWORD, role: 'AN' });
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
+    browser = await launchChromium();
+    page = await newPage(browser);
+    reportProblems(page, (line) => problems.push(line));
   });
 
   after(async () => {
@@ -57,11 +37,7 @@ describe('people in a browser', () => {
     await server?.stop();
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the page reported errors');
-  });
+  afterEach(() => assertNoProblems(problems));
 
   test('a wrong password is refused without saying whether the email exists', async () => {
     await page.goto(`${server.base}/projects`);
@@ -75,7 +51,7 @@ describe('people in a browser', () => {
     assert.equal((await alert.innerText()).trim(), "The email and password you entered don't match.");
     assert.equal(await page.getByLabel('Email').inputValue(), EMAIL, 'the email stays typed');
     assert.equal(await page.getByLabel('Password').inputValue(), '', 'the password does not');
-    await page.screenshot({ path: path.join(shots, 'sign-in-refused.png'), fullPage: true });
+    await screenshotPage(page, 'sign-in-refused.png');
   });
 
   test('an annotator signs in with the keyboard and sees the projects, not the webhooks', async () => {
@@ -101,12 +77,12 @@ describe('people in a browser', () => {
     const cookies = await page.evaluate(() => document.cookie);
     assert.ok(!cookies.includes('sessionid'), cookies);
     assert.ok(cookies.includes('csrftoken='), cookies);
-    await page.screenshot({ path: path.join(shots, 'annotator-projects.png'), fullPage: true });
+    await screenshotPage(page, 'annotator-projects.png');
 
     await page.goto(`${server.base}/webhooks`);
     await see(page.getByRole('heading', { name: 'Not allowed' }));
     await see(page.getByText(`you are signed in as ${EMAIL} (annotator)`));
-    await page.screenshot({ path: path.join(shots, 'annotator-not-allowed.png'), fullPage: true });
+    await screenshotPage(page, 'annotator-not-allowed.png');
   });
 
   test('every page is offered from its least role up and "Not allowed" below it', async () => {
