@@ -9,16 +9,10 @@
 
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, chromiumPath, startServer, startReceiver } from './harness.mjs';
+import { startServer, startReceiver, assertNoProblems, screenshotFolder, launchChromium, newPage, reportProblems, readyToLabel } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
+const shots = screenshotFolder();
 const LABEL_CONFIG = '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text"><Choice value="positive"/><Choice value="negative"/></Choices></View>';
 // On PostgreSQL the test files share a database: names of our own.
 const suffix = Date.now().toString(36);
@@ -34,16 +28,9 @@ let reviewerId;
 let problems = [];
 
 async function personIn(who) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  page.on('pageerror', (error) => problems.push(`${who.email}: uncaught: ${error.message}`));
-  page.on('console', (message) => {
-    // The streams' last GETs answer 404 ("no more tasks", "nothing to review").
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-      problems.push(`${who.email}: console: ${message.text()}`);
-    }
-  });
+  const page = await newPage(browser, { timeout: 20_000 });
+  // The streams' last GETs answer 404 ("no more tasks", "nothing to review").
+  reportProblems(page, (line) => problems.push(line), { prefix: `${who.email}: ` });
   await page.goto(`${server.base}/user/login`);
   await page.getByLabel('Email').fill(who.email);
   await page.getByLabel('Password').fill(who.password);
@@ -52,14 +39,7 @@ async function personIn(who) {
   return page;
 }
 
-/** Waits until the editor shows `task` ready (the labeling page marks it on <body>). */
-async function ready(page, task) {
-  await page.waitForFunction(
-    (id) => document.body.dataset.ready === 'true' && document.body.dataset.task === String(id),
-    task,
-    { timeout: 20_000 },
-  );
-}
+const ready = readyToLabel;
 
 async function done(page) {
   await page.waitForFunction(() => document.body.dataset.ready === 'done', null, { timeout: 20_000 });
@@ -80,7 +60,6 @@ describe('reviews in a browser', () => {
   let annotations;
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     server = await startServer();
     receiver = await startReceiver();
     const created = await server.api('POST', '/api/projects/', { title: `Reviewed ${suffix}`, label_config: LABEL_CONFIG, review_required: true });
@@ -93,7 +72,7 @@ describe('reviews in a browser', () => {
     tasks = (await server.api('GET', `/api/tasks/?project=${project}`)).tasks.map((t) => t.id).sort((a, b) => a - b);
     await server.api('POST', '/api/users/', { email: ANNOTATOR.email, password: ANNOTATOR.password, role: 'AN' });
     reviewerId = (await server.api('POST', '/api/users/', { email: REVIEWER.email, first_name: 'Rita', password: REVIEWER.password, role: 'RE' })).id;
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -102,11 +81,7 @@ describe('reviews in a browser', () => {
     await server?.stop();
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the pages reported errors');
-  });
+  afterEach(() => assertNoProblems(problems, 'the pages reported errors'));
 
   test('the annotator labels both tasks; the review stream is not offered to them', async () => {
     annotator = await personIn(ANNOTATOR);
