@@ -9,19 +9,13 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { once } from 'node:events';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer, startReceiver, deadline } from './harness.mjs';
+import { TOKEN, startServer, startReceiver, deadline, screenshotFolder, launchChromium, drawBox, readyToLabel } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
+const shots = screenshotFolder();
 
 const TEXT_CONFIG = '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text" choice="single" showInLine="true"><Choice value="positive"/><Choice value="negative"/><Choice value="neutral"/></Choices></View>';
 const IMAGE_CONFIG = '<View><Image name="image" value="$image"/><RectangleLabels name="box" toName="image"><Label value="Cat" background="#d33"/><Label value="Dog" background="#36c"/></RectangleLabels></View>';
@@ -109,14 +103,7 @@ async function project(fields, tasks) {
   return { id: created.id, tasks: ids };
 }
 
-/** Waits until the editor shows `task` ready to label (the page marks it on <body>). */
-async function ready(task) {
-  await page.waitForFunction(
-    (id) => document.body.dataset.ready === 'true' && document.body.dataset.task === String(id),
-    task,
-    { timeout: 20_000 },
-  );
-}
+const ready = (task) => readyToLabel(page, task);
 
 /** The (first) delivery of `action` about an annotation of `task`. */
 function event(action, task) {
@@ -129,11 +116,10 @@ function event(action, task) {
 const choices = (annotation) => annotation.result.map((r) => r.value.choices);
 
 before(async () => {
-  mkdirSync(shots, { recursive: true });
   server = await startServer();
   receiver = await startReceiver();
   media = await startMedia();
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
@@ -260,19 +246,7 @@ describe('the labeling page', () => {
     const [task] = images.tasks;
     await page.goto(`${server.base}/projects/${images.id}/data?labeling=1`);
     await ready(task);
-    const image = page.locator('img[src$="/cat.png"]').first();
-    await image.waitFor();
-    await page.waitForFunction(() => {
-      const img = document.querySelector('img[src$="/cat.png"]');
-      return img && img.complete && img.naturalWidth > 0;
-    });
-    await page.getByText('Cat', { exact: true }).first().click();
-    const box = await image.boundingBox();
-    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.5, { steps: 8 });
-    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.75, { steps: 8 });
-    await page.mouse.up();
+    await drawBox(page, 'cat.png', 'Cat', 8);
     await page.screenshot({ path: path.join(shots, 'label-image.png') });
     await page.getByRole('button', { name: 'Submit' }).click();
     const created = await event('ANNOTATION_CREATED', task);
