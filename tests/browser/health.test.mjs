@@ -5,17 +5,9 @@
 
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer, startReceiver } from './harness.mjs';
+import { TOKEN, startServer, startReceiver, assertNoProblems, openAfresh, screenshotPage, see, launchChromium, newPage, reportProblems } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
 const WIDE = { width: 1280, height: 800 };
 const LABEL_CONFIG = '<View><Text name="text" value="$text"/></View>';
 
@@ -27,20 +19,6 @@ let page;
 let project;
 let problems = [];
 const hooks = {};
-
-async function see(locator) {
-  await locator.first().waitFor({ state: 'visible' });
-  return locator;
-}
-
-async function open(address) {
-  await page.goto('about:blank');
-  await page.goto(`${server.base}${address}`);
-}
-
-async function screenshot(name) {
-  await page.screenshot({ path: path.join(shots, name), fullPage: true });
-}
 
 /** Polls `check` (async, truthy when done) until it holds or `ms` pass. */
 async function until(check, what, ms = 20_000) {
@@ -65,26 +43,21 @@ async function refusingUrl() {
 
 const card = (url) => page.locator('article.webhook', { has: page.locator('.webhook-url', { hasText: url }) });
 
+const open = (address) => openAfresh(page, server.base, address);
+const screenshot = (name) => screenshotPage(page, name);
+
 describe('webhook health in a browser', () => {
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     [server, good, down] = await Promise.all([startServer(), startReceiver(), startReceiver()]);
     down.answerWith(503);
     project = await server.api('POST', '/api/projects/', { title: 'Health checks', label_config: LABEL_CONFIG });
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: WIDE });
-    context.setDefaultTimeout(15_000);
+    browser = await launchChromium();
+    page = await newPage(browser, { viewport: WIDE });
     // Signed in already (the sign-in page has its own tests); not on about:blank.
-    await context.addInitScript((token) => {
+    await page.addInitScript((token) => {
       if (location.protocol.startsWith('http')) sessionStorage.setItem('labelhook.token', token);
     }, TOKEN);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
+    reportProblems(page, (line) => problems.push(line));
   });
 
   after(async () => {
@@ -92,11 +65,7 @@ describe('webhook health in a browser', () => {
     await Promise.all([server?.stop(), good?.close(), down?.close()]);
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the page reported errors');
-  });
+  afterEach(() => assertNoProblems(problems));
 
   test('a failing webhook shows its breaker in words, a chart and a success rate; Retry now recovers it', async () => {
     hooks.down = `${down.url}/events`;
