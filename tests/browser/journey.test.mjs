@@ -10,19 +10,13 @@
 
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { TOKEN, CHROMIUM_ARGS, chromiumPath, startServer, startReceiver } from './harness.mjs';
+import { TOKEN, startServer, startReceiver, assertNoProblems, launchChromium, newPage, reportProblems, see, drawBox, readyToLabel } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = process.env.UPDATE_SCREENSHOTS
-  ? path.join(root, 'docs/screenshots')
-  : path.join(root, 'target/browser-screenshots');
 
 let server;
 let receiver;
@@ -32,19 +26,7 @@ let page;
 let files;
 let problems = [];
 
-async function see(locator) {
-  await locator.first().waitFor({ state: 'visible' });
-  return locator;
-}
-
-/** Waits until the labeling page shows `task` ready to label (it marks <body>). */
-async function ready(task) {
-  await page.waitForFunction(
-    (id) => document.body.dataset.ready === 'true' && document.body.dataset.task === String(id),
-    task,
-    { timeout: 20_000 },
-  );
-}
+const ready = (task) => readyToLabel(page, task);
 
 /** The delivery of `action` about the annotation of `task`. */
 function event(action, task) {
@@ -80,7 +62,6 @@ const taskIds = async (project) => (await server.api('GET', `/api/tasks/?project
 
 describe('a labeling project, start to finish, in the pages', () => {
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     files = mkdtempSync(path.join(os.tmpdir(), 'labelhook-journey-'));
     [server, receiver] = await Promise.all([startServer(), startReceiver()]);
     const picture = '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="400" height="300" fill="#e1ebf5"/><rect x="100" y="75" width="100" height="150" fill="#785028"/></svg>';
@@ -90,16 +71,9 @@ describe('a labeling project, start to finish, in the pages', () => {
     });
     pictures.listen(0, '127.0.0.1');
     await once(pictures, 'listening');
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(15_000);
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console: ${message.text()}`);
-      }
-    });
+    browser = await launchChromium();
+    page = await newPage(browser);
+    reportProblems(page, (line) => problems.push(line));
     await page.goto(`${server.base}/sign-in`);
     await page.getByLabel('API token').fill(TOKEN);
     await page.getByLabel('API token').press('Enter');
@@ -114,11 +88,7 @@ describe('a labeling project, start to finish, in the pages', () => {
     if (files) rmSync(files, { recursive: true, force: true });
   });
 
-  afterEach(() => {
-    const seen = problems;
-    problems = [];
-    assert.deepEqual(seen, [], 'the page reported errors');
-  });
+  afterEach(() => assertNoProblems(problems));
 
   test('text classification: template, import, label two, skip one, update one', async () => {
     const project = await createFromTemplate('Store reviews', 'Text classification');
@@ -198,20 +168,8 @@ describe('a labeling project, start to finish, in the pages', () => {
     const [task] = await taskIds(project);
     await page.getByRole('link', { name: 'Label All Tasks' }).click();
     await ready(task);
-    const image = page.locator('img[src$="/car.svg"]').first();
-    await image.waitFor();
-    await page.waitForFunction(() => {
-      const img = document.querySelector('img[src$="/car.svg"]');
-      return img && img.complete && img.naturalWidth > 0;
-    });
-    await page.getByText('Car', { exact: true }).first().click();
-    const box = await image.boundingBox();
     // From a quarter to a half of the width, a quarter to three quarters of the height.
-    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.5, { steps: 5 });
-    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.75, { steps: 5 });
-    await page.mouse.up();
+    await drawBox(page, 'car.svg', 'Car', 5);
     await page.getByRole('button', { name: 'Submit' }).click();
     const created = await event('ANNOTATION_CREATED', task);
     const [region] = created.body.annotation.result;
