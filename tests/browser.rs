@@ -41,6 +41,7 @@ fn web_pages_work_in_a_real_browser() {
     let mut failed = Vec::new();
     for (index, file) in [
         "webhooks.test.mjs",
+        "events.test.mjs",
         "export.test.mjs",
         "projects.test.mjs",
         "people.test.mjs",

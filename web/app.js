@@ -1,6 +1,7 @@
 // labelhook's web pages: the router (real addresses, History API) and the sign-in page.
 // The projects list and form live in projects.js, a project's task table in data.js, its
-// settings in settings.js, the webhook pages in webhooks.js and deliveries.js.
+// settings in settings.js, the webhook pages in webhooks.js and deliveries.js, the event
+// stream in events.js.
 
 import { api, token, session, signedIn, probeSession, signOutSession, whenUnauthorized, currentUser, forgetUser, roleAtLeast } from './api.js';
 import { h, pageHeader, flash, takeFlash, notice, errorSlot, formAlert, showErrors, onSubmit, navigate, NAVIGATED } from './dom.js';
@@ -10,6 +11,7 @@ import { settingsPage } from './settings.js';
 import { webhookListPage, webhookFormPage } from './webhooks.js';
 import { deliveryLogPage, deliveryDetailPage } from './deliveries.js';
 import { exportPage } from './export.js';
+import { eventsPage } from './events.js';
 
 const main = document.getElementById('main');
 const ROLE_NAMES = { OW: 'owner', AD: 'administrator', MA: 'manager', RE: 'reviewer', AN: 'annotator' };
@@ -32,6 +34,7 @@ const routes = [
   [/^\/webhooks\/(\d+)\/edit$/, (ctx, id) => webhookFormPage(ctx, { webhook: Number(id) }), { needs: 'MA' }],
   [/^\/webhooks\/(\d+)\/deliveries$/, (ctx, id) => deliveryLogPage(ctx, Number(id)), { needs: 'MA' }],
   [/^\/webhooks\/(\d+)\/deliveries\/(\d+)$/, (ctx, id, delivery) => deliveryDetailPage(ctx, Number(id), Number(delivery)), { needs: 'MA' }],
+  [/^\/events$/, eventsPage, { needs: 'MA' }],
 ];
 
 /** Hides the links to pages `role` may not use (the route table says which need more). */

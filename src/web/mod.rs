@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = &[
     asset!("webhooks.js", "text/javascript; charset=utf-8"),
     asset!("deliveries.js", "text/javascript; charset=utf-8"),
     asset!("export.js", "text/javascript; charset=utf-8"),
+    asset!("events.js", "text/javascript; charset=utf-8"),
     asset!("projects.js", "text/javascript; charset=utf-8"),
     asset!("data.js", "text/javascript; charset=utf-8"),
     asset!("settings.js", "text/javascript; charset=utf-8"),
@@ -78,6 +79,7 @@ const APP_PATHS: &[&str] = &[
     "/projects/{id}/export",
     "/webhooks",
     "/webhooks/{*rest}",
+    "/events",
     "/ui",
 ];
 

@@ -100,6 +100,7 @@ describe('people in a browser', () => {
       [`/projects/${project}/settings/webhooks`, 'MA'],
       [`/projects/${project}/export`, 'MA'],
       ['/webhooks', 'MA'],
+      ['/events', 'MA'],
     ];
     const ROLES = ['OW', 'AD', 'MA', 'RE', 'AN'];
     let cells = 0;
