@@ -26,6 +26,24 @@ async fn read_all(server: &Server, query: &str) -> Vec<Value> {
     }
 }
 
+/// `GET /api/events/?after={after}&wait=30` under way in the background: its page.
+fn long_poll(server: &Server, after: i64) -> tokio::task::JoinHandle<Value> {
+    let (client, url) = (
+        server.client.clone(),
+        server.url(&format!("/api/events/?after={after}&wait=30")),
+    );
+    tokio::spawn(async move {
+        let response = client
+            .get(url)
+            .header("Authorization", format!("Token {}", common::TOKEN))
+            .send()
+            .await
+            .expect("poll");
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.expect("page")
+    })
+}
+
 fn sequences(events: &[Value]) -> Vec<i64> {
     events
         .iter()
@@ -114,22 +132,7 @@ async fn a_long_poll_returns_when_an_event_commits() {
     let project = server.project("poll").await;
     let start = server.get("/api/events/").await["next"].as_i64().unwrap();
     assert!(start > 0);
-    let poll = {
-        let (client, url) = (
-            server.client.clone(),
-            server.url(&format!("/api/events/?after={start}&wait=30")),
-        );
-        tokio::spawn(async move {
-            let response = client
-                .get(url)
-                .header("Authorization", format!("Token {}", common::TOKEN))
-                .send()
-                .await
-                .expect("poll");
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.expect("page")
-        })
-    };
+    let poll = long_poll(&server, start);
     // Whenever the poll is waiting (or not yet), an event commits; the poll answers it.
     server.task(project, "wake up").await;
     let page = poll.await.expect("poll task");
@@ -155,21 +158,7 @@ async fn a_long_poll_on_one_process_sees_another_process_commit() {
     let other = server.another_process();
     let project = server.project("two processes").await;
     let start = server.get("/api/events/").await["next"].as_i64().unwrap();
-    let poll = {
-        let (client, url) = (
-            server.client.clone(),
-            server.url(&format!("/api/events/?after={start}&wait=30")),
-        );
-        tokio::spawn(async move {
-            let response = client
-                .get(url)
-                .header("Authorization", format!("Token {}", common::TOKEN))
-                .send()
-                .await
-                .expect("poll");
-            response.json::<Value>().await.expect("page")
-        })
-    };
+    let poll = long_poll(&server, start);
     other.task(project, "from the other process").await;
     let page = poll.await.expect("poll task");
     assert_eq!(page["events"][0]["action"], "TASKS_CREATED", "{page}");

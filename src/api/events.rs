@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, LsQuery};
 use super::route::{Route, get, tagged};
-use crate::events::custom::MAX_NAME;
+use crate::events::custom::is_action_name;
 use crate::events::stream::{self, Cursor, StreamPage};
 use crate::shared::Role;
 
@@ -119,12 +119,7 @@ fn parse(query: &EventsQuery) -> ApiResult<Cursor> {
     let action = match query.action.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(name) => {
-            let valid = name.len() <= MAX_NAME
-                && name.starts_with(|c: char| c.is_ascii_uppercase())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if !valid {
+            if !is_action_name(name) {
                 return Err(ApiError::field(
                     "action",
                     format!("\"{name}\" is not an action: upper case letters, digits and _."),

@@ -11,15 +11,20 @@ pub const MAX_NAME: usize = 64;
 /// The longest description.
 pub const MAX_DESCRIPTION: usize = 500;
 
-/// Why `name` cannot be a custom action: upper case letters, digits and `_`, starting
-/// with a letter, and not an action of the catalogue (or labelhook's own).
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
-    let valid = name.len() <= MAX_NAME
+/// Whether `name` has the form of an action name (`^[A-Z][A-Z0-9_]*$`, at most
+/// [`MAX_NAME`] characters): every built-in one has, and custom ones must.
+pub fn is_action_name(name: &str) -> bool {
+    name.len() <= MAX_NAME
         && name.starts_with(|c: char| c.is_ascii_uppercase())
         && name
             .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if !valid {
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Why `name` cannot be a custom action: upper case letters, digits and `_`, starting
+/// with a letter, and not an action of the catalogue (or labelhook's own).
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
+    if !is_action_name(name) {
         return Err(format!(
             "\"{name}\" is not a valid custom action: use upper case letters, digits and _, \
              starting with a letter (at most {MAX_NAME} characters)."
