@@ -435,3 +435,32 @@ async fn an_existing_server_gains_the_password_once_and_keeps_it() {
         "the environment does not overwrite it"
     );
 }
+
+#[tokio::test]
+async fn the_action_catalogue_lists_custom_types_for_a_session_too() {
+    let server = start(&[]);
+    server
+        .create(
+            "/api/webhooks/event-types/",
+            json!({"name": "MY_PIPELINE_DONE", "description": "The pipeline finished."}),
+        )
+        .await;
+    let session = sign_in(&server, &[("email", EMAIL), ("password", PASSWORD)], &[]).await;
+    let (status, info) =
+        with_session(&server, &session, "GET", "/api/webhooks/info/", None, &[]).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(
+        info["MY_PIPELINE_DONE"]["description"],
+        "The pipeline finished."
+    );
+    // Without credentials, the catalogue alone.
+    let anonymous: Value = browser()
+        .get(server.url("/api/webhooks/info/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(anonymous.get("MY_PIPELINE_DONE").is_none());
+}

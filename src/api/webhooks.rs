@@ -49,7 +49,7 @@ pub(super) fn routes() -> Vec<Route> {
             post("/api/webhooks/event-types", register_event_type)
                 .doc("webhooks_event_types_create", "Register a custom event type")
                 .needs(Role::Manager)
-                .about("A registered type shows in /api/webhooks/info/ (with a token) and the pages' event picker, and a webhook may list it in `actions`. Registering a name again changes its description.")
+                .about("A registered type shows in /api/webhooks/info/ (with a token or a session cookie) and the pages' event picker, and a webhook may list it in `actions`. Registering a name again changes its description.")
                 .json::<EventTypeInput>("The type.")
                 .created::<EventTypeView>("The type"),
             get("/api/webhooks", list)
@@ -235,15 +235,20 @@ async fn info(
             )
         })
         .collect();
-    // The route is public (Label Studio's is); a token adds its organization's own types.
+    // The route is public (Label Studio's is); a token or a session cookie adds its
+    // organization's own types.
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Token "))
-        .map(str::trim);
-    if let (Some(token), None | Some(false)) = (token, only)
-        && let Some(actor) = crate::auth::actor_for_token(&state.db, token).await?
-    {
+        .and_then(crate::auth::key_from_header);
+    let actor = match (token, super::session_key(&headers)) {
+        (Some(token), _) => crate::auth::actor_for_token(&state.db, token).await?,
+        (None, Some(key)) => crate::auth::sessions::find(&state.db, &key)
+            .await?
+            .map(|session| session.actor),
+        (None, None) => None,
+    };
+    if let (Some(actor), None | Some(false)) = (actor, only) {
         let mut conn = state.db.reader().acquire().await?;
         for custom in custom::list_types(&mut conn, actor.organization_id).await? {
             catalogue.push((

@@ -513,13 +513,30 @@ pub enum ActionName {
     Custom(String),
 }
 
-/// In the OpenAPI document: the ids of `events::CATALOGUE`.
+/// In the OpenAPI document: the ids of `events::CATALOGUE`, or a custom type's name
+/// (the organization registers its own: `^[A-Z][A-Z0-9_]*$`).
 impl utoipa::PartialSchema for ActionName {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AnyOfBuilder;
+        use utoipa::openapi::{ObjectBuilder, Type};
         let ids = crate::events::CATALOGUE.iter().map(|info| info.id);
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .enum_values(Some(ids))
+        let catalogue = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ids));
+        let custom = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Z][A-Z0-9_]*$"))
+            .max_length(Some(crate::events::custom::MAX_NAME))
+            .description(Some(
+                "A custom event type registered with POST /api/webhooks/event-types/.",
+            ));
+        AnyOfBuilder::new()
+            .item(catalogue)
+            .item(custom)
+            .description(Some(
+                "An action of the catalogue (GET /api/webhooks/info/) or a registered custom \
+                 event type's name.",
+            ))
             .into()
     }
 }
