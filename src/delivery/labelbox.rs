@@ -19,7 +19,8 @@ pub const TOPICS: &[&str] = &[
 /// The events (catalogue actions) a topic is made from.
 pub fn actions_of(topic: &str) -> &'static [&'static str] {
     match topic {
-        "LABEL_CREATED" => &["ANNOTATION_CREATED"],
+        // Imports with annotations come as one ANNOTATIONS_CREATED per batch.
+        "LABEL_CREATED" => &["ANNOTATION_CREATED", "ANNOTATIONS_CREATED"],
         "LABEL_UPDATED" => &["ANNOTATION_UPDATED"],
         "LABEL_DELETED" => &["ANNOTATIONS_DELETED"],
         "REVIEW_CREATED" => &["REVIEW_CREATED"],
@@ -89,9 +90,23 @@ pub fn body(topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
     if !payload.is_object() {
         return None;
     }
-    let annotation = &payload["annotation"];
-    let task = &payload["task"];
-    let body = match topic {
+    // ANNOTATIONS_CREATED (a batch of an import) carries lists: the body is its first
+    // label's, with every label of the batch under `labels`.
+    let batch = payload["annotation"].as_array().cloned();
+    let first = batch.as_ref().and_then(|list| list.first().cloned());
+    let annotation = first.as_ref().unwrap_or(&payload["annotation"]);
+    let task_of = |annotation: &Value| -> Value {
+        match payload["task"].as_array() {
+            Some(tasks) => tasks
+                .iter()
+                .find(|t| t["id"] == annotation["task"])
+                .cloned()
+                .unwrap_or_else(|| annotation["task"].clone()),
+            None => payload["task"].clone(),
+        }
+    };
+    let task = &task_of(annotation);
+    let mut body = match topic {
         "LABEL_CREATED" | "LABEL_UPDATED" => json!({
             "id": text_id(&annotation["id"]),
             "project": project(&payload),
@@ -149,6 +164,12 @@ pub fn body(topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
         }
         _ => return None,
     };
+    if let (Some(batch), "LABEL_CREATED") = (&batch, topic) {
+        body["labels"] = batch
+            .iter()
+            .map(|a| json!({"id": text_id(&a["id"]), "dataRow": data_row(&task_of(a)), "label": a["result"]}))
+            .collect();
+    }
     serde_json::to_vec(&body).ok()
 }
 
@@ -179,5 +200,27 @@ mod tests {
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["dataRow"]["externalId"], "row-9");
         assert_eq!(value["project"], json!({"id": "2", "name": "P"}));
+    }
+
+    #[test]
+    fn a_batch_of_imported_annotations_is_one_label_created_with_every_label() {
+        let topics = vec!["LABEL_CREATED".to_string()];
+        assert_eq!(topic_of("ANNOTATIONS_CREATED", &topics), "LABEL_CREATED");
+        let payload = json!({
+            "action": "ANNOTATIONS_CREATED",
+            "annotation": [
+                {"id": 7, "task": 3, "result": [{"value": {"choices": ["a"]}}], "completed_by": 1},
+                {"id": 8, "task": 4, "result": [{"value": {"choices": ["b"]}}], "completed_by": 1},
+            ],
+            "task": [{"id": 3, "data": {"text": "x"}}, {"id": 4, "data": {"text": "y"}}],
+            "project": {"id": 2, "title": "p"},
+        });
+        let body: Value =
+            serde_json::from_slice(&body("LABEL_CREATED", payload.to_string().as_bytes()).unwrap())
+                .unwrap();
+        assert_eq!(body["id"], "7");
+        assert_eq!(body["dataRow"]["id"], "3");
+        assert_eq!(body["labels"][1]["id"], "8");
+        assert_eq!(body["labels"][1]["dataRow"]["rowData"]["text"], "y");
     }
 }
