@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Scenarios: ceiling, api, delivery, latency, fanout, backlog, isolation, costly (`all` runs
-//! them in that order), export (a million tasks) and tasks (the task table's requests at
-//! 100,000 tasks), not part of `all`. Drills: kill,
+//! them in that order), export (a million tasks), tasks (the task table's requests at
+//! 100,000 tasks) and stream (the event stream to one consumer), not part of `all`. Drills: kill,
 //! down, flaky, outage (`drills` runs the four; outage takes 11 minutes). Each writes
 //! bench/results/<name>[.postgres][.rate<N>][.env][.quick].json and prints a table.
 
@@ -21,6 +21,7 @@ mod receiver;
 mod report;
 mod scenarios;
 mod server;
+mod stream;
 mod task_table;
 mod util;
 
@@ -47,7 +48,7 @@ const HOSTILE: &[&str] = &["slowloris", "bodies", "badtokens"];
 fn usage() -> ! {
     eprintln!(
         "usage: labelhook-bench <scenario|all|drills> [--backend sqlite|postgres|both] [--quick] [--repeat N]\n\
-         scenarios: {}, export and tasks (not in `all`)\n\
+         scenarios: {}, export, tasks and stream (not in `all`)\n\
          drills:    {}\n\
          hostile:   {}\n\
          The server binary is $LABELHOOK_BIN or ../target/release/labelhook (build it first:\n\
@@ -92,6 +93,7 @@ fn main() -> anyhow::Result<()> {
             "all" => names.extend(SCENARIOS.iter().map(|s| s.to_string())),
             "export" => names.push("export".to_string()),
             "tasks" => names.push("tasks".to_string()),
+            "stream" => names.push("stream".to_string()),
             "drills" => names.extend(DRILLS.iter().map(|s| s.to_string())),
             "hostile" => names.extend(HOSTILE.iter().map(|s| s.to_string())),
             name if SCENARIOS.contains(&name)
@@ -181,6 +183,7 @@ async fn run_one(
         "costly" => costly::costly(o).await,
         "export" => export::export(o).await,
         "tasks" => task_table::task_table(o).await,
+        "stream" => stream::stream(o).await,
         "kill" => drills::kill(o).await,
         "down" => drills::down(o).await,
         "flaky" => drills::flaky(o).await,

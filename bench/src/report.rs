@@ -167,6 +167,7 @@ impl Report {
             ("LHB_RATE", "rate"),
             ("LHB_ISOLATION_RATE", "rate"),
             ("LHB_DELIVERY_RATE", "rate"),
+            ("LHB_API_WEBHOOKS", "webhooks"),
         ] {
             if let Ok(value) = std::env::var(name) {
                 variant.push_str(&format!(".{tag}{value}"));
@@ -195,6 +196,7 @@ impl Report {
             "LHB_RATE",
             "LHB_ISOLATION_RATE",
             "LHB_DELIVERY_RATE",
+            "LHB_API_WEBHOOKS",
         ]
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), json!(v))))

@@ -167,7 +167,16 @@ pub async fn api(o: &Opts) -> anyhow::Result<Vec<Row>> {
         }
         Backend::Sqlite => None,
     };
-    for webhooks in [0usize, 1, 10] {
+    // LHB_API_WEBHOOKS=0 (a comma-separated list) measures only those counts.
+    let counts: Vec<usize> = std::env::var("LHB_API_WEBHOOKS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![0, 1, 10]);
+    for webhooks in counts {
         let server = Server::start(o.backend, &[])?;
         let rx = Receiver::start(Mode::Ok, Keep::Count).await?;
         let mut api = Conn::new(server.addr);
