@@ -555,49 +555,29 @@ async fn record(
         inserted.insert(row.try_get("webhook_id")?, (id, row.try_get("message_id")?));
         Ok(())
     };
-    const EVENT_COLUMNS: &str =
-        "organization_id, project_id, action, sequence, payload, created_at";
-    let event_values = format!("$1, $2, $3, {}, $5, $6", sequence.expression(4));
-    fn bind_event<'q>(
-        query: store::Query<'q>,
-        scope: Scope,
-        action: &str,
-        sequence: &schema::EventSequence,
-        payload: &str,
-        now: i64,
-    ) -> store::Query<'q> {
-        let query = query
-            .bind(scope.organization_id)
-            .bind(scope.project_id)
-            .bind(action);
-        sequence.bind(query).bind(payload).bind(now)
-    }
+    let event = EventRow {
+        scope,
+        action: action.id,
+        sequence: &sequence,
+        payload: &payload,
+        now,
+    };
     let (event_id, sequence): (i64, i64) = match chunks.next() {
         // PostgreSQL: the event and its deliveries in one statement, one round trip.
         Some(first) if tx.backend().has_writable_cte() => {
             let sql = format!(
-                "WITH e AS (INSERT INTO events ({EVENT_COLUMNS}) VALUES ({event_values}) \
-                 RETURNING id, sequence), \
+                "WITH e AS ({}), \
                  d AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}, event_id, created_at, updated_at) \
                  SELECT v.*, e.id, $6, $6 FROM e CROSS JOIN (VALUES {}) AS v ORDER BY v.column2 \
                  RETURNING id, webhook_id, message_id) \
                  SELECT d.id, d.webhook_id, d.message_id, e.id AS event_id, e.sequence \
                  FROM d CROSS JOIN e",
+                event.insert(),
                 delivery_values(7, first.len(), "")
             );
-            let found = bind_rows(
-                bind_event(
-                    store::query(&sql),
-                    scope,
-                    action.id,
-                    &sequence,
-                    &payload,
-                    now,
-                ),
-                first,
-            )
-            .fetch_all(&mut *tx)
-            .await?;
+            let found = bind_rows(event.bind(store::query(&sql)), first)
+                .fetch_all(&mut *tx)
+                .await?;
             for row in &found {
                 keep(row)?;
             }
@@ -605,19 +585,8 @@ async fn record(
             (row.try_get("event_id")?, row.try_get("sequence")?)
         }
         first => {
-            let sql = format!(
-                "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({event_values}) RETURNING id, sequence"
-            );
-            let row = bind_event(
-                store::query(&sql),
-                scope,
-                action.id,
-                &sequence,
-                &payload,
-                now,
-            )
-            .fetch_one(&mut *tx)
-            .await?;
+            let sql = event.insert();
+            let row = event.bind(store::query(&sql)).fetch_one(&mut *tx).await?;
             let event: (i64, i64) = (row.try_get("id")?, row.try_get("sequence")?);
             if let Some(chunk) = first {
                 insert_deliveries(tx, event.0, now, chunk, &mut keep).await?;
@@ -658,6 +627,34 @@ async fn next_sequence(tx: &mut Conn, organization_id: i64) -> Result<schema::Ev
     schema::next_event_sequence(tx, organization_id)
         .await?
         .ok_or(Error::NotFound("Organization"))
+}
+
+/// An event row as `record` inserts it: its parameters are `$1` to `$6`.
+struct EventRow<'a> {
+    scope: Scope,
+    action: &'a str,
+    sequence: &'a schema::EventSequence,
+    payload: &'a str,
+    now: i64,
+}
+
+impl EventRow<'_> {
+    /// `INSERT INTO events ... RETURNING id, sequence`.
+    fn insert(&self) -> String {
+        format!(
+            "INSERT INTO events (organization_id, project_id, action, sequence, payload, \
+             created_at) VALUES ($1, $2, $3, {}, $5, $6) RETURNING id, sequence",
+            self.sequence.expression(4)
+        )
+    }
+
+    fn bind<'q>(&self, query: store::Query<'q>) -> store::Query<'q> {
+        let query = query
+            .bind(self.scope.organization_id)
+            .bind(self.scope.project_id)
+            .bind(self.action);
+        self.sequence.bind(query).bind(self.payload).bind(self.now)
+    }
 }
 
 /// A delivery row as `record` inserts it, but for its event and times.

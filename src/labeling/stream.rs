@@ -350,13 +350,21 @@ pub async fn lock_id(conn: &mut Conn, task: i64, user: i64) -> Result<Option<Str
 /// Releases the user's lock on the task, and any expired ones (Label Studio's
 /// `Task.release_lock`): on submit, skip, and when the user leaves the page.
 pub async fn release(tx: &mut Conn, task: i64, user: i64) -> Result<()> {
-    store::query("DELETE FROM task_locks WHERE task_id = $1 AND (user_id = $2 OR expire_at <= $3)")
+    store::query(&release_sql("$1", "$2", "$3"))
         .bind(task)
         .bind(user)
         .bind(time::now())
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// [`release`]'s statement, its task, user and time given as SQL (parameters of a
+/// statement it is part of).
+pub(super) fn release_sql(task: &str, user: &str, now: &str) -> String {
+    format!(
+        "DELETE FROM task_locks WHERE task_id = {task} AND (user_id = {user} OR expire_at <= {now})"
+    )
 }
 
 /// `DELETE /api/tasks/{id}/lock`: the user gives the task back (a task of another
