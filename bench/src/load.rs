@@ -58,12 +58,25 @@ pub async fn closed(
     max_requests: u64,
     make: MakeRequest,
 ) -> LoadResult {
+    closed_over(&[addr], clients, duration, max_requests, make).await
+}
+
+/// [`closed`] over several servers (processes on one database): client `i` talks to
+/// `addrs[i % addrs.len()]`.
+pub async fn closed_over(
+    addrs: &[SocketAddr],
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+    make: MakeRequest,
+) -> LoadResult {
     let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for i in 0..clients {
         let (counter, make) = (counter.clone(), make.clone());
+        let addr = addrs[i % addrs.len()];
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(addr);
             let mut sent = Vec::new();

@@ -168,6 +168,7 @@ impl Report {
             ("LHB_ISOLATION_RATE", "rate"),
             ("LHB_DELIVERY_RATE", "rate"),
             ("LHB_API_WEBHOOKS", "webhooks"),
+            ("LHB_PROCESSES", "procs"),
         ] {
             if let Ok(value) = std::env::var(name) {
                 variant.push_str(&format!(".{tag}{value}"));
@@ -197,6 +198,7 @@ impl Report {
             "LHB_ISOLATION_RATE",
             "LHB_DELIVERY_RATE",
             "LHB_API_WEBHOOKS",
+            "LHB_PROCESSES",
         ]
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), json!(v))))

@@ -167,6 +167,16 @@ pub async fn api(o: &Opts) -> anyhow::Result<Vec<Row>> {
         }
         Backend::Sqlite => None,
     };
+    // LHB_PROCESSES=N (PostgreSQL): N `labelhook serve` processes on one database, the
+    // clients spread over them; CPU is the first process's.
+    let processes: usize = match o.backend {
+        Backend::Postgres => std::env::var("LHB_PROCESSES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1),
+        Backend::Sqlite => 1,
+    };
     // LHB_API_WEBHOOKS=0 (a comma-separated list) measures only those counts.
     let counts: Vec<usize> = std::env::var("LHB_API_WEBHOOKS")
         .ok()
@@ -178,6 +188,12 @@ pub async fn api(o: &Opts) -> anyhow::Result<Vec<Row>> {
         .unwrap_or_else(|| vec![0, 1, 10]);
     for webhooks in counts {
         let server = Server::start(o.backend, &[])?;
+        let others = (1..processes)
+            .map(|_| server.another())
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let addrs: Vec<SocketAddr> = std::iter::once(server.addr)
+            .chain(others.iter().map(|s| s.addr))
+            .collect();
         let rx = Receiver::start(Mode::Ok, Keep::Count).await?;
         let mut api = Conn::new(server.addr);
         let project = api.create_project("api throughput").await?;
@@ -189,32 +205,25 @@ pub async fn api(o: &Opts) -> anyhow::Result<Vec<Row>> {
         let make = annotate(tasks.clone());
         let mut expected = 0u64;
         for clients in [1usize, 4, 16] {
-            let warm = load::closed(
-                server.addr,
-                clients,
-                o.secs(1.0, 0.3),
-                u64::MAX,
-                make.clone(),
-            )
-            .await;
+            let warm =
+                load::closed_over(&addrs, clients, o.secs(1.0, 0.3), u64::MAX, make.clone()).await;
             expected += warm.ok * webhooks as u64;
             rx.wait_acked(expected, Duration::from_secs(120)).await;
             let acked0 = rx.acked();
             let sampler = Sampler::start(server.pid);
-            let r = load::closed(
-                server.addr,
-                clients,
-                o.secs(5.0, 2.0),
-                u64::MAX,
-                make.clone(),
-            )
-            .await;
+            let r =
+                load::closed_over(&addrs, clients, o.secs(5.0, 2.0), u64::MAX, make.clone()).await;
             let usage = sampler.finish();
             let delivered_during = rx.acked() - acked0;
             expected += r.ok * webhooks as u64;
             let t = Instant::now();
             let drained = rx.wait_acked(expected, Duration::from_secs(120)).await;
-            let row = Row::new(format!("{webhooks} webhooks, {clients} clients"))
+            let procs = if processes > 1 {
+                format!(", {processes} processes")
+            } else {
+                String::new()
+            };
+            let row = Row::new(format!("{webhooks} webhooks, {clients} clients{procs}"))
                 .set("creates_per_s", r.rate)
                 .set("p50_ms", r.latency.p50_ms)
                 .set("p99_ms", r.latency.p99_ms)

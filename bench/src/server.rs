@@ -176,6 +176,22 @@ impl Server {
         Ok(())
     }
 
+    /// Another `labelhook serve` process on the same database (PostgreSQL: processes
+    /// share one database); the database stays this server's to drop.
+    pub fn another(&self) -> anyhow::Result<Server> {
+        let mut other = Server {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            pid: 0,
+            child: None,
+            db_url: self.db_url.clone(),
+            env: self.env.clone(),
+            dir: tempfile::Builder::new().prefix("lhbench").tempdir()?,
+            pg_database: None,
+        };
+        other.spawn()?;
+        Ok(other)
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
